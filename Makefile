@@ -1,0 +1,133 @@
+# sandpit build. `make` builds the daemons into build/; `make test` installs what is missing,
+# builds, and runs every suite; `make run` starts the service. See README.md.
+
+CC      ?= gcc
+SANITIZE ?=
+WERROR  ?= 1
+
+# Sanitizer builds live apart so a normal build never links a sanitized object.
+ifeq ($(SANITIZE),)
+B := build
+OPT := -O2
+HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fPIE
+else
+B := build/san
+OPT := -O1 -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+HARDEN := -fPIE
+endif
+
+# Debian's libpython, never the pyenv python3-config first on PATH (STYLE §7).
+PY_CFLAGS := $(shell PKG_CONFIG_PATH= pkg-config --cflags python3-embed 2>/dev/null | sed 's/-I/-isystem /g')
+PY_LIBS   := $(shell PKG_CONFIG_PATH= pkg-config --libs python3-embed 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wpointer-arith \
+        -Wundef -Wvla -Wimplicit-fallthrough -Wno-missing-field-initializers \
+        -Werror=implicit-function-declaration -Werror=incompatible-pointer-types \
+        -Werror=int-conversion -Werror=return-type
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CFLAGS  := -std=gnu11 $(OPT) -g -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP $(WARN) $(HARDEN) \
+           -Icommon $(EXTRA_CFLAGS)
+LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+
+COMMON_SRC := $(wildcard common/*.c)
+AGENT_SRC  := $(filter-out agent/nsinit.c,$(wildcard agent/*.c))
+ORCH_SRC   := $(wildcard orchestrator/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/%.o)
+ORCH_OBJ   := $(ORCH_SRC:%.c=$(B)/%.o)
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
+
+BINS := $(B)/sandpit-agent $(B)/sandpit-init
+ifneq ($(wildcard orchestrator/main.c),)
+BINS += $(B)/sandpit-orchestrator
+endif
+
+PYTEST := /usr/bin/python3 -m pytest
+
+.PHONY: all deps run run-agent test test-unit test-san fuzz bench format format-check clean
+all: $(BINS)
+
+deps:
+	@bash scripts/deps.sh
+
+# A flags stamp forces a rebuild when the flags change (STYLE §8).
+$(B)/.flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(CFLAGS) $(PY_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(PY_CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(B)/%.o: %.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(if $(filter agent/%,$<),$(PY_CFLAGS)) -c $< -o $@
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	@ar rcs $@ $^
+
+$(B)/sandpit-agent: $(AGENT_OBJ) $(B)/libcommon.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lseccomp \
+	    $(PY_LIBS) -lpthread -lm
+
+# pid 1 of each execution's PID namespace: static, tiny, spawned with vfork+exec (cheap).
+$(B)/sandpit-init: agent/nsinit.c $(B)/.flags
+	@echo "  LD      $@"
+	@$(CC) -std=gnu11 -O2 -D_GNU_SOURCE $(WARN) -static -o $@ $<
+
+$(B)/sandpit-orchestrator: $(ORCH_OBJ) $(B)/libcommon.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $(ORCH_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lcurl -luuid \
+	    -lpthread -lm
+
+# Unit tests #include the .c under test and link libcommon (STYLE §13).
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libcommon.a $(B)/.flags
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) $(PY_CFLAGS) -Iagent -Iorchestrator $(LDFLAGS) -o $@ $< $(B)/libcommon.a \
+	    -lcmocka -ljansson -lpthread
+
+# Fuzz targets replayed over their seed corpus under gcc in `make test` (STYLE §10).
+$(B)/tests/replay_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/libcommon.a $(B)/.flags
+	@mkdir -p $(dir $@)
+	@echo "  REPLAY  $@"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -Iagent -Iorchestrator $(LDFLAGS) -o $@ \
+	    tests/fuzz/replay_main.c $< $(B)/libcommon.a -ljansson -lpthread
+
+# Every suite; tests/run.sh prints the closing "N passed, N failed" line.
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(REPLAY_BIN)
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/sandpit-agent build/san/sandpit-init \
+	    $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
+	@bash tests/run.sh
+
+test-unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do $$t || exit 1; done
+
+fuzz: deps
+	@bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@/usr/bin/python3 bench/bench.py
+
+format:
+	clang-format -i $$(git ls-files '*.[ch]')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.[ch]')
+
+clean:
+	rm -rf build
+
+-include $(COMMON_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(ORCH_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -1,0 +1,872 @@
+/* exec_mgr.c - execution lifecycle on the server side.
+ *
+ * Locking: m->lock guards the table, the history, the queue, the counters, every exec's state
+ * and waiter. The I/O thread alone touches a running exec's fds and buffers, so reading output
+ * needs no lock; the result is published under the lock when the exec becomes DONE. */
+#include "exec_mgr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "fdio.h"
+#include "ids.h"
+#include "json_util.h"
+#include "log.h"
+#include "zyg_proto.h"
+
+#define EXEC_HASH_BUCKETS 4096
+#define EXEC_RESULT_MAX   (16u << 20)
+#define EXEC_READ_CHUNK   65536
+#define EXEC_OUTPUT_CUT   "\n<output cut>"
+
+enum exec_state { EXEC_PENDING, EXEC_RUNNING, EXEC_DONE };
+
+enum exec_stream { EXEC_OUT, EXEC_ERR, EXEC_RES, EXEC_STATUS, EXEC_NSTREAMS };
+
+struct exec_fd {
+    struct exec *ex; /* back pointer for epoll events */
+    int fd;          /* read end, -1 once at EOF */
+    int which;       /* enum exec_stream */
+};
+
+struct exec {
+    atomic_int refs;           /* references; the table holds one while listed */
+    char id[IDS_UUID_LEN + 1]; /* public id */
+    uint64_t seq;              /* zygote job id */
+    struct exec_req req;       /* the parsed request (owned) */
+    enum exec_state state;     /* under m->lock */
+    bool cancel_requested;     /* under m->lock */
+    bool lost_zygote;          /* finished because the zygote died */
+    struct exec_fd fds[EXEC_NSTREAMS];
+    int open_fds;             /* streams not yet at EOF */
+    struct buf out, err, res; /* stdout, stderr, harness result frame */
+    bool out_cut, err_cut;    /* output beyond max_output_bytes was dropped */
+    uint8_t status_rec[ZYG_STATUS_SIZE];
+    size_t status_len;
+    int64_t created_real_ns, start_real_ns, end_real_ns;
+    int64_t start_mono_ns;
+    json_t *result;      /* DONE: the ExecutionResult */
+    exec_done_fn waiter; /* under m->lock */
+    void *waiter_arg;
+    struct exec *hnext;         /* hash chain */
+    struct exec *newer, *older; /* history, newest first */
+    struct exec *qnext;         /* queue */
+};
+
+struct exec_mgr {
+    const struct agent_cfg *cfg;
+    struct zyg_client *zc;
+    pthread_mutex_t lock;
+    pthread_t thread;
+    int epfd;
+    int evfd;      /* wakes the I/O thread */
+    bool stopping; /* no new starts; the thread exits when idle */
+    bool stopped;  /* the thread has been joined */
+    uint64_t next_seq;
+    struct exec *table[EXEC_HASH_BUCKETS];
+    struct exec *newest, *oldest; /* every listed exec */
+    size_t listed, done_listed;
+    struct exec *qhead, *qtail; /* waiting for a slot */
+    size_t queued, running;
+    uint64_t n_completed, n_failed, n_timeout, n_cancelled, n_rejected, n_lost;
+};
+
+const char *exec_id(const struct exec *ex)
+{
+    return ex->id;
+}
+
+bool exec_lost_zygote(const struct exec *ex)
+{
+    return ex->lost_zygote;
+}
+
+void exec_ref(struct exec *ex)
+{
+    atomic_fetch_add(&ex->refs, 1);
+}
+
+static void exec_free(struct exec *ex)
+{
+    for (int i = 0; i < EXEC_NSTREAMS; i++)
+        fdio_close(&ex->fds[i].fd);
+    exec_req_done(&ex->req);
+    buf_done(&ex->out);
+    buf_done(&ex->err);
+    buf_done(&ex->res);
+    json_decref(ex->result);
+    free(ex);
+}
+
+void exec_unref(struct exec *ex)
+{
+    if (ex && atomic_fetch_sub(&ex->refs, 1) == 1)
+        exec_free(ex);
+}
+
+static unsigned exec_hash(const char *id)
+{
+    unsigned h = 2166136261u;
+
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % EXEC_HASH_BUCKETS;
+}
+
+/* Lists ex in the table and the history (newest first). Caller holds the lock. */
+static void exec_mgr_list_add(struct exec_mgr *m, struct exec *ex)
+{
+    unsigned h = exec_hash(ex->id);
+
+    exec_ref(ex);
+    ex->hnext = m->table[h];
+    m->table[h] = ex;
+    ex->older = m->newest;
+    ex->newer = NULL;
+    if (m->newest)
+        m->newest->newer = ex;
+    m->newest = ex;
+    if (!m->oldest)
+        m->oldest = ex;
+    m->listed++;
+}
+
+static void exec_mgr_list_remove(struct exec_mgr *m, struct exec *ex)
+{
+    struct exec **pp = &m->table[exec_hash(ex->id)];
+
+    while (*pp && *pp != ex)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = ex->hnext;
+    if (ex->newer)
+        ex->newer->older = ex->older;
+    else
+        m->newest = ex->older;
+    if (ex->older)
+        ex->older->newer = ex->newer;
+    else
+        m->oldest = ex->newer;
+    m->listed--;
+    exec_unref(ex);
+}
+
+/* Drops the oldest finished results beyond --history. Caller holds the lock. */
+static void exec_mgr_evict(struct exec_mgr *m)
+{
+    struct exec *ex = m->oldest;
+
+    while (ex && m->done_listed > (size_t)m->cfg->history) {
+        struct exec *newer = ex->newer;
+
+        if (ex->state == EXEC_DONE) {
+            m->done_listed--;
+            exec_mgr_list_remove(m, ex);
+        }
+        ex = newer;
+    }
+}
+
+struct exec *exec_mgr_find(struct exec_mgr *m, const char *id)
+{
+    struct exec *ex;
+
+    pthread_mutex_lock(&m->lock);
+    for (ex = m->table[exec_hash(id)]; ex; ex = ex->hnext) {
+        if (!strcmp(ex->id, id)) {
+            exec_ref(ex);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return ex;
+}
+
+bool exec_is_done(struct exec_mgr *m, struct exec *ex)
+{
+    bool d;
+
+    pthread_mutex_lock(&m->lock);
+    d = ex->state == EXEC_DONE;
+    pthread_mutex_unlock(&m->lock);
+    return d;
+}
+
+static const char *exec_signal_name(int sig)
+{
+    const char *s = sigabbrev_np(sig);
+
+    return s ? s : "?";
+}
+
+/* Appends "<output cut>" to a truncated stream and stores it as valid UTF-8 text. */
+static int exec_set_stream(json_t *o, const char *key, struct buf *b, bool cut)
+{
+    if (cut) {
+        /* The cap bounds what we kept; the marker is extra and always appended. */
+        b->max = 0;
+        if (buf_append(b, EXEC_OUTPUT_CUT, strlen(EXEC_OUTPUT_CUT)) < 0)
+            return -ENOMEM;
+    }
+    return json_util_set_text(o, key, b->data ? b->data : "", b->len);
+}
+
+/* Builds the ExecutionResult of a finished exec from the status record and the harness frame.
+ * Runs on the I/O thread without the lock (the exec is not DONE yet, nobody else reads it). */
+static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const char **status_out)
+{
+    struct zyg_status st = {0};
+    bool have_status = zyg_proto_decode_status(ex->status_rec, ex->status_len, &st) == 0;
+    json_t *frame = NULL, *o, *v;
+    const char *status = "failed", *reason = NULL;
+    char errbuf[256] = "", start[40], end[40];
+    int exit_code = -1, sig = 0;
+
+    (void)m;
+    if (ex->res.len)
+        frame = json_loadb(ex->res.data, ex->res.len, 0, NULL);
+    if (frame && !json_is_object(frame)) {
+        json_decref(frame);
+        frame = NULL;
+    }
+    if (ex->cancel_requested && !have_status) {
+        status = "cancelled";
+        reason = "cancelled";
+    } else if (!have_status) {
+        ex->lost_zygote = true;
+        reason = "internal";
+        snprintf(errbuf, sizeof(errbuf),
+                 "AgentError: the execution was lost because the zygote died; retry");
+    } else if (st.flags & ZYG_ST_SPAWN_FAILED) {
+        reason = "internal";
+        snprintf(errbuf, sizeof(errbuf), "AgentError: could not start the execution");
+    } else if (st.flags & ZYG_ST_CANCELLED) {
+        status = "cancelled";
+        reason = "cancelled";
+        snprintf(errbuf, sizeof(errbuf), "Cancelled: the execution was cancelled");
+    } else if (st.flags & ZYG_ST_TIMED_OUT) {
+        status = "timeout";
+        reason = "timeout";
+        snprintf(errbuf, sizeof(errbuf), "TimeoutError: execution exceeded the %g s timeout",
+                 ex->req.timeout_s);
+    } else if (WIFSIGNALED(st.wait_status)) {
+        sig = WTERMSIG(st.wait_status);
+        reason = "signaled";
+        if (sig == SIGXCPU)
+            reason = "timeout";
+        snprintf(errbuf, sizeof(errbuf), "Signal: killed by signal %d (SIG%s)", sig,
+                 exec_signal_name(sig));
+    } else {
+        exit_code = WEXITSTATUS(st.wait_status);
+        reason = "exited";
+        if (exit_code == 0) {
+            status = "completed";
+        } else {
+            json_t *fe = frame ? json_object_get(frame, "error") : NULL;
+            json_t *fr = frame ? json_object_get(frame, "exit_reason") : NULL;
+
+            if (json_is_string(fe))
+                snprintf(errbuf, sizeof(errbuf), "%s", json_string_value(fe));
+            else
+                snprintf(errbuf, sizeof(errbuf), "ProcessExit: exited with code %d", exit_code);
+            if (json_is_string(fr))
+                reason = json_string_value(fr);
+        }
+    }
+    *status_out = status;
+    clock_iso(ex->start_real_ns ? ex->start_real_ns : ex->created_real_ns, start, sizeof(start));
+    clock_iso(ex->end_real_ns, end, sizeof(end));
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:b, s:b}", "execution_id", ex->id, "status",
+                  status, "language", ex->req.language, "start_time", start, "end_time", end,
+                  "execution_time",
+                  have_status ? (double)st.wall_us / 1e6
+                              : (double)(ex->end_real_ns - ex->start_real_ns) / 1e9,
+                  "truncated", ex->out_cut || ex->err_cut, "stdout_truncated", ex->out_cut,
+                  "stderr_truncated", ex->err_cut);
+    if (!o)
+        goto out;
+    if (exec_set_stream(o, "stdout", &ex->out, ex->out_cut) < 0 ||
+        exec_set_stream(o, "stderr", &ex->err, ex->err_cut) < 0) {
+        json_decref(o);
+        o = NULL;
+        goto out;
+    }
+    json_object_set(o, "output", json_object_get(o, "stdout"));
+    json_object_set_new(o, "error", errbuf[0] ? json_string(errbuf) : json_null());
+    json_object_set_new(o, "exit_code", exit_code >= 0 ? json_integer(exit_code) : json_null());
+    json_object_set_new(o, "signal", sig ? json_integer(sig) : json_null());
+    json_object_set_new(o, "exit_reason", reason ? json_string(reason) : json_null());
+    json_object_set_new(o, "processor_id",
+                        ex->req.processor_id ? json_string(ex->req.processor_id) : json_null());
+    v = frame ? json_object_get(frame, "result") : NULL;
+    json_object_set(o, "result", v ? v : json_null());
+    v = frame ? json_object_get(frame, "result_type") : NULL;
+    if (v && !json_is_null(v))
+        json_object_set(o, "result_type", v);
+    v = frame ? json_object_get(frame, "debug_info") : NULL;
+    json_object_set(o, "debug_info", v ? v : json_null());
+    json_object_set_new(o, "resources",
+                        json_pack("{s:f, s:I}", "cpu_time_s", (double)st.cpu_us / 1e6, "max_rss_kb",
+                                  (json_int_t)st.max_rss_kb));
+out:
+    json_decref(frame);
+    return o;
+}
+
+/* Publishes the result, wakes the waiter, evicts old history, starts the next queued exec.
+ * Called on the I/O thread (or a submitter for queue-side cancels) without the lock. */
+static void exec_mgr_start_queued(struct exec_mgr *m);
+
+static void exec_finish(struct exec_mgr *m, struct exec *ex)
+{
+    const char *status = "failed";
+    json_t *res;
+    bool was_running;
+
+    ex->end_real_ns = clock_real_ns();
+    res = exec_build_result(m, ex, &status);
+    pthread_mutex_lock(&m->lock);
+    was_running = ex->state == EXEC_RUNNING;
+    ex->result = res;
+    ex->state = EXEC_DONE;
+    m->done_listed++;
+    if (was_running)
+        m->running--;
+    if (!strcmp(status, "completed"))
+        m->n_completed++;
+    else if (!strcmp(status, "timeout"))
+        m->n_timeout++;
+    else if (!strcmp(status, "cancelled"))
+        m->n_cancelled++;
+    else
+        m->n_failed++;
+    if (ex->lost_zygote)
+        m->n_lost++;
+    if (ex->waiter) {
+        ex->waiter(ex->waiter_arg);
+        ex->waiter = NULL;
+    }
+    exec_mgr_evict(m);
+    pthread_mutex_unlock(&m->lock);
+    if (was_running)
+        exec_mgr_start_queued(m);
+}
+
+/* A memfd holding data (the spec, or stdin), rewound; -errno on failure. */
+static int exec_memfd(const char *name, const char *data, size_t len)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC);
+
+    if (fd < 0)
+        return -errno;
+    if (fdio_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* Creates the execution's pipes, hands the child's ends to the zygote and watches ours.
+ * Returns 0 or -errno / -ERR_UNAVAILABLE; on failure nothing stays registered. */
+static int exec_start(struct exec_mgr *m, struct exec *ex)
+{
+    int child[ZYG_JOB_NFDS], p[2], r = 0;
+    char workdir[512], *spec = NULL;
+    size_t spec_len = 0;
+    struct zyg_job job = {0};
+
+    for (int i = 0; i < ZYG_JOB_NFDS; i++)
+        child[i] = -1;
+    snprintf(workdir, sizeof(workdir), "%s/%s", m->cfg->work_dir, ex->id);
+    spec = exec_req_spec(&ex->req, ex->id, workdir, &spec_len);
+    if (!spec) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if ((child[ZYG_FD_SPEC] = exec_memfd("spec", spec, spec_len)) < 0) {
+        r = child[ZYG_FD_SPEC];
+        goto out;
+    }
+    if (ex->req.stdin_data)
+        child[ZYG_FD_STDIN] = exec_memfd("stdin", ex->req.stdin_data, ex->req.stdin_len);
+    else
+        child[ZYG_FD_STDIN] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (child[ZYG_FD_STDIN] < 0) {
+        r = child[ZYG_FD_STDIN] == -1 ? -errno : child[ZYG_FD_STDIN];
+        goto out;
+    }
+    static const int map[EXEC_NSTREAMS] = {ZYG_FD_STDOUT, ZYG_FD_STDERR, ZYG_FD_RESULT,
+                                           ZYG_FD_STATUS};
+    for (int s = 0; s < EXEC_NSTREAMS; s++) {
+        if (pipe2(p, O_CLOEXEC) < 0) {
+            r = -errno;
+            goto out;
+        }
+        (void)fdio_set_nonblock(p[0], 1);
+        ex->fds[s].fd = p[0];
+        child[map[s]] = p[1];
+    }
+    /* Bigger pipes mean fewer wake-ups for chatty programs (best effort). */
+    (void)fcntl(ex->fds[EXEC_OUT].fd, F_SETPIPE_SZ, 1 << 20);
+    job.job_id = ex->seq;
+    job.timeout_ms = (uint32_t)ceil(ex->req.timeout_s * 1000.0);
+    snprintf(job.exec_id, sizeof(job.exec_id), "%s", ex->id);
+    ex->start_real_ns = clock_real_ns();
+    ex->start_mono_ns = clock_mono_ns();
+    r = zyg_client_send_job(m->zc, &job, child);
+    if (r < 0)
+        goto out;
+    /* The I/O thread owns a reference while the fds are registered; take it first, the
+     * execution may finish before this loop ends. */
+    exec_ref(ex);
+    ex->open_fds = EXEC_NSTREAMS;
+    for (int s = 0; s < EXEC_NSTREAMS; s++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &ex->fds[s]};
+
+        if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ex->fds[s].fd, &ev) < 0) {
+            /* Cannot happen short of ENOMEM; the job is with the zygote, so kill it and let
+             * the remaining streams finish the execution. */
+            log_errno(errno, ex->id, "epoll_ctl, cancelling the execution");
+            (void)zyg_client_cancel(m->zc, ex->seq);
+            fdio_close(&ex->fds[s].fd);
+            ex->open_fds--;
+        }
+    }
+    r = 0;
+out:
+    for (int i = 0; i < ZYG_JOB_NFDS; i++)
+        fdio_close(&child[i]);
+    if (r < 0) {
+        for (int s = 0; s < EXEC_NSTREAMS; s++)
+            fdio_close(&ex->fds[s].fd);
+    }
+    free(spec);
+    return r;
+}
+
+/* Starts queued execs while there is capacity. */
+static void exec_mgr_start_queued(struct exec_mgr *m)
+{
+    for (;;) {
+        struct exec *ex;
+        int r;
+
+        pthread_mutex_lock(&m->lock);
+        ex = m->qhead;
+        if (!ex || m->running >= (size_t)m->cfg->max_concurrent || m->stopping) {
+            pthread_mutex_unlock(&m->lock);
+            return;
+        }
+        m->qhead = ex->qnext;
+        if (!m->qhead)
+            m->qtail = NULL;
+        m->queued--;
+        ex->state = EXEC_RUNNING;
+        m->running++;
+        pthread_mutex_unlock(&m->lock);
+        r = exec_start(m, ex);
+        if (r < 0) {
+            log_errno(-r, ex->id, "cannot start a queued execution");
+            exec_finish(m, ex);
+        }
+        exec_unref(ex); /* the queue's reference */
+    }
+}
+
+int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out, struct err *e)
+{
+    struct exec *ex = calloc(1, sizeof(*ex));
+    bool run_now = false;
+    int r;
+
+    if (!ex) {
+        exec_req_done(req);
+        return err_set(e, ENOMEM, "", "out of memory");
+    }
+    atomic_init(&ex->refs, 1);
+    ex->req = *req;
+    memset(req, 0, sizeof(*req));
+    for (int s = 0; s < EXEC_NSTREAMS; s++) {
+        ex->fds[s].ex = ex;
+        ex->fds[s].fd = -1;
+        ex->fds[s].which = s;
+    }
+    buf_init(&ex->out, (size_t)ex->req.max_output_bytes);
+    buf_init(&ex->err, (size_t)ex->req.max_output_bytes);
+    buf_init(&ex->res, EXEC_RESULT_MAX);
+    ex->created_real_ns = clock_real_ns();
+    if ((r = ids_uuid4(ex->id)) < 0) {
+        exec_unref(ex);
+        return err_set(e, -r, "", "cannot create an execution id");
+    }
+
+    pthread_mutex_lock(&m->lock);
+    if (m->stopping) {
+        pthread_mutex_unlock(&m->lock);
+        exec_unref(ex);
+        return err_set(e, ERR_UNAVAILABLE, "", "the agent is shutting down");
+    }
+    if (m->running < (size_t)m->cfg->max_concurrent && !m->qhead) {
+        run_now = true;
+        ex->state = EXEC_RUNNING;
+        m->running++;
+    } else if (m->queued < (size_t)m->cfg->max_queue) {
+        ex->state = EXEC_PENDING;
+        exec_ref(ex); /* the queue's */
+        if (m->qtail)
+            m->qtail->qnext = ex;
+        else
+            m->qhead = ex;
+        m->qtail = ex;
+        m->queued++;
+    } else {
+        m->n_rejected++;
+        pthread_mutex_unlock(&m->lock);
+        exec_unref(ex);
+        return err_set(e, ERR_BUSY, "",
+                       "all %ld execution slots and %ld queue places are taken; retry later",
+                       m->cfg->max_concurrent, m->cfg->max_queue);
+    }
+    ex->seq = ++m->next_seq;
+    exec_mgr_list_add(m, ex);
+    pthread_mutex_unlock(&m->lock);
+
+    if (run_now) {
+        r = exec_start(m, ex);
+        if (r < 0) {
+            /* Not started: unlist it so a failed start leaves no phantom result behind. */
+            pthread_mutex_lock(&m->lock);
+            m->running--;
+            m->n_rejected++;
+            exec_mgr_list_remove(m, ex);
+            pthread_mutex_unlock(&m->lock);
+            exec_unref(ex);
+            exec_mgr_start_queued(m);
+            if (r == -ERR_UNAVAILABLE)
+                return err_set(e, ERR_UNAVAILABLE, "",
+                               "the Python zygote is restarting; retry in a moment");
+            return err_set(e, ERR_UNAVAILABLE, "", "cannot start the execution: %s", strerror(-r));
+        }
+    }
+    *out = ex;
+    return 0;
+}
+
+bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg)
+{
+    bool done;
+
+    pthread_mutex_lock(&m->lock);
+    done = ex->state == EXEC_DONE;
+    if (!done) {
+        ex->waiter = fn;
+        ex->waiter_arg = arg;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return done;
+}
+
+void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex)
+{
+    pthread_mutex_lock(&m->lock);
+    ex->waiter = NULL;
+    ex->waiter_arg = NULL;
+    pthread_mutex_unlock(&m->lock);
+}
+
+int exec_mgr_cancel(struct exec_mgr *m, struct exec *ex)
+{
+    struct exec **pp;
+    bool dequeued = false;
+
+    pthread_mutex_lock(&m->lock);
+    if (ex->state == EXEC_DONE) {
+        pthread_mutex_unlock(&m->lock);
+        return 1;
+    }
+    ex->cancel_requested = true;
+    if (ex->state == EXEC_PENDING) {
+        for (pp = &m->qhead; *pp; pp = &(*pp)->qnext) {
+            if (*pp == ex) {
+                *pp = ex->qnext;
+                dequeued = true;
+                break;
+            }
+        }
+        m->qtail = NULL;
+        for (struct exec *q = m->qhead; q; q = q->qnext)
+            m->qtail = q;
+        m->queued--;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (dequeued) {
+        exec_finish(m, ex);
+        exec_unref(ex); /* the queue's reference */
+        return 0;
+    }
+    (void)zyg_client_cancel(m->zc, ex->seq);
+    return 0;
+}
+
+/* A placeholder result for a pending or running exec. Caller holds the lock. */
+static json_t *exec_partial_result(struct exec *ex)
+{
+    char created[40];
+
+    clock_iso(ex->start_real_ns ? ex->start_real_ns : ex->created_real_ns, created,
+              sizeof(created));
+    return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:n, s:n, s:n, s:n}", "execution_id", ex->id,
+                     "status", ex->state == EXEC_PENDING ? "pending" : "running", "language",
+                     ex->req.language, "processor_id", ex->req.processor_id, "start_time", created,
+                     "end_time", "error", "result", "exit_code");
+}
+
+json_t *exec_result(struct exec_mgr *m, struct exec *ex)
+{
+    json_t *r;
+
+    pthread_mutex_lock(&m->lock);
+    r = ex->state == EXEC_DONE ? json_incref(ex->result) : exec_partial_result(ex);
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
+json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex)
+{
+    json_t *d = NULL;
+
+    pthread_mutex_lock(&m->lock);
+    if (ex->state == EXEC_DONE && ex->result)
+        d = json_incref(json_object_get(ex->result, "debug_info"));
+    pthread_mutex_unlock(&m->lock);
+    return d;
+}
+
+json_t *exec_mgr_list(struct exec_mgr *m, size_t limit, size_t offset, const char *processor_id,
+                      size_t *total)
+{
+    json_t *arr = json_array();
+    size_t seen = 0;
+
+    if (!arr)
+        return NULL;
+    pthread_mutex_lock(&m->lock);
+    for (struct exec *ex = m->newest; ex; ex = ex->older) {
+        if (processor_id &&
+            (!ex->req.processor_id || strcmp(ex->req.processor_id, processor_id) != 0))
+            continue;
+        if (seen >= offset && json_array_size(arr) < limit)
+            json_array_append_new(arr, ex->state == EXEC_DONE ? json_incref(ex->result)
+                                                              : exec_partial_result(ex));
+        seen++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (total)
+        *total = seen;
+    return arr;
+}
+
+json_t *exec_mgr_health(struct exec_mgr *m)
+{
+    json_t *o;
+
+    pthread_mutex_lock(&m->lock);
+    o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "running",
+                  (json_int_t)m->running, "queued", (json_int_t)m->queued, "max_concurrent",
+                  (json_int_t)m->cfg->max_concurrent, "max_queue", (json_int_t)m->cfg->max_queue,
+                  "kept", (json_int_t)m->listed, "completed", (json_int_t)m->n_completed, "failed",
+                  (json_int_t)m->n_failed, "timeout", (json_int_t)m->n_timeout, "cancelled",
+                  (json_int_t)m->n_cancelled, "rejected", (json_int_t)m->n_rejected,
+                  "lost_to_zygote_death", (json_int_t)m->n_lost);
+    pthread_mutex_unlock(&m->lock);
+    return o;
+}
+
+/* Reads what is available on one stream; returns true at EOF. */
+static bool exec_drain(struct exec_fd *f)
+{
+    struct exec *ex = f->ex;
+    char chunk[EXEC_READ_CHUNK];
+
+    for (;;) {
+        ssize_t n = read(f->fd, chunk, sizeof(chunk));
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno != EAGAIN;
+        }
+        if (n == 0)
+            return true;
+        switch (f->which) {
+        case EXEC_OUT:
+        case EXEC_ERR: {
+            struct buf *b = f->which == EXEC_OUT ? &ex->out : &ex->err;
+            long kept = buf_append_upto(b, chunk, (size_t)n);
+
+            /* Beyond the cap we keep reading (the program must never block on a full pipe)
+             * and drop the bytes. */
+            if (kept < n) {
+                if (f->which == EXEC_OUT)
+                    ex->out_cut = true;
+                else
+                    ex->err_cut = true;
+            }
+            break;
+        }
+        case EXEC_RES:
+            (void)buf_append_upto(&ex->res, chunk, (size_t)n);
+            break;
+        case EXEC_STATUS: {
+            size_t room = sizeof(ex->status_rec) - ex->status_len;
+            size_t take = (size_t)n < room ? (size_t)n : room;
+
+            memcpy(ex->status_rec + ex->status_len, chunk, take);
+            ex->status_len += take;
+            break;
+        }
+        }
+    }
+}
+
+static void exec_close_stream(struct exec_mgr *m, struct exec_fd *f)
+{
+    (void)epoll_ctl(m->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+    fdio_close(&f->fd);
+    f->ex->open_fds--;
+}
+
+static void *exec_mgr_thread(void *arg)
+{
+    struct exec_mgr *m = arg;
+    struct epoll_event evs[256];
+
+    for (;;) {
+        int n = epoll_wait(m->epfd, evs, 256, 1000);
+
+        if (n < 0 && errno != EINTR) {
+            log_errno(errno, NULL, "exec epoll_wait");
+            return NULL;
+        }
+        for (int i = 0; i < n; i++) {
+            struct exec_fd *f = evs[i].data.ptr;
+            struct exec *ex;
+
+            if (!f) {
+                uint64_t v;
+                (void)!read(m->evfd, &v, sizeof(v));
+                continue;
+            }
+            ex = f->ex;
+            if (f->fd < 0)
+                continue;
+            if (exec_drain(f))
+                exec_close_stream(m, f);
+            if (ex->open_fds == 0) {
+                exec_finish(m, ex);
+                exec_unref(ex); /* the I/O thread's reference */
+            }
+        }
+        pthread_mutex_lock(&m->lock);
+        if (m->stopping && m->running == 0) {
+            pthread_mutex_unlock(&m->lock);
+            return NULL;
+        }
+        pthread_mutex_unlock(&m->lock);
+    }
+}
+
+struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc, struct err *e)
+{
+    struct exec_mgr *m = calloc(1, sizeof(*m));
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    int r;
+
+    if (!m) {
+        err_set(e, ENOMEM, "", "out of memory");
+        return NULL;
+    }
+    m->cfg = cfg;
+    m->zc = zc;
+    pthread_mutex_init(&m->lock, NULL);
+    m->epfd = epoll_create1(EPOLL_CLOEXEC);
+    m->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (m->epfd < 0 || m->evfd < 0 || epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->evfd, &ev) < 0) {
+        err_set(e, errno, "", "epoll set-up: %s", strerror(errno));
+        goto fail;
+    }
+    r = pthread_create(&m->thread, NULL, exec_mgr_thread, m);
+    if (r) {
+        err_set(e, r, "", "cannot start the I/O thread: %s", strerror(r));
+        goto fail;
+    }
+    return m;
+fail:
+    if (m->epfd >= 0)
+        close(m->epfd);
+    if (m->evfd >= 0)
+        close(m->evfd);
+    free(m);
+    return NULL;
+}
+
+void exec_mgr_stop(struct exec_mgr *m)
+{
+    uint64_t one = 1;
+
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (m->stopped) {
+        pthread_mutex_unlock(&m->lock);
+        return;
+    }
+    m->stopping = true;
+    for (struct exec *ex = m->newest; ex; ex = ex->older) {
+        if (ex->state == EXEC_RUNNING)
+            (void)zyg_client_cancel(m->zc, ex->seq);
+    }
+    pthread_mutex_unlock(&m->lock);
+    /* Queued executions never start; finish them as cancelled. */
+    for (;;) {
+        struct exec *ex;
+
+        pthread_mutex_lock(&m->lock);
+        ex = m->qhead;
+        pthread_mutex_unlock(&m->lock);
+        if (!ex)
+            break;
+        exec_mgr_cancel(m, ex);
+    }
+    (void)!write(m->evfd, &one, sizeof(one));
+    pthread_join(m->thread, NULL);
+    m->stopped = true;
+}
+
+void exec_mgr_free(struct exec_mgr *m)
+{
+    if (!m)
+        return;
+    exec_mgr_stop(m);
+    while (m->newest)
+        exec_mgr_list_remove(m, m->newest);
+    close(m->epfd);
+    close(m->evfd);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}

@@ -1,0 +1,65 @@
+/* exec_mgr.h - executions on the server side: ids, the bounded queue, the I/O thread that
+ * collects output and status for every running execution, results and the history.
+ *
+ * Threads: any HTTP thread may call the API; one internal thread owns all pipes. Executions are
+ * reference-counted; a struct exec is immutable once exec_is_done() is true. */
+#ifndef SANDPIT_EXEC_MGR_H
+#define SANDPIT_EXEC_MGR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "agent_cfg.h"
+#include "err.h"
+#include "exec_req.h"
+#include "zyg_client.h"
+
+struct exec_mgr;
+struct exec;
+
+/* Called once when an execution finishes, from the I/O thread with the manager's lock held:
+ * keep it short and never call back into exec_mgr. */
+typedef void (*exec_done_fn)(void *arg);
+
+/* New manager (free with exec_mgr_free); starts its I/O thread. NULL with e set on failure. */
+struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc, struct err *e);
+/* Cancels everything still running, waits for it (waking every waiter) and stops the thread.
+ * The API stays usable for lookups afterwards; submissions are refused. */
+void exec_mgr_stop(struct exec_mgr *m);
+/* Stops if needed and frees. No other thread may use m any more. */
+void exec_mgr_free(struct exec_mgr *m);
+
+/* Takes req (even on failure), starts or queues it. On success *out is a new reference
+ * (exec_unref). Errors: -ERR_BUSY (queue full), -ERR_UNAVAILABLE (zygote down), -ENOMEM. */
+int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out,
+                         struct err *e);
+/* Registers fn to run when ex finishes. Returns true (fn not registered) if already done. */
+bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg);
+/* Removes a waiter registered earlier (the request went away). */
+void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex);
+/* Looks an execution up by id: new reference or NULL. */
+struct exec *exec_mgr_find(struct exec_mgr *m, const char *id);
+/* Stops ex: a queued one never starts, a running one is killed. Returns 0, or 1 when it had
+ * already finished. */
+int exec_mgr_cancel(struct exec_mgr *m, struct exec *ex);
+/* Results newest first: a new JSON array of at most limit items after skipping offset;
+ * processor_id (or NULL) filters. */
+json_t *exec_mgr_list(struct exec_mgr *m, size_t limit, size_t offset, const char *processor_id,
+                      size_t *total);
+/* Counters for /health: new reference. */
+json_t *exec_mgr_health(struct exec_mgr *m);
+
+/* The execution's id (borrowed, valid while referenced). */
+const char *exec_id(const struct exec *ex);
+/* True once finished; the result is then fixed. */
+bool exec_is_done(struct exec_mgr *m, struct exec *ex);
+/* True when the execution could not complete because the zygote died under it. */
+bool exec_lost_zygote(const struct exec *ex);
+/* The ExecutionResult (DESIGN "Agent API"), also while pending or running: new reference. */
+json_t *exec_result(struct exec_mgr *m, struct exec *ex);
+/* debug_info of a finished execution, or NULL: new reference. */
+json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex);
+void exec_ref(struct exec *ex);
+void exec_unref(struct exec *ex);
+
+#endif

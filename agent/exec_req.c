@@ -1,0 +1,173 @@
+/* exec_req.c - POST /execute body parser. */
+#include "exec_req.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "json_util.h"
+
+/* Names the embedded runtime answers to. Other languages arrive with the exec runtimes. */
+static const char *const exec_req_python_names[] = {"python", "python3", "py", "py3"};
+
+static int exec_req_language(const char *lang, const char **out, struct err *e)
+{
+    for (size_t i = 0; i < sizeof(exec_req_python_names) / sizeof(exec_req_python_names[0]); i++) {
+        if (!strcasecmp(lang, exec_req_python_names[i])) {
+            *out = "python";
+            return 0;
+        }
+    }
+    return err_set(e, ERR_INVALID, "language",
+                   "language '%.40s' is not available here; available: python", lang);
+}
+
+static bool exec_req_env_name_ok(const char *k)
+{
+    size_t n = strlen(k);
+
+    if (n == 0 || n > 128 || (k[0] >= '0' && k[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = k[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static int exec_req_env(json_t *env, struct err *e)
+{
+    size_t total = 0;
+    const char *k;
+    json_t *v;
+
+    if (json_object_size(env) > EXEC_REQ_MAX_ENV)
+        return err_set(e, ERR_INVALID, "env", "env has more than %d entries", EXEC_REQ_MAX_ENV);
+    json_object_foreach(env, k, v)
+    {
+        if (!exec_req_env_name_ok(k))
+            return err_set(e, ERR_INVALID, "env",
+                           "env name '%.40s' must match [A-Za-z_][A-Za-z0-9_]* (at most 128)", k);
+        if (!json_is_string(v))
+            return err_set(e, ERR_INVALID, "env", "env value of '%.40s' must be a string", k);
+        if (memchr(json_string_value(v), '\0', json_string_length(v)))
+            return err_set(e, ERR_INVALID, "env", "env value of '%.40s' contains a NUL byte", k);
+        total += strlen(k) + json_string_length(v) + 2;
+        if (total > EXEC_REQ_MAX_ENV_BYTES)
+            return err_set(e, ERR_INVALID, "env", "env is larger than %d bytes",
+                           EXEC_REQ_MAX_ENV_BYTES);
+    }
+    return 0;
+}
+
+int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
+                   struct exec_req *out, struct err *e)
+{
+    struct exec_req r = {0};
+    const char *lang = "python";
+    long long mob;
+    double t;
+    int x;
+
+    r.root = json_util_parse_object(body, len, e);
+    if (!r.root)
+        return -ERR_INVALID;
+    r.debug_mode = true;
+    r.timeout_s = lim->default_timeout;
+    r.max_output_bytes = lim->max_output_bytes;
+    r.policy = lim->policy;
+
+    x = json_util_get_str(r.root, "code", &r.code, &r.code_len, e);
+    if (x == 1)
+        x = json_util_get_str(r.root, "generated_code", &r.code, &r.code_len, e);
+    if (x < 0)
+        goto fail;
+    if (x == 1) {
+        err_set(e, ERR_INVALID, "code", "field 'code' (or 'generated_code') is required");
+        goto fail;
+    }
+    if (json_util_get_str(r.root, "language", &lang, NULL, e) < 0 ||
+        exec_req_language(lang, &r.language, e) < 0)
+        goto fail;
+    x = json_util_get_number(r.root, "timeout", &t, e);
+    if (x < 0)
+        goto fail;
+    if (x == 0) {
+        if (!isfinite(t) || t <= 0 || t > lim->max_timeout) {
+            err_set(e, ERR_INVALID, "timeout",
+                    "field 'timeout' must be a number of seconds > 0 and <= %g", lim->max_timeout);
+            goto fail;
+        }
+        r.timeout_s = t;
+    }
+    if (json_util_get_str(r.root, "processor_id", &r.processor_id, NULL, e) < 0)
+        goto fail;
+    if (r.processor_id && strlen(r.processor_id) > EXEC_REQ_MAX_ID) {
+        err_set(e, ERR_INVALID, "processor_id", "field 'processor_id' is longer than %d",
+                EXEC_REQ_MAX_ID);
+        goto fail;
+    }
+    r.input_data = json_object_get(r.root, "input_data");
+    if (r.input_data && json_is_null(r.input_data))
+        r.input_data = NULL;
+    if (json_util_get_object(r.root, "env", &r.env, e) < 0 || (r.env && exec_req_env(r.env, e) < 0))
+        goto fail;
+    if (json_util_get_str(r.root, "stdin", &r.stdin_data, &r.stdin_len, e) < 0 ||
+        json_util_get_bool(r.root, "debug_mode", &r.debug_mode, e) < 0 ||
+        json_util_get_bool(r.root, "trace", &r.trace, e) < 0 ||
+        json_util_get_bool(r.root, "async", &r.async, e) < 0)
+        goto fail;
+    x = json_util_get_int(r.root, "max_output_bytes", 1, lim->max_output_bytes, &mob, e);
+    if (x < 0)
+        goto fail;
+    if (x == 0)
+        r.max_output_bytes = (long)mob;
+    x = json_util_get_str(r.root, "policy", &r.policy, NULL, e);
+    if (x < 0)
+        goto fail;
+    if (strcmp(r.policy, "standard") != 0 && strcmp(r.policy, "restricted") != 0) {
+        err_set(e, ERR_INVALID, "policy", "field 'policy' must be \"standard\" or \"restricted\"");
+        goto fail;
+    }
+    if (!strcmp(r.policy, "standard") && strcmp(lim->policy, "standard") != 0 &&
+        !lim->allow_override) {
+        err_set(e, ERR_INVALID, "policy",
+                "policy \"standard\" is not allowed by this agent (it runs \"%s\")", lim->policy);
+        goto fail;
+    }
+    *out = r;
+    return 0;
+fail:
+    json_decref(r.root);
+    return -ERR_INVALID;
+}
+
+void exec_req_done(struct exec_req *r)
+{
+    json_decref(r->root);
+    memset(r, 0, sizeof(*r));
+}
+
+char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *workdir, size_t *len)
+{
+    json_t *spec, *base;
+    char *text = NULL;
+
+    /* The user's environment starts from this, never from the agent's (secrets stay out). */
+    base = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "PATH",
+                     "/usr/local/bin:/usr/bin:/bin", "HOME", workdir, "TMPDIR", workdir, "LANG",
+                     "C.UTF-8", "PYTHONIOENCODING", "utf-8", "OPENBLAS_NUM_THREADS", "1",
+                     "MPLBACKEND", "Agg", "PYTHONDONTWRITEBYTECODE", "1");
+    spec =
+        json_pack("{s:s, s:s%, s:O?, s:O?, s:b, s:s, s:b, s:o?}", "execution_id", exec_id, "code",
+                  r->code, r->code_len, "input_data", r->input_data, "env", r->env, "debug_mode",
+                  r->debug_mode, "policy", r->policy, "trace", r->trace, "base_env", base);
+    if (spec)
+        text = json_dumps(spec, JSON_COMPACT);
+    if (text && len)
+        *len = strlen(text);
+    json_decref(spec);
+    return text;
+}

@@ -1,0 +1,52 @@
+/* exec_req.h - parsing and validation of POST /execute bodies (pure: no I/O, no MHD). */
+#ifndef SANDPIT_EXEC_REQ_H
+#define SANDPIT_EXEC_REQ_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define EXEC_REQ_MAX_ENV       256
+#define EXEC_REQ_MAX_ENV_BYTES (256 * 1024)
+#define EXEC_REQ_MAX_ID        128
+
+struct exec_limits {
+    double default_timeout; /* seconds */
+    double max_timeout;     /* seconds */
+    long max_output_bytes;  /* per stream: default and cap */
+    const char *policy;     /* the agent's default policy */
+    bool allow_override;    /* may a request relax the policy to "standard"? */
+};
+
+struct exec_req {
+    json_t *root;     /* owned: every borrowed pointer below points into it */
+    const char *code; /* the program text */
+    size_t code_len;
+    const char *language;     /* canonical name: "python" */
+    double timeout_s;         /* validated: 0 < t <= max */
+    const char *processor_id; /* or NULL */
+    json_t *input_data;       /* any JSON value, or NULL */
+    json_t *env;              /* object of string -> string, or NULL */
+    const char *stdin_data;   /* or NULL */
+    size_t stdin_len;
+    const char *policy;    /* "standard" | "restricted" */
+    bool debug_mode;       /* default true */
+    bool trace;            /* line trace in debug_info */
+    bool async;            /* reply 202 at once */
+    long max_output_bytes; /* per stream */
+};
+
+/* Parses body (len bytes, not necessarily NUL-terminated) into out. Returns 0, or
+ * -ERR_INVALID with e naming the field. On success the caller owns out (exec_req_done). */
+int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
+                   struct exec_req *out, struct err *e);
+/* Releases what exec_req_parse allocated; safe on a zeroed struct. */
+void exec_req_done(struct exec_req *r);
+/* Serialises the spec the harness reads (DESIGN "Harness"). Returns new text (free()) or NULL
+ * on OOM; *len gets its length. workdir becomes HOME and TMPDIR. */
+char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *workdir,
+                    size_t *len);
+
+#endif

@@ -1,0 +1,231 @@
+/* main.c - sandpit-agent: option table, start-up order, signals, shutdown.
+ *
+ * Order matters (STYLE §7): the zygote is started before any thread exists; then the execution
+ * manager and the HTTP threads. The same binary re-executed with --zygote-fd is the zygote. */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent_cfg.h"
+#include "cfg.h"
+#include "exec_mgr.h"
+#include "fdio.h"
+#include "log.h"
+#include "server.h"
+#include "zyg_client.h"
+#include "zygote.h"
+
+#define OPT(n, t, lo, hi, d, f, h)                                                                 \
+    {                                                                                              \
+        n, t, lo, hi, d, offsetof(struct agent_cfg, f), h                                          \
+    }
+
+static const struct cfg_opt agent_opts[] = {
+    OPT("host", CFG_STR, 0, 0, "127.0.0.1", host, "IPv4 address to listen on"),
+    OPT("port", CFG_INT, 0, 65535, "8001", port, "TCP port; 0 picks a free one"),
+    OPT("port-file", CFG_STR, 0, 0, NULL, port_file, "write the bound port to this file"),
+    OPT("max-concurrent", CFG_INT, 1, 4096, "256", max_concurrent, "executions running at once"),
+    OPT("max-queue", CFG_INT, 0, 100000, "1024", max_queue,
+        "executions waiting for a slot before new ones get 503"),
+    OPT("default-timeout", CFG_DOUBLE, 0.001, 86400, "30", default_timeout,
+        "seconds, when a request gives no timeout"),
+    OPT("max-timeout", CFG_DOUBLE, 0.001, 86400, "300", max_timeout,
+        "seconds, the largest timeout a request may ask for"),
+    OPT("max-output-bytes", CFG_INT, 1, 1L << 30, "1048576", max_output_bytes,
+        "bytes kept per output stream (default and upper bound)"),
+    OPT("preload", CFG_STR, 0, 0, "numpy,pandas,matplotlib", preload,
+        "modules the zygote imports once (each only if installed)"),
+    OPT("history", CFG_INT, 1, 1000000, "1000", history, "finished results kept; oldest evicted"),
+    OPT("work-dir", CFG_STR, 0, 0, "/tmp/sandpit-work", work_dir,
+        "root of the per-execution working directories"),
+    OPT("harness-dir", CFG_STR, 0, 0, "", harness_dir,
+        "directory holding the harness/ package (default: found next to the binary)"),
+    OPT("memory-mb", CFG_INT, 64, 1 << 20, "4096", memory_mb,
+        "address-space limit per execution, MiB"),
+    OPT("file-size-mb", CFG_INT, 1, 1 << 20, "1024", file_size_mb,
+        "largest file an execution may write, MiB"),
+    OPT("open-files", CFG_INT, 16, 1 << 20, "1024", open_files, "open files per execution"),
+    OPT("threads", CFG_INT, 1, 64, "2", threads, "HTTP threads"),
+    OPT("log-level", CFG_STR, 0, 0, "info", log_level, "debug, info, warn or error"),
+    OPT("zygote-fd", CFG_INT, 0, 1024, "0", zygote_fd, "internal: run as the zygote on this fd"),
+};
+
+static const char agent_usage[] =
+    "usage: sandpit-agent [options]\n"
+    "Runs Python (and later other languages) for AI agents over HTTP; see README.md.";
+
+/* Finds the directory holding harness/runner.py: the option, else up to three levels above
+ * the binary (build/, build/san/, an install prefix). */
+static int main_find_paths(const char *opt, char *harness, size_t hsize, char *init, size_t isize)
+{
+    char exe[PATH_MAX], dir[PATH_MAX - 32], probe[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (n < 0)
+        return -errno;
+    exe[n] = '\0';
+    if (snprintf(dir, sizeof(dir), "%s", dirname(exe)) >= (int)sizeof(dir))
+        return -ENAMETOOLONG;
+    snprintf(init, isize, "%s/sandpit-init", dir);
+    if (opt && *opt) {
+        snprintf(harness, hsize, "%s", opt);
+        snprintf(probe, sizeof(probe), "%s/harness/runner.py", harness);
+        return access(probe, R_OK) < 0 ? -ENOENT : 0;
+    }
+    for (int up = 0; up < 4; up++) {
+        snprintf(probe, sizeof(probe), "%s/harness/runner.py", dir);
+        if (access(probe, R_OK) == 0) {
+            snprintf(harness, hsize, "%s", dir);
+            return 0;
+        }
+        memmove(dir, dirname(dir), strlen(dirname(dir)) + 1);
+    }
+    return -ENOENT;
+}
+
+/* mkdir -p for the work root; private to us (0711: others may traverse, not list). */
+static int main_mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return -errno;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0711) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static void main_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    /* Each running execution holds four pipes and its client a socket. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct agent_cfg cfg;
+    char harness[PATH_MAX], init[PATH_MAX], desc[2048];
+    struct zyg_client *zc = NULL;
+    struct exec_mgr *mgr = NULL;
+    struct server *srv = NULL;
+    struct err e = {0};
+    sigset_t mask;
+    int sfd = -1, rc = 1, lvl, r;
+
+    r = cfg_parse(agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]), &cfg, argc, argv,
+                  agent_usage, &e);
+    if (r == 1)
+        return 0;
+    if (r < 0) {
+        fprintf(stderr, "sandpit-agent: %s\n", e.msg);
+        return 2;
+    }
+    lvl = log_level_parse(cfg.log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "sandpit-agent: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (cfg.default_timeout > cfg.max_timeout) {
+        fprintf(stderr, "sandpit-agent: --default-timeout exceeds --max-timeout\n");
+        return 2;
+    }
+    if ((r = main_find_paths(cfg.harness_dir, harness, sizeof(harness), init, sizeof(init))) < 0) {
+        fprintf(stderr, "sandpit-agent: cannot find harness/runner.py (use --harness-dir)\n");
+        return 2;
+    }
+    if (cfg.zygote_fd > 0) {
+        log_init("zygote", (enum log_level)lvl);
+        return zygote_main(&cfg, (int)cfg.zygote_fd, harness, init);
+    }
+    log_init("agent", (enum log_level)lvl);
+
+    /* Before any thread: signals go to the signalfd below, and the zygote starts now. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sfd < 0 || (r = main_mkdirs(cfg.work_dir)) < 0) {
+        log_errno(sfd < 0 ? errno : -r, NULL, "start-up (work dir '%s')", cfg.work_dir);
+        goto out;
+    }
+    main_raise_nofile();
+    zc = zyg_client_new(argv);
+    if (!zc || (r = zyg_client_start(zc)) < 0) {
+        log_errno(zc ? -r : ENOMEM, NULL, "cannot start the zygote");
+        goto out;
+    }
+    mgr = exec_mgr_new(&cfg, zc, &e);
+    if (!mgr) {
+        log_error("%s", e.msg);
+        goto out;
+    }
+    srv = server_new(&cfg, mgr, zc, &e);
+    if (!srv) {
+        log_error("%s", e.msg);
+        goto out;
+    }
+    if ((r = zyg_client_run_monitor(zc)) < 0) {
+        log_errno(-r, NULL, "cannot start the zygote monitor");
+        goto out;
+    }
+    cfg_describe(agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]), &cfg, desc, sizeof(desc));
+    log_info("listening on http://%s:%u harness=%s config: %s", cfg.host,
+             (unsigned)server_port(srv), harness, desc);
+    if (cfg.port_file) {
+        FILE *f = fopen(cfg.port_file, "we");
+        if (!f || fprintf(f, "%u\n", (unsigned)server_port(srv)) < 0 || fclose(f) != 0) {
+            log_errno(errno, NULL, "cannot write --port-file '%s'", cfg.port_file);
+            goto out;
+        }
+    }
+
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t n = read(sfd, &si, sizeof(si));
+
+        if (n == (ssize_t)sizeof(si)) {
+            log_info("signal %u received, shutting down", si.ssi_signo);
+            break;
+        }
+        if (n < 0 && errno != EINTR) {
+            log_errno(errno, NULL, "signalfd read");
+            break;
+        }
+    }
+    rc = 0;
+out:
+    /* Stop taking work, end what runs (waking its clients), then stop HTTP, then the zygote. */
+    server_quiesce(srv);
+    exec_mgr_stop(mgr);
+    server_free(srv);
+    exec_mgr_free(mgr);
+    zyg_client_free(zc);
+    fdio_close(&sfd);
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
+}

@@ -1,0 +1,216 @@
+/* pyrt.c - CPython embedding (STYLE §7): isolated init, preload, fork hooks, job call. */
+#include <Python.h>
+
+#include "pyrt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct pyrt {
+    PyObject *runner; /* harness.runner module, new reference */
+    PyObject *run_fn; /* harness.runner.run, new reference */
+    PyObject *gc;     /* gc module, new reference */
+};
+
+/* Formats the pending Python exception into e and clears it. */
+static void pyrt_err_from_python(struct err *e, const char *what)
+{
+    PyObject *type = NULL, *value = NULL, *tb = NULL, *s = NULL;
+    const char *msg = "?";
+
+    PyErr_Fetch(&type, &value, &tb);
+    if (value)
+        s = PyObject_Str(value); /* new */
+    if (s)
+        msg = PyUnicode_AsUTF8(s);
+    err_set(e, ERR_UNAVAILABLE, "", "%s: %s: %s", what,
+            type ? ((PyTypeObject *)type)->tp_name : "error", msg ? msg : "?");
+    Py_XDECREF(s);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+}
+
+struct pyrt *pyrt_new(const char *harness_root, struct err *e)
+{
+    struct pyrt *rt = NULL;
+    PyStatus status;
+    PyConfig config;
+    PyObject *path = NULL, *dir = NULL;
+
+#ifdef __SANITIZE_ADDRESS__
+    {
+        /* Isolated mode ignores PYTHONMALLOC: ask for malloc so ASan sees every allocation. */
+        PyPreConfig pre;
+
+        PyPreConfig_InitIsolatedConfig(&pre);
+        pre.allocator = PYMEM_ALLOCATOR_MALLOC;
+        status = Py_PreInitialize(&pre);
+        if (PyStatus_Exception(status)) {
+            err_set(e, ERR_UNAVAILABLE, "", "Py_PreInitialize: %s",
+                    status.err_msg ? status.err_msg : "failed");
+            return NULL;
+        }
+    }
+#endif
+    PyConfig_InitIsolatedConfig(&config);
+    /* The program name makes CPython find Debian's stdlib and dist-packages under /usr. */
+    status = PyConfig_SetBytesString(&config, &config.program_name, "/usr/bin/python3.11");
+    if (PyStatus_Exception(status))
+        goto fail_status;
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    /* Children run user code as root or a sandbox user: never let it write .pyc files into
+     * system directories or the harness. */
+    config.write_bytecode = 0;
+    status = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(status))
+        goto fail_status;
+    PyConfig_Clear(&config);
+
+    rt = calloc(1, sizeof(*rt));
+    if (!rt) {
+        err_set(e, ERR_UNAVAILABLE, "", "out of memory");
+        return NULL;
+    }
+    path = PySys_GetObject("path");                /* borrowed */
+    dir = PyUnicode_DecodeFSDefault(harness_root); /* new */
+    if (!path || !dir || PyList_Insert(path, 0, dir) < 0) {
+        pyrt_err_from_python(e, "sys.path");
+        goto fail;
+    }
+    Py_CLEAR(dir);
+    rt->runner = PyImport_ImportModule("harness.runner");
+    if (!rt->runner) {
+        pyrt_err_from_python(e, "import harness.runner");
+        goto fail;
+    }
+    rt->run_fn = PyObject_GetAttrString(rt->runner, "run");
+    rt->gc = PyImport_ImportModule("gc");
+    if (!rt->run_fn || !rt->gc) {
+        pyrt_err_from_python(e, "harness.runner.run");
+        goto fail;
+    }
+    return rt;
+
+fail_status:
+    err_set(e, ERR_UNAVAILABLE, "", "Python initialisation failed: %s",
+            status.err_msg ? status.err_msg : "unknown");
+    PyConfig_Clear(&config);
+    return NULL;
+fail:
+    Py_XDECREF(dir);
+    pyrt_free(rt);
+    return NULL;
+}
+
+char *pyrt_preload(struct pyrt *rt, const char *modules)
+{
+    PyObject *list = NULL, *report = NULL, *json = NULL, *text = NULL, *r = NULL;
+    char *copy = NULL, *save = NULL, *tok, *out = NULL;
+    const char *s;
+
+    list = PyList_New(0); /* new */
+    copy = strdup(modules ? modules : "");
+    if (!list || !copy)
+        goto out;
+    for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        PyObject *name = PyUnicode_FromString(tok); /* new */
+        int rc = name ? PyList_Append(list, name) : -1;
+
+        Py_XDECREF(name);
+        if (rc < 0)
+            goto out;
+    }
+    report = PyObject_CallMethod(rt->runner, "preload", "O", list); /* new */
+    if (!report)
+        goto out;
+    json = PyImport_ImportModule("json");                                 /* new */
+    text = json ? PyObject_CallMethod(json, "dumps", "O", report) : NULL; /* new */
+    s = text ? PyUnicode_AsUTF8(text) : NULL;
+    if (!s)
+        goto out;
+    /* Freeze everything imported so far: children never scan or copy-on-write it in a GC. */
+    r = PyObject_CallMethod(rt->gc, "disable", NULL);
+    Py_XDECREF(r);
+    r = r ? PyObject_CallMethod(rt->gc, "freeze", NULL) : NULL;
+    if (!r)
+        goto out;
+    out = strdup(s);
+out:
+    if (PyErr_Occurred())
+        PyErr_Print();
+    Py_XDECREF(r);
+    Py_XDECREF(text);
+    Py_XDECREF(json);
+    Py_XDECREF(report);
+    Py_XDECREF(list);
+    free(copy);
+    return out;
+}
+
+int pyrt_fork(struct pyrt *rt)
+{
+    PyObject *r;
+    int pid, saved;
+
+    (void)rt;
+    /* Anything buffered here would be written twice, once by each side. */
+    r = PyObject_CallMethod(PySys_GetObject("stdout"), "flush", NULL);
+    Py_XDECREF(r);
+    r = PyObject_CallMethod(PySys_GetObject("stderr"), "flush", NULL);
+    Py_XDECREF(r);
+    PyErr_Clear();
+    fflush(NULL);
+    PyOS_BeforeFork();
+    pid = fork();
+    saved = errno;
+    if (pid == 0)
+        PyOS_AfterFork_Child();
+    else
+        PyOS_AfterFork_Parent();
+    errno = saved;
+    return pid;
+}
+
+int pyrt_run(struct pyrt *rt, const char *spec, size_t len, int result_fd)
+{
+    PyObject *bytes = NULL, *r = NULL, *gc_on = NULL;
+    long code = 70;
+
+    /* Children are short-lived but user code may build cycles: collect young objects again. */
+    gc_on = PyObject_CallMethod(rt->gc, "enable", NULL);
+    bytes = PyBytes_FromStringAndSize(spec, (Py_ssize_t)len); /* new */
+    if (!gc_on || !bytes)
+        goto out;
+    r = PyObject_CallFunction(rt->run_fn, "Oi", bytes, result_fd); /* new */
+    if (!r)
+        goto out;
+    code = PyLong_AsLong(r);
+    if (code == -1 && PyErr_Occurred())
+        code = 70;
+out:
+    if (PyErr_Occurred()) {
+        /* The harness promises never to raise; if it did, say so on the execution's stderr. */
+        PyErr_Print();
+        code = 70;
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(bytes);
+    Py_XDECREF(gc_on);
+    return (int)(code & 0xff);
+}
+
+void pyrt_free(struct pyrt *rt)
+{
+    if (!rt)
+        return;
+    Py_XDECREF(rt->run_fn);
+    Py_XDECREF(rt->runner);
+    Py_XDECREF(rt->gc);
+    free(rt);
+}

@@ -1,0 +1,514 @@
+/* server.c - the agent's HTTP API on libmicrohttpd (DESIGN "Agent API").
+ *
+ * MHD runs its own epoll threads; no handler ever blocks. A synchronous /execute suspends its
+ * connection and the execution manager resumes it when the result is ready, so one thread
+ * serves thousands of waiting clients and /health always answers. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "exec_req.h"
+#include "http_reply.h"
+#include "log.h"
+
+#define SERVER_MAX_BODY (10u << 20)
+#define SERVER_VERSION  "0.1.0"
+
+enum server_err {
+    SERR_INVALID,
+    SERR_NOT_FOUND,
+    SERR_METHOD,
+    SERR_TOO_LARGE,
+    SERR_BUSY,
+    SERR_UNAVAILABLE,
+    SERR_INTERNAL,
+    SERR_COUNT
+};
+static const char *const server_err_codes[SERR_COUNT] = {
+    "invalid_request", "not_found", "method_not_allowed", "too_large", "busy",
+    "unavailable",     "internal"};
+static const unsigned server_err_status[SERR_COUNT] = {400, 404, 405, 413, 503, 503, 500};
+
+struct server {
+    const struct agent_cfg *cfg;
+    struct exec_mgr *mgr;
+    struct zyg_client *zc;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    int64_t started_ns;
+    atomic_ulong err_counts[SERR_COUNT];
+    atomic_ulong requests;
+};
+
+/* Per-request state, created on the first handler call, freed in server_on_completed. */
+struct req_ctx {
+    struct server *srv;
+    struct MHD_Connection *conn;
+    struct buf body;      /* the upload, capped at SERVER_MAX_BODY */
+    bool too_large;       /* the upload went past the cap (rest discarded) */
+    struct exec *ex;      /* the execution this request waits for, or NULL */
+    bool cancel;          /* DELETE: reply with the cancel message */
+    pthread_mutex_t lock; /* guards suspended/done against the exec manager's callback */
+    bool suspended;
+    bool done;
+};
+
+static enum MHD_Result server_error(struct server *s, struct MHD_Connection *conn,
+                                    enum server_err which, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result server_error(struct server *s, struct MHD_Connection *conn,
+                                    enum server_err which, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    atomic_fetch_add(&s->err_counts[which], 1);
+    return http_reply_json_take(conn, server_err_status[which],
+                                http_reply_error_body(server_err_codes[which], field, NULL, msg));
+}
+
+/* Called by the execution manager (its lock held) when the awaited execution finishes. */
+static void server_on_exec_done(void *arg)
+{
+    struct req_ctx *c = arg;
+
+    pthread_mutex_lock(&c->lock);
+    c->done = true;
+    if (c->suspended) {
+        c->suspended = false;
+        MHD_resume_connection(c->conn);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Suspends the connection until c->ex finishes. Returns true when it already has. */
+static bool server_wait(struct req_ctx *c)
+{
+    bool done;
+
+    if (exec_mgr_set_waiter(c->srv->mgr, c->ex, server_on_exec_done, c))
+        return true;
+    pthread_mutex_lock(&c->lock);
+    done = c->done;
+    if (!done) {
+        c->suspended = true;
+        MHD_suspend_connection(c->conn);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return done;
+}
+
+/* Replies with a finished execution: the result, or 503 if the zygote died under it. */
+static enum MHD_Result server_reply_done(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    json_t *res = exec_result(s->mgr, c->ex);
+
+    if (!res)
+        return server_error(s, c->conn, SERR_INTERNAL, NULL, "out of memory");
+    if (c->cancel) {
+        json_t *o = json_pack("{s:s, s:s, s:O}", "message", "Execution cancelled", "execution_id",
+                              exec_id(c->ex), "status", json_object_get(res, "status"));
+        json_decref(res);
+        return http_reply_json_take(c->conn, MHD_HTTP_OK, o);
+    }
+    if (exec_lost_zygote(c->ex)) {
+        json_t *err = http_reply_error_body(
+            "zygote_died", NULL, NULL,
+            "the Python zygote died during this execution; it is being restarted, retry");
+
+        json_decref(res);
+        atomic_fetch_add(&s->err_counts[SERR_UNAVAILABLE], 1);
+        if (err)
+            json_object_set_new(err, "execution_id", json_string(exec_id(c->ex)));
+        return http_reply_json_take(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+    }
+    return http_reply_json_take(c->conn, MHD_HTTP_OK, res);
+}
+
+static enum MHD_Result server_execute(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    struct exec_limits lim = {.default_timeout = s->cfg->default_timeout,
+                              .max_timeout = s->cfg->max_timeout,
+                              .max_output_bytes = s->cfg->max_output_bytes,
+                              .policy = "standard",
+                              .allow_override = true};
+    struct exec_req req;
+    struct err e = {0};
+    bool async;
+    int r;
+
+    if (c->too_large)
+        return server_error(s, c->conn, SERR_TOO_LARGE, "body", "request body exceeds %u bytes",
+                            SERVER_MAX_BODY);
+    if (exec_req_parse(c->body.data ? c->body.data : "", c->body.len, &lim, &req, &e) < 0)
+        return server_error(s, c->conn, SERR_INVALID, e.field, "%s", e.msg);
+    async = req.async;
+    r = exec_mgr_submit_take(s->mgr, &req, &c->ex, &e);
+    if (r < 0)
+        return server_error(s, c->conn, r == -ERR_BUSY ? SERR_BUSY : SERR_UNAVAILABLE, NULL, "%s",
+                            e.msg);
+    if (async)
+        return http_reply_json_take(
+            c->conn, MHD_HTTP_ACCEPTED,
+            json_pack("{s:s, s:s}", "execution_id", exec_id(c->ex), "status", "pending"));
+    if (server_wait(c))
+        return server_reply_done(c);
+    return MHD_YES;
+}
+
+static enum MHD_Result server_health(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    json_t *z = zyg_client_health(s->zc), *ex = exec_mgr_health(s->mgr), *errs = json_object();
+    bool ready = zyg_client_is_ready(s->zc);
+
+    for (int i = 0; i < SERR_COUNT; i++)
+        json_object_set_new(errs, server_err_codes[i],
+                            json_integer((json_int_t)atomic_load(&s->err_counts[i])));
+    return http_reply_json_take(
+        c->conn, MHD_HTTP_OK,
+        json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:[s], s:{s:f, s:f, s:I, s:I}, s:o}", "status",
+                  ready ? "ok" : "degraded", "service", "sandpit-agent", "version", SERVER_VERSION,
+                  "uptime_s", (double)(clock_mono_ns() - s->started_ns) / 1e9, "zygote",
+                  z ? z : json_null(), "executions", ex ? ex : json_null(), "languages", "python",
+                  "limits", "default_timeout_s", s->cfg->default_timeout, "max_timeout_s",
+                  s->cfg->max_timeout, "max_output_bytes", (json_int_t)s->cfg->max_output_bytes,
+                  "max_body_bytes", (json_int_t)SERVER_MAX_BODY, "errors",
+                  errs ? errs : json_null()));
+}
+
+static enum MHD_Result server_root(struct req_ctx *c)
+{
+    return http_reply_json_take(
+        c->conn, MHD_HTTP_OK,
+        json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s]}", "service", "sandpit-agent", "version",
+                  SERVER_VERSION, "endpoints", "POST /execute", "GET /execution/{id}",
+                  "DELETE /execution/{id}", "GET /executions?limit=&offset=&processor_id=",
+                  "GET /debug/{id}", "GET /health", "GET /metrics"));
+}
+
+static enum MHD_Result server_metrics(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    json_t *ex = exec_mgr_health(s->mgr), *z = zyg_client_health(s->zc);
+    struct buf b;
+    const char *k;
+    json_t *v;
+
+    buf_init(&b, 0);
+    buf_printf(&b, "# TYPE sandpit_requests_total counter\nsandpit_requests_total %lu\n",
+               atomic_load(&s->requests));
+    json_object_foreach(ex, k, v)
+    {
+        buf_printf(&b, "sandpit_executions{kind=\"%s\"} %lld\n", k,
+                   (long long)json_integer_value(v));
+    }
+    buf_printf(&b, "sandpit_zygote_restarts_total %lld\nsandpit_zygote_ready %d\n",
+               (long long)json_integer_value(json_object_get(z, "restarts")),
+               zyg_client_is_ready(s->zc));
+    for (int i = 0; i < SERR_COUNT; i++)
+        buf_printf(&b, "sandpit_http_errors_total{code=\"%s\"} %lu\n", server_err_codes[i],
+                   atomic_load(&s->err_counts[i]));
+    json_decref(ex);
+    json_decref(z);
+    {
+        size_t len;
+        char *data = buf_steal(&b, &len);
+
+        return http_reply_bytes_take(c->conn, MHD_HTTP_OK, data ? data : strdup(""), len,
+                                     "text/plain; version=0.0.4");
+    }
+}
+
+static enum MHD_Result server_list(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    const char *ls = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *os = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "offset");
+    const char *pid = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "processor_id");
+    long limit = 50, offset = 0;
+    size_t total = 0;
+    char *end;
+    json_t *arr;
+
+    if (ls) {
+        limit = strtol(ls, &end, 10);
+        if (*ls == '\0' || *end || limit < 1 || limit > 1000)
+            return server_error(s, c->conn, SERR_INVALID, "limit",
+                                "query 'limit' must be an integer in [1, 1000]");
+    }
+    if (os) {
+        offset = strtol(os, &end, 10);
+        if (*os == '\0' || *end || offset < 0)
+            return server_error(s, c->conn, SERR_INVALID, "offset",
+                                "query 'offset' must be a non-negative integer");
+    }
+    arr = exec_mgr_list(s->mgr, (size_t)limit, (size_t)offset, pid, &total);
+    return http_reply_json_take(c->conn, MHD_HTTP_OK,
+                                json_pack("{s:o, s:I, s:i, s:i}", "executions",
+                                          arr ? arr : json_array(), "total", (json_int_t)total,
+                                          "limit", (int)limit, "offset", (int)offset));
+}
+
+/* /execution/{id}, /debug/{id}: looks the id up or replies 404. */
+static struct exec *server_lookup(struct req_ctx *c, const char *id, enum MHD_Result *reply)
+{
+    struct exec *ex = exec_mgr_find(c->srv->mgr, id);
+
+    if (!ex) {
+        atomic_fetch_add(&c->srv->err_counts[SERR_NOT_FOUND], 1);
+        *reply = http_reply_json_take(c->conn, MHD_HTTP_NOT_FOUND,
+                                      json_pack("{s:s, s:{s:s, s:s}}", "detail",
+                                                "Execution not found", "error", "code", "not_found",
+                                                "message", "Execution not found"));
+    }
+    return ex;
+}
+
+static enum MHD_Result server_route(struct req_ctx *c, const char *method, const char *url)
+{
+    struct server *s = c->srv;
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    bool post = !strcmp(method, "POST");
+    enum MHD_Result reply = MHD_NO;
+    const char *allow = NULL;
+
+    if (!strcmp(url, "/execute")) {
+        if (post)
+            return server_execute(c);
+        allow = "POST";
+    } else if (!strcmp(url, "/health")) {
+        if (get)
+            return server_health(c);
+        allow = "GET";
+    } else if (!strcmp(url, "/")) {
+        if (get)
+            return server_root(c);
+        allow = "GET";
+    } else if (!strcmp(url, "/metrics")) {
+        if (get)
+            return server_metrics(c);
+        allow = "GET";
+    } else if (!strcmp(url, "/executions")) {
+        if (get)
+            return server_list(c);
+        allow = "GET";
+    } else if (!strncmp(url, "/execution/", 11) && url[11] && !strchr(url + 11, '/')) {
+        if (get) {
+            struct exec *ex = server_lookup(c, url + 11, &reply);
+            if (!ex)
+                return reply;
+            reply = http_reply_json_take(c->conn, MHD_HTTP_OK, exec_result(s->mgr, ex));
+            exec_unref(ex);
+            return reply;
+        }
+        if (!strcmp(method, "DELETE")) {
+            c->ex = server_lookup(c, url + 11, &reply);
+            if (!c->ex)
+                return reply;
+            if (exec_mgr_cancel(s->mgr, c->ex) == 1) {
+                json_t *res = exec_result(s->mgr, c->ex);
+                json_t *o = json_pack("{s:s, s:s, s:O}", "message", "Execution already finished",
+                                      "execution_id", exec_id(c->ex), "status",
+                                      json_object_get(res, "status"));
+                json_decref(res);
+                return http_reply_json_take(c->conn, MHD_HTTP_OK, o);
+            }
+            c->cancel = true;
+            if (server_wait(c))
+                return server_reply_done(c);
+            return MHD_YES;
+        }
+        allow = "GET, DELETE";
+    } else if (!strncmp(url, "/debug/", 7) && url[7] && !strchr(url + 7, '/')) {
+        if (get) {
+            struct exec *ex = server_lookup(c, url + 7, &reply);
+            json_t *d;
+            if (!ex)
+                return reply;
+            d = exec_debug_info(s->mgr, ex);
+            reply = http_reply_json_take(c->conn, MHD_HTTP_OK,
+                                         json_pack("{s:s, s:O?, s:O?}", "execution_id", exec_id(ex),
+                                                   "debug_info", d, "detailed_trace",
+                                                   d ? json_object_get(d, "trace") : NULL));
+            json_decref(d);
+            exec_unref(ex);
+            return reply;
+        }
+        allow = "GET";
+    }
+    if (allow) {
+        struct MHD_Response *resp;
+        json_t *body = http_reply_error_body("method_not_allowed", NULL, NULL, "");
+        char msg[128], *text;
+
+        snprintf(msg, sizeof(msg), "method %s is not allowed on %s; allowed: %s", method, url,
+                 allow);
+        json_object_set_new(json_object_get(body, "error"), "message", json_string(msg));
+        text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        if (!text)
+            return MHD_NO;
+        atomic_fetch_add(&s->err_counts[SERR_METHOD], 1);
+        resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+        reply = MHD_queue_response(c->conn, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+        MHD_destroy_response(resp);
+        return reply;
+    }
+    return server_error(s, c->conn, SERR_NOT_FOUND, NULL, "no such endpoint: %s %s", method, url);
+}
+
+static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    struct server *s = cls;
+    struct req_ctx *c = *con_cls;
+
+    (void)version;
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (!c)
+            return MHD_NO;
+        c->srv = s;
+        c->conn = conn;
+        buf_init(&c->body, SERVER_MAX_BODY);
+        pthread_mutex_init(&c->lock, NULL);
+        *con_cls = c;
+        atomic_fetch_add(&s->requests, 1);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!c->too_large && buf_append(&c->body, upload_data, *upload_data_size) < 0)
+            c->too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    /* Called again after a resume: the execution we waited for has finished. */
+    if (c->ex && (c->cancel || c->done))
+        return server_reply_done(c);
+    return server_route(c, method, url);
+}
+
+static void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                                enum MHD_RequestTerminationCode toe)
+{
+    struct server *s = cls;
+    struct req_ctx *c = *con_cls;
+
+    (void)conn;
+    (void)toe;
+    if (!c)
+        return;
+    if (c->ex) {
+        exec_mgr_clear_waiter(s->mgr, c->ex);
+        exec_unref(c->ex);
+    }
+    /* The manager's callback may still be inside c->lock: wait for it before freeing. */
+    pthread_mutex_lock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_destroy(&c->lock);
+    buf_done(&c->body);
+    free(c);
+    *con_cls = NULL;
+}
+
+static void server_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("libmicrohttpd: %s", msg);
+}
+
+struct server *server_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zyg_client *zc,
+                          struct err *e)
+{
+    struct server *s = calloc(1, sizeof(*s));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    const union MHD_DaemonInfo *info;
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof(bound);
+
+    if (!s) {
+        err_set(e, ENOMEM, "", "out of memory");
+        return NULL;
+    }
+    if (inet_pton(AF_INET, cfg->host, &sa.sin_addr) != 1) {
+        err_set(e, ERR_INVALID, "host", "--host '%s' is not an IPv4 address", cfg->host);
+        free(s);
+        return NULL;
+    }
+    s->cfg = cfg;
+    s->mgr = mgr;
+    s->zc = zc;
+    s->started_ns = clock_mono_ns();
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
+        (uint16_t)cfg->port, NULL, NULL, server_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
+        server_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    if (!s->daemon) {
+        err_set(e, ERR_UNAVAILABLE, "port", "cannot listen on %s:%ld (in use?)", cfg->host,
+                cfg->port);
+        free(s);
+        return NULL;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+        s->port = ntohs(bound.sin_port);
+    return s;
+}
+
+uint16_t server_port(const struct server *s)
+{
+    return s->port;
+}
+
+void server_quiesce(struct server *s)
+{
+    if (s && s->daemon) {
+        /* After quiescing, the listen socket is ours to close. */
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+}
+
+void server_free(struct server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,319 @@
+/* zyg_client.c - zygote lifecycle on the server side. */
+#include "zyg_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "err.h"
+#include "fdio.h"
+#include "log.h"
+
+enum zyg_state { ZYG_DOWN, ZYG_STARTING, ZYG_READY, ZYG_STOPPING };
+
+static const char *const zyg_state_names[] = {"down", "starting", "ready", "stopping"};
+
+struct zyg_client {
+    char **argv;          /* borrowed: our own argv */
+    char **child_argv;    /* owned array: argv + --zygote-fd=3 */
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_t monitor;    /* reads READY, detects death */
+    bool monitor_running;
+    int sock;    /* our end of the socketpair; -1 when down */
+    int wake[2]; /* pipe that stops the monitor */
+    pid_t pid;   /* the zygote, 0 when none */
+    enum zyg_state state;
+    unsigned restarts;  /* how many times it was restarted */
+    int64_t started_ns; /* monotonic time of the last start */
+    json_t *info;       /* the last READY report, or NULL */
+    char last_exit[96]; /* how the previous zygote ended */
+};
+
+struct zyg_client *zyg_client_new(char **argv)
+{
+    struct zyg_client *zc = calloc(1, sizeof(*zc));
+    int argc = 0;
+
+    if (!zc)
+        return NULL;
+    while (argv[argc])
+        argc++;
+    zc->child_argv = calloc((size_t)argc + 2, sizeof(char *));
+    if (!zc->child_argv || pipe2(zc->wake, O_CLOEXEC) < 0) {
+        free(zc->child_argv);
+        free(zc);
+        return NULL;
+    }
+    memcpy(zc->child_argv, argv, (size_t)argc * sizeof(char *));
+    zc->child_argv[argc] = (char *)"--zygote-fd=3";
+    zc->argv = argv;
+    zc->sock = -1;
+    pthread_mutex_init(&zc->lock, NULL);
+    return zc;
+}
+
+/* fork+exec: safe from a threaded process because the child only calls async-signal-safe
+ * functions before execv. Caller holds the lock (or no thread exists yet). */
+static int zyg_client_spawn(struct zyg_client *zc)
+{
+    int sv[2];
+    sigset_t none;
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    sigemptyset(&none);
+    pid = fork();
+    if (pid < 0) {
+        int r = -errno;
+        close(sv[0]);
+        close(sv[1]);
+        return r;
+    }
+    if (pid == 0) {
+        /* dup2 onto 3 clears close-on-exec; everything else is closed by execv. */
+        if (dup2(sv[1], 3) < 0)
+            _exit(127);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv("/proc/self/exe", zc->child_argv);
+        _exit(127);
+    }
+    close(sv[1]);
+    {
+        /* A wedged zygote must not hold the send lock forever. */
+        struct timeval tv = {.tv_sec = 5};
+        (void)setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    zc->sock = sv[0];
+    zc->pid = pid;
+    zc->state = ZYG_STARTING;
+    zc->started_ns = clock_mono_ns();
+    json_decref(zc->info);
+    zc->info = NULL;
+    return 0;
+}
+
+int zyg_client_start(struct zyg_client *zc)
+{
+    int r;
+
+    pthread_mutex_lock(&zc->lock);
+    r = zyg_client_spawn(zc);
+    pthread_mutex_unlock(&zc->lock);
+    return r;
+}
+
+/* Reaps the dead zygote and records how it ended. Caller holds the lock. */
+static void zyg_client_reap(struct zyg_client *zc)
+{
+    int st = 0;
+
+    fdio_close(&zc->sock);
+    if (zc->pid > 0) {
+        /* The socket closes at death; the zombie follows within microseconds. */
+        (void)kill(zc->pid, SIGKILL);
+        if (waitpid(zc->pid, &st, 0) == zc->pid) {
+            if (WIFSIGNALED(st))
+                snprintf(zc->last_exit, sizeof(zc->last_exit), "killed by signal %d", WTERMSIG(st));
+            else
+                snprintf(zc->last_exit, sizeof(zc->last_exit), "exited with code %d",
+                         WEXITSTATUS(st));
+        }
+    }
+    zc->pid = 0;
+    zc->state = ZYG_DOWN;
+}
+
+static void *zyg_client_monitor(void *arg)
+{
+    struct zyg_client *zc = arg;
+    unsigned backoff_ms = 100;
+
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = -1, .events = POLLIN}, {.fd = zc->wake[0], .events = POLLIN}};
+        uint8_t buf[ZYG_MAX_MSG];
+        const uint8_t *body;
+        size_t blen;
+        ssize_t n;
+        int type;
+
+        pthread_mutex_lock(&zc->lock);
+        pf[0].fd = zc->sock;
+        pthread_mutex_unlock(&zc->lock);
+        if (pf[0].fd < 0) {
+            /* Down: wait out the backoff (or a stop request), then restart. */
+            if (poll(&pf[1], 1, (int)backoff_ms) > 0)
+                return NULL;
+            pthread_mutex_lock(&zc->lock);
+            if (zyg_client_spawn(zc) == 0) {
+                zc->restarts++;
+                log_warn("zygote restarted (pid %d) after it %s", (int)zc->pid, zc->last_exit);
+            }
+            pthread_mutex_unlock(&zc->lock);
+            backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
+            continue;
+        }
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_errno(errno, NULL, "zygote monitor poll");
+            return NULL;
+        }
+        if (pf[1].revents)
+            return NULL;
+        n = recv(pf[0].fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (n <= 0) {
+            pthread_mutex_lock(&zc->lock);
+            zyg_client_reap(zc);
+            log_error("zygote died (%s); executions in flight fail with 503", zc->last_exit);
+            pthread_mutex_unlock(&zc->lock);
+            continue;
+        }
+        type = zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen);
+        if (type == ZYG_MSG_READY) {
+            json_t *info = json_loadb((const char *)body, blen, 0, NULL);
+
+            pthread_mutex_lock(&zc->lock);
+            json_decref(zc->info);
+            zc->info = info;
+            zc->state = ZYG_READY;
+            pthread_mutex_unlock(&zc->lock);
+            backoff_ms = 100;
+            log_info("zygote ready: %.*s", (int)(blen > 900 ? 900 : blen), (const char *)body);
+        } else {
+            log_warn("unexpected message from the zygote (type %d), ignoring", type);
+        }
+    }
+}
+
+int zyg_client_run_monitor(struct zyg_client *zc)
+{
+    int r = pthread_create(&zc->monitor, NULL, zyg_client_monitor, zc);
+
+    if (r)
+        return -r;
+    zc->monitor_running = true;
+    return 0;
+}
+
+/* Sends one datagram with optional fds under the lock (the socket may be swapped). */
+static int zyg_client_send(struct zyg_client *zc, const uint8_t *msg, size_t len, const int *fds,
+                           int nfds)
+{
+    char cbuf[CMSG_SPACE(sizeof(int) * ZYG_JOB_NFDS)] = {0};
+    struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    int r = 0;
+
+    if (nfds > 0) {
+        struct cmsghdr *cm;
+
+        mh.msg_control = cbuf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+    }
+    pthread_mutex_lock(&zc->lock);
+    if (zc->sock < 0 || zc->state == ZYG_DOWN || zc->state == ZYG_STOPPING) {
+        r = -ERR_UNAVAILABLE;
+    } else {
+        /* Blocking send: the zygote drains its socket between forks, so this waits at most
+         * for one fork when the socket buffer is full. */
+        while (sendmsg(zc->sock, &mh, MSG_NOSIGNAL) < 0) {
+            if (errno == EINTR)
+                continue;
+            r = errno == EPIPE || errno == ECONNRESET ? -ERR_UNAVAILABLE : -errno;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&zc->lock);
+    return r;
+}
+
+int zyg_client_send_job(struct zyg_client *zc, const struct zyg_job *job,
+                        const int fds[ZYG_JOB_NFDS])
+{
+    uint8_t msg[128];
+    int n = zyg_proto_encode_job(job, msg, sizeof(msg));
+
+    if (n < 0)
+        return n;
+    return zyg_client_send(zc, msg, (size_t)n, fds, ZYG_JOB_NFDS);
+}
+
+int zyg_client_cancel(struct zyg_client *zc, uint64_t job_id)
+{
+    uint8_t msg[32];
+    int n = zyg_proto_encode_cancel(job_id, msg, sizeof(msg));
+
+    if (n < 0)
+        return n;
+    return zyg_client_send(zc, msg, (size_t)n, NULL, 0);
+}
+
+json_t *zyg_client_health(struct zyg_client *zc)
+{
+    json_t *o;
+
+    pthread_mutex_lock(&zc->lock);
+    o = json_pack("{s:s, s:i, s:i, s:f}", "state", zyg_state_names[zc->state], "pid", (int)zc->pid,
+                  "restarts", (int)zc->restarts, "uptime_s",
+                  zc->pid ? (double)(clock_mono_ns() - zc->started_ns) / 1e9 : 0.0);
+    if (o && zc->info)
+        json_object_update_missing(o, zc->info);
+    if (o && zc->last_exit[0])
+        json_object_set_new(o, "last_exit", json_string(zc->last_exit));
+    pthread_mutex_unlock(&zc->lock);
+    return o;
+}
+
+int zyg_client_is_ready(struct zyg_client *zc)
+{
+    int r;
+
+    pthread_mutex_lock(&zc->lock);
+    r = zc->state == ZYG_READY;
+    pthread_mutex_unlock(&zc->lock);
+    return r;
+}
+
+void zyg_client_free(struct zyg_client *zc)
+{
+    if (!zc)
+        return;
+    if (zc->monitor_running) {
+        (void)!write(zc->wake[1], "x", 1);
+        pthread_join(zc->monitor, NULL);
+    }
+    pthread_mutex_lock(&zc->lock);
+    zc->state = ZYG_STOPPING;
+    fdio_close(&zc->sock);
+    if (zc->pid > 0) {
+        /* Closing the socket makes the zygote kill its jobs and exit; wait for that. */
+        int st;
+        (void)waitpid(zc->pid, &st, 0);
+    }
+    pthread_mutex_unlock(&zc->lock);
+    json_decref(zc->info);
+    close(zc->wake[0]);
+    close(zc->wake[1]);
+    free(zc->child_argv);
+    pthread_mutex_destroy(&zc->lock);
+    free(zc);
+}

@@ -1,0 +1,159 @@
+/* zyg_proto.c - encode/decode of the zygote protocol; pure, no I/O. */
+#include "zyg_proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Header: magic, type, body length. */
+static int zyg_proto_hdr(uint8_t *out, size_t size, uint32_t type, size_t body_len)
+{
+    if (size < ZYG_HDR_SIZE + body_len || body_len > ZYG_MAX_MSG - ZYG_HDR_SIZE)
+        return -ENOBUFS;
+    put32(out, ZYG_MAGIC);
+    put32(out + 4, type);
+    put32(out + 8, (uint32_t)body_len);
+    return ZYG_HDR_SIZE;
+}
+
+#define ZYG_JOB_BODY (8 + 4 + 4 + ZYG_EXEC_ID_MAX)
+
+int zyg_proto_encode_job(const struct zyg_job *job, uint8_t *out, size_t size)
+{
+    int h = zyg_proto_hdr(out, size, ZYG_MSG_JOB, ZYG_JOB_BODY);
+    uint8_t *p = out + ZYG_HDR_SIZE;
+
+    if (h < 0)
+        return h;
+    put64(p, job->job_id);
+    put32(p + 8, job->timeout_ms);
+    put32(p + 12, job->flags);
+    memset(p + 16, 0, ZYG_EXEC_ID_MAX);
+    memcpy(p + 16, job->exec_id, strnlen(job->exec_id, ZYG_EXEC_ID_MAX - 1));
+    return ZYG_HDR_SIZE + ZYG_JOB_BODY;
+}
+
+int zyg_proto_encode_cancel(uint64_t job_id, uint8_t *out, size_t size)
+{
+    int h = zyg_proto_hdr(out, size, ZYG_MSG_CANCEL, 8);
+
+    if (h < 0)
+        return h;
+    put64(out + ZYG_HDR_SIZE, job_id);
+    return ZYG_HDR_SIZE + 8;
+}
+
+int zyg_proto_encode_ready(const char *json, size_t len, uint8_t *out, size_t size)
+{
+    int h = zyg_proto_hdr(out, size, ZYG_MSG_READY, len);
+
+    if (h < 0)
+        return h;
+    memcpy(out + ZYG_HDR_SIZE, json, len);
+    return (int)(ZYG_HDR_SIZE + len);
+}
+
+int zyg_proto_decode_hdr(const uint8_t *buf, size_t len, const uint8_t **body, size_t *body_len)
+{
+    uint32_t type, blen;
+
+    if (len < ZYG_HDR_SIZE || get32(buf) != ZYG_MAGIC)
+        return -EBADMSG;
+    type = get32(buf + 4);
+    blen = get32(buf + 8);
+    if (blen != len - ZYG_HDR_SIZE)
+        return -EBADMSG;
+    if (type != ZYG_MSG_JOB && type != ZYG_MSG_CANCEL && type != ZYG_MSG_READY)
+        return -EBADMSG;
+    *body = buf + ZYG_HDR_SIZE;
+    *body_len = blen;
+    return (int)type;
+}
+
+int zyg_proto_decode_job(const uint8_t *body, size_t len, struct zyg_job *job)
+{
+    const char *id = (const char *)body + 16;
+    size_t n;
+
+    if (len != ZYG_JOB_BODY)
+        return -EBADMSG;
+    n = strnlen(id, ZYG_EXEC_ID_MAX);
+    if (n == 0 || n == ZYG_EXEC_ID_MAX)
+        return -EBADMSG;
+    /* The id names a directory: only [0-9a-zA-Z-] so it can never walk out of the work root. */
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-'))
+            return -EBADMSG;
+    }
+    job->job_id = get64(body);
+    job->timeout_ms = get32(body + 8);
+    job->flags = get32(body + 12);
+    memcpy(job->exec_id, id, n + 1);
+    return 0;
+}
+
+int zyg_proto_decode_cancel(const uint8_t *body, size_t len, uint64_t *job_id)
+{
+    if (len != 8)
+        return -EBADMSG;
+    *job_id = get64(body);
+    return 0;
+}
+
+int zyg_proto_encode_status(const struct zyg_status *st, uint8_t *out, size_t size)
+{
+    if (size < ZYG_STATUS_SIZE)
+        return -ENOBUFS;
+    put32(out, ZYG_MAGIC);
+    put32(out + 4, (uint32_t)st->wait_status);
+    put32(out + 8, st->flags);
+    put32(out + 12, (uint32_t)st->err);
+    put64(out + 16, (uint64_t)st->cpu_us);
+    put64(out + 24, (uint64_t)st->max_rss_kb);
+    put64(out + 32, (uint64_t)st->wall_us);
+    return ZYG_STATUS_SIZE;
+}
+
+int zyg_proto_decode_status(const uint8_t *buf, size_t len, struct zyg_status *st)
+{
+    if (len != ZYG_STATUS_SIZE || get32(buf) != ZYG_MAGIC)
+        return -EBADMSG;
+    st->wait_status = (int32_t)get32(buf + 4);
+    st->flags = get32(buf + 8);
+    st->err = (int32_t)get32(buf + 12);
+    st->cpu_us = (int64_t)get64(buf + 16);
+    st->max_rss_kb = (int64_t)get64(buf + 24);
+    st->wall_us = (int64_t)get64(buf + 32);
+    return 0;
+}

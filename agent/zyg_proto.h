@@ -1,0 +1,76 @@
+/* zyg_proto.h - the wire format between the HTTP process and the zygote.
+ *
+ * server -> zygote (SOCK_SEQPACKET, one message per datagram):
+ *   JOB    header + struct zyg_job, with ZYG_JOB_NFDS fds attached (SCM_RIGHTS)
+ *   CANCEL header + job id
+ * zygote -> server:
+ *   READY  header + JSON text describing the interpreter (sent once after preload)
+ * zygote -> server, on the job's own status pipe (never visible to user code):
+ *   one struct zyg_status record, written after every process of the execution is gone.
+ * All integers little-endian on the wire; decode validates everything (the fuzzer calls it). */
+#ifndef SANDPIT_ZYG_PROTO_H
+#define SANDPIT_ZYG_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZYG_MAGIC       0x4b545053u /* "SPTK" */
+#define ZYG_HDR_SIZE    12
+#define ZYG_MAX_MSG     65536
+#define ZYG_EXEC_ID_MAX 40
+
+enum zyg_msg_type {
+    ZYG_MSG_JOB = 1,
+    ZYG_MSG_CANCEL = 2,
+    ZYG_MSG_READY = 3,
+};
+
+/* The fds attached to a JOB message, in this order. */
+enum zyg_job_fd {
+    ZYG_FD_SPEC,   /* memfd with the JSON spec the harness reads */
+    ZYG_FD_STDIN,  /* the execution's stdin (memfd or /dev/null) */
+    ZYG_FD_STDOUT, /* write end of the stdout pipe */
+    ZYG_FD_STDERR, /* write end of the stderr pipe */
+    ZYG_FD_RESULT, /* write end of the harness result pipe */
+    ZYG_FD_STATUS, /* write end of the status pipe; only the zygote ever holds it */
+    ZYG_JOB_NFDS
+};
+
+struct zyg_job {
+    uint64_t job_id;               /* the server's sequence number, used by CANCEL */
+    uint32_t timeout_ms;           /* wall-clock limit from fork to kill */
+    uint32_t flags;                /* reserved, 0 */
+    char exec_id[ZYG_EXEC_ID_MAX]; /* NUL-terminated; names the working directory */
+};
+
+enum zyg_status_flag {
+    ZYG_ST_TIMED_OUT = 1u << 0,    /* killed at the deadline */
+    ZYG_ST_CANCELLED = 1u << 1,    /* killed on request */
+    ZYG_ST_SPAWN_FAILED = 1u << 2, /* never ran; err holds the errno */
+};
+
+struct zyg_status {
+    int32_t wait_status; /* raw wait status of the user process */
+    uint32_t flags;      /* enum zyg_status_flag bits */
+    int32_t err;         /* errno when ZYG_ST_SPAWN_FAILED */
+    int64_t cpu_us;      /* user + system CPU of the execution's main process */
+    int64_t max_rss_kb;  /* peak RSS of that process */
+    int64_t wall_us;     /* fork to reap */
+};
+
+#define ZYG_STATUS_SIZE 40
+
+/* Encoders write into out (size >= needed) and return the bytes written, or -ENOBUFS. */
+int zyg_proto_encode_job(const struct zyg_job *job, uint8_t *out, size_t size);
+int zyg_proto_encode_cancel(uint64_t job_id, uint8_t *out, size_t size);
+int zyg_proto_encode_ready(const char *json, size_t len, uint8_t *out, size_t size);
+int zyg_proto_encode_status(const struct zyg_status *st, uint8_t *out, size_t size);
+
+/* Decodes a message header; returns the type, or -EBADMSG. body and body_len borrow buf. */
+int zyg_proto_decode_hdr(const uint8_t *buf, size_t len, const uint8_t **body, size_t *body_len);
+/* Decode bodies; 0 or -EBADMSG (wrong size, unterminated exec id, bad characters). */
+int zyg_proto_decode_job(const uint8_t *body, size_t len, struct zyg_job *job);
+int zyg_proto_decode_cancel(const uint8_t *body, size_t len, uint64_t *job_id);
+int zyg_proto_decode_status(const uint8_t *buf, size_t len, struct zyg_status *st);
+
+#endif

@@ -1,0 +1,491 @@
+/* zygote.c - init CPython once, preload, then fork per job and enforce deadlines (STYLE §7).
+ *
+ * Per job: unshare(CLONE_NEWPID) so the next processes start a new PID namespace; spawn
+ * sandpit-init (vfork+exec, cheap) as its pid 1; fork the user process (pid 2); setns back.
+ * The user process is our child, so wait4 gives its true status and rusage. When it exits, or
+ * at the deadline, or on cancel, init is SIGKILLed and the kernel kills the whole namespace.
+ * Only when both are reaped does the status record go out: at that point no process of the
+ * execution exists any more. Without PID namespaces (an unprivileged host) the process group is
+ * killed instead, which a setsid() escapes; /health says which is in force. */
+#include <Python.h>
+
+#include "zygote.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "child.h"
+#include "clock.h"
+#include "fdio.h"
+#include "log.h"
+#include "pyrt.h"
+#include "zyg_proto.h"
+
+extern char **environ;
+
+struct zjob {
+    uint64_t id;         /* server's job id */
+    pid_t pid;           /* user process; 0 once reaped */
+    pid_t init_pid;      /* namespace init; 0 when none or reaped */
+    int status_fd;       /* write end of the job's status pipe */
+    int64_t start_ns;    /* monotonic, at fork */
+    int64_t deadline_ns; /* monotonic */
+    uint32_t flags;      /* enum zyg_status_flag */
+    int wait_status;     /* of the user process */
+    struct rusage ru;    /* of the user process */
+    int64_t wall_us;     /* fork to reap */
+    char workdir[512];   /* removed when the job ends */
+};
+
+struct zygote {
+    const struct agent_cfg *cfg; /* borrowed */
+    struct pyrt *rt;             /* the interpreter */
+    int sock;                    /* to the agent */
+    int sigfd;                   /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
+    int pidns_fd;                /* our own PID namespace, to return to after each spawn */
+    int init_pipe[2];            /* read end is every init's fd 0; write end never leaves us */
+    int devnull;                 /* init's stdout and stderr */
+    const char *init_path;       /* sandpit-init */
+    bool use_pidns;              /* PID namespaces work here */
+    char pidns_reason[160];      /* why not, when they don't */
+    struct zjob *jobs;           /* running jobs */
+    size_t n_jobs, cap_jobs;
+};
+
+static int zygote_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    (void)remove(path);
+    return 0;
+}
+
+static void zygote_job_finish(struct zygote *z, size_t i)
+{
+    struct zjob *j = &z->jobs[i];
+    struct zyg_status st = {0};
+    uint8_t rec[ZYG_STATUS_SIZE];
+
+    st.wait_status = j->wait_status;
+    st.flags = j->flags;
+    st.cpu_us = (int64_t)j->ru.ru_utime.tv_sec * 1000000 + j->ru.ru_utime.tv_usec +
+                (int64_t)j->ru.ru_stime.tv_sec * 1000000 + j->ru.ru_stime.tv_usec;
+    st.max_rss_kb = j->ru.ru_maxrss;
+    st.wall_us = j->wall_us;
+    zyg_proto_encode_status(&st, rec, sizeof(rec));
+    /* The pipe is empty and the record is far below PIPE_BUF: this never blocks. */
+    if (fdio_write_all(j->status_fd, rec, sizeof(rec)) < 0)
+        log_warn("job %llu: status record not delivered, ignoring", (unsigned long long)j->id);
+    fdio_close(&j->status_fd);
+    if (j->workdir[0])
+        (void)nftw(j->workdir, zygote_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    z->jobs[i] = z->jobs[--z->n_jobs];
+}
+
+/* Kills everything of job j: init takes the namespace with it; without one, the group. */
+static void zygote_job_kill(struct zygote *z, struct zjob *j, uint32_t why)
+{
+    j->flags |= why;
+    if (j->init_pid > 0)
+        (void)kill(j->init_pid, SIGKILL);
+    if (j->pid > 0)
+        (void)kill(z->use_pidns ? j->pid : -j->pid, SIGKILL);
+}
+
+static int zygote_add_job(struct zygote *z, struct zjob **out)
+{
+    if (z->n_jobs == z->cap_jobs) {
+        size_t cap = z->cap_jobs ? z->cap_jobs * 2 : 64;
+        struct zjob *p = realloc(z->jobs, cap * sizeof(*p));
+
+        if (!p)
+            return -ENOMEM;
+        z->jobs = p;
+        z->cap_jobs = cap;
+    }
+    *out = &z->jobs[z->n_jobs++];
+    memset(*out, 0, sizeof(**out));
+    (*out)->status_fd = -1;
+    return 0;
+}
+
+/* Spawns the namespace's pid 1. Caller has unshared CLONE_NEWPID. */
+static int zygote_spawn_init(struct zygote *z, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    char *argv[] = {(char *)"sandpit-init", NULL};
+    char *envp[] = {NULL};
+    int r;
+
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    posix_spawn_file_actions_adddup2(&fa, z->init_pipe[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, z->devnull, 1);
+    posix_spawn_file_actions_adddup2(&fa, z->devnull, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    r = posix_spawn(pid, z->init_path, &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return -r;
+}
+
+static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fds[ZYG_JOB_NFDS])
+{
+    struct child_ctx cc = {0};
+    struct zjob *j = NULL;
+    pid_t pid;
+    int r;
+
+    if ((r = zygote_add_job(z, &j)) < 0)
+        goto fail;
+    j->id = job->job_id;
+    j->status_fd = fds[ZYG_FD_STATUS];
+    fds[ZYG_FD_STATUS] = -1;
+    snprintf(j->workdir, sizeof(j->workdir), "%s/%s", z->cfg->work_dir, job->exec_id);
+    if (mkdir(j->workdir, 0700) < 0) {
+        r = -errno;
+        j->workdir[0] = '\0';
+        goto fail;
+    }
+    if (z->use_pidns) {
+        if (unshare(CLONE_NEWPID) < 0) {
+            r = -errno;
+            goto fail;
+        }
+        r = zygote_spawn_init(z, &j->init_pid);
+        if (r < 0) {
+            (void)setns(z->pidns_fd, CLONE_NEWPID);
+            goto fail;
+        }
+    }
+    cc.cfg = z->cfg;
+    cc.rt = z->rt;
+    memcpy(cc.fds, fds, sizeof(cc.fds));
+    cc.workdir = j->workdir;
+    cc.timeout_ms = job->timeout_ms;
+    cc.zygote_pid = getpid();
+    cc.in_pidns = z->use_pidns;
+    j->start_ns = clock_mono_ns();
+    j->deadline_ns = j->start_ns + (int64_t)job->timeout_ms * 1000000;
+    pid = pyrt_fork(z->rt);
+    if (pid == 0)
+        child_run(&cc);
+    r = -errno;
+    if (z->use_pidns)
+        (void)setns(z->pidns_fd, CLONE_NEWPID);
+    if (pid < 0)
+        goto fail;
+    j->pid = pid;
+    return;
+
+fail:
+    log_errno(-r, NULL, "job %llu: cannot start the execution", (unsigned long long)job->job_id);
+    if (j) {
+        j->flags |= ZYG_ST_SPAWN_FAILED;
+        if (j->init_pid > 0) {
+            (void)kill(j->init_pid, SIGKILL);
+            (void)waitpid(j->init_pid, NULL, 0);
+            j->init_pid = 0;
+        }
+        zygote_job_finish(z, (size_t)(j - z->jobs));
+    }
+}
+
+/* Receives one message with its fds; dispatches JOB and CANCEL. Returns -1 when the agent has
+ * gone (EOF), 0 otherwise. */
+static int zygote_on_message(struct zygote *z)
+{
+    uint8_t buf[ZYG_MAX_MSG];
+    char cbuf[CMSG_SPACE(sizeof(int) * ZYG_JOB_NFDS)];
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    int fds[ZYG_JOB_NFDS], nfds = 0, type;
+    const uint8_t *body;
+    size_t body_len;
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    n = recvmsg(z->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    if (n == 0)
+        return -1;
+    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int *p = (int *)CMSG_DATA(cm);
+
+            for (int i = 0; i < k; i++) {
+                if (nfds < ZYG_JOB_NFDS)
+                    fds[nfds++] = p[i];
+                else
+                    close(p[i]);
+            }
+        }
+    }
+    type = zyg_proto_decode_hdr(buf, (size_t)n, &body, &body_len);
+    if (type == ZYG_MSG_JOB && nfds == ZYG_JOB_NFDS && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        struct zyg_job job;
+
+        if (zyg_proto_decode_job(body, body_len, &job) == 0) {
+            zygote_start_job(z, &job, fds);
+            for (int i = 0; i < ZYG_JOB_NFDS; i++)
+                fdio_close(&fds[i]);
+            return 0;
+        }
+    } else if (type == ZYG_MSG_CANCEL) {
+        uint64_t id;
+
+        if (zyg_proto_decode_cancel(body, body_len, &id) == 0) {
+            for (size_t i = 0; i < z->n_jobs; i++) {
+                if (z->jobs[i].id == id)
+                    zygote_job_kill(z, &z->jobs[i], ZYG_ST_CANCELLED);
+            }
+        }
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        return 0;
+    }
+    log_warn("malformed message from the agent (type %d, %d fds), ignoring", type, nfds);
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    return 0;
+}
+
+static void zygote_reap(struct zygote *z)
+{
+    struct signalfd_siginfo si;
+    struct rusage ru;
+    int st;
+    pid_t pid;
+
+    while (read(z->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        ;
+    while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
+        for (size_t i = 0; i < z->n_jobs; i++) {
+            struct zjob *j = &z->jobs[i];
+
+            if (j->pid == pid) {
+                j->pid = 0;
+                j->wait_status = st;
+                j->ru = ru;
+                j->wall_us = (clock_mono_ns() - j->start_ns) / 1000;
+                if (j->init_pid > 0)
+                    (void)kill(j->init_pid, SIGKILL);
+                else if (!z->use_pidns)
+                    (void)kill(-pid, SIGKILL);
+            } else if (j->init_pid == pid) {
+                j->init_pid = 0;
+            } else {
+                continue;
+            }
+            if (j->pid == 0 && j->init_pid == 0)
+                zygote_job_finish(z, i);
+            break;
+        }
+    }
+}
+
+static int zygote_poll_timeout(struct zygote *z, int64_t now)
+{
+    int64_t next = -1;
+
+    for (size_t i = 0; i < z->n_jobs; i++) {
+        const struct zjob *j = &z->jobs[i];
+
+        if (j->pid > 0 && !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED)) &&
+            (next < 0 || j->deadline_ns < next))
+            next = j->deadline_ns;
+    }
+    if (next < 0)
+        return -1;
+    return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
+static void zygote_check_deadlines(struct zygote *z, int64_t now)
+{
+    for (size_t i = 0; i < z->n_jobs; i++) {
+        struct zjob *j = &z->jobs[i];
+
+        if (j->pid > 0 && !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED)) &&
+            now >= j->deadline_ns)
+            zygote_job_kill(z, j, ZYG_ST_TIMED_OUT);
+    }
+}
+
+/* Probes whether this host lets us create PID namespaces, and enters back. */
+static void zygote_probe_pidns(struct zygote *z)
+{
+    z->pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (z->pidns_fd < 0) {
+        snprintf(z->pidns_reason, sizeof(z->pidns_reason), "/proc/self/ns/pid: %s",
+                 strerror(errno));
+        return;
+    }
+    if (access(z->init_path, X_OK) < 0) {
+        snprintf(z->pidns_reason, sizeof(z->pidns_reason), "%s: %s", z->init_path, strerror(errno));
+        return;
+    }
+    if (unshare(CLONE_NEWPID) < 0) {
+        snprintf(z->pidns_reason, sizeof(z->pidns_reason), "unshare(CLONE_NEWPID): %s",
+                 strerror(errno));
+        return;
+    }
+    if (setns(z->pidns_fd, CLONE_NEWPID) < 0) {
+        snprintf(z->pidns_reason, sizeof(z->pidns_reason), "setns back: %s", strerror(errno));
+        return;
+    }
+    z->use_pidns = true;
+}
+
+static int zygote_count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int n = 0;
+
+    if (!d)
+        return -1;
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Sends READY with the preload report and what isolation is in force. */
+static int zygote_send_ready(struct zygote *z, const char *preload_json, int64_t init_us)
+{
+    uint8_t msg[ZYG_MAX_MSG];
+    json_t *o, *pre;
+    char *text = NULL;
+    int m = -ENOMEM;
+
+    pre = preload_json ? json_loads(preload_json, 0, NULL) : NULL;
+    o = json_pack("{s:i, s:s, s:f, s:i, s:b, s:s, s:o}", "pid", (int)getpid(), "python",
+                  Py_GetVersion(), "init_ms", (double)init_us / 1000.0, "threads",
+                  zygote_count_threads(), "pid_namespace", z->use_pidns, "pid_namespace_reason",
+                  z->pidns_reason, "preload", pre ? pre : json_null());
+    if (o)
+        text = json_dumps(o, JSON_COMPACT);
+    if (text)
+        m = zyg_proto_encode_ready(text, strlen(text), msg, sizeof(msg));
+    if (m >= 0)
+        m = send(z->sock, msg, (size_t)m, MSG_NOSIGNAL) < 0 ? -errno : 0;
+    free(text);
+    json_decref(o);
+    return m;
+}
+
+int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_root,
+                const char *init_path)
+{
+    struct zygote z = {.cfg = cfg,
+                       .sock = sock_fd,
+                       .sigfd = -1,
+                       .pidns_fd = -1,
+                       .init_pipe = {-1, -1},
+                       .devnull = -1,
+                       .init_path = init_path};
+    struct err e = {0};
+    sigset_t mask;
+    char *preload = NULL;
+    int64_t t0 = clock_mono_ns();
+    int rc = 1, threads;
+
+    /* Native libraries must not start threads in the zygote: fork() copies only one. */
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    setenv("MKL_NUM_THREADS", "1", 1);
+    setenv("NUMEXPR_NUM_THREADS", "1", 1);
+    setenv("MPLBACKEND", "Agg", 1);
+    if (!getenv("MPLCONFIGDIR"))
+        setenv("MPLCONFIGDIR", "/tmp/sandpit-matplotlib", 1);
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    z.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    z.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (z.sigfd < 0 || z.devnull < 0 || pipe2(z.init_pipe, O_CLOEXEC) < 0) {
+        log_errno(errno, NULL, "zygote set-up");
+        goto out;
+    }
+    zygote_probe_pidns(&z);
+    if (!z.use_pidns)
+        log_warn("PID namespaces unavailable (%s): descendants are killed by process group",
+                 z.pidns_reason);
+
+    z.rt = pyrt_new(harness_root, &e);
+    if (!z.rt) {
+        log_error("zygote: %s", e.msg);
+        goto out;
+    }
+    preload = pyrt_preload(z.rt, cfg->preload);
+    threads = zygote_count_threads();
+    if (threads != 1) {
+        log_error("zygote has %d threads after preload; refusing to fork (set the preloads' "
+                  "thread variables or drop the module that starts threads)",
+                  threads);
+        goto out;
+    }
+    if (zygote_send_ready(&z, preload, (clock_mono_ns() - t0) / 1000) < 0) {
+        log_errno(errno, NULL, "zygote: sending READY");
+        goto out;
+    }
+
+    for (;;) {
+        struct pollfd pf[2] = {{.fd = z.sock, .events = POLLIN}, {.fd = z.sigfd, .events = POLLIN}};
+        int64_t now = clock_mono_ns();
+        int n = poll(pf, 2, zygote_poll_timeout(&z, now));
+
+        if (n < 0 && errno != EINTR) {
+            log_errno(errno, NULL, "zygote poll");
+            break;
+        }
+        if (n > 0 && (pf[1].revents & POLLIN))
+            zygote_reap(&z);
+        zygote_check_deadlines(&z, clock_mono_ns());
+        if (n > 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (zygote_on_message(&z) < 0) {
+                rc = 0;
+                break;
+            }
+        }
+    }
+    /* The agent is gone: nothing may outlive it. */
+    for (size_t i = 0; i < z.n_jobs; i++)
+        zygote_job_kill(&z, &z.jobs[i], ZYG_ST_CANCELLED);
+out:
+    free(preload);
+    _exit(rc);
+}

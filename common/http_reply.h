@@ -1,0 +1,26 @@
+/* http_reply.h - the only libmicrohttpd-aware part of common/: JSON replies and JSON errors of
+ * the shape {"error":{"code","message","field"?,"request_id"?}} (DESIGN "Cross-cutting"). */
+#ifndef SANDPIT_HTTP_REPLY_H
+#define SANDPIT_HTTP_REPLY_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+/* Queues body (borrowed; serialised here) with the given status. Returns MHD_YES/MHD_NO. */
+enum MHD_Result http_reply_json(struct MHD_Connection *conn, unsigned int status, json_t *body);
+/* Queues body and consumes the reference, even on failure. */
+enum MHD_Result http_reply_json_take(struct MHD_Connection *conn, unsigned int status,
+                                     json_t *body);
+/* Builds the error object {"error":{...}}: new reference, or NULL on OOM. field/req_id may be
+ * NULL or "". Callers add dialect fields to the returned object before replying. */
+json_t *http_reply_error_body(const char *code, const char *field, const char *req_id,
+                              const char *message);
+/* Queues a JSON error; 503 replies carry Retry-After: 1. */
+enum MHD_Result http_reply_error(struct MHD_Connection *conn, unsigned int status, const char *code,
+                                 const char *field, const char *req_id, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Queues pre-serialised bytes (taken: freed with free() by MHD) with a content type. */
+enum MHD_Result http_reply_bytes_take(struct MHD_Connection *conn, unsigned int status, char *data,
+                                      size_t len, const char *content_type);
+
+#endif

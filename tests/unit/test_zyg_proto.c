@@ -1,0 +1,125 @@
+/* test_zyg_proto.c - the zygote wire format: round trips and rejection of malformed input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../../agent/zyg_proto.c"
+
+static void test_job_round_trip(void **state)
+{
+    struct zyg_job in = {.job_id = 0x1122334455667788ull, .timeout_ms = 1500, .flags = 0}, out;
+    uint8_t buf[256];
+    const uint8_t *body;
+    size_t blen;
+    int n;
+
+    (void)state;
+    strcpy(in.exec_id, "0f8e3c1a-1d2b-4c3d-8e4f-5a6b7c8d9e0f");
+    n = zyg_proto_encode_job(&in, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), ZYG_MSG_JOB);
+    assert_int_equal(zyg_proto_decode_job(body, blen, &out), 0);
+    assert_true(out.job_id == in.job_id);
+    assert_int_equal(out.timeout_ms, 1500);
+    assert_string_equal(out.exec_id, in.exec_id);
+}
+
+static void test_job_rejects_bad_ids(void **state)
+{
+    static const char *const bad[] = {"", "../etc", "a/b", "a b", "a.b", "x\n"};
+    struct zyg_job in = {.job_id = 1, .timeout_ms = 1}, out;
+    uint8_t buf[256];
+    const uint8_t *body;
+    size_t blen;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int n;
+
+        memset(in.exec_id, 0, sizeof(in.exec_id));
+        strcpy(in.exec_id, bad[i]);
+        n = zyg_proto_encode_job(&in, buf, sizeof(buf));
+        assert_true(n > 0);
+        assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), ZYG_MSG_JOB);
+        if (zyg_proto_decode_job(body, blen, &out) != -EBADMSG)
+            fail_msg("exec id '%s' was accepted", bad[i]);
+    }
+}
+
+static void test_cancel_and_ready(void **state)
+{
+    uint8_t buf[128];
+    const uint8_t *body;
+    size_t blen;
+    uint64_t id = 0;
+    int n;
+
+    (void)state;
+    n = zyg_proto_encode_cancel(42, buf, sizeof(buf));
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), ZYG_MSG_CANCEL);
+    assert_int_equal(zyg_proto_decode_cancel(body, blen, &id), 0);
+    assert_true(id == 42);
+    n = zyg_proto_encode_ready("{}", 2, buf, sizeof(buf));
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), ZYG_MSG_READY);
+    assert_int_equal(blen, 2);
+    assert_memory_equal(body, "{}", 2);
+    /* Too small an output buffer is refused, never overrun. */
+    assert_int_equal(zyg_proto_encode_ready("{}", 2, buf, 13), -ENOBUFS);
+}
+
+static void test_hdr_rejects(void **state)
+{
+    uint8_t buf[64];
+    const uint8_t *body;
+    size_t blen;
+    int n;
+
+    (void)state;
+    n = zyg_proto_encode_cancel(7, buf, sizeof(buf));
+    assert_int_equal(zyg_proto_decode_hdr(buf, 0, &body, &blen), -EBADMSG);
+    assert_int_equal(zyg_proto_decode_hdr(buf, 11, &body, &blen), -EBADMSG);
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n - 1, &body, &blen), -EBADMSG);
+    buf[0] ^= 1;
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), -EBADMSG);
+    buf[0] ^= 1;
+    buf[4] = 99;
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), -EBADMSG);
+    assert_int_equal(zyg_proto_decode_cancel(buf, 7, &(uint64_t){0}), -EBADMSG);
+}
+
+static void test_status_round_trip(void **state)
+{
+    struct zyg_status in = {.wait_status = 0x8b00,
+                            .flags = ZYG_ST_TIMED_OUT,
+                            .err = 0,
+                            .cpu_us = 123456789,
+                            .max_rss_kb = 65536,
+                            .wall_us = -1},
+                      out;
+    uint8_t rec[ZYG_STATUS_SIZE];
+
+    (void)state;
+    assert_int_equal(zyg_proto_encode_status(&in, rec, sizeof(rec)), ZYG_STATUS_SIZE);
+    assert_int_equal(zyg_proto_decode_status(rec, sizeof(rec), &out), 0);
+    assert_int_equal(out.wait_status, in.wait_status);
+    assert_int_equal(out.flags, in.flags);
+    assert_int_equal(out.err, in.err);
+    assert_true(out.cpu_us == in.cpu_us && out.max_rss_kb == in.max_rss_kb);
+    assert_true(out.wall_us == in.wall_us);
+    assert_int_equal(zyg_proto_decode_status(rec, sizeof(rec) - 1, &out), -EBADMSG);
+    rec[1] ^= 0xff;
+    assert_int_equal(zyg_proto_decode_status(rec, sizeof(rec), &out), -EBADMSG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_job_round_trip),    cmocka_unit_test(test_job_rejects_bad_ids),
+        cmocka_unit_test(test_cancel_and_ready),  cmocka_unit_test(test_hdr_rejects),
+        cmocka_unit_test(test_status_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
