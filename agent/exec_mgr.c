@@ -62,6 +62,7 @@ struct exec {
     json_t *result;      /* DONE: the ExecutionResult */
     exec_done_fn waiter; /* under m->lock */
     void *waiter_arg;
+    int64_t waiter_deadline_ns; /* monotonic; 0 = wait until done */
     struct exec *hnext;         /* hash chain */
     struct exec *newer, *older; /* history, newest first */
     struct exec *qnext;         /* queue */
@@ -83,6 +84,7 @@ struct exec_mgr {
     struct exec *qhead, *qtail; /* waiting for a slot */
     size_t queued, running;
     uint64_t n_completed, n_failed, n_timeout, n_cancelled, n_rejected, n_lost;
+    int64_t next_waiter_deadline_ns; /* earliest waiter deadline, 0 = none */
 };
 
 const char *exec_id(const struct exec *ex)
@@ -567,8 +569,10 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     return 0;
 }
 
-bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg)
+bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg,
+                         int64_t deadline_ns)
 {
+    uint64_t one = 1;
     bool done;
 
     pthread_mutex_lock(&m->lock);
@@ -576,9 +580,46 @@ bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, v
     if (!done) {
         ex->waiter = fn;
         ex->waiter_arg = arg;
+        ex->waiter_deadline_ns = deadline_ns;
+        if (deadline_ns &&
+            (!m->next_waiter_deadline_ns || deadline_ns < m->next_waiter_deadline_ns)) {
+            m->next_waiter_deadline_ns = deadline_ns;
+            /* Let the I/O thread shorten its sleep to this deadline. */
+            (void)!write(m->evfd, &one, sizeof(one));
+        }
     }
     pthread_mutex_unlock(&m->lock);
     return done;
+}
+
+/* Wakes the waiters whose deadline passed (long-polls that gave up) and returns the epoll
+ * timeout until the next one. Runs on the I/O thread. */
+static int exec_mgr_expire_waiters(struct exec_mgr *m)
+{
+    int64_t now = clock_mono_ns(), next = 0;
+    int timeout = 1000;
+
+    pthread_mutex_lock(&m->lock);
+    if (m->next_waiter_deadline_ns && now >= m->next_waiter_deadline_ns) {
+        for (struct exec *ex = m->newest; ex; ex = ex->older) {
+            if (!ex->waiter || !ex->waiter_deadline_ns)
+                continue;
+            if (now >= ex->waiter_deadline_ns) {
+                ex->waiter(ex->waiter_arg);
+                ex->waiter = NULL;
+                ex->waiter_deadline_ns = 0;
+            } else if (!next || ex->waiter_deadline_ns < next) {
+                next = ex->waiter_deadline_ns;
+            }
+        }
+        m->next_waiter_deadline_ns = next;
+    }
+    if (m->next_waiter_deadline_ns) {
+        int64_t ms = (m->next_waiter_deadline_ns - now + 999999) / 1000000;
+        timeout = ms < 0 ? 0 : ms < timeout ? (int)ms : timeout;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return timeout;
 }
 
 void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex)
@@ -586,6 +627,7 @@ void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex)
     pthread_mutex_lock(&m->lock);
     ex->waiter = NULL;
     ex->waiter_arg = NULL;
+    ex->waiter_deadline_ns = 0;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -757,7 +799,7 @@ static void *exec_mgr_thread(void *arg)
     struct epoll_event evs[256];
 
     for (;;) {
-        int n = epoll_wait(m->epfd, evs, 256, 1000);
+        int n = epoll_wait(m->epfd, evs, 256, exec_mgr_expire_waiters(m));
 
         if (n < 0 && errno != EINTR) {
             log_errno(errno, NULL, "exec epoll_wait");

@@ -33,8 +33,10 @@ void exec_mgr_free(struct exec_mgr *m);
  * (exec_unref). Errors: -ERR_BUSY (queue full), -ERR_UNAVAILABLE (zygote down), -ENOMEM. */
 int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out,
                          struct err *e);
-/* Registers fn to run when ex finishes. Returns true (fn not registered) if already done. */
-bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg);
+/* Registers fn to run once, when ex finishes or (deadline_ns != 0) at that monotonic time,
+ * whichever comes first. Returns true (fn not registered) if ex is already done. */
+bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg,
+                         int64_t deadline_ns);
 /* Removes a waiter registered earlier (the request went away). */
 void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex);
 /* Looks an execution up by id: new reference or NULL. */

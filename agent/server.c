@@ -59,6 +59,7 @@ struct req_ctx {
     bool too_large;       /* the upload went past the cap (rest discarded) */
     struct exec *ex;      /* the execution this request waits for, or NULL */
     bool cancel;          /* DELETE: reply with the cancel message */
+    bool poll;            /* GET ?wait=: reply with the state at wake-up */
     pthread_mutex_t lock; /* guards suspended/done against the exec manager's callback */
     bool suspended;
     bool done;
@@ -96,12 +97,13 @@ static void server_on_exec_done(void *arg)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Suspends the connection until c->ex finishes. Returns true when it already has. */
-static bool server_wait(struct req_ctx *c)
+/* Suspends the connection until c->ex finishes or the monotonic deadline (0 = none) passes.
+ * Returns true when it already has finished. */
+static bool server_wait(struct req_ctx *c, int64_t deadline_ns)
 {
     bool done;
 
-    if (exec_mgr_set_waiter(c->srv->mgr, c->ex, server_on_exec_done, c))
+    if (exec_mgr_set_waiter(c->srv->mgr, c->ex, server_on_exec_done, c, deadline_ns))
         return true;
     pthread_mutex_lock(&c->lock);
     done = c->done;
@@ -126,6 +128,10 @@ static enum MHD_Result server_reply_done(struct req_ctx *c)
                               exec_id(c->ex), "status", json_object_get(res, "status"));
         json_decref(res);
         return http_reply_json_take(c->conn, MHD_HTTP_OK, o);
+    }
+    if (c->poll) {
+        /* A long-poll answers with the state at wake-up, finished or not. */
+        return http_reply_json_take(c->conn, MHD_HTTP_OK, res);
     }
     if (exec_lost_zygote(c->ex)) {
         json_t *err = http_reply_error_body(
@@ -168,7 +174,7 @@ static enum MHD_Result server_execute(struct req_ctx *c)
         return http_reply_json_take(
             c->conn, MHD_HTTP_ACCEPTED,
             json_pack("{s:s, s:s}", "execution_id", exec_id(c->ex), "status", "pending"));
-    if (server_wait(c))
+    if (server_wait(c, 0))
         return server_reply_done(c);
     return MHD_YES;
 }
@@ -312,12 +318,23 @@ static enum MHD_Result server_route(struct req_ctx *c, const char *method, const
         allow = "GET";
     } else if (!strncmp(url, "/execution/", 11) && url[11] && !strchr(url + 11, '/')) {
         if (get) {
-            struct exec *ex = server_lookup(c, url + 11, &reply);
-            if (!ex)
+            const char *w = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "wait");
+            double secs = 0;
+            char *end;
+
+            if (w) {
+                secs = strtod(w, &end);
+                if (*w == '\0' || *end || !(secs >= 0 && secs <= 3600))
+                    return server_error(s, c->conn, SERR_INVALID, "wait",
+                                        "query 'wait' must be seconds in [0, 3600]");
+            }
+            c->ex = server_lookup(c, url + 11, &reply);
+            if (!c->ex)
                 return reply;
-            reply = http_reply_json_take(c->conn, MHD_HTTP_OK, exec_result(s->mgr, ex));
-            exec_unref(ex);
-            return reply;
+            c->poll = true;
+            if (secs <= 0 || server_wait(c, clock_mono_ns() + (int64_t)(secs * 1e9)))
+                return server_reply_done(c);
+            return MHD_YES;
         }
         if (!strcmp(method, "DELETE")) {
             c->ex = server_lookup(c, url + 11, &reply);
@@ -332,7 +349,7 @@ static enum MHD_Result server_route(struct req_ctx *c, const char *method, const
                 return http_reply_json_take(c->conn, MHD_HTTP_OK, o);
             }
             c->cancel = true;
-            if (server_wait(c))
+            if (server_wait(c, 0))
                 return server_reply_done(c);
             return MHD_YES;
         }
@@ -409,7 +426,7 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
     /* Called again after a resume: the execution we waited for has finished. */
-    if (c->ex && (c->cancel || c->done))
+    if (c->ex && (c->cancel || c->poll || c->done))
         return server_reply_done(c);
     return server_route(c, method, url);
 }
