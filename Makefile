@@ -73,7 +73,7 @@ $(B)/libcommon.a: $(COMMON_OBJ)
 
 $(B)/sandpit-agent: $(AGENT_OBJ) $(B)/libcommon.a
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lseccomp \
+	@$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lseccomp -lcurl \
 	    $(PY_LIBS) -lpthread -lm
 
 # pid 1 of each execution's PID namespace: static, tiny, spawned with vfork+exec (cheap).

@@ -4,24 +4,29 @@
 #define SANDPIT_AGENT_CFG_H
 
 struct agent_cfg {
-    const char *host;        /* listen address */
-    long port;               /* listen port; 0 = any free one */
-    const char *port_file;   /* where to write the bound port, or NULL */
-    long max_concurrent;     /* executions running at once */
-    long max_queue;          /* executions waiting for a slot before 503 */
-    double default_timeout;  /* seconds, when the request gives none */
-    double max_timeout;      /* seconds, upper bound for a request */
-    long max_output_bytes;   /* per stream, default and upper bound */
-    const char *preload;     /* comma-separated modules imported by the zygote */
-    long history;            /* finished results kept */
-    const char *work_dir;    /* root of the per-execution working directories */
-    const char *harness_dir; /* directory holding harness/; "" = next to the binary */
-    long memory_mb;          /* RLIMIT_AS per execution */
-    long file_size_mb;       /* RLIMIT_FSIZE per execution */
-    long open_files;         /* RLIMIT_NOFILE per execution */
-    long threads;            /* HTTP worker threads */
-    const char *log_level;   /* debug | info | warn | error */
-    long zygote_fd;          /* internal: set when this process is the zygote */
+    const char *host;               /* listen address */
+    long port;                      /* listen port; 0 = any free one */
+    const char *port_file;          /* where to write the bound port, or NULL */
+    long max_concurrent;            /* executions running at once */
+    long max_queue;                 /* executions waiting for a slot before 503 */
+    double default_timeout;         /* seconds, when the request gives none */
+    double max_timeout;             /* seconds, upper bound for a request */
+    long max_output_bytes;          /* per stream, default and upper bound */
+    const char *preload;            /* comma-separated modules imported by the zygote */
+    long history;                   /* finished results kept */
+    const char *work_dir;           /* root of the per-execution working directories */
+    const char *harness_dir;        /* directory holding harness/; "" = next to the binary */
+    long memory_mb;                 /* RLIMIT_AS per execution */
+    long file_size_mb;              /* RLIMIT_FSIZE per execution */
+    long open_files;                /* RLIMIT_NOFILE per execution */
+    long threads;                   /* HTTP worker threads */
+    const char *log_level;          /* debug | info | warn | error */
+    const char *state_dir;          /* durable state: the adjustments outbox */
+    const char *backend_url;        /* where adjustments go; "" = keep them queued */
+    const char *policy;             /* default policy: standard | restricted */
+    int allow_override;             /* may a request ask for "standard" when the default is not? */
+    const char *restricted_imports; /* comma-separated allow-list, "" = the harness default */
+    long zygote_fd;                 /* internal: set when this process is the zygote */
 };
 
 #endif

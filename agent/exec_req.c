@@ -78,6 +78,7 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     r.timeout_s = lim->default_timeout;
     r.max_output_bytes = lim->max_output_bytes;
     r.policy = lim->policy;
+    r.restricted_imports = lim->restricted_imports;
 
     x = json_util_get_str(r.root, "code", &r.code, &r.code_len, e);
     if (x == 1)
@@ -164,6 +165,19 @@ char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *w
         json_pack("{s:s, s:s%, s:O?, s:O?, s:b, s:s, s:b, s:o?}", "execution_id", exec_id, "code",
                   r->code, r->code_len, "input_data", r->input_data, "env", r->env, "debug_mode",
                   r->debug_mode, "policy", r->policy, "trace", r->trace, "base_env", base);
+    if (spec && r->restricted_imports && *r->restricted_imports) {
+        json_t *list = json_array();
+        const char *p = r->restricted_imports;
+
+        while (list && *p) {
+            size_t n = strcspn(p, ", ");
+            if (n)
+                json_array_append_new(list, json_stringn(p, n));
+            p += n;
+            p += strspn(p, ", ");
+        }
+        json_object_set_new(spec, "restricted_imports", list);
+    }
     if (spec)
         text = json_dumps(spec, JSON_COMPACT);
     if (text && len)

@@ -13,11 +13,12 @@
 #define EXEC_REQ_MAX_ID        128
 
 struct exec_limits {
-    double default_timeout; /* seconds */
-    double max_timeout;     /* seconds */
-    long max_output_bytes;  /* per stream: default and cap */
-    const char *policy;     /* the agent's default policy */
-    bool allow_override;    /* may a request relax the policy to "standard"? */
+    double default_timeout;         /* seconds */
+    double max_timeout;             /* seconds */
+    long max_output_bytes;          /* per stream: default and cap */
+    const char *policy;             /* the agent's default policy */
+    bool allow_override;            /* may a request relax the policy to "standard"? */
+    const char *restricted_imports; /* comma-separated allow-list for the harness, or "" */
 };
 
 struct exec_req {
@@ -31,11 +32,12 @@ struct exec_req {
     json_t *env;              /* object of string -> string, or NULL */
     const char *stdin_data;   /* or NULL */
     size_t stdin_len;
-    const char *policy;    /* "standard" | "restricted" */
-    bool debug_mode;       /* default true */
-    bool trace;            /* line trace in debug_info */
-    bool async;            /* reply 202 at once */
-    long max_output_bytes; /* per stream */
+    const char *policy;             /* "standard" | "restricted" */
+    bool debug_mode;                /* default true */
+    bool trace;                     /* line trace in debug_info */
+    bool async;                     /* reply 202 at once */
+    long max_output_bytes;          /* per stream */
+    const char *restricted_imports; /* borrowed from the limits, passed on in the spec */
 };
 
 /* Parses body (len bytes, not necessarily NUL-terminated) into out. Returns 0, or

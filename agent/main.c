@@ -2,6 +2,7 @@
  *
  * Order matters (STYLE §7): the zygote is started before any thread exists; then the execution
  * manager and the HTTP threads. The same binary re-executed with --zygote-fd is the zygote. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 #include "exec_mgr.h"
 #include "fdio.h"
 #include "log.h"
+#include "outbox.h"
 #include "server.h"
 #include "zyg_client.h"
 #include "zygote.h"
@@ -56,6 +58,16 @@ static const struct cfg_opt agent_opts[] = {
     OPT("open-files", CFG_INT, 16, 1 << 20, "1024", open_files, "open files per execution"),
     OPT("threads", CFG_INT, 1, 64, "2", threads, "HTTP threads"),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "debug, info, warn or error"),
+    OPT("state-dir", CFG_STR, 0, 0, "/tmp/sandpit-state", state_dir,
+        "durable state (the adjustments outbox)"),
+    OPT("backend-url", CFG_STR, 0, 0, "", backend_url,
+        "processor adjustments go to <url>/api/v1/processors/{id}/adjust (also $BACKEND_URL)"),
+    OPT("policy", CFG_STR, 0, 0, "standard", policy,
+        "default execution policy: standard or restricted"),
+    OPT("allow-policy-override", CFG_BOOL, 0, 0, "0", allow_override,
+        "let a request ask for policy \"standard\" when the default is restricted"),
+    OPT("restricted-imports", CFG_STR, 0, 0, "", restricted_imports,
+        "modules restricted code may import, comma-separated (default: the harness's list)"),
     OPT("zygote-fd", CFG_INT, 0, 1024, "0", zygote_fd, "internal: run as the zygote on this fd"),
 };
 
@@ -128,6 +140,7 @@ int main(int argc, char **argv)
     char harness[PATH_MAX], init[PATH_MAX], desc[2048];
     struct zyg_client *zc = NULL;
     struct exec_mgr *mgr = NULL;
+    struct outbox *ob = NULL;
     struct server *srv = NULL;
     struct err e = {0};
     sigset_t mask;
@@ -146,6 +159,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "sandpit-agent: --log-level must be debug, info, warn or error\n");
         return 2;
     }
+    if (strcmp(cfg.policy, "standard") != 0 && strcmp(cfg.policy, "restricted") != 0) {
+        fprintf(stderr, "sandpit-agent: --policy must be standard or restricted\n");
+        return 2;
+    }
+    /* DESIGN names the variable BACKEND_URL; SANDPIT_BACKEND_URL and the flag win over it. */
+    if (!*cfg.backend_url && secure_getenv("BACKEND_URL"))
+        cfg.backend_url = secure_getenv("BACKEND_URL");
     if (cfg.default_timeout > cfg.max_timeout) {
         fprintf(stderr, "sandpit-agent: --default-timeout exceeds --max-timeout\n");
         return 2;
@@ -167,6 +187,7 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     if (sfd < 0 || (r = main_mkdirs(cfg.work_dir)) < 0) {
         log_errno(sfd < 0 ? errno : -r, NULL, "start-up (work dir '%s')", cfg.work_dir);
@@ -183,7 +204,12 @@ int main(int argc, char **argv)
         log_error("%s", e.msg);
         goto out;
     }
-    srv = server_new(&cfg, mgr, zc, &e);
+    ob = outbox_new(cfg.state_dir, cfg.backend_url, &e);
+    if (!ob) {
+        log_error("outbox: %s", e.msg);
+        goto out;
+    }
+    srv = server_new(&cfg, mgr, zc, ob, &e);
     if (!srv) {
         log_error("%s", e.msg);
         goto out;
@@ -223,6 +249,7 @@ out:
     exec_mgr_stop(mgr);
     server_free(srv);
     exec_mgr_free(mgr);
+    outbox_free(ob);
     zyg_client_free(zc);
     fdio_close(&sfd);
     if (rc == 0)

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "exec_req.h"
 #include "http_reply.h"
+#include "json_util.h"
 #include "log.h"
 
 #define SERVER_MAX_BODY (10u << 20)
@@ -44,6 +45,7 @@ struct server {
     const struct agent_cfg *cfg;
     struct exec_mgr *mgr;
     struct zyg_client *zc;
+    struct outbox *ob;
     struct MHD_Daemon *daemon;
     uint16_t port;
     int64_t started_ns;
@@ -63,6 +65,8 @@ struct req_ctx {
     pthread_mutex_t lock; /* guards suspended/done against the exec manager's callback */
     bool suspended;
     bool done;
+    char adj_id[40];    /* POST /adjust-processor: the item, once stored */
+    bool adj_delivered; /* its first attempt reached the backend */
 };
 
 static enum MHD_Result server_error(struct server *s, struct MHD_Connection *conn,
@@ -153,8 +157,9 @@ static enum MHD_Result server_execute(struct req_ctx *c)
     struct exec_limits lim = {.default_timeout = s->cfg->default_timeout,
                               .max_timeout = s->cfg->max_timeout,
                               .max_output_bytes = s->cfg->max_output_bytes,
-                              .policy = "standard",
-                              .allow_override = true};
+                              .policy = s->cfg->policy,
+                              .allow_override = s->cfg->allow_override,
+                              .restricted_imports = s->cfg->restricted_imports};
     struct exec_req req;
     struct err e = {0};
     bool async;
@@ -177,6 +182,73 @@ static enum MHD_Result server_execute(struct req_ctx *c)
     if (server_wait(c, 0))
         return server_reply_done(c);
     return MHD_YES;
+}
+
+/* Outbox callback after an adjustment's first delivery attempt (outbox thread, its lock held). */
+static void server_on_adjust_first(void *arg, bool delivered)
+{
+    struct req_ctx *c = arg;
+
+    pthread_mutex_lock(&c->lock);
+    c->adj_delivered = delivered;
+    c->done = true;
+    if (c->suspended) {
+        c->suspended = false;
+        MHD_resume_connection(c->conn);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static enum MHD_Result server_reply_adjust(struct req_ctx *c)
+{
+    return http_reply_json_take(c->conn, c->adj_delivered ? MHD_HTTP_OK : MHD_HTTP_ACCEPTED,
+                                json_pack("{s:s, s:s}", "status",
+                                          c->adj_delivered ? "delivered" : "queued", "id",
+                                          c->adj_id));
+}
+
+/* POST /adjust-processor: stored on disk first, then the first delivery attempt is awaited
+ * (suspended, never blocking a thread) to tell "delivered" from "queued". */
+static enum MHD_Result server_adjust(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    struct err e = {0};
+    json_t *body;
+    bool done;
+    int r;
+
+    if (c->too_large)
+        return server_error(s, c->conn, SERR_TOO_LARGE, "body", "request body exceeds %u bytes",
+                            SERVER_MAX_BODY);
+    body = json_util_parse_object(c->body.data ? c->body.data : "", c->body.len, &e);
+    if (!body)
+        return server_error(s, c->conn, SERR_INVALID, e.field, "%s", e.msg);
+    r = outbox_add(s->ob, body, c->adj_id, server_on_adjust_first, c, &e);
+    json_decref(body);
+    if (r < 0)
+        return server_error(s, c->conn,
+                            r == -ERR_INVALID ? SERR_INVALID
+                            : r == -ERR_BUSY  ? SERR_BUSY
+                                              : SERR_INTERNAL,
+                            e.field, "%s", e.msg);
+    pthread_mutex_lock(&c->lock);
+    done = c->done;
+    if (!done) {
+        c->suspended = true;
+        MHD_suspend_connection(c->conn);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return done ? server_reply_adjust(c) : MHD_YES;
+}
+
+static enum MHD_Result server_adjustments(struct req_ctx *c)
+{
+    const char *pid = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "processor_id");
+    json_t *arr = outbox_list(c->srv->ob, pid);
+
+    return http_reply_json_take(c->conn, MHD_HTTP_OK,
+                                json_pack("{s:o, s:I}", "adjustments", arr ? arr : json_array(),
+                                          "total", (json_int_t)json_array_size(arr)));
 }
 
 static enum MHD_Result server_health(struct req_ctx *c)
@@ -312,6 +384,14 @@ static enum MHD_Result server_route(struct req_ctx *c, const char *method, const
         if (get)
             return server_metrics(c);
         allow = "GET";
+    } else if (!strcmp(url, "/adjust-processor")) {
+        if (post)
+            return server_adjust(c);
+        allow = "POST";
+    } else if (!strcmp(url, "/adjustments")) {
+        if (get)
+            return server_adjustments(c);
+        allow = "GET";
     } else if (!strcmp(url, "/executions")) {
         if (get)
             return server_list(c);
@@ -425,7 +505,9 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
         *upload_data_size = 0;
         return MHD_YES;
     }
-    /* Called again after a resume: the execution we waited for has finished. */
+    /* Called again after a resume: what we waited for has happened. */
+    if (c->adj_id[0] && c->done)
+        return server_reply_adjust(c);
     if (c->ex && (c->cancel || c->poll || c->done))
         return server_reply_done(c);
     return server_route(c, method, url);
@@ -465,7 +547,7 @@ static void server_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 struct server *server_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zyg_client *zc,
-                          struct err *e)
+                          struct outbox *ob, struct err *e)
 {
     struct server *s = calloc(1, sizeof(*s));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
@@ -485,6 +567,7 @@ struct server *server_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, str
     s->cfg = cfg;
     s->mgr = mgr;
     s->zc = zc;
+    s->ob = ob;
     s->started_ns = clock_mono_ns();
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
