@@ -26,6 +26,10 @@ struct agent_cfg {
     const char *policy;             /* default policy: standard | restricted */
     int allow_override;             /* may a request ask for "standard" when the default is not? */
     const char *restricted_imports; /* comma-separated allow-list, "" = the harness default */
+    long pids_limit;                /* processes per execution (cgroup pids.max) */
+    long disk_mb;                   /* size of the execution's private /tmp (its working dir) */
+    const char *sandbox_user;       /* uid/gid executions drop to when the agent runs as root */
+    int seccomp;                    /* load the seccomp filter */
     long zygote_fd;                 /* internal: set when this process is the zygote */
 };
 

@@ -125,6 +125,14 @@ void child_run(const struct child_ctx *c)
         child_die(c->fds[ZYG_FD_STDERR], "reading the job spec", errno ? errno : EIO);
     if ((r = child_wire_fds(c)) < 0)
         child_die(c->fds[ZYG_FD_STDERR], "wiring stdio", -r);
+    {
+        char why[200] = "";
+
+        if ((r = isolate_enter(c->iso, c->slot, c->workdir, why, sizeof(why))) < 0) {
+            dprintf(2, "sandpit: execution set-up failed: %s\n", why);
+            _exit(71);
+        }
+    }
     if (chdir(c->workdir) < 0)
         child_die(2, "entering the working directory", errno);
     umask(022);
@@ -132,6 +140,8 @@ void child_run(const struct child_ctx *c)
         child_die(2, "setting resource limits", -r);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         child_die(2, "PR_SET_NO_NEW_PRIVS", errno);
+    if ((r = isolate_seccomp(c->iso)) < 0)
+        child_die(2, "loading the seccomp filter", -r);
 
     code = pyrt_run(c->rt, spec, spec_len, CHILD_RESULT_FD);
     /* Close our ends so the server sees EOF before the (slow) address-space teardown. */

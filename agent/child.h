@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "agent_cfg.h"
+#include "isolate.h"
 #include "pyrt.h"
 #include "zyg_proto.h"
 
@@ -19,6 +20,8 @@ struct child_ctx {
     uint32_t timeout_ms;         /* for the RLIMIT_CPU backstop */
     pid_t zygote_pid;            /* to detect a parent that died before PDEATHSIG was set */
     bool in_pidns;               /* true when pid 2 of its own PID namespace */
+    const struct isolate *iso;   /* borrowed: the layers to enter */
+    int slot;                    /* cgroup slot, -1 = none */
 };
 
 /* Isolates the process, wires fds 0-3, runs the harness and _exits with its code. On a set-up

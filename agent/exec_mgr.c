@@ -238,7 +238,6 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const char
     char errbuf[256] = "", start[40], end[40];
     int exit_code = -1, sig = 0;
 
-    (void)m;
     if (ex->res.len)
         frame = json_loadb(ex->res.data, ex->res.len, 0, NULL);
     if (frame && !json_is_object(frame)) {
@@ -260,6 +259,15 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const char
         status = "cancelled";
         reason = "cancelled";
         snprintf(errbuf, sizeof(errbuf), "Cancelled: the execution was cancelled");
+    } else if (st.flags & ZYG_ST_OOM) {
+        reason = "oom";
+        snprintf(errbuf, sizeof(errbuf),
+                 "MemoryError: the execution ran out of memory (limit %ld MiB) and was killed",
+                 m->cfg->memory_mb);
+        if (WIFSIGNALED(st.wait_status))
+            sig = WTERMSIG(st.wait_status);
+        else
+            exit_code = WEXITSTATUS(st.wait_status);
     } else if (st.flags & ZYG_ST_TIMED_OUT) {
         status = "timeout";
         reason = "timeout";

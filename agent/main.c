@@ -68,6 +68,13 @@ static const struct cfg_opt agent_opts[] = {
         "let a request ask for policy \"standard\" when the default is restricted"),
     OPT("restricted-imports", CFG_STR, 0, 0, "", restricted_imports,
         "modules restricted code may import, comma-separated (default: the harness's list)"),
+    OPT("pids-limit", CFG_INT, 8, 1 << 20, "256", pids_limit,
+        "processes and threads per execution (cgroup pids.max)"),
+    OPT("disk-mb", CFG_INT, 1, 1 << 20, "512", disk_mb,
+        "size of each execution's private /tmp, which holds its working dir, MiB"),
+    OPT("sandbox-user", CFG_STR, 0, 0, "nobody", sandbox_user,
+        "user executions run as when the agent runs as root"),
+    OPT("seccomp", CFG_BOOL, 0, 0, "1", seccomp, "load the seccomp filter in each execution"),
     OPT("zygote-fd", CFG_INT, 0, 1024, "0", zygote_fd, "internal: run as the zygote on this fd"),
 };
 
@@ -99,7 +106,11 @@ static int main_find_paths(const char *opt, char *harness, size_t hsize, char *i
             snprintf(harness, hsize, "%s", dir);
             return 0;
         }
-        memmove(dir, dirname(dir), strlen(dirname(dir)) + 1);
+        {
+            /* dirname() edits its argument and may return a static string: call it once. */
+            char *up_dir = dirname(dir);
+            memmove(dir, up_dir, strlen(up_dir) + 1);
+        }
     }
     return -ENOENT;
 }

@@ -47,6 +47,7 @@ enum zyg_status_flag {
     ZYG_ST_TIMED_OUT = 1u << 0,    /* killed at the deadline */
     ZYG_ST_CANCELLED = 1u << 1,    /* killed on request */
     ZYG_ST_SPAWN_FAILED = 1u << 2, /* never ran; err holds the errno */
+    ZYG_ST_OOM = 1u << 3,          /* the memory cgroup killed a process of the execution */
 };
 
 struct zyg_status {

@@ -34,6 +34,7 @@
 #include "child.h"
 #include "clock.h"
 #include "fdio.h"
+#include "isolate.h"
 #include "log.h"
 #include "pyrt.h"
 #include "zyg_proto.h"
@@ -51,6 +52,8 @@ struct zjob {
     int wait_status;     /* of the user process */
     struct rusage ru;    /* of the user process */
     int64_t wall_us;     /* fork to reap */
+    int slot;            /* cgroup slot, -1 = none */
+    uint64_t oom_before; /* the slot OOM-kill count at start */
     char workdir[512];   /* removed when the job ends */
 };
 
@@ -63,6 +66,7 @@ struct zygote {
     int init_pipe[2];            /* read end is every init's fd 0; write end never leaves us */
     int devnull;                 /* init's stdout and stderr */
     const char *init_path;       /* sandpit-init */
+    struct isolate *iso;         /* the layers, probed at start */
     bool use_pidns;              /* PID namespaces work here */
     char pidns_reason[160];      /* why not, when they don't */
     struct zjob *jobs;           /* running jobs */
@@ -90,6 +94,12 @@ static void zygote_job_finish(struct zygote *z, size_t i)
                 (int64_t)j->ru.ru_stime.tv_sec * 1000000 + j->ru.ru_stime.tv_usec;
     st.max_rss_kb = j->ru.ru_maxrss;
     st.wall_us = j->wall_us;
+    if (j->slot >= 0) {
+        if (isolate_slot_oom_kills(z->iso, j->slot) != j->oom_before)
+            st.flags |= ZYG_ST_OOM;
+        isolate_slot_give(z->iso, j->slot);
+        j->slot = -1;
+    }
     zyg_proto_encode_status(&st, rec, sizeof(rec));
     /* The pipe is empty and the record is far below PIPE_BUF: this never blocks. */
     if (fdio_write_all(j->status_fd, rec, sizeof(rec)) < 0)
@@ -124,6 +134,7 @@ static int zygote_add_job(struct zygote *z, struct zjob **out)
     *out = &z->jobs[z->n_jobs++];
     memset(*out, 0, sizeof(**out));
     (*out)->status_fd = -1;
+    (*out)->slot = -1;
     return 0;
 }
 
@@ -166,12 +177,12 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
     j->id = job->job_id;
     j->status_fd = fds[ZYG_FD_STATUS];
     fds[ZYG_FD_STATUS] = -1;
+    /* The child creates it (inside its private /tmp when mount namespaces work); the path
+     * is kept to remove it afterwards when they do not. */
     snprintf(j->workdir, sizeof(j->workdir), "%s/%s", z->cfg->work_dir, job->exec_id);
-    if (mkdir(j->workdir, 0700) < 0) {
-        r = -errno;
-        j->workdir[0] = '\0';
-        goto fail;
-    }
+    j->slot = isolate_slot_take(z->iso);
+    if (j->slot >= 0)
+        j->oom_before = isolate_slot_oom_kills(z->iso, j->slot);
     if (z->use_pidns) {
         if (unshare(CLONE_NEWPID) < 0) {
             r = -errno;
@@ -190,6 +201,8 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
     cc.timeout_ms = job->timeout_ms;
     cc.zygote_pid = getpid();
     cc.in_pidns = z->use_pidns;
+    cc.iso = z->iso;
+    cc.slot = j->slot;
     j->start_ns = clock_mono_ns();
     j->deadline_ns = j->start_ns + (int64_t)job->timeout_ms * 1000000;
     pid = pyrt_fork(z->rt);
@@ -387,10 +400,11 @@ static int zygote_send_ready(struct zygote *z, const char *preload_json, int64_t
     int m = -ENOMEM;
 
     pre = preload_json ? json_loads(preload_json, 0, NULL) : NULL;
-    o = json_pack("{s:i, s:s, s:f, s:i, s:b, s:s, s:o}", "pid", (int)getpid(), "python",
+    o = json_pack("{s:i, s:s, s:f, s:i, s:b, s:s, s:o, s:o}", "pid", (int)getpid(), "python",
                   Py_GetVersion(), "init_ms", (double)init_us / 1000.0, "threads",
                   zygote_count_threads(), "pid_namespace", z->use_pidns, "pid_namespace_reason",
-                  z->pidns_reason, "preload", pre ? pre : json_null());
+                  z->pidns_reason, "preload", pre ? pre : json_null(), "isolation",
+                  isolate_report(z->iso));
     if (o)
         text = json_dumps(o, JSON_COMPACT);
     if (text)
@@ -441,6 +455,12 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         goto out;
     }
     zygote_probe_pidns(&z);
+    /* Probe forks are cheap now, before Python makes this process large. */
+    z.iso = isolate_new(cfg);
+    if (!z.iso) {
+        log_error("zygote: out of memory probing the isolation layers");
+        goto out;
+    }
     if (!z.use_pidns)
         log_warn("PID namespaces unavailable (%s): descendants are killed by process group",
                  z.pidns_reason);

@@ -1,0 +1,42 @@
+/* isolate.h - the OS layers around each execution (DESIGN "Agent process model").
+ *
+ * Zygote side: probe which layers this host allows (once, before Python starts, when a probe
+ * fork is cheap), compile the seccomp filter to BPF once, own the per-slot cgroups.
+ * Child side: enter the layers in order, as root, before the harness runs user code. */
+#ifndef SANDPIT_ISOLATE_H
+#define SANDPIT_ISOLATE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent_cfg.h"
+
+struct isolate;
+
+/* Probes every layer, compiles the seccomp filter and prepares the cgroup root. Layers the host
+ * forbids are switched off with a warning (never silently). Returns new state (isolate_free)
+ * or NULL on OOM. */
+struct isolate *isolate_new(const struct agent_cfg *cfg);
+void isolate_free(struct isolate *iso);
+/* {layer: {on, reason?}}: new reference, for /health. */
+json_t *isolate_report(const struct isolate *iso);
+
+/* Takes a free cgroup slot (reused across executions: a fresh cgroup costs milliseconds).
+ * Returns the slot, or -1 when cgroups are off or every slot is taken. */
+int isolate_slot_take(struct isolate *iso);
+/* Gives a slot back once every process of its execution is gone. */
+void isolate_slot_give(struct isolate *iso, int slot);
+/* The memory cgroup's OOM-kill count for the slot (0 when unavailable). */
+uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot);
+
+/* In the user process, as root, before any user code: cgroups (slot >= 0), namespaces, mounts
+ * (private /tmp with workdir inside, /dev/shm, /proc, read-only root), loopback, hostname,
+ * credentials. On failure writes a reason into why and returns -errno. */
+int isolate_enter(const struct isolate *iso, int slot, const char *workdir, char *why,
+                  size_t why_len);
+/* The last step: loads the seccomp filter (no_new_privs must be set). 0 or -errno. */
+int isolate_seccomp(const struct isolate *iso);
+
+#endif
