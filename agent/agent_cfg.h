@@ -30,6 +30,7 @@ struct agent_cfg {
     long disk_mb;                   /* size of the execution's private /tmp (its working dir) */
     const char *sandbox_user;       /* uid/gid executions drop to when the agent runs as root */
     int seccomp;                    /* load the seccomp filter */
+    long warm_pool;                 /* children forked and isolated ahead of need */
     long zygote_fd;                 /* internal: set when this process is the zygote */
 };
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,11 +41,11 @@ static int child_rlimit(int res, rlim_t soft, rlim_t hard)
     return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 
-/* Moves the job's fds onto 0, 1, 2 and 3 without clobbering one another. */
-static int child_wire_fds(const struct child_ctx *c)
+/* Moves the job's fds onto 0, 1, 2 and 3 without clobbering one another; closes the rest. */
+static int child_wire_fds(const int fds[CHILD_JOB_NFDS])
 {
-    const int want[4] = {c->fds[ZYG_FD_STDIN], c->fds[ZYG_FD_STDOUT], c->fds[ZYG_FD_STDERR],
-                         c->fds[ZYG_FD_RESULT]};
+    const int want[4] = {fds[ZYG_FD_STDIN], fds[ZYG_FD_STDOUT], fds[ZYG_FD_STDERR],
+                         fds[ZYG_FD_RESULT]};
     int high[4];
 
     for (int i = 0; i < 4; i++) {
@@ -61,6 +62,40 @@ static int child_wire_fds(const struct child_ctx *c)
     if (fcntl(CHILD_RESULT_FD, F_SETFD, FD_CLOEXEC) < 0)
         return -errno;
     return close_range(4, ~0U, 0) < 0 ? -errno : 0;
+}
+
+/* Blocks until the zygote sends the job. Returns 0 with fds filled, or -1 (the zygote is gone
+ * or spoke wrongly: the child just exits). */
+static int child_wait_job(int ctl, struct zyg_job *job, int fds[CHILD_JOB_NFDS])
+{
+    uint8_t buf[256];
+    char cbuf[CMSG_SPACE(sizeof(int) * CHILD_JOB_NFDS)];
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    struct cmsghdr *cm;
+    const uint8_t *body;
+    size_t blen;
+    ssize_t n;
+    int got = 0;
+
+    do {
+        n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return -1;
+    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            if (got == CHILD_JOB_NFDS)
+                memcpy(fds, CMSG_DATA(cm), sizeof(int) * CHILD_JOB_NFDS);
+        }
+    }
+    if (got != CHILD_JOB_NFDS ||
+        zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen) != ZYG_MSG_JOB ||
+        zyg_proto_decode_job(body, blen, job) < 0)
+        return -1;
+    return 0;
 }
 
 static void child_signals(void)
@@ -81,9 +116,9 @@ static void child_signals(void)
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The limits known before the job: everything but CPU time. */
 static int child_limits(const struct child_ctx *c)
 {
-    rlim_t cpu = (rlim_t)(c->timeout_ms / 1000 + 2);
     int r;
 
     if ((r = child_rlimit(RLIMIT_CORE, 0, 0)) < 0)
@@ -94,9 +129,6 @@ static int child_limits(const struct child_ctx *c)
     if ((r = child_rlimit(RLIMIT_FSIZE, (rlim_t)c->cfg->file_size_mb << 20,
                           (rlim_t)c->cfg->file_size_mb << 20)) < 0)
         return r;
-    /* A backstop only: the zygote kills at the wall-clock deadline long before this. */
-    if ((r = child_rlimit(RLIMIT_CPU, cpu, cpu + 1)) < 0)
-        return r;
 #ifndef __SANITIZE_ADDRESS__
     /* ASan reserves terabytes of address space; the limit is skipped in sanitizer builds. */
     if ((r = child_rlimit(RLIMIT_AS, (rlim_t)c->cfg->memory_mb << 20,
@@ -106,42 +138,59 @@ static int child_limits(const struct child_ctx *c)
     return 0;
 }
 
-void child_run(const struct child_ctx *c)
+/* Warm phase: everything that does not depend on the job. Exits 71 on failure. */
+static void child_prepare(const struct child_ctx *c)
 {
-    char *spec = NULL;
-    size_t spec_len = 0;
-    int r, code;
+    char why[200] = "";
 
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* Outside a PID namespace the parent is visible: if it died before PDEATHSIG was armed,
      * nobody would ever enforce the deadline, so stop now. */
     if (!c->in_pidns && getppid() != c->zygote_pid)
         _exit(71);
+    /* Drop every inherited fd at once (the zygote's socket, other jobs' status pipes): a warm
+     * child may wait a long time and must not keep them open. 0-2 stay until the job's. */
+    if (dup2(c->ctl, 3) < 0 || close_range(4, ~0U, 0) < 0)
+        _exit(71);
     (void)setpgid(0, 0);
     child_signals();
-
-    if (lseek(c->fds[ZYG_FD_SPEC], 0, SEEK_SET) < 0 ||
-        (r = fdio_read_all(c->fds[ZYG_FD_SPEC], CHILD_SPEC_MAX, &spec, &spec_len)) < 0)
-        child_die(c->fds[ZYG_FD_STDERR], "reading the job spec", errno ? errno : EIO);
-    if ((r = child_wire_fds(c)) < 0)
-        child_die(c->fds[ZYG_FD_STDERR], "wiring stdio", -r);
-    {
-        char why[200] = "";
-
-        if ((r = isolate_enter(c->iso, c->slot, c->workdir, why, sizeof(why))) < 0) {
-            dprintf(2, "sandpit: execution set-up failed: %s\n", why);
-            _exit(71);
-        }
+    if (isolate_enter(c->iso, c->slot, why, sizeof(why)) < 0) {
+        /* No user fd exists yet: the zygote's stderr is the agent log. */
+        dprintf(2, "{\"level\":\"error\",\"comp\":\"child\",\"msg\":\"isolation: %s\"}\n", why);
+        _exit(71);
     }
-    if (chdir(c->workdir) < 0)
-        child_die(2, "entering the working directory", errno);
     umask(022);
-    if ((r = child_limits(c)) < 0)
-        child_die(2, "setting resource limits", -r);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        child_die(2, "PR_SET_NO_NEW_PRIVS", errno);
-    if ((r = isolate_seccomp(c->iso)) < 0)
-        child_die(2, "loading the seccomp filter", -r);
+    if (child_limits(c) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        isolate_seccomp(c->iso) < 0)
+        _exit(71);
+}
+
+void child_run(const struct child_ctx *c)
+{
+    int fds[CHILD_JOB_NFDS], r, code;
+    char *spec = NULL, workdir[512];
+    size_t spec_len = 0;
+    struct zyg_job job;
+    rlim_t cpu;
+
+    child_prepare(c);
+    if (child_wait_job(3, &job, fds) < 0)
+        _exit(0);
+
+    if (lseek(fds[ZYG_FD_SPEC], 0, SEEK_SET) < 0 ||
+        fdio_read_all(fds[ZYG_FD_SPEC], CHILD_SPEC_MAX, &spec, &spec_len) < 0)
+        child_die(fds[ZYG_FD_STDERR], "reading the job spec", errno ? errno : EIO);
+    if ((r = child_wire_fds(fds)) < 0)
+        child_die(fds[ZYG_FD_STDERR], "wiring stdio", -r);
+    snprintf(workdir, sizeof(workdir), "%s/%s", c->cfg->work_dir, job.exec_id);
+    /* Inside the private /tmp when mount namespaces work (the parent belongs to us); else the
+     * zygote created it on the host before handing the job over. */
+    if ((mkdir(workdir, 0700) < 0 && errno != EEXIST) || chdir(workdir) < 0)
+        child_die(2, "entering the working directory", errno);
+    /* A backstop only: the zygote kills at the wall-clock deadline long before this. */
+    cpu = (rlim_t)(job.timeout_ms / 1000 + 2);
+    if ((r = child_rlimit(RLIMIT_CPU, cpu, cpu + 1)) < 0)
+        child_die(2, "setting the CPU limit", -r);
 
     code = pyrt_run(c->rt, spec, spec_len, CHILD_RESULT_FD);
     /* Close our ends so the server sees EOF before the (slow) address-space teardown. */

@@ -1,5 +1,10 @@
-/* child.h - set-up of the process that runs one execution's user code, between fork and the
- * harness. Runs in the forked child of the zygote; never returns. */
+/* child.h - the process that runs one execution's user code, from fork to the harness.
+ *
+ * Two phases. Warm: right after fork it isolates itself (cgroup slot, namespaces, mounts,
+ * credentials, rlimits, no_new_privs, seccomp) and waits on its control socket. Start: the
+ * zygote sends the job (ZYG_MSG_JOB with the spec, stdin, stdout, stderr and result fds); the
+ * child wires them, creates its working directory, sets the CPU limit and runs the harness.
+ * Runs in the forked child of the zygote; never returns. */
 #ifndef SANDPIT_CHILD_H
 #define SANDPIT_CHILD_H
 
@@ -12,20 +17,22 @@
 #include "pyrt.h"
 #include "zyg_proto.h"
 
+/* The fds a job brings to the child over its control socket, in this order. */
+#define CHILD_JOB_NFDS 5 /* ZYG_FD_SPEC .. ZYG_FD_RESULT */
+
 struct child_ctx {
     const struct agent_cfg *cfg; /* borrowed */
     struct pyrt *rt;             /* borrowed; the zygote's interpreter, inherited by fork */
-    int fds[ZYG_JOB_NFDS];       /* the job's fds; STATUS is already closed (-1) */
-    const char *workdir;         /* the execution's private working directory */
-    uint32_t timeout_ms;         /* for the RLIMIT_CPU backstop */
-    pid_t zygote_pid;            /* to detect a parent that died before PDEATHSIG was set */
-    bool in_pidns;               /* true when pid 2 of its own PID namespace */
     const struct isolate *iso;   /* borrowed: the layers to enter */
     int slot;                    /* cgroup slot, -1 = none */
+    int ctl;                     /* the child's end of its control socket */
+    pid_t zygote_pid;            /* to detect a parent that died before PDEATHSIG was set */
+    bool in_pidns;               /* true when pid 2 of its own PID namespace */
 };
 
-/* Isolates the process, wires fds 0-3, runs the harness and _exits with its code. On a set-up
- * failure it writes the reason to the execution's stderr and _exits with 71. */
+/* Isolates the process, waits for its job, runs it and _exits with the harness's code.
+ * Set-up failures before the job exit with 71 (the zygote logs it); after, they are written to
+ * the execution's stderr. */
 __attribute__((noreturn)) void child_run(const struct child_ctx *c);
 
 #endif

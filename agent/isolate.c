@@ -176,6 +176,17 @@ void isolate_slot_give(struct isolate *iso, int slot)
         iso->slot_used[slot] = 1;
 }
 
+bool isolate_has_mount_ns(const struct isolate *iso)
+{
+    return iso->on[ISO_MOUNT_NS];
+}
+
+void isolate_chown_sandbox(const struct isolate *iso, const char *path)
+{
+    if (iso->on[ISO_UID_DROP])
+        (void)!chown(path, iso->uid, iso->gid);
+}
+
 uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot)
 {
     char path[256], buf[512], *p;
@@ -334,7 +345,8 @@ struct isolate *isolate_new(const struct agent_cfg *cfg)
     if (!iso)
         return NULL;
     iso->cfg = cfg;
-    iso->n_slots = (int)cfg->max_concurrent;
+    /* Warm children hold a slot while they wait. */
+    iso->n_slots = (int)(cfg->max_concurrent + cfg->warm_pool);
     iso->slot_used = calloc((size_t)iso->n_slots, 1);
     if (!iso->slot_used) {
         free(iso);
@@ -399,7 +411,7 @@ json_t *isolate_report(const struct isolate *iso)
 }
 
 /* The mounts of the private view. Runs inside the new mount namespace. */
-static int isolate_mounts(const struct isolate *iso, const char *workdir, char *why, size_t why_len)
+static int isolate_mounts(const struct isolate *iso, char *why, size_t why_len)
 {
     const char *work_root = iso->cfg->work_dir, *state = iso->cfg->state_dir;
     const unsigned long nsd = MS_NOSUID | MS_NODEV;
@@ -422,12 +434,13 @@ static int isolate_mounts(const struct isolate *iso, const char *workdir, char *
     if (state && *state && strncmp(state, "/tmp/", 5) != 0 && access(state, F_OK) == 0)
         ISO_TRY(mount("tmpfs", state, "tmpfs", nsd | MS_RDONLY, "size=4k,mode=0"),
                 "hiding the state dir");
-    /* The working directory lives inside the fresh tmpfs: nothing of other executions, and
-     * it disappears with the namespace. */
+    /* The work root inside the fresh tmpfs, owned by the sandbox user, who creates the
+     * working directory in it once the job is known: nothing of other executions is visible,
+     * and it all disappears with the namespace. */
     {
         char path[512];
 
-        snprintf(path, sizeof(path), "%s", workdir);
+        snprintf(path, sizeof(path), "%s/", work_root);
         for (char *p = path + 1; *p; p++) {
             if (*p == '/') {
                 *p = '\0';
@@ -435,9 +448,8 @@ static int isolate_mounts(const struct isolate *iso, const char *workdir, char *
                 *p = '/';
             }
         }
-        ISO_TRY(mkdir(workdir, 0700), "creating the working directory");
         if (iso->on[ISO_UID_DROP])
-            ISO_TRY(chown(workdir, iso->uid, iso->gid), "chown of the working directory");
+            ISO_TRY(chown(work_root, iso->uid, iso->gid), "chown of the work root");
     }
     if (access("/dev/shm", F_OK) == 0)
         ISO_TRY(mount("tmpfs", "/dev/shm", "tmpfs", nsd, "size=64m,mode=1777"), "/dev/shm");
@@ -464,8 +476,7 @@ static void isolate_loopback_up(void)
     close(s);
 }
 
-int isolate_enter(const struct isolate *iso, int slot, const char *workdir, char *why,
-                  size_t why_len)
+int isolate_enter(const struct isolate *iso, int slot, char *why, size_t why_len)
 {
     int flags = 0, r;
     char path[256];
@@ -497,15 +508,8 @@ int isolate_enter(const struct isolate *iso, int slot, const char *workdir, char
         snprintf(why, why_len, "unshare: %s", strerror(errno));
         return r;
     }
-    if (iso->on[ISO_MOUNT_NS]) {
-        if ((r = isolate_mounts(iso, workdir, why, why_len)) < 0)
-            return r;
-    } else if (mkdir(workdir, 0700) < 0 ||
-               (iso->on[ISO_UID_DROP] && chown(workdir, iso->uid, iso->gid) < 0)) {
-        r = -errno;
-        snprintf(why, why_len, "creating the working directory: %s", strerror(errno));
+    if (iso->on[ISO_MOUNT_NS] && (r = isolate_mounts(iso, why, why_len)) < 0)
         return r;
-    }
     if (iso->on[ISO_NET_NS])
         isolate_loopback_up();
     if (iso->on[ISO_IPC_UTS_NS])

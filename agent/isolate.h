@@ -31,11 +31,14 @@ void isolate_slot_give(struct isolate *iso, int slot);
 /* The memory cgroup's OOM-kill count for the slot (0 when unavailable). */
 uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot);
 
+/* True when executions get a private mount namespace (their working dir lives in it). */
+bool isolate_has_mount_ns(const struct isolate *iso);
+/* Gives path to the sandbox user (no-op when not dropping privileges). */
+void isolate_chown_sandbox(const struct isolate *iso, const char *path);
 /* In the user process, as root, before any user code: cgroups (slot >= 0), namespaces, mounts
- * (private /tmp with workdir inside, /dev/shm, /proc, read-only root), loopback, hostname,
+ * (private /tmp holding the work root, /dev/shm, /proc, read-only root), loopback, hostname,
  * credentials. On failure writes a reason into why and returns -errno. */
-int isolate_enter(const struct isolate *iso, int slot, const char *workdir, char *why,
-                  size_t why_len);
+int isolate_enter(const struct isolate *iso, int slot, char *why, size_t why_len);
 /* The last step: loads the seccomp filter (no_new_privs must be set). 0 or -errno. */
 int isolate_seccomp(const struct isolate *iso);
 

@@ -57,6 +57,15 @@ struct zjob {
     char workdir[512];   /* removed when the job ends */
 };
 
+/* A child forked and isolated ahead of need, waiting on ctl for its job. */
+struct zwarm {
+    pid_t pid;           /* the waiting child */
+    pid_t init_pid;      /* its namespace's init, 0 when none */
+    int ctl;             /* our end of its control socket */
+    int slot;            /* cgroup slot it joined, -1 = none */
+    uint64_t oom_before; /* the slot's OOM-kill count when it was taken */
+};
+
 struct zygote {
     const struct agent_cfg *cfg; /* borrowed */
     struct pyrt *rt;             /* the interpreter */
@@ -71,6 +80,10 @@ struct zygote {
     char pidns_reason[160];      /* why not, when they don't */
     struct zjob *jobs;           /* running jobs */
     size_t n_jobs, cap_jobs;
+    struct zwarm *warm; /* the warm pool, cfg->warm_pool entries */
+    size_t n_warm;
+    int64_t refill_after_ns; /* backoff after a warm child died during set-up */
+    uint64_t warm_hits, warm_misses, warm_deaths;
 };
 
 static int zygote_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -165,30 +178,26 @@ static int zygote_spawn_init(struct zygote *z, pid_t *pid)
     return -r;
 }
 
-static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fds[ZYG_JOB_NFDS])
+/* Forks one child that isolates itself and waits on its control socket (child.c). */
+static int zygote_spawn_warm(struct zygote *z, struct zwarm *w)
 {
     struct child_ctx cc = {0};
-    struct zjob *j = NULL;
+    int sv[2] = {-1, -1}, r;
     pid_t pid;
-    int r;
 
-    if ((r = zygote_add_job(z, &j)) < 0)
-        goto fail;
-    j->id = job->job_id;
-    j->status_fd = fds[ZYG_FD_STATUS];
-    fds[ZYG_FD_STATUS] = -1;
-    /* The child creates it (inside its private /tmp when mount namespaces work); the path
-     * is kept to remove it afterwards when they do not. */
-    snprintf(j->workdir, sizeof(j->workdir), "%s/%s", z->cfg->work_dir, job->exec_id);
-    j->slot = isolate_slot_take(z->iso);
-    if (j->slot >= 0)
-        j->oom_before = isolate_slot_oom_kills(z->iso, j->slot);
+    memset(w, 0, sizeof(*w));
+    w->ctl = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    w->slot = isolate_slot_take(z->iso);
+    if (w->slot >= 0)
+        w->oom_before = isolate_slot_oom_kills(z->iso, w->slot);
     if (z->use_pidns) {
         if (unshare(CLONE_NEWPID) < 0) {
             r = -errno;
             goto fail;
         }
-        r = zygote_spawn_init(z, &j->init_pid);
+        r = zygote_spawn_init(z, &w->init_pid);
         if (r < 0) {
             (void)setns(z->pidns_fd, CLONE_NEWPID);
             goto fail;
@@ -196,15 +205,11 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
     }
     cc.cfg = z->cfg;
     cc.rt = z->rt;
-    memcpy(cc.fds, fds, sizeof(cc.fds));
-    cc.workdir = j->workdir;
-    cc.timeout_ms = job->timeout_ms;
+    cc.iso = z->iso;
+    cc.slot = w->slot;
+    cc.ctl = sv[1];
     cc.zygote_pid = getpid();
     cc.in_pidns = z->use_pidns;
-    cc.iso = z->iso;
-    cc.slot = j->slot;
-    j->start_ns = clock_mono_ns();
-    j->deadline_ns = j->start_ns + (int64_t)job->timeout_ms * 1000000;
     pid = pyrt_fork(z->rt);
     if (pid == 0)
         child_run(&cc);
@@ -213,20 +218,116 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
         (void)setns(z->pidns_fd, CLONE_NEWPID);
     if (pid < 0)
         goto fail;
-    j->pid = pid;
-    return;
+    close(sv[1]);
+    w->ctl = sv[0];
+    w->pid = pid;
+    return 0;
+fail:
+    if (w->init_pid > 0) {
+        (void)kill(w->init_pid, SIGKILL);
+        (void)waitpid(w->init_pid, NULL, 0);
+    }
+    isolate_slot_give(z->iso, w->slot);
+    fdio_close(&sv[0]);
+    fdio_close(&sv[1]);
+    return r;
+}
 
+static void zygote_warm_discard(struct zygote *z, struct zwarm *w)
+{
+    (void)z;
+    if (w->init_pid > 0)
+        (void)kill(w->init_pid, SIGKILL);
+    if (w->pid > 0)
+        (void)kill(w->pid, SIGKILL);
+    fdio_close(&w->ctl);
+    /* Its slot is given back when the child is reaped (zygote_reap). */
+}
+
+/* Hands a job to a warm child (or one forked now when the pool is empty). */
+static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fds[ZYG_JOB_NFDS])
+{
+    uint8_t msg[128];
+    struct zjob *j = NULL;
+    int r, n;
+
+    if ((r = zygote_add_job(z, &j)) < 0)
+        goto fail;
+    j->id = job->job_id;
+    j->status_fd = fds[ZYG_FD_STATUS];
+    fds[ZYG_FD_STATUS] = -1;
+    /* With a mount namespace the child creates the working dir in its private /tmp; without,
+     * it lives on the host: create it here and remove it when the job ends. */
+    if (!isolate_has_mount_ns(z->iso)) {
+        snprintf(j->workdir, sizeof(j->workdir), "%s/%s", z->cfg->work_dir, job->exec_id);
+        if (mkdir(j->workdir, 0700) < 0) {
+            r = -errno;
+            j->workdir[0] = '\0';
+            goto fail;
+        }
+        isolate_chown_sandbox(z->iso, j->workdir);
+    }
+    n = zyg_proto_encode_job(job, msg, sizeof(msg));
+    for (int attempt = 0; attempt < 3; attempt++) {
+        char cbuf[CMSG_SPACE(sizeof(int) * CHILD_JOB_NFDS)] = {0};
+        struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        struct zwarm w;
+
+        if (z->n_warm > 0) {
+            w = z->warm[--z->n_warm];
+            z->warm_hits++;
+        } else {
+            z->warm_misses++;
+            if ((r = zygote_spawn_warm(z, &w)) < 0)
+                goto fail;
+        }
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * CHILD_JOB_NFDS);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * CHILD_JOB_NFDS);
+        if (sendmsg(w.ctl, &mh, MSG_NOSIGNAL) < 0) {
+            /* That child died while waiting; its reaping cleans up. Try another. */
+            r = -errno;
+            zygote_warm_discard(z, &w);
+            continue;
+        }
+        fdio_close(&w.ctl);
+        j->pid = w.pid;
+        j->init_pid = w.init_pid;
+        j->slot = w.slot;
+        j->oom_before = w.oom_before;
+        j->start_ns = clock_mono_ns();
+        j->deadline_ns = j->start_ns + (int64_t)job->timeout_ms * 1000000;
+        return;
+    }
 fail:
     log_errno(-r, NULL, "job %llu: cannot start the execution", (unsigned long long)job->job_id);
     if (j) {
         j->flags |= ZYG_ST_SPAWN_FAILED;
-        if (j->init_pid > 0) {
-            (void)kill(j->init_pid, SIGKILL);
-            (void)waitpid(j->init_pid, NULL, 0);
-            j->init_pid = 0;
-        }
         zygote_job_finish(z, (size_t)(j - z->jobs));
     }
+}
+
+/* Tops the warm pool up by one child when it is short and no message is waiting. Returns
+ * true when it forked one (the caller loops back to poll first). */
+static bool zygote_refill_one(struct zygote *z)
+{
+    struct pollfd pf = {.fd = z->sock, .events = POLLIN};
+    struct zwarm w;
+
+    if (z->n_warm >= (size_t)z->cfg->warm_pool || clock_mono_ns() < z->refill_after_ns)
+        return false;
+    if (poll(&pf, 1, 0) > 0)
+        return false; /* a job is waiting: it goes first */
+    if (zygote_spawn_warm(z, &w) < 0) {
+        z->refill_after_ns = clock_mono_ns() + 1000000000;
+        return false;
+    }
+    z->warm[z->n_warm++] = w;
+    return true;
 }
 
 /* Receives one message with its fds; dispatches JOB and CANCEL. Returns -1 when the agent has
@@ -301,6 +402,24 @@ static void zygote_reap(struct zygote *z)
     while (read(z->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
         ;
     while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
+        for (size_t i = 0; i < z->n_warm; i++) {
+            struct zwarm *w = &z->warm[i];
+
+            if (w->pid != pid)
+                continue;
+            /* A warm child died before its job: set-up failed or someone killed it. Back
+             * off before forking more, so a broken layer cannot make us fork in a loop. */
+            log_warn("warm child %d died during set-up (%s %d), ignoring", (int)pid,
+                     WIFSIGNALED(st) ? "signal" : "exit code",
+                     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+            w->pid = 0;
+            zygote_warm_discard(z, w);
+            isolate_slot_give(z->iso, w->slot);
+            z->warm[i] = z->warm[--z->n_warm];
+            z->warm_deaths++;
+            z->refill_after_ns = clock_mono_ns() + 1000000000;
+            break;
+        }
         for (size_t i = 0; i < z->n_jobs; i++) {
             struct zjob *j = &z->jobs[i];
 
@@ -336,6 +455,9 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
             (next < 0 || j->deadline_ns < next))
             next = j->deadline_ns;
     }
+    /* Wake up to refill the warm pool once a set-up backoff is over. */
+    if (z->n_warm < (size_t)z->cfg->warm_pool && (next < 0 || z->refill_after_ns < next))
+        next = z->refill_after_ns > now ? z->refill_after_ns : now;
     if (next < 0)
         return -1;
     return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
@@ -456,6 +578,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     }
     zygote_probe_pidns(&z);
     /* Probe forks are cheap now, before Python makes this process large. */
+    z.warm = calloc((size_t)cfg->warm_pool + 1, sizeof(*z.warm));
     z.iso = isolate_new(cfg);
     if (!z.iso) {
         log_error("zygote: out of memory probing the isolation layers");
@@ -500,7 +623,9 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
                 rc = 0;
                 break;
             }
+            continue; /* drain pending jobs before spending a fork on the pool */
         }
+        (void)zygote_refill_one(&z);
     }
     /* The agent is gone: nothing may outlive it. */
     for (size_t i = 0; i < z.n_jobs; i++)
