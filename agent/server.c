@@ -254,22 +254,37 @@ static enum MHD_Result server_adjustments(struct req_ctx *c)
 static enum MHD_Result server_health(struct req_ctx *c)
 {
     struct server *s = c->srv;
-    json_t *z = zyg_client_health(s->zc), *ex = exec_mgr_health(s->mgr), *errs = json_object();
+    json_t *z = zyg_client_health(s->zc), *errs = json_object(), *o;
     bool ready = zyg_client_is_ready(s->zc);
 
     for (int i = 0; i < SERR_COUNT; i++)
         json_object_set_new(errs, server_err_codes[i],
                             json_integer((json_int_t)atomic_load(&s->err_counts[i])));
-    return http_reply_json_take(
-        c->conn, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:s, s:f, s:o, s:o, s:[s], s:{s:f, s:f, s:I, s:I}, s:o}", "status",
-                  ready ? "ok" : "degraded", "service", "sandpit-agent", "version", SERVER_VERSION,
-                  "uptime_s", (double)(clock_mono_ns() - s->started_ns) / 1e9, "zygote",
-                  z ? z : json_null(), "executions", ex ? ex : json_null(), "languages", "python",
-                  "limits", "default_timeout_s", s->cfg->default_timeout, "max_timeout_s",
-                  s->cfg->max_timeout, "max_output_bytes", (json_int_t)s->cfg->max_output_bytes,
-                  "max_body_bytes", (json_int_t)SERVER_MAX_BODY, "errors",
-                  errs ? errs : json_null()));
+    o = json_pack("{s:s, s:s, s:s, s:f, s:[s]}", "status", ready ? "ok" : "degraded", "service",
+                  "sandpit-agent", "version", SERVER_VERSION, "uptime_s",
+                  (double)(clock_mono_ns() - s->started_ns) / 1e9, "languages", "python");
+    if (!o) {
+        json_decref(z);
+        json_decref(errs);
+        return server_error(s, c->conn, SERR_INTERNAL, NULL, "out of memory");
+    }
+    /* The isolation layers in force, at the top level where operators look first. */
+    if (z && json_object_get(z, "isolation"))
+        json_object_set(o, "isolation", json_object_get(z, "isolation"));
+    json_object_set_new(o, "zygote", z ? z : json_null());
+    json_object_set_new(o, "warm_pool", json_pack("{s:I}", "size", (json_int_t)s->cfg->warm_pool));
+    json_object_set_new(o, "executions", exec_mgr_health(s->mgr));
+    json_object_set_new(o, "adjustments", outbox_health(s->ob));
+    json_object_set_new(o, "limits",
+                        json_pack("{s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:s}", "default_timeout_s",
+                                  s->cfg->default_timeout, "max_timeout_s", s->cfg->max_timeout,
+                                  "max_output_bytes", (json_int_t)s->cfg->max_output_bytes,
+                                  "max_body_bytes", (json_int_t)SERVER_MAX_BODY, "memory_mb",
+                                  (json_int_t)s->cfg->memory_mb, "pids",
+                                  (json_int_t)s->cfg->pids_limit, "disk_mb",
+                                  (json_int_t)s->cfg->disk_mb, "policy", s->cfg->policy));
+    json_object_set_new(o, "errors", errs ? errs : json_null());
+    return http_reply_json_take(c->conn, MHD_HTTP_OK, o);
 }
 
 static enum MHD_Result server_root(struct req_ctx *c)
