@@ -1,0 +1,169 @@
+"""debug_info: what a code-regeneration loop needs to fix the code.
+
+Built after the user code has finished, from its globals, its AST and the
+exception it raised. Every step that touches user objects goes through
+describe.CallGuard, so a hostile __repr__ can neither crash nor hang it.
+"""
+
+import ast
+import functools
+import inspect
+import sys
+import types
+
+from . import describe, errors
+from .program import CODE_FILENAME
+
+MAX_VARIABLES = 200
+_WRAPPER_TYPES = (types.FunctionType, functools._lru_cache_wrapper)
+_NOT_VARIABLES = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+                  functools._lru_cache_wrapper)
+
+
+class SourceFacts:
+    """What the AST says about imports and classes, from one walk.
+
+    `imports`: top-level module names in order of first import;
+    `import_bindings`: names bound by import statements (`np`, `sqrt`...),
+    which are not variables; `class_lines`: class name -> first def line.
+    The walk is skipped when the source cannot contain either.
+    """
+
+    def __init__(self, prog):
+        self.imports = []
+        self.import_bindings = set()
+        self.class_lines = {}
+        if prog is not None and ("import" in prog.source or "class" in prog.source):
+            for node in ast.walk(prog.tree):
+                self._visit(node)
+
+    def _visit(self, node):
+        if isinstance(node, ast.ClassDef):
+            self.class_lines.setdefault(node.name, node.lineno)
+            return
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module] if node.level == 0 and node.module else []
+        else:
+            return
+        for alias in node.names:
+            self.import_bindings.add(alias.asname or alias.name.partition(".")[0])
+        for name in modules:
+            root = name.partition(".")[0]
+            if root not in self.imports:
+                self.imports.append(root)
+
+
+def _user_function(value):
+    """The innermost function from the submitted code that `value` is or
+    wraps (through functools.wraps / lru_cache), else None."""
+    found = None
+    for _ in range(8):
+        if isinstance(value, types.FunctionType) and value.__code__.co_filename == CODE_FILENAME:
+            found = value
+        if not isinstance(value, _WRAPPER_TYPES):
+            break
+        value = vars(value).get("__wrapped__")
+    return found
+
+
+def _signature(fn):
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return None
+
+
+def functions_defined(namespace):
+    """[{name, lineno, signature}] for global names bound to user functions."""
+    found = []
+    for name, value in namespace.items():
+        fn = _user_function(value)
+        if fn is not None:
+            found.append({"name": name, "lineno": fn.__code__.co_firstlineno,
+                          "signature": _signature(fn)})
+    return found
+
+
+def _is_user_class(value):
+    return isinstance(value, type) and value.__dict__.get("__module__") == "__main__"
+
+
+def classes_defined(namespace, class_lines):
+    """[{name, lineno, bases, methods}] for classes defined by the code
+    (plus `fields` for dataclasses)."""
+    found = []
+    for name, value in namespace.items():
+        if not _is_user_class(value):
+            continue
+        own = value.__dict__
+        entry = {
+            "name": name,
+            "lineno": class_lines.get(value.__name__),
+            "bases": [b.__qualname__ for b in value.__bases__ if b is not object],
+            "methods": sorted(k for k, v in own.items()
+                              if isinstance(v, (types.FunctionType, classmethod, staticmethod,
+                                                property))),
+        }
+        fields = own.get("__dataclass_fields__")
+        if isinstance(fields, dict):
+            entry["fields"] = [str(f) for f in fields]
+        found.append(entry)
+    return found
+
+
+def variables_after(namespace, hidden, repr_limit, guard):
+    """({name: description}, truncated) for the user's data globals.
+
+    Left out: dunders, modules, functions and classes (reported in their own
+    lists), names bound by import statements, and `hidden` (the harness's own
+    bindings, e.g. input_data while the user has not rebound it).
+    """
+    found = {}
+    for name, value in namespace.items():
+        if name.startswith("__") or name in hidden or isinstance(value, _NOT_VARIABLES):
+            continue
+        if len(found) == MAX_VARIABLES:
+            return found, True
+        try:
+            found[name] = describe.describe(value, repr_limit, guard)
+        except describe.Expired:
+            found[name] = {"type": describe.type_name(value), "repr": "<repr timed out>"}
+    return found, False
+
+
+def _hidden_names(namespace, facts, bound_input):
+    hidden = set(facts.import_bindings)
+    if bound_input is not None and namespace.get("input_data", None) is bound_input[0]:
+        hidden.add("input_data")
+    return hidden
+
+
+def build(namespace, prog, exc, hints, resources, repr_limit, bound_input=None, tracer=None):
+    """Assemble debug_info.
+
+    `namespace` is the user's globals after the run (a snapshot dict), `prog`
+    the Program (None when the code did not compile), `exc` the exception
+    that ended the run or None, `bound_input` a 1-tuple holding the
+    input_data object the harness bound (None when none was).
+    """
+    facts = SourceFacts(prog)
+    with describe.CallGuard() as guard:
+        variables, truncated = variables_after(
+            namespace, _hidden_names(namespace, facts, bound_input), repr_limit, guard)
+    info = {
+        "variables_after": variables,
+        "functions_defined": functions_defined(namespace),
+        "classes_defined": classes_defined(namespace, facts.class_lines),
+        "imports": [n for n in facts.imports if n in sys.modules],
+        "exceptions": errors.exception_entries(exc) if exc is not None else [],
+        "hints": hints,
+        "resources": resources,
+    }
+    if truncated:
+        info["variables_truncated"] = True
+    if tracer is not None:
+        info["trace"] = tracer.events
+        info["trace_truncated"] = tracer.truncated
+    return info

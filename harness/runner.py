@@ -1,0 +1,529 @@
+"""Python half of an execution, called from the C zygote.
+
+preload() runs once in the zygote after interpreter start. run() runs once
+per execution in a freshly forked child whose fds 0/1/2 are the execution's
+pipes and whose cwd is its private working directory: it runs the submitted
+code as __main__ the way `python -c` would, then writes exactly one JSON
+result frame to result_fd.
+
+User code may close sys.stdout, delete builtins or monkeypatch json and os,
+so everything run() needs after the user code is bound here at import time,
+and builtins are restored from a snapshot before the report is built.
+"""
+
+import atexit
+import builtins
+import gc
+import importlib
+import io
+import json
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+import types
+
+from . import debuginfo, describe, errors, hints, policy, program, tracer
+from .program import CODE_FILENAME
+
+RESULT_JSON_LIMIT = 64 * 1024  # trailing-expression value returned as JSON up to this size
+RESULT_REPR_LIMIT = 10000  # ...else as its repr, cut to this many characters
+
+_CATCH_ALL = BaseException  # bound here: `except BaseException` needs builtins intact
+_BUILTINS = builtins.__dict__
+_BUILTINS_SNAPSHOT = dict(_BUILTINS)
+_builtins_module = builtins
+_exec = exec
+_eval = eval
+_os_write = os.write
+_os_getpid = os.getpid
+_os_exit = os._exit
+_urandom = os.urandom
+_getcwd = os.getcwd
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+_getrusage = resource.getrusage
+_RUSAGE_SELF = resource.RUSAGE_SELF
+_perf_counter = time.perf_counter
+_settrace = sys.settrace
+_setprofile = sys.setprofile
+_setrecursionlimit = sys.setrecursionlimit
+_setitimer = signal.setitimer
+_gc_enable = gc.enable
+
+# Streams this module replaced. They stay referenced so they are never
+# finalised: a finaliser would flush the zygote's leftovers into the pipes.
+_retired_streams = []
+
+_NO_VALUE = object()
+
+
+# ---------------------------------------------------------------- zygote side
+
+def preload(modules):
+    """Import `modules` once in the zygote so every child starts with them.
+
+    matplotlib gets the Agg backend before pyplot is imported (there is no
+    display). Returns {"loaded": [names], "failed": {name: "ExcType: msg"}}
+    and never raises; starts no threads.
+    """
+    loaded, failed = [], {}
+    for name in modules:
+        try:
+            _import_preloaded(name)
+        except _CATCH_ALL as exc:
+            failed[str(name)] = errors.error_string(exc)
+        else:
+            loaded.append(name)
+    return {"loaded": loaded, "failed": failed}
+
+
+def _import_preloaded(name):
+    if name == "matplotlib" or name.startswith("matplotlib."):
+        importlib.import_module("matplotlib").use("Agg")
+        importlib.import_module("matplotlib.pyplot")
+    importlib.import_module(name)
+
+
+# ---------------------------------------------------------------- the request
+
+class Spec:
+    """The execution request, with defaults for missing keys.
+
+    `execution_id` is accepted and not needed here (the C side keeps it).
+    An unknown `policy` is an error rather than a silent fallback to the
+    unrestricted one.
+    """
+
+    __slots__ = ("code", "input_data", "env", "base_env", "debug_mode", "restricted", "trace",
+                 "trace_limit", "repr_limit", "restricted_imports")
+
+    def __init__(self, raw):
+        if not isinstance(raw, dict):
+            raise ValueError("spec must be a JSON object")
+        self.code = raw.get("code")
+        if not isinstance(self.code, str):
+            raise ValueError("spec.code must be a string")
+        policy_name = raw.get("policy") or "standard"
+        if policy_name not in ("standard", "restricted"):
+            raise ValueError("spec.policy must be 'standard' or 'restricted', not %r"
+                             % (policy_name,))
+        self.restricted = policy_name == "restricted"
+        self.input_data = raw.get("input_data")
+        self.env = _string_map(raw.get("env"))
+        self.base_env = _string_map(raw.get("base_env"))
+        self.debug_mode = raw.get("debug_mode", True) is not False
+        self.trace = raw.get("trace") is True
+        self.trace_limit = _bounded_int(raw.get("trace_limit"), 1000, 0, 100000)
+        self.repr_limit = _bounded_int(raw.get("repr_limit"), 200, 10, 100000)
+        imports = raw.get("restricted_imports")
+        self.restricted_imports = (
+            tuple(str(m) for m in imports) if isinstance(imports, list)
+            else policy.DEFAULT_ALLOWED_IMPORTS)
+
+    @classmethod
+    def parse(cls, data):
+        return cls(json.loads(bytes(data).decode("utf-8")))
+
+
+def _string_map(value):
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _bounded_int(value, default, low, high):
+    if type(value) is not int:
+        return default
+    return max(low, min(high, value))
+
+
+# ---------------------------------------------------------------- child side
+
+def run(spec, result_fd):
+    """Run one execution; write its JSON result frame to result_fd.
+
+    Returns the exit code (also in the frame). Never raises: a failure of
+    the harness itself becomes an "InternalError: ..." result.
+    """
+    try:
+        report = _Execution(Spec.parse(spec)).run()
+    except _CATCH_ALL as exc:
+        _BUILTINS.update(_BUILTINS_SNAPSHOT)
+        report = _internal_error(exc)
+    _send(result_fd, report)
+    return report["exit_code"]
+
+
+def _report(exit_code, error=None, error_type=None, exit_reason=None, result=None,
+            result_type=None, debug_info=None):
+    return {"exit_code": exit_code, "error": error, "error_type": error_type,
+            "exit_reason": exit_reason, "result": result, "result_type": result_type,
+            "debug_info": debug_info}
+
+
+def _internal_error(exc):
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return _report(1, "InternalError: " + errors.error_string(exc), "InternalError",
+                   debug_info={"internal_traceback": describe.cut(trace, 8000)})
+
+
+def _encode(report):
+    return _JSON_ENCODER.encode(report).encode("ascii")
+
+
+def _send(fd, report):
+    """Write the result frame; fds 0-2 stay open."""
+    try:
+        data = _encode(report)
+    except _CATCH_ALL as exc:
+        data = _encode(_internal_error(exc))
+    _write_all(fd, data)
+
+
+def _write_all(fd, data):
+    """os.write until everything is written (pipes take partial writes);
+    gives up silently when the fd is closed or broken."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = _os_write(fd, view)
+        except OSError:
+            return
+        view = view[written:]
+
+
+def _open_stream(fd, mode, errors_mode):
+    """A fresh text stream on fd, write-through and line-buffered, so print()
+    interleaves with os.write() and subprocess output; None if fd is closed."""
+    try:
+        raw = io.FileIO(fd, mode, closefd=False)
+    except OSError:
+        return None
+    if mode == "r":
+        return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors=errors_mode)
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", errors=errors_mode,
+                            line_buffering=True, write_through=True)
+
+
+def _install_streams():
+    """Replace sys.std* with fresh streams on fds 0/1/2 (new objects rather
+    than reconfigure(): nothing buffered in the zygote can leak in, and they
+    exist even when the zygote started without stdio). Returns (out, err)."""
+    _retired_streams.append((sys.stdin, sys.stdout, sys.stderr,
+                             sys.__stdin__, sys.__stdout__, sys.__stderr__))
+    sys.stdin = sys.__stdin__ = _open_stream(0, "r", "strict")
+    sys.stdout = sys.__stdout__ = _open_stream(1, "w", "strict")
+    sys.stderr = sys.__stderr__ = _open_stream(2, "w", "backslashreplace")
+    return sys.stdout, sys.stderr
+
+
+def _reset_environment(base_env, env):
+    """os.environ = base_env + env, through putenv so subprocesses see it.
+    Entries the OS cannot hold (NUL bytes, '=' in a name) are dropped."""
+    os.environ.clear()
+    for source in (base_env, env):
+        for key, value in source.items():
+            try:
+                os.environ[key] = value
+            except ValueError:
+                pass
+
+
+def _reseed_numpy():
+    """numpy's global RandomState was seeded once in the zygote; without a
+    reseed every execution would draw the same 'random' numbers. 128 bits
+    from urandom as a uint32 array: seed() with no argument costs ~10x more."""
+    numpy = sys.modules.get("numpy")
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy is not None and numpy_random is not None:
+        try:
+            numpy_random.seed(numpy.frombuffer(_urandom(16), dtype=numpy.uint32))
+        except Exception:
+            pass
+
+
+def _exit_status(exc):
+    """(exit_code, error, error_type, exit_reason) for how the code ended."""
+    if exc is None:
+        return 0, None, None, None
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None:
+            return 0, None, None, None
+        if isinstance(code, int):
+            status = code & 0xFF
+            return (status, "SystemExit: %d" % code if status else None,
+                    "SystemExit" if status else None, None)
+        return 1, "SystemExit: " + errors.message(exc), "SystemExit", None
+    if isinstance(exc, policy.PolicyViolation):
+        return 1, "PolicyViolation: " + exc.located(), "PolicyViolation", "policy"
+    return 1, errors.error_string(exc), errors.type_label(exc), None
+
+
+def _traceback_text(exc):
+    """The user-only traceback, time-bounded: CPython's "Did you mean" search
+    calls dir() on the failing object, which user code can make hang."""
+    with describe.CallGuard(per_call=2.0, budget=2.0) as guard:
+        try:
+            return guard.call(errors.format_user_traceback, exc)
+        except describe.Expired:
+            return errors.plain_traceback(exc)
+
+
+def _locate_violation(exc):
+    """Fill a runtime PolicyViolation's line and column from the innermost
+    frame of the submitted code."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == CODE_FILENAME]
+    if frames and exc.lineno is None:
+        exc.lineno = frames[-1].lineno
+        exc.col = frames[-1].colno + 1 if frames[-1].colno is not None else None
+
+
+def _violation_text(violation):
+    """Compile-time violation printed like a SyntaxError: location, source
+    line, caret, then 'PolicyViolation: <what> (line L, col C)'."""
+    line = program.source_line(violation.lineno)
+    stripped = line.lstrip()
+    caret = " " * (4 + max(0, violation.col - 1 - (len(line) - len(stripped)))) + "^"
+    return '  File "%s", line %d\n    %s\n%s\nPolicyViolation: %s\n' % (
+        CODE_FILENAME, violation.lineno, stripped, caret, violation.located())
+
+
+def _violation_entry(violation):
+    return {"type": "PolicyViolation", "message": violation.what, "lineno": violation.lineno,
+            "col": violation.col, "line": program.source_line(violation.lineno).strip(),
+            "traceback": []}
+
+
+class _Discard(io.TextIOBase):
+    """A text stream that drops everything written to it."""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        return len(text)
+
+
+class _Refused(Exception):
+    """The restricted policy refused the code at compile time."""
+
+    def __init__(self, violations):
+        super().__init__(violations[0].located())
+        self.violations = violations
+
+
+class _Execution:
+    """One run of one spec, from stream setup to the result dict."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.pid = _os_getpid()
+        self.restriction = None  # the RestrictedPolicy under "restricted"
+        self.stdout = self.stderr = None
+        self.cpu_start = self.wall_start = 0.0
+        self.recursion_limit = sys.getrecursionlimit()
+
+    def run(self):
+        self._set_up()
+        try:
+            prog = self._compile()
+        except _CATCH_ALL as exc:
+            return self._compile_failure(exc)
+        namespace = self._main_namespace()
+        if self.restriction is not None:
+            self.restriction.install()
+        trace = tracer.LineTracer(self.spec.trace_limit) if self.spec.trace else None
+        value, exc = self._run_user_code(prog, namespace, trace)
+        _BUILTINS.update(_BUILTINS_SNAPSHOT)
+        self._finish_like_python(exc)
+        resources = self._resources()
+        self._restore_interpreter()
+        return self._completed(prog, namespace, value, exc, resources, trace)
+
+    # -- before the user code
+
+    def _set_up(self):
+        spec = self.spec
+        _reset_environment(spec.base_env, spec.env)
+        self.stdout, self.stderr = _install_streams()
+        _gc_enable()  # the zygote disables gc before gc.freeze()
+        _reseed_numpy()
+        sys.argv = [CODE_FILENAME]
+        program.register_source(spec.code)
+        if spec.restricted:
+            self.restriction = policy.RestrictedPolicy(_getcwd(), spec.restricted_imports)
+        elif not sys.path or sys.path[0] != _getcwd():
+            sys.path.insert(0, _getcwd())  # as `python -c`: modules the code writes import
+        self.cpu_start = self._cpu_time()
+        self.wall_start = _perf_counter()
+
+    def _compile(self):
+        tree = program.parse(self.spec.code)
+        if self.restriction is not None:
+            violations = policy.check(tree, self.restriction.allowed)
+            if violations:
+                raise _Refused(violations)
+            tree = policy.transform(tree)
+        return program.compile_tree(self.spec.code, tree)
+
+    def _main_namespace(self):
+        """A fresh __main__ module (registered in sys.modules so pickle,
+        dataclasses and typing find the user's classes)."""
+        module = types.ModuleType("__main__")
+        namespace = module.__dict__
+        namespace["__builtins__"] = (self.restriction.builtins if self.restriction
+                                     else _builtins_module)
+        namespace["__file__"] = CODE_FILENAME
+        if self.spec.input_data is not None:
+            namespace["input_data"] = self.spec.input_data
+        sys.modules["__main__"] = module
+        return namespace
+
+    # -- the user code
+
+    @staticmethod
+    def _run_user_code(prog, namespace, trace):
+        value = _NO_VALUE
+        try:
+            if trace is not None:
+                trace.install()
+            try:
+                _exec(prog.body, namespace)
+                if prog.tail is not None:
+                    value = _eval(prog.tail, namespace)
+            finally:
+                if trace is not None:
+                    trace.remove()
+        except _CATCH_ALL as exc:
+            return value, exc
+        return value, None
+
+    def _finish_like_python(self, exc):
+        """What the interpreter does after the main code: report an uncaught
+        exception, wait for non-daemon threads, run atexit callbacks. A child
+        the user code forked exits here, like a forked Python process would,
+        without writing a result frame."""
+        program.register_source(self.spec.code)  # in case the code cleared linecache
+        if isinstance(exc, SystemExit):
+            if exc.code is not None and not isinstance(exc.code, int):
+                self._write_stderr(errors.message(exc) + "\n")
+        elif exc is not None:
+            if isinstance(exc, policy.PolicyViolation):
+                _locate_violation(exc)
+            self._write_stderr(_traceback_text(exc))
+        threading = sys.modules.get("threading")
+        try:
+            if threading is not None:
+                threading._shutdown()
+            atexit._run_exitfuncs()
+        except _CATCH_ALL:
+            pass
+        _BUILTINS.update(_BUILTINS_SNAPSHOT)
+        if _os_getpid() != self.pid:
+            self._flush()
+            _os_exit(_exit_status(exc)[0])
+
+    def _write_stderr(self, text):
+        """Write at the fd level after flushing, so the text lands on the
+        execution's stderr, in order, even if the code replaced sys.stderr."""
+        self._flush()
+        _write_all(2, text.encode("utf-8", "backslashreplace"))
+
+    def _flush(self):
+        """Flush the user's current sys.stdout/stderr (which may be anything,
+        or gone) and our own streams; failures are ignored."""
+        for stream in (getattr(sys, "stdout", None), getattr(sys, "stderr", None),
+                       self.stdout, self.stderr):
+            try:
+                stream.flush()
+            except _CATCH_ALL:
+                pass
+
+    def _restore_interpreter(self):
+        """Undo what the user code may have left that would break reporting:
+        trace/profile hooks, a low recursion limit, a pending alarm."""
+        _settrace(None)
+        _setprofile(None)
+        _setrecursionlimit(self.recursion_limit)
+        _setitimer(signal.ITIMER_REAL, 0)
+        self._flush()
+
+    @staticmethod
+    def _cpu_time():
+        usage = _getrusage(_RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def _resources(self):
+        usage = _getrusage(_RUSAGE_SELF)
+        return {"cpu_time_s": round(usage.ru_utime + usage.ru_stime - self.cpu_start, 6),
+                "max_rss_kb": usage.ru_maxrss,
+                "wall_time_s": round(_perf_counter() - self.wall_start, 6)}
+
+    # -- the result
+
+    def _completed(self, prog, namespace, value, exc, resources, trace):
+        exit_code, error, error_type, exit_reason = _exit_status(exc)
+        self._silence_python_output()
+        result, result_type = self._result(value)
+        debug_info = None
+        if self.spec.debug_mode:
+            hint_list = []
+            if error is not None and not isinstance(exc, SystemExit):
+                allowed = self.restriction.allowed if self.restriction else None
+                hint_list = hints.for_exception(exc, namespace, prog.tree, allowed)
+            bound = (self.spec.input_data,) if self.spec.input_data is not None else None
+            debug_info = debuginfo.build(
+                dict(namespace), prog, exc if error is not None else None, hint_list,
+                resources, self.spec.repr_limit, bound, trace)
+        return _report(exit_code, error, error_type, exit_reason, result, result_type,
+                       debug_info)
+
+    def _silence_python_output(self):
+        """Flush, then point sys.stdout/stderr at a sink: a user __repr__ that
+        prints while the report is built must not add to the program's output."""
+        self._flush()
+        sys.stdout = sys.stderr = _Discard()
+
+    @staticmethod
+    def _result(value):
+        """(result, result_type): the trailing expression's value as JSON when
+        it is plain JSON data under RESULT_JSON_LIMIT, else its cut repr."""
+        if value is _NO_VALUE or value is None:
+            return None, None
+        with describe.CallGuard(per_call=2.0, budget=4.0) as guard:
+            data = describe.json_value(value, RESULT_JSON_LIMIT, guard)
+            if data is describe.NOT_JSON:
+                data = describe.safe_repr(value, RESULT_REPR_LIMIT, guard)
+        return data, describe.type_name(value)
+
+    def _compile_failure(self, exc):
+        """The code did not compile (or the policy refused it): nothing ran."""
+        resources = self._resources()
+        if isinstance(exc, _Refused):
+            first = exc.violations[0]
+            self._write_stderr(_violation_text(first))
+            status = (1, "PolicyViolation: " + first.located(), "PolicyViolation", "policy")
+            entries = [_violation_entry(v) for v in exc.violations]
+            hint_list = list(dict.fromkeys(policy.hint(v) for v in exc.violations))[:3]
+        elif isinstance(exc, SyntaxError):
+            self._write_stderr("".join(traceback.format_exception_only(type(exc), exc)))
+            status = (1, "%s: %s (line %s)" % (errors.type_label(exc), exc.msg, exc.lineno),
+                      errors.type_label(exc), None)
+            entries = errors.exception_entries(exc)
+            hint_list = hints.for_syntax_error(exc, self.spec.code)
+        else:
+            self._write_stderr(errors.error_string(exc) + "\n")
+            status = (1, errors.error_string(exc), errors.type_label(exc), None)
+            entries = errors.exception_entries(exc)
+            hint_list = []
+        debug_info = None
+        if self.spec.debug_mode:
+            debug_info = debuginfo.build({}, None, None, hint_list, resources,
+                                         self.spec.repr_limit)
+            debug_info["exceptions"] = entries
+            if self.spec.trace:
+                debug_info["trace"], debug_info["trace_truncated"] = [], False
+        return _report(*status, debug_info=debug_info)

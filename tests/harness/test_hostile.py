@@ -1,0 +1,202 @@
+"""User code that attacks the harness's own machinery still gets one result."""
+
+import textwrap
+import time
+
+from conftest import execute
+
+
+def code(text):
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def test_closing_sys_stdout():
+    out = execute("import sys\nprint('before')\nsys.stdout.close()\nx = 5\nx")
+    assert out.stdout == "before\n"
+    assert out.result["exit_code"] == 0
+    assert out.result["result"] == 5
+
+
+def test_replacing_and_deleting_std_streams():
+    out = execute("import sys\nsys.stdout = None\ndel sys.stderr\n1/0")
+    assert out.result["error"] == "ZeroDivisionError: division by zero"
+    assert out.stderr.splitlines()[-1] == "ZeroDivisionError: division by zero"
+
+
+def test_traceback_reaches_real_stderr_when_sys_stderr_is_replaced():
+    out = execute("import io, sys\nsys.stderr = io.StringIO()\nraise ValueError('lost?')")
+    assert out.stderr.splitlines()[-1] == "ValueError: lost?"
+
+
+def test_closing_fd_1():
+    out = execute("import os\nprint('x')\nos.close(1)\nprint('into the void')")
+    assert out.stdout == "x\n"
+    assert out.result is not None and out.result["exit_code"] in (0, 1)
+
+
+def test_clearing_builtins_entirely():
+    out = execute(code("""
+        import builtins
+        keep = 1
+        builtins.__dict__.clear()
+    """))
+    assert out.result["exit_code"] == 0
+    assert out.result["error"] is None
+    assert out.debug["variables_after"]["keep"]["value"] == 1
+
+
+def test_clearing_builtins_then_raising():
+    out = execute("import builtins\nbuiltins.__dict__.clear()\n1/0")
+    assert out.result["error"] == "ZeroDivisionError: division by zero"
+    assert out.stderr.splitlines()[-1] == "ZeroDivisionError: division by zero"
+
+
+def test_sabotaged_builtins_are_restored_before_reporting():
+    out = execute(code("""
+        import builtins
+        builtins.isinstance = lambda *a: True
+        builtins.len = None
+        builtins.repr = lambda o: "fake"
+        del builtins.Exception
+        data = [1, 2, 3]
+    """))
+    data = out.debug["variables_after"]["data"]
+    assert data == {"type": "list", "repr": "[1, 2, 3]", "value": [1, 2, 3], "len": 3}
+
+
+def test_deleting_dunder_builtins_from_globals():
+    out = execute("del __builtins__\nx = 1\nx")
+    assert out.result["result"] == 1
+    out = execute("__builtins__ = None\ny = 2")
+    assert out.debug["variables_after"]["y"]["value"] == 2
+
+
+def test_monkeypatched_json_and_os():
+    out = execute(code("""
+        import json, os
+        json.dumps = json.loads = None
+        json.JSONEncoder = None
+        os.write = os.getpid = os._exit = None
+        x = {"still": "reported"}
+        x
+    """))
+    assert out.result["result"] == {"still": "reported"}
+    assert out.result["exit_code"] == 0
+
+
+def test_fork_in_user_code_gives_exactly_one_result_frame():
+    out = execute(code("""
+        import os
+        pid = os.fork()
+        if pid == 0:
+            print("child")
+        else:
+            os.waitpid(pid, 0)
+            print("parent")
+    """))
+    assert sorted(out.stdout.split()) == ["child", "parent"]
+    assert out.result["exit_code"] == 0  # json.loads would fail on two frames
+
+
+def test_leftover_trace_function_and_low_recursion_limit():
+    out = execute(code("""
+        import inspect, sys
+        sys.settrace(lambda *a: None)
+        sys.setprofile(lambda *a: None)
+        sys.setrecursionlimit(len(inspect.stack()) + 25)
+        nested = 1
+        for _ in range(40):
+            nested = [nested]
+    """))
+    expected = 1
+    for _ in range(40):
+        expected = [expected]
+    assert out.result["exit_code"] == 0
+    assert out.debug["variables_after"]["nested"]["value"] == expected
+
+
+def test_pending_alarm_does_not_kill_the_report():
+    out = execute(code("""
+        import signal, time
+        class Slow:
+            def __repr__(self):
+                time.sleep(0.3)
+                return "slow"
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        s = Slow()
+    """))
+    assert out.result["exit_code"] == 0
+    assert out.debug["variables_after"]["s"]["repr"] == "slow"
+
+
+def test_daemon_thread_still_printing():
+    out = execute(code("""
+        import threading
+        def spam():
+            while True:
+                print("spam")
+        threading.Thread(target=spam, daemon=True).start()
+        done = True
+    """))
+    assert out.result["exit_code"] == 0
+    assert out.debug["variables_after"]["done"]["value"] is True
+
+
+def test_exception_whose_str_raises():
+    out = execute("class E(Exception):\n    def __str__(self):\n        raise ValueError\n"
+                  "raise E()")
+    assert out.result["error"] == "E: <exception str() failed>"
+    assert out.result["error_type"] == "E"
+
+
+def test_result_whose_repr_raises():
+    out = execute("class X:\n    def __repr__(self):\n        raise KeyboardInterrupt\nX()")
+    assert out.result["exit_code"] == 0
+    assert out.result["result"] == "<repr failed: KeyboardInterrupt>"
+    assert out.result["result_type"] == "X"
+
+
+def test_systemexit_raised_by_a_repr_during_reporting():
+    out = execute("import sys\nclass X:\n    def __repr__(self):\n        sys.exit(9)\nx = X()")
+    assert out.result["exit_code"] == 0
+    assert out.debug["variables_after"]["x"]["repr"] == "<repr failed: SystemExit>"
+
+
+def test_dict_subclass_with_hostile_items():
+    out = execute(code("""
+        class Trap(dict):
+            def items(self):
+                raise RuntimeError("gotcha")
+            def __iter__(self):
+                raise RuntimeError("gotcha")
+        trap = Trap(a=1)
+    """))
+    assert out.result["exit_code"] == 0
+    assert out.debug["variables_after"]["trap"]["type"] == "Trap"
+
+
+def test_cleared_linecache_still_shows_source_lines():
+    out = execute("import linecache\nlinecache.cache.clear()\nx = 1/0")
+    assert "    x = 1/0" in out.stderr
+    assert out.debug["exceptions"][0]["line"] == "x = 1/0"
+
+
+def test_hanging_dir_does_not_stop_the_traceback_or_hints():
+    started = time.monotonic()
+    out = execute(code("""
+        class Sticky:
+            def __dir__(self):
+                while True:
+                    pass
+        value = 1
+        Sticky().missing
+    """), timeout=20)
+    assert time.monotonic() - started < 8
+    assert out.result["error"] == "AttributeError: 'Sticky' object has no attribute 'missing'"
+    assert out.stderr.splitlines() == [
+        "Traceback (most recent call last):",
+        '  File "<code>", line 6, in <module>',
+        "    Sticky().missing",
+        "AttributeError: 'Sticky' object has no attribute 'missing'"]
+    assert out.debug["hints"] == []
