@@ -43,6 +43,14 @@ struct exec_fd {
     int which;       /* enum exec_stream */
 };
 
+/* One client waiting for an execution: a sync POST, a DELETE, a long-poll. */
+struct exec_waiter {
+    exec_done_fn fn;     /* called once, with the manager's lock held */
+    void *arg;           /* identifies the waiter (the request) */
+    int64_t deadline_ns; /* monotonic; 0 = until the execution finishes */
+    struct exec_waiter *next;
+};
+
 struct exec {
     atomic_int refs;           /* references; the table holds one while listed */
     char id[IDS_UUID_LEN + 1]; /* public id */
@@ -59,13 +67,11 @@ struct exec {
     size_t status_len;
     int64_t created_real_ns, start_real_ns, end_real_ns;
     int64_t start_mono_ns;
-    json_t *result;      /* DONE: the ExecutionResult */
-    exec_done_fn waiter; /* under m->lock */
-    void *waiter_arg;
-    int64_t waiter_deadline_ns; /* monotonic; 0 = wait until done */
-    struct exec *hnext;         /* hash chain */
-    struct exec *newer, *older; /* history, newest first */
-    struct exec *qnext;         /* queue */
+    json_t *result;              /* DONE: the ExecutionResult */
+    struct exec_waiter *waiters; /* under m->lock: every client waiting for this exec */
+    struct exec *hnext;          /* hash chain */
+    struct exec *newer, *older;  /* history, newest first */
+    struct exec *qnext;          /* queue */
 };
 
 struct exec_mgr {
@@ -104,6 +110,12 @@ void exec_ref(struct exec *ex)
 
 static void exec_free(struct exec *ex)
 {
+    while (ex->waiters) {
+        struct exec_waiter *w = ex->waiters;
+
+        ex->waiters = w->next;
+        free(w);
+    }
     for (int i = 0; i < EXEC_NSTREAMS; i++)
         fdio_close(&ex->fds[i].fd);
     exec_req_done(&ex->req);
@@ -366,9 +378,12 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
         m->n_failed++;
     if (ex->lost_zygote)
         m->n_lost++;
-    if (ex->waiter) {
-        ex->waiter(ex->waiter_arg);
-        ex->waiter = NULL;
+    while (ex->waiters) {
+        struct exec_waiter *w = ex->waiters;
+
+        ex->waiters = w->next;
+        w->fn(w->arg);
+        free(w);
     }
     exec_mgr_evict(m);
     pthread_mutex_unlock(&m->lock);
@@ -580,15 +595,24 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
 bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg,
                          int64_t deadline_ns)
 {
+    struct exec_waiter *w = malloc(sizeof(*w));
     uint64_t one = 1;
     bool done;
 
     pthread_mutex_lock(&m->lock);
     done = ex->state == EXEC_DONE;
+    if (!done && !w) {
+        /* Out of memory: answer now with the current state rather than never. */
+        pthread_mutex_unlock(&m->lock);
+        return true;
+    }
     if (!done) {
-        ex->waiter = fn;
-        ex->waiter_arg = arg;
-        ex->waiter_deadline_ns = deadline_ns;
+        w->fn = fn;
+        w->arg = arg;
+        w->deadline_ns = deadline_ns;
+        w->next = ex->waiters;
+        ex->waiters = w;
+        w = NULL;
         if (deadline_ns &&
             (!m->next_waiter_deadline_ns || deadline_ns < m->next_waiter_deadline_ns)) {
             m->next_waiter_deadline_ns = deadline_ns;
@@ -597,6 +621,7 @@ bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, v
         }
     }
     pthread_mutex_unlock(&m->lock);
+    free(w);
     return done;
 }
 
@@ -610,14 +635,20 @@ static int exec_mgr_expire_waiters(struct exec_mgr *m)
     pthread_mutex_lock(&m->lock);
     if (m->next_waiter_deadline_ns && now >= m->next_waiter_deadline_ns) {
         for (struct exec *ex = m->newest; ex; ex = ex->older) {
-            if (!ex->waiter || !ex->waiter_deadline_ns)
-                continue;
-            if (now >= ex->waiter_deadline_ns) {
-                ex->waiter(ex->waiter_arg);
-                ex->waiter = NULL;
-                ex->waiter_deadline_ns = 0;
-            } else if (!next || ex->waiter_deadline_ns < next) {
-                next = ex->waiter_deadline_ns;
+            struct exec_waiter **pp = &ex->waiters;
+
+            while (*pp) {
+                struct exec_waiter *w = *pp;
+
+                if (w->deadline_ns && now >= w->deadline_ns) {
+                    *pp = w->next;
+                    w->fn(w->arg);
+                    free(w);
+                    continue;
+                }
+                if (w->deadline_ns && (!next || w->deadline_ns < next))
+                    next = w->deadline_ns;
+                pp = &w->next;
             }
         }
         m->next_waiter_deadline_ns = next;
@@ -630,12 +661,18 @@ static int exec_mgr_expire_waiters(struct exec_mgr *m)
     return timeout;
 }
 
-void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex)
+void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex, void *arg)
 {
     pthread_mutex_lock(&m->lock);
-    ex->waiter = NULL;
-    ex->waiter_arg = NULL;
-    ex->waiter_deadline_ns = 0;
+    for (struct exec_waiter **pp = &ex->waiters; *pp; pp = &(*pp)->next) {
+        if ((*pp)->arg == arg) {
+            struct exec_waiter *w = *pp;
+
+            *pp = w->next;
+            free(w);
+            break;
+        }
+    }
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -33,12 +33,13 @@ void exec_mgr_free(struct exec_mgr *m);
  * (exec_unref). Errors: -ERR_BUSY (queue full), -ERR_UNAVAILABLE (zygote down), -ENOMEM. */
 int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out,
                          struct err *e);
-/* Registers fn to run once, when ex finishes or (deadline_ns != 0) at that monotonic time,
+/* Adds a waiter: fn runs once, when ex finishes or (deadline_ns != 0) at that monotonic time,
  * whichever comes first. Returns true (fn not registered) if ex is already done. */
 bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg,
                          int64_t deadline_ns);
-/* Removes a waiter registered earlier (the request went away). */
-void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex);
+/* Removes the waiter registered with arg, if still there (the request went away). Other
+ * waiters of the same execution are untouched. */
+void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex, void *arg);
 /* Looks an execution up by id: new reference or NULL. */
 struct exec *exec_mgr_find(struct exec_mgr *m, const char *id);
 /* Stops ex: a queued one never starts, a running one is killed. Returns 0, or 1 when it had

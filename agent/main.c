@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,69 @@ static const char agent_usage[] =
     "usage: sandpit-agent [options]\n"
     "Runs Python (and later other languages) for AI agents over HTTP; see README.md.";
 
+/* Options the zygote must not see: every execution is a copy of the zygote's memory, argv and
+ * environment strings included, so a secret there is readable by user code. */
+static bool main_zygote_hidden(const char *name)
+{
+    return !strcmp(name, "backend-url");
+}
+
+/* The zygote's argv: ours without the hidden options. New array (strings borrowed). */
+static char **main_zygote_argv(int argc, char **argv)
+{
+    char **out = calloc((size_t)argc + 1, sizeof(char *));
+    int n = 0;
+
+    if (!out)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool hide = false;
+
+        for (size_t k = 0; i > 0 && k < sizeof(agent_opts) / sizeof(agent_opts[0]); k++) {
+            size_t len = strlen(agent_opts[k].name);
+
+            if (main_zygote_hidden(agent_opts[k].name) && !strncmp(a, "--", 2) &&
+                !strncmp(a + 2, agent_opts[k].name, len) &&
+                (a[2 + len] == '\0' || a[2 + len] == '='))
+                hide = true;
+        }
+        if (!hide) {
+            out[n++] = argv[i];
+            continue;
+        }
+        if (!strchr(a, '=') && i + 1 < argc)
+            i++; /* the value was the next argument */
+    }
+    return out;
+}
+
+/* The zygote's environment: only our own SANDPIT_* options (so it parses the same config),
+ * never anything else of ours. New array of new strings. */
+static char **main_zygote_env(void)
+{
+    size_t n_opts = sizeof(agent_opts) / sizeof(agent_opts[0]), n = 0;
+    char **env = calloc(n_opts + 3, sizeof(char *));
+
+    if (!env)
+        return NULL;
+    env[n++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
+    env[n++] = strdup("LANG=C.UTF-8");
+    for (size_t k = 0; k < n_opts; k++) {
+        char var[64];
+        const char *v;
+        size_t j = (size_t)snprintf(var, sizeof(var), "SANDPIT_");
+
+        for (const char *c = agent_opts[k].name; *c && j + 1 < sizeof(var); c++)
+            var[j++] = *c == '-' ? '_' : (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+        var[j] = '\0';
+        v = getenv(var);
+        if (v && !main_zygote_hidden(agent_opts[k].name) && asprintf(&env[n], "%s=%s", var, v) > 0)
+            n++;
+    }
+    return env;
+}
+
 /* Finds the directory holding harness/runner.py: the option, else up to three levels above
  * the binary (build/, build/san/, an install prefix). */
 static int main_find_paths(const char *opt, char *harness, size_t hsize, char *init, size_t isize)
@@ -154,6 +218,7 @@ int main(int argc, char **argv)
     struct zyg_client *zc = NULL;
     struct exec_mgr *mgr = NULL;
     struct outbox *ob = NULL;
+    char **zargv = NULL, **zenv = NULL;
     struct server *srv = NULL;
     struct err e = {0};
     sigset_t mask;
@@ -207,7 +272,9 @@ int main(int argc, char **argv)
         goto out;
     }
     main_raise_nofile();
-    zc = zyg_client_new(argv);
+    zargv = main_zygote_argv(argc, argv);
+    zenv = main_zygote_env();
+    zc = zargv && zenv ? zyg_client_new(zargv, zenv) : NULL;
     if (!zc || (r = zyg_client_start(zc)) < 0) {
         log_errno(zc ? -r : ENOMEM, NULL, "cannot start the zygote");
         goto out;
@@ -257,13 +324,19 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
-    /* Stop taking work, end what runs (waking its clients), then stop HTTP, then the zygote. */
+    /* Stop taking work, end what runs and wake every waiting client, let their answers go out,
+     * then stop HTTP, then the zygote. */
     server_quiesce(srv);
     exec_mgr_stop(mgr);
+    outbox_free(ob);
+    server_drain(srv, 3000);
     server_free(srv);
     exec_mgr_free(mgr);
-    outbox_free(ob);
     zyg_client_free(zc);
+    free(zargv);
+    for (char **e2 = zenv; e2 && *e2; e2++)
+        free(*e2);
+    free(zenv);
     fdio_close(&sfd);
     if (rc == 0)
         log_info("stopped");

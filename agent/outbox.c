@@ -318,6 +318,14 @@ void outbox_free(struct outbox *o)
         pthread_mutex_unlock(&o->lock);
         pthread_join(o->thread, NULL);
     }
+    /* Requests still waiting for a first attempt get "queued": the item is on disk and will be
+     * sent after the restart. */
+    for (struct outbox_item *it = o->items; it; it = it->next) {
+        if (it->first_fn) {
+            it->first_fn(it->first_arg, false);
+            it->first_fn = NULL;
+        }
+    }
     while (o->items) {
         struct outbox_item *it = o->items;
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -51,6 +52,7 @@ struct server {
     int64_t started_ns;
     atomic_ulong err_counts[SERR_COUNT];
     atomic_ulong requests;
+    atomic_long in_flight; /* requests not yet completed (idle keep-alive connections excluded) */
 };
 
 /* Per-request state, created on the first handler call, freed in server_on_completed. */
@@ -512,6 +514,7 @@ static enum MHD_Result server_handler(void *cls, struct MHD_Connection *conn, co
         pthread_mutex_init(&c->lock, NULL);
         *con_cls = c;
         atomic_fetch_add(&s->requests, 1);
+        atomic_fetch_add(&s->in_flight, 1);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -539,7 +542,7 @@ static void server_on_completed(void *cls, struct MHD_Connection *conn, void **c
     if (!c)
         return;
     if (c->ex) {
-        exec_mgr_clear_waiter(s->mgr, c->ex);
+        exec_mgr_clear_waiter(s->mgr, c->ex, c);
         exec_unref(c->ex);
     }
     /* The manager's callback may still be inside c->lock: wait for it before freeing. */
@@ -549,6 +552,7 @@ static void server_on_completed(void *cls, struct MHD_Connection *conn, void **c
     buf_done(&c->body);
     free(c);
     *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
 }
 
 static void server_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -617,6 +621,14 @@ void server_quiesce(struct server *s)
         if (fd != MHD_INVALID_SOCKET)
             close(fd);
     }
+}
+
+void server_drain(struct server *s, int timeout_ms)
+{
+    const struct timespec tick = {.tv_nsec = 5 * 1000000};
+
+    for (int waited = 0; s && atomic_load(&s->in_flight) > 0 && waited < timeout_ms; waited += 5)
+        nanosleep(&tick, NULL);
 }
 
 void server_free(struct server *s)

@@ -20,6 +20,9 @@ struct server *server_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, str
 uint16_t server_port(const struct server *s);
 /* Stops accepting new connections; existing ones continue. */
 void server_quiesce(struct server *s);
+/* Waits (at most timeout_ms) until every request in progress has been answered, so clients
+ * woken during shutdown get their reply before the connections close. */
+void server_drain(struct server *s, int timeout_ms);
 /* Stops the threads and frees; every suspended connection must have been resumed. */
 void server_free(struct server *s);
 

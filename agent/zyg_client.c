@@ -25,8 +25,8 @@ enum zyg_state { ZYG_DOWN, ZYG_STARTING, ZYG_READY, ZYG_STOPPING };
 static const char *const zyg_state_names[] = {"down", "starting", "ready", "stopping"};
 
 struct zyg_client {
-    char **argv;          /* borrowed: our own argv */
-    char **child_argv;    /* owned array: argv + --zygote-fd=3 */
+    char **child_argv;    /* owned array (strings borrowed): argv + --zygote-fd=3 */
+    char **envp;          /* borrowed: the zygote's whole environment */
     pthread_mutex_t lock; /* guards everything below */
     pthread_t monitor;    /* reads READY, detects death */
     bool monitor_running;
@@ -40,7 +40,7 @@ struct zyg_client {
     char last_exit[96]; /* how the previous zygote ended */
 };
 
-struct zyg_client *zyg_client_new(char **argv)
+struct zyg_client *zyg_client_new(char **argv, char **envp)
 {
     struct zyg_client *zc = calloc(1, sizeof(*zc));
     int argc = 0;
@@ -57,7 +57,7 @@ struct zyg_client *zyg_client_new(char **argv)
     }
     memcpy(zc->child_argv, argv, (size_t)argc * sizeof(char *));
     zc->child_argv[argc] = (char *)"--zygote-fd=3";
-    zc->argv = argv;
+    zc->envp = envp;
     zc->sock = -1;
     pthread_mutex_init(&zc->lock, NULL);
     return zc;
@@ -82,11 +82,11 @@ static int zyg_client_spawn(struct zyg_client *zc)
         return r;
     }
     if (pid == 0) {
-        /* dup2 onto 3 clears close-on-exec; everything else is closed by execv. */
+        /* dup2 onto 3 clears close-on-exec; everything else is closed by execve. */
         if (dup2(sv[1], 3) < 0)
             _exit(127);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execv("/proc/self/exe", zc->child_argv);
+        execve("/proc/self/exe", zc->child_argv, zc->envp);
         _exit(127);
     }
     close(sv[1]);

@@ -10,9 +10,11 @@
 
 struct zyg_client;
 
-/* Creates the client. argv (borrowed for the process lifetime) is re-executed with
- * "--zygote-fd=3" appended. Does not start anything. NULL on OOM. */
-struct zyg_client *zyg_client_new(char **argv);
+/* Creates the client. argv and envp (borrowed for the process lifetime) are what the zygote is
+ * executed with, "--zygote-fd=3" appended to argv. Every child of the zygote is a copy of its
+ * memory, so neither may hold anything user code must not read. Does not start anything.
+ * NULL on OOM. */
+struct zyg_client *zyg_client_new(char **argv, char **envp);
 /* Forks and execs the zygote. Call it first in main, before any thread exists; 0 or -errno. */
 int zyg_client_start(struct zyg_client *zc);
 /* Starts the monitor thread (READY messages, death, restart). 0 or -errno. */

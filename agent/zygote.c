@@ -114,12 +114,13 @@ static void zygote_job_finish(struct zygote *z, size_t i)
         j->slot = -1;
     }
     zyg_proto_encode_status(&st, rec, sizeof(rec));
+    /* The working dir goes first: when the client reads the result it is gone. */
+    if (j->workdir[0])
+        (void)nftw(j->workdir, zygote_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
     /* The pipe is empty and the record is far below PIPE_BUF: this never blocks. */
     if (fdio_write_all(j->status_fd, rec, sizeof(rec)) < 0)
         log_warn("job %llu: status record not delivered, ignoring", (unsigned long long)j->id);
     fdio_close(&j->status_fd);
-    if (j->workdir[0])
-        (void)nftw(j->workdir, zygote_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
     z->jobs[i] = z->jobs[--z->n_jobs];
 }
 
@@ -392,15 +393,21 @@ static int zygote_on_message(struct zygote *z)
     return 0;
 }
 
-static void zygote_reap(struct zygote *z)
+static void zygote_drain_sigfd(struct zygote *z)
 {
     struct signalfd_siginfo si;
+
+    while (read(z->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        ;
+}
+
+static void zygote_reap(struct zygote *z)
+{
     struct rusage ru;
     int st;
     pid_t pid;
 
-    while (read(z->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-        ;
+    zygote_drain_sigfd(z);
     while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
         for (size_t i = 0; i < z->n_warm; i++) {
             struct zwarm *w = &z->warm[i];
@@ -627,9 +634,27 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         }
         (void)zygote_refill_one(&z);
     }
-    /* The agent is gone: nothing may outlive it. */
+    /* The agent is gone: nothing may outlive it. Kill every job and warm child, then reap
+     * until none is left, so that when the agent sees us exit, everything is gone. */
     for (size_t i = 0; i < z.n_jobs; i++)
         zygote_job_kill(&z, &z.jobs[i], ZYG_ST_CANCELLED);
+    for (size_t i = 0; i < z.n_warm; i++)
+        zygote_warm_discard(&z, &z.warm[i]);
+    {
+        int64_t give_up = clock_mono_ns() + 5 * (int64_t)1000000000;
+
+        while (clock_mono_ns() < give_up) {
+            pid_t p = waitpid(-1, NULL, WNOHANG);
+
+            if (p < 0)
+                break; /* ECHILD: none left */
+            if (p == 0) {
+                struct pollfd pf = {.fd = z.sigfd, .events = POLLIN};
+                (void)poll(&pf, 1, 50);
+                zygote_drain_sigfd(&z);
+            }
+        }
+    }
 out:
     free(preload);
     _exit(rc);
