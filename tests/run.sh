@@ -58,6 +58,14 @@ for r in build/tests/replay_fuzz_*; do
 done
 [ -d tests/harness ] && run_pytest "harness (Python, in-process)" tests/harness
 [ -d tests/e2e ] && run_pytest "end-to-end (real binaries on loopback)" tests/e2e
+# The same agent tests against the ASan+UBSan build: LeakSanitizer judges the agent when each
+# test stops it, and the fixture fails on any exit code but 0 (STYLE §9).
+if [ -d tests/e2e ] && [ -x build/san/sandpit-agent ]; then
+  SANDPIT_BUILD_DIR="$PWD/build/san" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    run_pytest "end-to-end under ASan+UBSan (agent)" tests/e2e/test_agent_basic.py \
+    tests/e2e/test_agent_api.py tests/e2e/test_adjust.py
+fi
+[ -d tests/security ] && run_pytest "security corpus (hostile programs through the agent)" tests/security
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
