@@ -174,8 +174,12 @@ void child_run(const struct child_ctx *c)
     rlim_t cpu;
 
     child_prepare(c);
+    /* Tell the zygote this child is ready, so jobs go to ready children first. It may have
+     * handed us a job and closed its end already (an empty pool): then the send fails and the
+     * job is waiting in the socket, so the result is deliberately ignored. */
+    (void)send(3, "R", 1, MSG_NOSIGNAL);
     if (child_wait_job(3, &job, fds) < 0)
-        _exit(0);
+        _exit(0); /* the zygote went away before a job came: nothing to report to anyone */
 
     if (lseek(fds[ZYG_FD_SPEC], 0, SEEK_SET) < 0 ||
         fdio_read_all(fds[ZYG_FD_SPEC], CHILD_SPEC_MAX, &spec, &spec_len) < 0)

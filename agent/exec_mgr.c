@@ -59,6 +59,7 @@ struct exec {
     enum exec_state state;     /* under m->lock */
     bool cancel_requested;     /* under m->lock */
     bool lost_zygote;          /* finished because the zygote died */
+    bool slot_held;            /* under m->lock: counted in m->running until the status */
     struct exec_fd fds[EXEC_NSTREAMS];
     int open_fds;             /* streams not yet at EOF */
     struct buf out, err, res; /* stdout, stderr, harness result frame */
@@ -241,12 +242,16 @@ static int exec_set_stream(json_t *o, const char *key, struct buf *b, bool cut)
 
 /* Builds the ExecutionResult of a finished exec from the status record and the harness frame.
  * Runs on the I/O thread without the lock (the exec is not DONE yet, nobody else reads it). */
-static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const char **status_out)
+static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const struct zyg_status *stp,
+                                 const char **status_out)
 {
     struct zyg_status st = {0};
-    bool have_status = zyg_proto_decode_status(ex->status_rec, ex->status_len, &st) == 0;
+    bool have_status = stp != NULL;
     json_t *frame = NULL, *o, *v;
     const char *status = "failed", *reason = NULL;
+
+    if (stp)
+        st = *stp;
     char errbuf[256] = "", start[40], end[40];
     int exit_code = -1, sig = 0;
 
@@ -353,21 +358,105 @@ out:
  * Called on the I/O thread (or a submitter for queue-side cancels) without the lock. */
 static void exec_mgr_start_queued(struct exec_mgr *m);
 
-static void exec_finish(struct exec_mgr *m, struct exec *ex)
+/* Makes res the execution's answer and wakes every waiter. Caller holds the lock. */
+static void exec_publish(struct exec_mgr *m, struct exec *ex, json_t *res)
 {
-    const char *status = "failed";
-    json_t *res;
-    bool was_running;
-
-    ex->end_real_ns = clock_real_ns();
-    res = exec_build_result(m, ex, &status);
-    pthread_mutex_lock(&m->lock);
-    was_running = ex->state == EXEC_RUNNING;
     ex->result = res;
     ex->state = EXEC_DONE;
     m->done_listed++;
-    if (was_running)
+    while (ex->waiters) {
+        struct exec_waiter *w = ex->waiters;
+
+        ex->waiters = w->next;
+        w->fn(w->arg);
+        free(w);
+    }
+    exec_mgr_evict(m);
+}
+
+/* The child closed stdout, stderr and its result pipe right before its _exit: answer now from
+ * the harness's frame instead of waiting for the exit (a mount namespace's teardown alone
+ * costs milliseconds) and the reap. The slot stays taken until the zygote's status record, and
+ * the stored result is then rebuilt from it, so the history holds the exact outcome. Only a
+ * complete frame qualifies; crashes, timeouts and OOM wait for the record. I/O thread. */
+static void exec_try_early(struct exec_mgr *m, struct exec *ex)
+{
+    struct zyg_status st = {0};
+    const char *status = "failed";
+    json_t *frame, *code, *res;
+
+    if (ex->state == EXEC_DONE || ex->cancel_requested || ex->fds[EXEC_OUT].fd >= 0 ||
+        ex->fds[EXEC_ERR].fd >= 0 || ex->fds[EXEC_RES].fd >= 0 || ex->res.len == 0)
+        return;
+    frame = json_loadb(ex->res.data, ex->res.len, 0, NULL);
+    code = frame ? json_object_get(frame, "exit_code") : NULL;
+    if (!json_is_integer(code) || json_integer_value(code) < 0 || json_integer_value(code) > 255) {
+        json_decref(frame);
+        return;
+    }
+    st.wait_status = (int)(json_integer_value(code) << 8);
+    st.wall_us = (clock_mono_ns() - ex->start_mono_ns) / 1000;
+    {
+        /* No rusage before the reap: the harness's own measurement stands in until then. */
+        json_t *r = json_object_get(json_object_get(frame, "debug_info"), "resources");
+
+        st.cpu_us = (int64_t)(json_number_value(json_object_get(r, "cpu_time_s")) * 1e6);
+        st.max_rss_kb = (int64_t)json_number_value(json_object_get(r, "max_rss_kb"));
+    }
+    json_decref(frame);
+    ex->end_real_ns = clock_real_ns();
+    res = exec_build_result(m, ex, &st, &status);
+    if (!res)
+        return;
+    pthread_mutex_lock(&m->lock);
+    exec_publish(m, ex, res);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* True when two results agree on what happened (status, exit code, signal, reason). */
+static bool exec_same_outcome(json_t *a, json_t *b)
+{
+    static const char *const keys[] = {"status", "exit_code", "signal", "exit_reason"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i])))
+            return false;
+    }
+    return true;
+}
+
+/* Every stream is closed: the final outcome, from the zygote's status record. Publishes it (or
+ * replaces the early answer), counts it, frees the slot and starts the next queued execution.
+ * Called on the I/O thread (or a submitter for queue-side cancels) without the lock. */
+static void exec_finish(struct exec_mgr *m, struct exec *ex)
+{
+    struct zyg_status st;
+    bool have = zyg_proto_decode_status(ex->status_rec, ex->status_len, &st) == 0;
+    const char *status = "failed";
+    bool released = false;
+    json_t *res;
+
+    if (ex->state != EXEC_DONE)
+        ex->end_real_ns = clock_real_ns();
+    res = exec_build_result(m, ex, have ? &st : NULL, &status);
+    pthread_mutex_lock(&m->lock);
+    if (ex->state == EXEC_DONE) {
+        /* Answered early: keep that answer (clients compare it with what they stored) unless
+         * the real outcome differs, e.g. a forged frame, an OOM kill or a signal after it. */
+        if (res && !exec_same_outcome(ex->result, res)) {
+            json_decref(ex->result);
+            ex->result = res;
+        } else {
+            json_decref(res);
+        }
+    } else {
+        exec_publish(m, ex, res);
+    }
+    if (ex->slot_held) {
+        ex->slot_held = false;
         m->running--;
+        released = true;
+    }
     if (!strcmp(status, "completed"))
         m->n_completed++;
     else if (!strcmp(status, "timeout"))
@@ -378,16 +467,8 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
         m->n_failed++;
     if (ex->lost_zygote)
         m->n_lost++;
-    while (ex->waiters) {
-        struct exec_waiter *w = ex->waiters;
-
-        ex->waiters = w->next;
-        w->fn(w->arg);
-        free(w);
-    }
-    exec_mgr_evict(m);
     pthread_mutex_unlock(&m->lock);
-    if (was_running)
+    if (released)
         exec_mgr_start_queued(m);
 }
 
@@ -502,6 +583,7 @@ static void exec_mgr_start_queued(struct exec_mgr *m)
             m->qtail = NULL;
         m->queued--;
         ex->state = EXEC_RUNNING;
+        ex->slot_held = true;
         m->running++;
         pthread_mutex_unlock(&m->lock);
         r = exec_start(m, ex);
@@ -549,6 +631,7 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     if (m->running < (size_t)m->cfg->max_concurrent && !m->qhead) {
         run_now = true;
         ex->state = EXEC_RUNNING;
+        ex->slot_held = true;
         m->running++;
     } else if (m->queued < (size_t)m->cfg->max_queue) {
         ex->state = EXEC_PENDING;
@@ -577,6 +660,7 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
             /* Not started: unlist it so a failed start leaves no phantom result behind. */
             pthread_mutex_lock(&m->lock);
             m->running--;
+            ex->slot_held = false;
             m->n_rejected++;
             exec_mgr_list_remove(m, ex);
             pthread_mutex_unlock(&m->lock);
@@ -862,8 +946,11 @@ static void *exec_mgr_thread(void *arg)
             ex = f->ex;
             if (f->fd < 0)
                 continue;
-            if (exec_drain(f))
+            if (exec_drain(f)) {
                 exec_close_stream(m, f);
+                if (f->which != EXEC_STATUS)
+                    exec_try_early(m, ex);
+            }
             if (ex->open_fds == 0) {
                 exec_finish(m, ex);
                 exec_unref(ex); /* the I/O thread's reference */
@@ -925,7 +1012,7 @@ void exec_mgr_stop(struct exec_mgr *m)
     }
     m->stopping = true;
     for (struct exec *ex = m->newest; ex; ex = ex->older) {
-        if (ex->state == EXEC_RUNNING)
+        if (ex->slot_held)
             (void)zyg_client_cancel(m->zc, ex->seq);
     }
     pthread_mutex_unlock(&m->lock);

@@ -76,7 +76,7 @@ static const struct cfg_opt agent_opts[] = {
     OPT("sandbox-user", CFG_STR, 0, 0, "nobody", sandbox_user,
         "user executions run as when the agent runs as root"),
     OPT("seccomp", CFG_BOOL, 0, 0, "1", seccomp, "load the seccomp filter in each execution"),
-    OPT("warm-pool", CFG_INT, 0, 64, "2", warm_pool,
+    OPT("warm-pool", CFG_INT, 0, 64, "4", warm_pool,
         "children forked and isolated ahead of need (0 = fork per request)"),
     OPT("zygote-fd", CFG_INT, 0, 1024, "0", zygote_fd, "internal: run as the zygote on this fd"),
 };

@@ -64,6 +64,7 @@ struct zwarm {
     int ctl;             /* our end of its control socket */
     int slot;            /* cgroup slot it joined, -1 = none */
     uint64_t oom_before; /* the slot's OOM-kill count when it was taken */
+    bool ready;          /* it said so on ctl: its set-up is done */
 };
 
 struct zygote {
@@ -245,6 +246,30 @@ static void zygote_warm_discard(struct zygote *z, struct zwarm *w)
     /* Its slot is given back when the child is reaped (zygote_reap). */
 }
 
+/* Takes the oldest warm child that has finished its set-up, else the oldest: a child forked a
+ * moment ago may still be joining its cgroup (milliseconds), while older ones are waiting. */
+static struct zwarm zygote_warm_take(struct zygote *z)
+{
+    size_t pick = 0;
+    struct zwarm w;
+
+    for (size_t i = 0; i < z->n_warm; i++) {
+        char b;
+
+        if (!z->warm[i].ready && recv(z->warm[i].ctl, &b, 1, MSG_DONTWAIT) == 1)
+            z->warm[i].ready = true;
+        if (z->warm[i].ready) {
+            pick = i;
+            break;
+        }
+    }
+    w = z->warm[pick];
+    /* Keep the pool in age order (oldest first). */
+    memmove(&z->warm[pick], &z->warm[pick + 1], (z->n_warm - pick - 1) * sizeof(z->warm[0]));
+    z->n_warm--;
+    return w;
+}
+
 /* Hands a job to a warm child (or one forked now when the pool is empty). */
 static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fds[ZYG_JOB_NFDS])
 {
@@ -278,7 +303,7 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
         struct zwarm w;
 
         if (z->n_warm > 0) {
-            w = z->warm[--z->n_warm];
+            w = zygote_warm_take(z);
             z->warm_hits++;
         } else {
             z->warm_misses++;
@@ -422,7 +447,8 @@ static void zygote_reap(struct zygote *z)
             w->pid = 0;
             zygote_warm_discard(z, w);
             isolate_slot_give(z->iso, w->slot);
-            z->warm[i] = z->warm[--z->n_warm];
+            memmove(&z->warm[i], &z->warm[i + 1], (z->n_warm - i - 1) * sizeof(z->warm[0]));
+            z->n_warm--;
             z->warm_deaths++;
             z->refill_after_ns = clock_mono_ns() + 1000000000;
             break;
