@@ -12,7 +12,9 @@
  * and, after no_new_privs, the seccomp filter, compiled to BPF once in the zygote. */
 #include "isolate.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/filter.h>
@@ -58,7 +60,8 @@ struct isolate {
     const struct agent_cfg *cfg;
     bool on[ISO_NLAYERS];
     char reason[ISO_NLAYERS][256];
-    uid_t uid; /* sandbox user when dropping */
+    char inst[24]; /* this zygote's cgroup instance, "z<pid>" */
+    uid_t uid;     /* sandbox user when dropping */
     gid_t gid;
     struct sock_fprog prog;   /* the seccomp filter as BPF (filter owned) */
     unsigned char *slot_used; /* max_concurrent entries */
@@ -89,20 +92,71 @@ static int isolate_write(const char *path, const char *s)
     return r;
 }
 
-static void isolate_cg_path(char *out, size_t size, const char *ctrl, int slot, const char *file)
+/* <root>/<ctrl>/sandpit/<instance>[/slotN][/file]. slot -1 names the instance's directory.
+ * Each zygote has its own instance ("z<pid>"): two agents on one host must never share a
+ * slot's limits, counters or OOM count. */
+static void isolate_cg_path(const struct isolate *iso, char *out, size_t size, const char *ctrl,
+                            int slot, const char *file)
 {
-    if (slot < 0)
-        snprintf(out, size, ISOLATE_CG_ROOT "/%s/" ISOLATE_CG_PARENT "%s%s", ctrl, file ? "/" : "",
-                 file ? file : "");
-    else
-        snprintf(out, size, ISOLATE_CG_ROOT "/%s/" ISOLATE_CG_PARENT "/slot%d%s%s", ctrl, slot,
-                 file ? "/" : "", file ? file : "");
+    int n = snprintf(out, size, ISOLATE_CG_ROOT "/%s/" ISOLATE_CG_PARENT "/%s", ctrl, iso->inst);
+
+    if (n > 0 && slot >= 0 && (size_t)n < size)
+        n += snprintf(out + n, size - (size_t)n, "/slot%d", slot);
+    if (n > 0 && file && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, "/%s", file);
 }
 
-/* Creates <ctrl>/sandpit and checks we can write into it. */
+/* Removes an instance directory and its (empty) slots; cgroup dirs go with rmdir, not unlink. */
+static void isolate_cg_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[512];
+
+    if (d) {
+        while ((de = readdir(d))) {
+            if (strncmp(de->d_name, "slot", 4) != 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            (void)rmdir(path);
+        }
+        closedir(d);
+    }
+    (void)rmdir(dir);
+}
+
+/* Drops the instances of zygotes that no longer exist (a crashed agent leaves them behind). */
+static void isolate_cg_sweep(const char *parent)
+{
+    DIR *d = opendir(parent);
+    struct dirent *de;
+    char path[512];
+
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        long pid;
+
+        if (!strncmp(de->d_name, "slot", 4)) {
+            /* Slots of the earlier, shared layout: rmdir succeeds only when empty. */
+            snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+            (void)rmdir(path);
+            continue;
+        }
+        if (de->d_name[0] != 'z' || (pid = strtol(de->d_name + 1, NULL, 10)) <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", parent, de->d_name);
+        isolate_cg_remove(path);
+    }
+    closedir(d);
+}
+
+/* Creates <ctrl>/sandpit/<instance>, sweeping dead instances, and checks we can write there. */
 static void isolate_probe_cgroup(struct isolate *iso, enum isolate_layer l, const char *ctrl)
 {
-    char path[256];
+    char parent[256], path[256];
 
     iso->on[l] = true;
     if (geteuid() != 0) {
@@ -110,7 +164,13 @@ static void isolate_probe_cgroup(struct isolate *iso, enum isolate_layer l, cons
         snprintf(iso->reason[l], sizeof(iso->reason[l]), "not running as root");
         return;
     }
-    isolate_cg_path(path, sizeof(path), ctrl, -1, NULL);
+    snprintf(parent, sizeof(parent), ISOLATE_CG_ROOT "/%s/" ISOLATE_CG_PARENT, ctrl);
+    if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
+        isolate_off(iso, l, parent, errno);
+        return;
+    }
+    isolate_cg_sweep(parent);
+    isolate_cg_path(iso, path, sizeof(path), ctrl, -1, NULL);
     if (mkdir(path, 0755) < 0 && errno != EEXIST)
         isolate_off(iso, l, path, errno);
     else if (access(path, W_OK) < 0)
@@ -124,22 +184,22 @@ static int isolate_slot_prepare(struct isolate *iso, int slot)
     int r;
 
     if (iso->on[ISO_CGROUP_MEMORY]) {
-        isolate_cg_path(path, sizeof(path), "memory", slot, NULL);
+        isolate_cg_path(iso, path, sizeof(path), "memory", slot, NULL);
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
             return -errno;
-        isolate_cg_path(path, sizeof(path), "memory", slot, "memory.limit_in_bytes");
+        isolate_cg_path(iso, path, sizeof(path), "memory", slot, "memory.limit_in_bytes");
         snprintf(val, sizeof(val), "%ld", iso->cfg->memory_mb << 20);
         if ((r = isolate_write(path, val)) < 0)
             return r;
         /* Swap would let a memory bomb crawl instead of being stopped. */
-        isolate_cg_path(path, sizeof(path), "memory", slot, "memory.swappiness");
+        isolate_cg_path(iso, path, sizeof(path), "memory", slot, "memory.swappiness");
         (void)isolate_write(path, "0");
     }
     if (iso->on[ISO_CGROUP_PIDS]) {
-        isolate_cg_path(path, sizeof(path), "pids", slot, NULL);
+        isolate_cg_path(iso, path, sizeof(path), "pids", slot, NULL);
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
             return -errno;
-        isolate_cg_path(path, sizeof(path), "pids", slot, "pids.max");
+        isolate_cg_path(iso, path, sizeof(path), "pids", slot, "pids.max");
         snprintf(val, sizeof(val), "%ld", iso->cfg->pids_limit);
         if ((r = isolate_write(path, val)) < 0)
             return r;
@@ -195,7 +255,7 @@ uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot)
 
     if (slot < 0 || !iso->on[ISO_CGROUP_MEMORY])
         return 0;
-    isolate_cg_path(path, sizeof(path), "memory", slot, "memory.oom_control");
+    isolate_cg_path(iso, path, sizeof(path), "memory", slot, "memory.oom_control");
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -353,6 +413,7 @@ struct isolate *isolate_new(const struct agent_cfg *cfg)
         return NULL;
     }
     snprintf(iso->tmp_size, sizeof(iso->tmp_size), "size=%ldm", cfg->disk_mb);
+    snprintf(iso->inst, sizeof(iso->inst), "z%d", (int)getpid());
     isolate_probe_namespaces(iso);
     isolate_probe_cgroup(iso, ISO_CGROUP_MEMORY, "memory");
     isolate_probe_cgroup(iso, ISO_CGROUP_PIDS, "pids");
@@ -389,8 +450,20 @@ struct isolate *isolate_new(const struct agent_cfg *cfg)
 
 void isolate_free(struct isolate *iso)
 {
+    char path[256];
+
     if (!iso)
         return;
+    /* Every process of ours is gone by now (the zygote reaps them first): the slots are empty
+     * and can be removed. */
+    if (iso->on[ISO_CGROUP_MEMORY]) {
+        isolate_cg_path(iso, path, sizeof(path), "memory", -1, NULL);
+        isolate_cg_remove(path);
+    }
+    if (iso->on[ISO_CGROUP_PIDS]) {
+        isolate_cg_path(iso, path, sizeof(path), "pids", -1, NULL);
+        isolate_cg_remove(path);
+    }
     free(iso->prog.filter);
     free(iso->slot_used);
     free(iso);
@@ -483,14 +556,14 @@ int isolate_enter(const struct isolate *iso, int slot, char *why, size_t why_len
 
     if (slot >= 0) {
         if (iso->on[ISO_CGROUP_MEMORY]) {
-            isolate_cg_path(path, sizeof(path), "memory", slot, "cgroup.procs");
+            isolate_cg_path(iso, path, sizeof(path), "memory", slot, "cgroup.procs");
             if ((r = isolate_write(path, "0")) < 0) {
                 snprintf(why, why_len, "joining the memory cgroup: %s", strerror(-r));
                 return r;
             }
         }
         if (iso->on[ISO_CGROUP_PIDS]) {
-            isolate_cg_path(path, sizeof(path), "pids", slot, "cgroup.procs");
+            isolate_cg_path(iso, path, sizeof(path), "pids", slot, "cgroup.procs");
             if ((r = isolate_write(path, "0")) < 0) {
                 snprintf(why, why_len, "joining the pids cgroup: %s", strerror(-r));
                 return r;

@@ -19,6 +19,7 @@ struct isolate;
  * forbids are switched off with a warning (never silently). Returns new state (isolate_free)
  * or NULL on OOM. */
 struct isolate *isolate_new(const struct agent_cfg *cfg);
+/* Frees; removes this instance's cgroups, so call it once every process of ours is gone. */
 void isolate_free(struct isolate *iso);
 /* {layer: {on, reason?}}: new reference, for /health. */
 json_t *isolate_report(const struct isolate *iso);

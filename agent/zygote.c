@@ -682,6 +682,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         }
     }
 out:
+    isolate_free(z.iso);
     free(preload);
     _exit(rc);
 }
