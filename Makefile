@@ -51,7 +51,7 @@ endif
 
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run run-agent test test-unit test-san fuzz bench format format-check clean
+.PHONY: all deps run test test-unit fuzz bench soak format format-check clean
 all: $(BINS)
 
 deps:
@@ -104,6 +104,7 @@ $(B)/tests/replay_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/libc
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(REPLAY_BIN)
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined build/san/sandpit-agent build/san/sandpit-init \
+	    build/san/sandpit-orchestrator \
 	    $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 	@bash tests/run.sh
 
@@ -120,6 +121,11 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@/usr/bin/python3 bench/bench.py
+
+# 10,000 executions, ordinary and hostile mixed, at concurrency 16 (issue 7); make test runs ~500.
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@/usr/bin/python3 tests/security/soak.py --count $${SOAK_COUNT:-10000} --concurrency 16
 
 format:
 	clang-format -i $$(git ls-files '*.[ch]')

@@ -62,8 +62,9 @@ done
 # test stops it, and the fixture fails on any exit code but 0 (STYLE §9).
 if [ -d tests/e2e ] && [ -x build/san/sandpit-agent ]; then
   SANDPIT_BUILD_DIR="$PWD/build/san" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-    run_pytest "end-to-end under ASan+UBSan (agent)" tests/e2e/test_agent_basic.py \
-    tests/e2e/test_agent_api.py tests/e2e/test_adjust.py
+    run_pytest "end-to-end under ASan+UBSan (agent, orchestrator)" tests/e2e/test_agent_basic.py \
+    tests/e2e/test_agent_api.py tests/e2e/test_adjust.py tests/e2e/test_orch_api.py \
+    tests/e2e/test_orch_routing.py
 fi
 [ -d tests/security ] && run_pytest "security corpus (hostile programs through the agent)" tests/security
 echo

@@ -1,0 +1,849 @@
+/* jobs.c - job store and job runs (see jobs.h). */
+#include "jobs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "json_util.h"
+#include "log.h"
+#include "strx.h"
+
+#define JOBS_BUCKETS        4096  /* hash buckets for id lookups */
+#define JOBS_SUBMIT_MS      30000 /* async submit: the agent answers 202 at once */
+#define JOBS_DELETE_MS      30000 /* DELETE waits for the process to be gone */
+#define JOBS_POLL_MIN_MS    100   /* an agent that ignores ?wait= is polled this often */
+#define JOBS_POLL_MARGIN_MS 15000 /* transfer timeout beyond the long-poll's wait */
+
+enum job_status { JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED };
+static const char *const job_status_names[] = {"queued", "running", "completed", "failed",
+                                               "cancelled"};
+
+enum job_phase {
+    JOB_PHASE_QUEUED, /* waiting for a worker */
+    JOB_PHASE_SUBMIT, /* POST /execute (async) in flight */
+    JOB_PHASE_POLL,   /* running on an agent, long-polled */
+    JOB_PHASE_DONE,   /* finished: result fixed */
+};
+
+struct job_waiter {
+    jobs_cancel_fn fn;
+    void *arg;
+    struct job_waiter *next;
+};
+
+struct job {
+    struct jobs *j;                   /* the store (for callbacks) */
+    char id[REQID_LEN + 1];           /* jobId */
+    char req_id[REQID_LEN + 1];       /* the request that created it */
+    enum job_status status;           /* what clients see */
+    enum job_phase phase;             /* where the run is */
+    char language[LANG_NAME_MAX];     /* canonical */
+    char *code;                       /* owned, normalised program text */
+    size_t code_len;                  /* bytes of code */
+    double timeout;                   /* seconds; 0 = the agent's default */
+    json_t *warnings;                 /* owned array */
+    json_t *logs;                     /* owned array of "[ISO] message" */
+    json_t *result;                   /* owned, NULL until finished */
+    int64_t created_ns, started_ns;   /* CLOCK_REALTIME */
+    int64_t finished_ns;              /* CLOCK_REALTIME, 0 until finished */
+    int64_t run_mono_ns;              /* CLOCK_MONOTONIC when the run started */
+    int64_t poll_sent_ns;             /* CLOCK_MONOTONIC of the last long-poll */
+    char exec_id[64];                 /* the agent's execution_id, "" until known */
+    int agent;                        /* registry index of the agent, -1 */
+    unsigned agent_gen;               /* its generation */
+    bool slot;                        /* holds an in-flight slot on that agent */
+    char agent_url[REGISTRY_URL_MAX]; /* its URL */
+    bool cancel_requested;            /* a client cancelled it while it ran */
+    bool delete_sent;                 /* DELETE went to the agent */
+    int pending;                      /* dispatch calls and timers pointing at this job */
+    struct job_waiter *waiters;       /* cancels waiting for the end of the run */
+    struct job *newer, *older;        /* every job, newest first */
+    struct job *qnext;                /* the queue */
+    struct job *hnext;                /* hash chain */
+};
+
+struct jobs {
+    const struct orch_cfg *cfg;
+    struct dispatch *d;
+    struct upstream *up;
+    pthread_mutex_t lock;        /* guards everything below and every job */
+    struct job *newest, *oldest; /* every job */
+    size_t count;                /* jobs kept */
+    struct job *qhead, *qtail;   /* queued jobs, oldest first */
+    size_t queued, running;
+    bool pumping; /* jobs_pump_locked is on the stack */
+    struct job *buckets[JOBS_BUCKETS];
+    unsigned long completed, failed, cancelled, evicted, rejected;
+};
+
+static void jobs_poll_locked(struct job *job, long delay_ms);
+static void jobs_poll_now_locked(struct job *job, int wait_s);
+static void jobs_finish_locked(struct job *job, enum job_status st, const char *error, json_t *res);
+
+static unsigned jobs_hash(const char *id)
+{
+    unsigned h = 2166136261u;
+
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % JOBS_BUCKETS;
+}
+
+static struct job *jobs_find_locked(struct jobs *j, const char *id)
+{
+    for (struct job *x = j->buckets[jobs_hash(id)]; x; x = x->hnext) {
+        if (!strcmp(x->id, id))
+            return x;
+    }
+    return NULL;
+}
+
+static void jobs_iso(int64_t ns, char *out, size_t size)
+{
+    if (ns)
+        clock_iso(ns, out, size);
+    else
+        out[0] = '\0';
+}
+
+static void jobs_log(struct job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends "[ISO time] message" to the job's log (bounded). */
+static void jobs_log(struct job *job, const char *fmt, ...)
+{
+    char line[640], ts[48];
+    va_list ap;
+    int n;
+
+    if (json_array_size(job->logs) >= JOBS_MAX_LOGS)
+        return;
+    clock_iso(clock_real_ns(), ts, sizeof(ts));
+    n = snprintf(line, sizeof(line), "[%s] ", ts);
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    /* Messages may quote agent text cut mid-character: keep the JSON valid. */
+    {
+        json_t *tmp = json_object();
+
+        if (tmp && json_util_set_text(tmp, "l", line, strlen(line)) == 0)
+            json_array_append(job->logs, json_object_get(tmp, "l"));
+        json_decref(tmp);
+    }
+}
+
+struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct upstream *up)
+{
+    struct jobs *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    j->cfg = cfg;
+    j->d = d;
+    j->up = up;
+    pthread_mutex_init(&j->lock, NULL);
+    return j;
+}
+
+static void jobs_free_job(struct job *job)
+{
+    free(job->code);
+    json_decref(job->warnings);
+    json_decref(job->logs);
+    json_decref(job->result);
+    while (job->waiters) {
+        struct job_waiter *w = job->waiters;
+        job->waiters = w->next;
+        free(w);
+    }
+    free(job);
+}
+
+void jobs_free(struct jobs *j)
+{
+    if (!j)
+        return;
+    while (j->newest) {
+        struct job *x = j->newest;
+        j->newest = x->older;
+        jobs_free_job(x);
+    }
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+}
+
+/* Drops the oldest finished jobs while more than --max-jobs are kept. */
+static void jobs_evict_locked(struct jobs *j)
+{
+    struct job *x = j->oldest;
+
+    while (j->count > (size_t)j->cfg->max_jobs && x) {
+        struct job *newer = x->newer, **pp;
+
+        if (x->phase != JOB_PHASE_DONE || x->pending > 0) {
+            x = newer;
+            continue;
+        }
+        for (pp = &j->buckets[jobs_hash(x->id)]; *pp != x; pp = &(*pp)->hnext)
+            ;
+        *pp = x->hnext;
+        if (x->newer)
+            x->newer->older = x->older;
+        else
+            j->newest = x->older;
+        if (x->older)
+            x->older->newer = x->newer;
+        else
+            j->oldest = x->newer;
+        j->count--;
+        j->evicted++;
+        jobs_free_job(x);
+        x = newer;
+    }
+}
+
+static void jobs_on_submitted(struct dcall *c);
+
+/* Starts the run of a job taken off the queue. */
+static void jobs_start_locked(struct job *job)
+{
+    struct jobs *j = job->j;
+    struct dcall *c = dcall_new();
+    json_t *body = json_object();
+    int r = -ENOMEM;
+
+    job->phase = JOB_PHASE_SUBMIT;
+    job->status = JOB_RUNNING;
+    job->started_ns = clock_real_ns();
+    job->run_mono_ns = clock_mono_ns();
+    j->running++;
+    jobs_log(job, "Job started");
+    if (!c || !body || json_util_set_text(body, "code", job->code, job->code_len) < 0 ||
+        json_object_set_new(body, "language", json_string(job->language)) < 0 ||
+        json_object_set_new(body, "async", json_true()) < 0 ||
+        json_object_set_new(body, "debug_mode", json_false()) < 0 ||
+        (job->timeout > 0 && json_object_set_new(body, "timeout", json_real(job->timeout)) < 0))
+        goto fail;
+    c->body = json_dumps(body, JSON_COMPACT);
+    if (!c->body)
+        goto fail;
+    c->body_len = strlen(c->body);
+    strx_copy(c->lang, sizeof(c->lang), job->language);
+    c->method = "POST";
+    snprintf(c->path, sizeof(c->path), "/execute");
+    c->timeout_ms = JOBS_SUBMIT_MS;
+    c->retry = true;
+    c->may_wait = true;
+    c->keep_slot = true;
+    strx_copy(c->req_id, sizeof(c->req_id), job->req_id);
+    c->done = jobs_on_submitted;
+    c->arg = job;
+    r = dispatch_submit(j->d, c);
+    if (r < 0)
+        goto fail;
+    job->pending++;
+    json_decref(body);
+    return;
+fail:
+    json_decref(body);
+    dcall_free(c);
+    jobs_finish_locked(job, JOB_FAILED,
+                       r == -ESHUTDOWN ? "the orchestrator is shutting down" : "out of memory",
+                       NULL);
+}
+
+/* Starts queued jobs while workers are free. Re-entrant calls (a start that fails finishes
+ * its job, which pumps again) return at once: the outer loop goes on. */
+static void jobs_pump_locked(struct jobs *j)
+{
+    if (j->pumping)
+        return;
+    j->pumping = true;
+    while (j->qhead && j->running < (size_t)j->cfg->job_workers) {
+        struct job *job = j->qhead;
+
+        j->qhead = job->qnext;
+        if (!j->qhead)
+            j->qtail = NULL;
+        job->qnext = NULL;
+        j->queued--;
+        jobs_start_locked(job);
+    }
+    j->pumping = false;
+}
+
+int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t code_len,
+                     const char *fmt, const char *req_id, char id_out[REQID_LEN + 1], struct err *e)
+{
+    struct job *job = NULL;
+    unsigned h;
+    size_t i;
+    json_t *w;
+
+    pthread_mutex_lock(&j->lock);
+    if (j->queued >= (size_t)j->cfg->job_queue && j->running >= (size_t)j->cfg->job_workers) {
+        j->rejected++;
+        pthread_mutex_unlock(&j->lock);
+        free(code);
+        job_req_done(req);
+        return err_set(e, ERR_BUSY, "", "the job queue is full (%ld queued, %ld running); retry",
+                       j->cfg->job_queue, j->cfg->job_workers);
+    }
+    job = calloc(1, sizeof(*job));
+    if (!job || !(job->logs = json_array())) {
+        pthread_mutex_unlock(&j->lock);
+        free(job);
+        free(code);
+        job_req_done(req);
+        return err_set(e, ENOMEM, "", "out of memory");
+    }
+    job->j = j;
+    reqid_new(job->id);
+    strx_copy(job->req_id, sizeof(job->req_id), req_id ? req_id : "");
+    job->status = JOB_QUEUED;
+    job->phase = JOB_PHASE_QUEUED;
+    strx_copy(job->language, sizeof(job->language), req->language);
+    job->code = code;
+    job->code_len = code_len;
+    job->timeout = req->timeout;
+    job->warnings = json_incref(req->warnings);
+    job->agent = -1;
+    job->created_ns = clock_real_ns();
+    job_req_done(req);
+    jobs_log(job, "Job queued (language %s, code format %s, %zu bytes)", job->language, fmt,
+             code_len);
+    json_array_foreach(job->warnings, i, w)
+    {
+        jobs_log(job, "Warning: %s", json_string_value(w));
+    }
+    h = jobs_hash(job->id);
+    job->hnext = j->buckets[h];
+    j->buckets[h] = job;
+    job->older = j->newest;
+    if (j->newest)
+        j->newest->newer = job;
+    j->newest = job;
+    if (!j->oldest)
+        j->oldest = job;
+    j->count++;
+    if (j->qtail)
+        j->qtail->qnext = job;
+    else
+        j->qhead = job;
+    j->qtail = job;
+    j->queued++;
+    strx_copy(id_out, REQID_LEN + 1, job->id);
+    jobs_pump_locked(j);
+    jobs_evict_locked(j);
+    pthread_mutex_unlock(&j->lock);
+    return 0;
+}
+
+/* A borrowed string member of o, or "" when absent: new reference. */
+static json_t *jobs_str_or_empty(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    return json_is_string(v) ? json_incref(v) : json_string("");
+}
+
+/* The job's result object: new reference, NULL on OOM. res (borrowed) is the agent's
+ * ExecutionResult, or NULL when the run ended before one existed. */
+static json_t *jobs_result(struct job *job, const char *error, json_t *res)
+{
+    json_t *code = json_object_get(res, "exit_code"), *t = json_object_get(res, "execution_time");
+    const char *reason = json_string_value(json_object_get(res, "exit_reason"));
+    double ms = 0;
+    json_t *o = json_object();
+
+    if (json_is_number(t))
+        ms = json_number_value(t) * 1000;
+    else if (job->run_mono_ns)
+        ms = (double)(clock_mono_ns() - job->run_mono_ns) / 1e6;
+    if (!o)
+        return NULL;
+    /* error may quote agent text cut mid-character: json_util_set_text keeps it valid. */
+    if (json_object_set_new(o, "output", jobs_str_or_empty(res, "stdout")) < 0 ||
+        json_object_set_new(o, "stdout", jobs_str_or_empty(res, "stdout")) < 0 ||
+        json_object_set_new(o, "stderr", jobs_str_or_empty(res, "stderr")) < 0 ||
+        json_object_set_new(o, "exitCode",
+                            json_is_integer(code) ? json_incref(code) : json_null()) < 0 ||
+        (error ? json_util_set_text(o, "error", error, strlen(error))
+               : json_object_set_new(o, "error", json_null())) < 0 ||
+        json_object_set_new(o, "durationMs", json_real((double)(long long)(ms * 1000) / 1000)) <
+            0 ||
+        json_object_set(o, "warnings", job->warnings) < 0 ||
+        json_object_set_new(o, "executionId",
+                            job->exec_id[0] ? json_string(job->exec_id) : json_null()) < 0 ||
+        json_object_set_new(o, "exitReason", reason ? json_string(reason) : json_null()) < 0 ||
+        json_object_set_new(o, "agent",
+                            job->agent_url[0] ? json_string(job->agent_url) : json_null()) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Ends the run: fixes status and result, frees the worker, wakes cancels, starts the next. */
+static void jobs_finish_locked(struct job *job, enum job_status st, const char *error, json_t *res)
+{
+    struct jobs *j = job->j;
+    struct job_waiter *w;
+
+    if (job->phase == JOB_PHASE_DONE)
+        return;
+    if (job->cancel_requested) {
+        st = JOB_CANCELLED;
+        error = "cancelled";
+    }
+    job->status = st;
+    job->finished_ns = clock_real_ns();
+    if (job->phase != JOB_PHASE_QUEUED)
+        j->running--;
+    job->phase = JOB_PHASE_DONE;
+    json_decref(job->result);
+    job->result = jobs_result(job, st == JOB_COMPLETED ? NULL : error, res);
+    if (job->slot) {
+        dispatch_release(j->d, job->agent, job->agent_gen);
+        job->slot = false;
+    }
+    if (st == JOB_COMPLETED) {
+        j->completed++;
+        jobs_log(job, "Job completed");
+    } else if (st == JOB_CANCELLED) {
+        j->cancelled++;
+        jobs_log(job, "Job cancelled");
+    } else {
+        j->failed++;
+        jobs_log(job, "Job failed: %s", error ? error : "unknown error");
+    }
+    log_msg(LOG_INFO, job->req_id[0] ? job->req_id : NULL, "job %s %s%s%s", job->id,
+            job_status_names[st], error && st != JOB_COMPLETED ? ": " : "",
+            error && st != JOB_COMPLETED ? error : "");
+    while ((w = job->waiters)) {
+        job->waiters = w->next;
+        w->fn(w->arg, 200,
+              json_pack("{s:s, s:s, s:s}", "jobId", job->id, "status", job_status_names[st],
+                        "message", "Job cancelled"));
+        free(w);
+    }
+    jobs_pump_locked(j);
+    jobs_evict_locked(j);
+}
+
+/* Finishes from the agent's final ExecutionResult. */
+static void jobs_finish_result_locked(struct job *job, json_t *res)
+{
+    const char *st = json_string_value(json_object_get(res, "status"));
+    const char *error = json_string_value(json_object_get(res, "error"));
+    json_t *t = json_object_get(res, "execution_time");
+    double ms = json_is_number(t) ? json_number_value(t) * 1000 : 0;
+    char why[400];
+
+    if (st && !strcmp(st, "completed")) {
+        jobs_log(job, "Execution completed in %.3f ms", ms);
+        jobs_finish_locked(job, JOB_COMPLETED, NULL, res);
+    } else if (st && !strcmp(st, "timeout")) {
+        snprintf(why, sizeof(why), "Timed out: %s", error ? error : "the time limit was reached");
+        jobs_log(job, "Execution timed out after %.3f ms", ms);
+        jobs_finish_locked(job, JOB_FAILED, why, res);
+    } else if (st && !strcmp(st, "cancelled")) {
+        jobs_log(job, "Execution cancelled on the agent");
+        jobs_finish_locked(job, JOB_CANCELLED, "cancelled", res);
+    } else {
+        json_t *code = json_object_get(res, "exit_code");
+
+        if (error)
+            strx_copy(why, sizeof(why), error);
+        else if (json_is_integer(code))
+            snprintf(why, sizeof(why), "exit code %lld", (long long)json_integer_value(code));
+        else
+            snprintf(why, sizeof(why), "execution %s", st ? st : "failed");
+        jobs_log(job, "Execution failed: %s", why);
+        jobs_finish_locked(job, JOB_FAILED, why, res);
+    }
+}
+
+static void jobs_on_deleted(struct dcall *c)
+{
+    struct job *job = c->arg;
+    struct jobs *j = job->j;
+
+    pthread_mutex_lock(&j->lock);
+    job->pending--;
+    if (c->outcome == DCALL_OK && c->status == 200) {
+        jobs_log(job, "Execution stopped on agent %s", c->agent_url);
+        /* The run is over: fetch its final result now rather than wait for the pending
+         * long-poll, which an agent may only answer at its own deadline. */
+        if (job->phase == JOB_PHASE_POLL)
+            jobs_poll_now_locked(job, 0);
+    } else {
+        char why[400];
+
+        if (c->outcome == DCALL_OK)
+            strx_printf(why, sizeof(why), "stopping the execution: agent answered HTTP %ld",
+                        c->status);
+        else
+            strx_printf(why, sizeof(why), "stopping the execution failed: %s", c->err);
+        jobs_log(job, "%s", why);
+        jobs_finish_locked(job, JOB_CANCELLED, why, NULL);
+    }
+    jobs_evict_locked(j);
+    pthread_mutex_unlock(&j->lock);
+    dcall_free(c);
+}
+
+/* Sends DELETE /execution/{id} to the agent running the job; when that cannot even start,
+ * the job ends here (cancelled, saying so). */
+static void jobs_send_delete_locked(struct job *job)
+{
+    struct dcall *c = dcall_new();
+
+    job->delete_sent = true;
+    if (!c) {
+        jobs_finish_locked(job, JOB_CANCELLED, "stopping the execution failed: out of memory",
+                           NULL);
+        return;
+    }
+    c->agent = job->agent;
+    c->agent_gen = job->agent_gen;
+    c->method = "DELETE";
+    snprintf(c->path, sizeof(c->path), "/execution/%s", job->exec_id);
+    c->timeout_ms = JOBS_DELETE_MS;
+    strx_copy(c->req_id, sizeof(c->req_id), job->req_id);
+    c->done = jobs_on_deleted;
+    c->arg = job;
+    if (dispatch_submit(job->j->d, c) < 0) {
+        dcall_free(c);
+        jobs_finish_locked(job, JOB_CANCELLED,
+                           "stopping the execution failed: the orchestrator is shutting down",
+                           NULL);
+        return;
+    }
+    job->pending++;
+    jobs_log(job, "Stopping execution %s on agent %s", job->exec_id, job->agent_url);
+}
+
+/* The agent's error message from an error body, into out. */
+static void jobs_agent_error(const struct dcall *c, char *out, size_t size)
+{
+    json_t *o = c->resp ? json_loadb(c->resp, c->resp_len, 0, NULL) : NULL;
+    const char *m = json_string_value(json_object_get(json_object_get(o, "error"), "message"));
+
+    if (!m)
+        m = json_string_value(json_object_get(o, "detail"));
+    snprintf(out, size, "agent %s answered HTTP %ld%s%.200s", c->agent_url, c->status,
+             m ? ": " : "", m ? m : "");
+    json_decref(o);
+}
+
+static void jobs_on_submitted(struct dcall *c)
+{
+    struct job *job = c->arg;
+    struct jobs *j = job->j;
+    char why[400];
+
+    pthread_mutex_lock(&j->lock);
+    job->pending--;
+    if (c->outcome == DCALL_OK) {
+        /* keep_slot: the slot is ours from here on, whatever the agent said. */
+        job->agent = c->answered_by;
+        job->agent_gen = c->answered_gen;
+        job->slot = true;
+        strx_copy(job->agent_url, sizeof(job->agent_url), c->agent_url);
+    }
+    if (c->outcome == DCALL_OK && c->status == 202) {
+        json_t *o = json_loadb(c->resp ? c->resp : "", c->resp_len, 0, NULL);
+        const char *id = json_string_value(json_object_get(o, "execution_id"));
+
+        if (id && strlen(id) < sizeof(job->exec_id)) {
+            strx_copy(job->exec_id, sizeof(job->exec_id), id);
+            job->phase = JOB_PHASE_POLL;
+            jobs_log(job, "Running on agent %s as execution %s", job->agent_url, job->exec_id);
+            jobs_poll_locked(job, 0);
+        } else {
+            jobs_finish_locked(job, JOB_FAILED, "the agent accepted the job without an id", NULL);
+        }
+        json_decref(o);
+    } else if (c->outcome == DCALL_OK) {
+        jobs_agent_error(c, why, sizeof(why));
+        jobs_finish_locked(job, JOB_FAILED, why, NULL);
+    } else {
+        jobs_finish_locked(job, JOB_FAILED, c->err, NULL);
+    }
+    pthread_mutex_unlock(&j->lock);
+    dcall_free(c);
+}
+
+static void jobs_on_polled(struct dcall *c)
+{
+    struct job *job = c->arg;
+    struct jobs *j = job->j;
+    char why[400];
+
+    pthread_mutex_lock(&j->lock);
+    job->pending--;
+    if (job->phase == JOB_PHASE_DONE) {
+        /* A poll still out when the job ended (shutdown, a failed cancel). */
+        jobs_evict_locked(j);
+    } else if (c->outcome == DCALL_OK && c->status == 200) {
+        json_t *o = json_loadb(c->resp ? c->resp : "", c->resp_len, 0, NULL);
+        const char *st = json_string_value(json_object_get(o, "status"));
+
+        if (!st) {
+            jobs_finish_locked(job, JOB_FAILED, "the agent answered a poll without a status", NULL);
+        } else if (!strcmp(st, "pending") || !strcmp(st, "running")) {
+            int64_t took_ms = (clock_mono_ns() - job->poll_sent_ns) / 1000000;
+            jobs_poll_locked(job, took_ms < JOBS_POLL_MIN_MS ? JOBS_POLL_MIN_MS : 0);
+        } else {
+            jobs_finish_result_locked(job, o);
+        }
+        json_decref(o);
+    } else if (c->outcome == DCALL_OK && c->status == 404) {
+        snprintf(why, sizeof(why), "agent %s no longer knows execution %s (restarted?)",
+                 c->agent_url, job->exec_id);
+        jobs_finish_locked(job, JOB_FAILED, why, NULL);
+    } else if (c->outcome == DCALL_OK) {
+        jobs_agent_error(c, why, sizeof(why));
+        jobs_finish_locked(job, JOB_FAILED, why, NULL);
+    } else {
+        snprintf(why, sizeof(why), "lost the agent during the run: %s", c->err);
+        jobs_finish_locked(job, JOB_FAILED, why, NULL);
+    }
+    pthread_mutex_unlock(&j->lock);
+    dcall_free(c);
+}
+
+/* GET /execution/{id}?wait=wait_s on the job's agent. */
+static void jobs_poll_now_locked(struct job *job, int wait_s)
+{
+    struct dcall *c = dcall_new();
+
+    if (!c) {
+        jobs_finish_locked(job, JOB_FAILED, "out of memory", NULL);
+        return;
+    }
+    c->agent = job->agent;
+    c->agent_gen = job->agent_gen;
+    c->method = "GET";
+    snprintf(c->path, sizeof(c->path), "/execution/%s?wait=%d", job->exec_id, wait_s);
+    c->timeout_ms = wait_s * 1000L + JOBS_POLL_MARGIN_MS;
+    strx_copy(c->req_id, sizeof(c->req_id), job->req_id);
+    c->done = jobs_on_polled;
+    c->arg = job;
+    job->poll_sent_ns = clock_mono_ns();
+    if (dispatch_submit(job->j->d, c) < 0) {
+        dcall_free(c);
+        jobs_finish_locked(job, JOB_FAILED, "the orchestrator is shutting down", NULL);
+        return;
+    }
+    job->pending++;
+}
+
+static void jobs_poll_timer(void *arg)
+{
+    struct job *job = arg;
+    struct jobs *j = job->j;
+
+    pthread_mutex_lock(&j->lock);
+    job->pending--;
+    if (job->phase == JOB_PHASE_POLL)
+        jobs_poll_locked(job, 0);
+    jobs_evict_locked(j);
+    pthread_mutex_unlock(&j->lock);
+}
+
+/* The next step of a running job, at once or after delay_ms: a long-poll, or the DELETE of a
+ * cancel (then no new long-poll: the DELETE's answer fetches the final result). Loop thread. */
+static void jobs_poll_locked(struct job *job, long delay_ms)
+{
+    if (job->cancel_requested) {
+        if (!job->delete_sent)
+            jobs_send_delete_locked(job);
+        return;
+    }
+    if (delay_ms <= 0) {
+        jobs_poll_now_locked(job, JOBS_POLL_WAIT_S);
+        return;
+    }
+    if (upstream_after(job->j->up, delay_ms, jobs_poll_timer, job) < 0) {
+        jobs_finish_locked(job, JOB_FAILED, "out of memory", NULL);
+        return;
+    }
+    job->pending++;
+}
+
+/* The status view of a job. */
+static json_t *jobs_status_view(struct job *job)
+{
+    char created[48], started[48], finished[48];
+    json_t *err = job->result ? json_object_get(job->result, "error") : NULL;
+    json_t *o;
+
+    jobs_iso(job->created_ns, created, sizeof(created));
+    jobs_iso(job->started_ns, started, sizeof(started));
+    jobs_iso(job->finished_ns, finished, sizeof(finished));
+    o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:O?}", "jobId", job->id, "status",
+        job_status_names[job->status], "language", job->language, "createdAt", created, "startedAt",
+        started[0] ? started : NULL, "finishedAt", finished[0] ? finished : NULL, "executionId",
+        job->exec_id[0] ? job->exec_id : NULL, "agent", job->agent_url[0] ? job->agent_url : NULL,
+        "error", err && json_is_string(err) ? err : NULL);
+    if (o && job->result)
+        json_object_set(o, "durationMs", json_object_get(job->result, "durationMs"));
+    return o;
+}
+
+int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **out)
+{
+    struct job *job;
+    json_t *o = NULL;
+
+    pthread_mutex_lock(&j->lock);
+    job = jobs_find_locked(j, id);
+    if (!job) {
+        pthread_mutex_unlock(&j->lock);
+        return -ENOENT;
+    }
+    if (view == JOBS_VIEW_STATUS)
+        o = jobs_status_view(job);
+    else
+        o = json_pack("{s:s, s:s, s:O, s:O}", "jobId", job->id, "status",
+                      job_status_names[job->status], "logs", job->logs, "result",
+                      job->result ? job->result : json_null());
+    pthread_mutex_unlock(&j->lock);
+    if (!o)
+        return -ENOMEM;
+    *out = o;
+    return 0;
+}
+
+int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out, struct err *e)
+{
+    int want = -1;
+    size_t total = 0;
+    json_t *arr;
+
+    if (status && *status) {
+        for (size_t i = 0; i < sizeof(job_status_names) / sizeof(job_status_names[0]); i++) {
+            if (!strcmp(status, job_status_names[i]))
+                want = (int)i;
+        }
+        if (want < 0)
+            return err_set(e, ERR_INVALID, "status",
+                           "query 'status' must be queued, running, completed, failed or "
+                           "cancelled");
+    }
+    arr = json_array();
+    if (!arr)
+        return -ENOMEM;
+    pthread_mutex_lock(&j->lock);
+    for (struct job *x = j->newest; x; x = x->older) {
+        if (want >= 0 && (int)x->status != want)
+            continue;
+        total++;
+        if ((long)json_array_size(arr) < limit)
+            json_array_append_new(arr, jobs_status_view(x));
+    }
+    pthread_mutex_unlock(&j->lock);
+    *out = json_pack("{s:o, s:I, s:I}", "jobs", arr, "total", (json_int_t)total, "count",
+                     (json_int_t)json_array_size(arr));
+    return *out ? 0 : -ENOMEM;
+}
+
+int jobs_cancel(struct jobs *j, const char *id, jobs_cancel_fn cb, void *arg, unsigned *status,
+                json_t **reply)
+{
+    struct job *job;
+    struct job_waiter *w;
+
+    pthread_mutex_lock(&j->lock);
+    job = jobs_find_locked(j, id);
+    if (!job) {
+        pthread_mutex_unlock(&j->lock);
+        return -ENOENT;
+    }
+    switch (job->phase) {
+    case JOB_PHASE_DONE:
+        if (job->status == JOB_CANCELLED) {
+            *status = 200;
+            *reply = json_pack("{s:s, s:s, s:s}", "jobId", job->id, "status", "cancelled",
+                               "message", "Job already cancelled");
+        } else {
+            char msg[96];
+
+            snprintf(msg, sizeof(msg), "job %s already %s", job->id, job_status_names[job->status]);
+            *status = 409;
+            *reply = json_pack("{s:{s:s, s:s}, s:s, s:s}", "error", "code", "conflict", "message",
+                               msg, "jobId", job->id, "status", job_status_names[job->status]);
+        }
+        break;
+    case JOB_PHASE_QUEUED: {
+        struct job **pp;
+
+        for (pp = &j->qhead; *pp && *pp != job; pp = &(*pp)->qnext)
+            ;
+        if (*pp) {
+            *pp = job->qnext;
+            if (j->qtail == job) {
+                j->qtail = NULL;
+                for (struct job *x = j->qhead; x; x = x->qnext)
+                    j->qtail = x;
+            }
+            j->queued--;
+        }
+        job->cancel_requested = true;
+        jobs_log(job, "Cancelled before it started");
+        jobs_finish_locked(job, JOB_CANCELLED, "cancelled before it started", NULL);
+        *status = 200;
+        *reply = json_pack("{s:s, s:s, s:s}", "jobId", job->id, "status", "cancelled", "message",
+                           "Job cancelled");
+        break;
+    }
+    case JOB_PHASE_SUBMIT:
+    case JOB_PHASE_POLL:
+        w = malloc(sizeof(*w));
+        if (!w) {
+            pthread_mutex_unlock(&j->lock);
+            return -ENOMEM;
+        }
+        w->fn = cb;
+        w->arg = arg;
+        w->next = job->waiters;
+        job->waiters = w;
+        if (!job->cancel_requested) {
+            job->cancel_requested = true;
+            job->status = JOB_CANCELLED;
+            jobs_log(job, "Cancel requested");
+            /* In SUBMIT the 202's handler sends it once the execution id is known. */
+            if (job->phase == JOB_PHASE_POLL && !job->delete_sent)
+                jobs_send_delete_locked(job);
+        }
+        pthread_mutex_unlock(&j->lock);
+        return 1;
+    }
+    pthread_mutex_unlock(&j->lock);
+    return *reply ? 0 : -ENOMEM;
+}
+
+json_t *jobs_stats_json(struct jobs *j)
+{
+    json_t *o;
+
+    pthread_mutex_lock(&j->lock);
+    o = json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "queued",
+                  (json_int_t)j->queued, "running", (json_int_t)j->running, "kept",
+                  (json_int_t)j->count, "workers", (int)j->cfg->job_workers, "max_queue",
+                  (int)j->cfg->job_queue, "max_jobs", (int)j->cfg->max_jobs, "completed",
+                  (json_int_t)j->completed, "failed", (json_int_t)j->failed, "cancelled",
+                  (json_int_t)j->cancelled, "evicted", (json_int_t)j->evicted, "rejected",
+                  (json_int_t)j->rejected);
+    pthread_mutex_unlock(&j->lock);
+    return o;
+}

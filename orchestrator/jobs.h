@@ -1,0 +1,63 @@
+/* jobs.h - the job API's jobs (HARDIK dialect): an in-memory store, a bounded FIFO queue,
+ * at most --job-workers running at once, and each run driven on an agent as an async
+ * execution that is long-polled (GET /execution/{id}?wait=) and cancelled with DELETE.
+ *
+ * Status: queued -> running -> completed | failed | cancelled. A job whose code fails or times
+ * out is failed, with the reason. Finished jobs are kept until more than --max-jobs exist; then
+ * the oldest finished ones are evicted (queued and running jobs never are).
+ *
+ * Threads: the API may be called from any thread; one mutex guards the store; the runs advance
+ * on the upstream loop thread (dispatch callbacks and timers). */
+#ifndef SANDPIT_JOBS_H
+#define SANDPIT_JOBS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "dispatch.h"
+#include "err.h"
+#include "job_req.h"
+#include "orch_cfg.h"
+#include "reqid.h"
+#include "upstream.h"
+
+#define JOBS_POLL_WAIT_S 10  /* seconds one long-poll asks the agent to wait */
+#define JOBS_MAX_LOGS    256 /* log lines kept per job */
+
+struct jobs;
+
+/* Called once, on the upstream loop thread with the store's lock held, when a cancel that had
+ * to wait for the agent is over: reply (new reference, to be consumed) and its HTTP status.
+ * Keep it short; never call back into jobs. */
+typedef void (*jobs_cancel_fn)(void *arg, unsigned status, json_t *reply);
+
+/* New store (free with jobs_free); all pointers borrowed for its life. NULL on OOM. */
+struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct upstream *up);
+/* Frees every job; the upstream loop must have stopped. NULL is fine. */
+void jobs_free(struct jobs *j);
+
+/* Creates a job from req (taken, even on failure) running code (taken: malloc'd, code_len
+ * bytes) and queues or starts it. fmt is the recognised code format's name (static). On
+ * success id_out holds the new job id. -ERR_BUSY when the queue is full, -ENOMEM. */
+int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t code_len,
+                     const char *fmt, const char *req_id, char id_out[REQID_LEN + 1],
+                     struct err *e);
+
+enum jobs_view {
+    JOBS_VIEW_STATUS, /* {jobId, status, language, times, executionId, agent, error} */
+    JOBS_VIEW_LOGS,   /* {jobId, status, logs, result} */
+};
+/* The job as JSON: 0 with *out new, -ENOENT, or -ENOMEM. */
+int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **out);
+/* {jobs:[status views newest first], total, count}: status (or NULL for all) filters, at most
+ * limit entries. 0 with *out new, -ERR_INVALID (unknown status, e set), -ENOMEM. */
+int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out, struct err *e);
+/* Cancels a job. Returns 0 with *status and *reply (new) set when the answer is known now (a queued
+ * job is cancelled at once; a finished one answers 409, or 200 when it was cancelled already),
+ * 1 when cb(arg, ...) will answer once the agent has stopped the run, -ENOENT, -ENOMEM. */
+int jobs_cancel(struct jobs *j, const char *id, jobs_cancel_fn cb, void *arg, unsigned *status,
+                json_t **reply);
+/* Counters for /health and /metrics: new reference. */
+json_t *jobs_stats_json(struct jobs *j);
+
+#endif

@@ -1,0 +1,310 @@
+/* main.c - sandpit-orchestrator: option table, start-up order, signals, shutdown.
+ *
+ * Start-up: signals blocked before any thread (SIGCHLD is read by the supervisor, the others
+ * here through a signalfd); the agent table from --agent and the spawned runtimes; libcurl's
+ * global init (before threads); the upstream loop and its dispatcher; the supervisor, which
+ * spawns local agents; the job store; the HTTP threads. The port file is written once every
+ * agent has been checked (or --start-timeout has passed), so whoever waits for it can send
+ * requests at once.
+ *
+ * Shutdown (SIGTERM/SIGINT): stop accepting; stop the upstream loop, which completes every
+ * pending call (waking every suspended connection); stop the local agents (SIGTERM, up to 5 s,
+ * SIGKILL); stop the HTTP threads; exit 0. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "clock.h"
+#include "dispatch.h"
+#include "fdio.h"
+#include "jobs.h"
+#include "log.h"
+#include "orch_cfg.h"
+#include "registry.h"
+#include "server.h"
+#include "supervisor.h"
+#include "upstream.h"
+#include "strx.h"
+
+#define OPT(n, t, lo, hi, d, f, h)                                                                 \
+    {                                                                                              \
+        n, t, lo, hi, d, offsetof(struct orch_cfg, f), h                                           \
+    }
+
+static const struct cfg_opt orch_opts[] = {
+    OPT("host", CFG_STR, 0, 0, "127.0.0.1", host, "IPv4 address to listen on"),
+    OPT("port", CFG_INT, 0, 65535, "6000", port, "TCP port; 0 picks a free one"),
+    OPT("port-file", CFG_STR, 0, 0, NULL, port_file,
+        "write the bound port to this file once the agents are checked"),
+    OPT("agent", CFG_LIST, 0, 0, NULL, agents,
+        "an agent: LANG[,LANG...]=URL, or a bare URL whose languages come from its /health "
+        "(repeatable; env: comma-separated URLs)"),
+    OPT("spawn-agents", CFG_BOOL, 0, 0, "0", spawn_agents,
+        "start local agents (one per runtime on this machine); the default when no --agent is "
+        "given"),
+    OPT("spawn-count", CFG_INT, 1, 16, "1", spawn_count, "local agents per runtime"),
+    OPT("agent-bin", CFG_STR, 0, 0, "", agent_bin,
+        "sandpit-agent binary to spawn (default: next to this binary)"),
+    OPT("spawn-arg", CFG_LIST, 0, 0, NULL, spawn_args,
+        "extra argument for every spawned agent, e.g. --spawn-arg=--max-concurrent=64 "
+        "(repeatable)"),
+    OPT("spawn-state-dir", CFG_STR, 0, 0, "/tmp/sandpit-state", spawn_state_dir,
+        "spawned agent N keeps its durable state (the adjustments outbox) in DIR/agent-N"),
+    OPT("health-interval", CFG_DOUBLE, 0.1, 3600, "2", health_interval,
+        "seconds between health checks of a healthy agent"),
+    OPT("request-timeout", CFG_DOUBLE, 1, 86400, "330", request_timeout,
+        "seconds: the longest wait for an agent's answer"),
+    OPT("agent-wait", CFG_DOUBLE, 0, 3600, "30", agent_wait,
+        "seconds a request waits for a starting or restarting agent of its language"),
+    OPT("start-timeout", CFG_DOUBLE, 0, 3600, "30", start_timeout,
+        "seconds to wait for the agents at start-up before writing --port-file"),
+    OPT("max-timeout", CFG_DOUBLE, 0.001, 86400, "300", max_timeout,
+        "seconds: the largest code timeout a request may ask for"),
+    OPT("max-jobs", CFG_INT, 1, 10000000, "1000", max_jobs,
+        "jobs kept in memory; past it the oldest finished ones are evicted"),
+    OPT("job-workers", CFG_INT, 1, 4096, "16", job_workers, "jobs running at once"),
+    OPT("job-queue", CFG_INT, 0, 1000000, "1000", job_queue,
+        "jobs waiting for a worker before POST /api/run answers 503"),
+    OPT("http-threads", CFG_INT, 1, 64, "4", http_threads, "HTTP threads"),
+    OPT("log-level", CFG_STR, 0, 0, "info", log_level, "debug, info, warn or error"),
+};
+
+#define ORCH_N_OPTS (sizeof(orch_opts) / sizeof(orch_opts[0]))
+
+static const char orch_usage[] =
+    "usage: sandpit-orchestrator [options]\n"
+    "Routes code-execution requests (the NVIDIA tool-call contract on POST /execute, the job API "
+    "on /api/*)\nto sandpit agents; see docs/orchestrator.md.";
+
+/* Runtimes a spawned agent provides: today the agent embeds Python only. */
+static const char *const orch_runtimes[] = {"python"};
+
+/* Finds sandpit-agent next to our own binary (or takes --agent-bin). */
+static int main_agent_bin(const char *opt, char *out, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    if (opt && *opt) {
+        snprintf(out, size, "%s", opt);
+    } else {
+        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        if (n < 0)
+            return -errno;
+        exe[n] = '\0';
+        if (snprintf(out, size, "%s/sandpit-agent", dirname(exe)) >= (int)size)
+            return -ENAMETOOLONG;
+    }
+    return access(out, X_OK) < 0 ? -errno : 0;
+}
+
+/* True once every spawned agent is up and every configured one has answered a check. */
+static bool main_agents_settled(struct registry *reg)
+{
+    bool settled = true;
+
+    pthread_mutex_lock(&reg->lock);
+    for (int i = 0; i < reg->n; i++) {
+        const struct agent *a = &reg->agents[i];
+
+        if (a->spawned ? a->state != AGENT_UP : !a->checked)
+            settled = false;
+    }
+    pthread_mutex_unlock(&reg->lock);
+    return settled;
+}
+
+/* Waits for the agents (bounded by --start-timeout) or a signal; returns the signal number
+ * when one arrived, else 0. */
+static int main_wait_agents(struct registry *reg, int sfd, double timeout_s)
+{
+    int64_t deadline = clock_mono_ns() + (int64_t)(timeout_s * 1e9);
+
+    while (!main_agents_settled(reg)) {
+        struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+
+        if (clock_mono_ns() >= deadline) {
+            log_warn("not every agent is ready after %g s (see GET /health); serving anyway",
+                     timeout_s);
+            return 0;
+        }
+        if (poll(&pfd, 1, 20) > 0) {
+            struct signalfd_siginfo si;
+
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                return (int)si.ssi_signo;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct orch_cfg cfg;
+    char agent_bin[PATH_MAX], desc[4096];
+    struct registry *reg = NULL;
+    struct upstream *up = NULL;
+    struct dispatch *d = NULL;
+    struct supervisor *sup = NULL;
+    struct jobs *jobs = NULL;
+    struct server *srv = NULL;
+    struct err e = {0};
+    bool curl_ready = false, spawn;
+    sigset_t mask;
+    int sfd = -1, rc = 1, lvl, r, sig = 0;
+
+    r = cfg_parse(orch_opts, ORCH_N_OPTS, &cfg, argc, argv, orch_usage, &e);
+    if (r == 1)
+        return 0;
+    if (r < 0) {
+        fprintf(stderr, "sandpit-orchestrator: %s\n", e.msg);
+        return 2;
+    }
+    lvl = log_level_parse(cfg.log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "sandpit-orchestrator: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    log_init("orchestrator", (enum log_level)lvl);
+    reg = registry_new();
+    if (!reg) {
+        fprintf(stderr, "sandpit-orchestrator: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < cfg.agents.n; i++) {
+        struct agent_spec spec;
+
+        if (registry_parse_spec(cfg.agents.items[i], &spec, &e) < 0 ||
+            registry_add(reg, &spec, false, &e) < 0) {
+            fprintf(stderr, "sandpit-orchestrator: --agent '%s': %s\n", cfg.agents.items[i], e.msg);
+            rc = 2;
+            goto out;
+        }
+    }
+    spawn = cfg.spawn_agents || cfg.agents.n == 0;
+    if (spawn) {
+        if ((r = main_agent_bin(cfg.agent_bin, agent_bin, sizeof(agent_bin))) < 0) {
+            fprintf(stderr, "sandpit-orchestrator: cannot run the agent binary '%s': %s\n",
+                    agent_bin, strerror(-r));
+            rc = 2;
+            goto out;
+        }
+        for (size_t k = 0; k < sizeof(orch_runtimes) / sizeof(orch_runtimes[0]); k++) {
+            for (long n = 0; n < cfg.spawn_count; n++) {
+                struct agent_spec spec = {.n_langs = 1};
+
+                strx_copy(spec.langs[0], sizeof(spec.langs[0]), orch_runtimes[k]);
+                if (registry_add(reg, &spec, true, &e) < 0) {
+                    fprintf(stderr, "sandpit-orchestrator: %s\n", e.msg);
+                    rc = 2;
+                    goto out;
+                }
+            }
+        }
+    }
+
+    /* Before any thread: signals go to signalfds (SIGCHLD to the supervisor's). */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigdelset(&mask, SIGCHLD);
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sfd < 0) {
+        log_errno(errno, NULL, "signalfd");
+        goto out;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("curl_global_init failed");
+        goto out;
+    }
+    curl_ready = true;
+    up = upstream_new(&e);
+    if (!up) {
+        log_error("%s", e.msg);
+        goto out;
+    }
+    d = dispatch_new(reg, up, &cfg);
+    jobs = d ? jobs_new(&cfg, d, up) : NULL;
+    if (!d || !jobs) {
+        log_error("out of memory");
+        goto out;
+    }
+    if ((r = upstream_start(up)) < 0 || (r = dispatch_start(d)) < 0) {
+        log_errno(-r, NULL, "cannot start the upstream thread");
+        goto out;
+    }
+    if (spawn) {
+        sup = supervisor_new(reg, &cfg, agent_bin, &e);
+        if (!sup) {
+            log_error("%s", e.msg);
+            goto out;
+        }
+        if ((r = supervisor_start(sup)) < 0) {
+            log_errno(-r, NULL, "cannot start the supervisor thread");
+            goto out;
+        }
+    }
+    srv = server_new(&cfg, reg, d, jobs, &e);
+    if (!srv) {
+        log_error("%s", e.msg);
+        goto out;
+    }
+    cfg_describe(orch_opts, ORCH_N_OPTS, &cfg, desc, sizeof(desc));
+    log_info("listening on http://%s:%u config: %s", cfg.host, (unsigned)server_port(srv), desc);
+    sig = main_wait_agents(reg, sfd, cfg.start_timeout);
+    if (!sig && cfg.port_file) {
+        FILE *f = fopen(cfg.port_file, "we");
+        if (!f || fprintf(f, "%u\n", (unsigned)server_port(srv)) < 0 || fclose(f) != 0) {
+            log_errno(errno, NULL, "cannot write --port-file '%s'", cfg.port_file);
+            goto out;
+        }
+    }
+    if (!sig)
+        log_info("ready");
+    while (!sig) {
+        struct signalfd_siginfo si;
+        ssize_t n = read(sfd, &si, sizeof(si));
+
+        if (n == (ssize_t)sizeof(si)) {
+            sig = (int)si.ssi_signo;
+            break;
+        }
+        if (n < 0 && errno != EINTR) {
+            log_errno(errno, NULL, "signalfd read");
+            goto out;
+        }
+    }
+    log_info("signal %d received, shutting down", sig);
+    rc = 0;
+out:
+    server_quiesce(srv);
+    upstream_stop(up);
+    supervisor_free(sup);
+    server_free(srv);
+    jobs_free(jobs);
+    dispatch_free(d);
+    upstream_free(up);
+    registry_free(reg);
+    cfg_list_done(&cfg.agents);
+    cfg_list_done(&cfg.spawn_args);
+    if (curl_ready)
+        curl_global_cleanup();
+    fdio_close(&sfd);
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
+}

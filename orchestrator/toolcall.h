@@ -1,0 +1,55 @@
+/* toolcall.h - the NVIDIA tool-call contract of POST /execute (DESIGN "Orchestrator API"):
+ * request parsing, the body sent to the agent, and the reply built from an ExecutionResult.
+ * Pure: no I/O, no MHD, no libcurl. */
+#ifndef SANDPIT_TOOLCALL_H
+#define SANDPIT_TOOLCALL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "lang.h"
+
+#define TOOLCALL_CUT_MARK  "<output cut>"
+#define TOOLCALL_TIMED_OUT "Timed out\n"
+#define TOOLCALL_MAX_CHARS 1000000000LL /* upper bound of max_output_characters */
+
+struct toolcall_req {
+    json_t *root;     /* owned: the parsed body; every borrowed pointer points into it */
+    const char *code; /* generated_code (or its alias code), before format normalisation */
+    size_t code_len;
+    char language[LANG_NAME_MAX]; /* canonical; "python" when not given */
+    double timeout;               /* seconds; 0 = the agent's default */
+    long long max_chars;          /* max_output_characters; -1 = no cut */
+    json_t *warnings;             /* owned array of scenario warnings, or NULL */
+};
+
+/* Parses body (len bytes): generated_code (or code) string, required; timeout number of
+ * seconds > 0 and <= max_timeout; language string; max_output_characters integer >= 0;
+ * scenario object (validated, reported as warnings); other fields are ignored. Returns 0
+ * (release with toolcall_req_done), -ERR_INVALID with e naming the field, or -ENOMEM. */
+int toolcall_parse(const char *body, size_t len, double max_timeout, struct toolcall_req *req,
+                   struct err *e);
+/* Releases what toolcall_parse allocated; safe on a zeroed struct. */
+void toolcall_req_done(struct toolcall_req *req);
+
+/* The agent's POST /execute body for req with the normalised code (borrowed): new reference,
+ * or NULL on OOM. stdin, env and input_data are passed through for the agent to validate. */
+json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, size_t code_len);
+
+/* The contract's reply for an agent ExecutionResult (borrowed): {process_status, stdout,
+ * stderr} plus execution_id, language, exit_code, signal, exit_reason, execution_time, result,
+ * truncated. Streams are cut to max_chars characters (when >= 0) followed by "<output cut>";
+ * a timeout's stderr ends with "Timed out\n"; a failure whose error is not in stderr gets it as
+ * the last line. New reference, or NULL on OOM. */
+json_t *toolcall_reply(json_t *res, long long max_chars);
+
+/* Bytes taken by the first max_chars UTF-8 characters of s (len bytes); len when s is shorter.
+ * A byte that does not start a character never counts as one. */
+size_t toolcall_char_prefix(const char *s, size_t len, long long max_chars);
+
+/* Maps an agent status (completed|failed|timeout|cancelled|...) to completed|error|timeout. */
+const char *toolcall_process_status(const char *agent_status);
+
+#endif

@@ -1,0 +1,69 @@
+/* upstream.h - the orchestrator's one HTTP client thread: a libcurl multi handle driven by
+ * curl_multi_poll, plus tasks posted from other threads and one-shot timers.
+ *
+ * Every agent call of the process goes through this thread, so the multi handle's connection
+ * cache keeps one pool of keep-alive connections per agent (no TCP handshake per request).
+ * Callbacks (tasks, timers, transfer completions) run on the loop thread, one at a time: they
+ * must not block. Functions marked "loop thread" may only be called from such callbacks. */
+#ifndef SANDPIT_UPSTREAM_H
+#define SANDPIT_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define UPSTREAM_MAX_RESPONSE (256u << 20) /* bytes of one response body before we give up */
+
+struct upstream;
+
+/* What a transfer produced. */
+struct upstream_resp {
+    int curl_code;   /* CURLE_OK, or why the transfer failed */
+    const char *err; /* "" on success, else a message (borrowed for the callback) */
+    long status;     /* HTTP status, 0 when no answer arrived */
+    struct buf body; /* the response body; the callback may buf_steal it */
+    double seconds;  /* transfer time */
+    bool timed_out;  /* the transfer hit its timeout */
+    bool shutdown;   /* aborted because the loop is stopping */
+};
+
+/* One request. Pointers are borrowed until the completion callback has run. */
+struct upstream_req {
+    const char *method; /* "GET", "POST" or "DELETE" */
+    const char *url;    /* absolute */
+    const char *body;   /* request body for POST, or NULL */
+    size_t body_len;    /* bytes of body */
+    const char *req_id; /* sent as X-Request-Id, or NULL */
+    long timeout_ms;    /* whole transfer */
+};
+
+typedef void (*upstream_fn)(void *arg);
+typedef void (*upstream_done_fn)(void *arg, struct upstream_resp *resp);
+
+/* New client (free with upstream_free); NULL with e set. curl_global_init must have run. */
+struct upstream *upstream_new(struct err *e);
+/* Starts the loop thread; 0 or -errno. */
+int upstream_start(struct upstream *u);
+/* Stops the loop: posted tasks still run, every timer fires at once, every transfer completes
+ * with resp->shutdown, and new transfers are refused; returns when the thread has exited.
+ * Posting afterwards fails. Any thread but the loop's. */
+void upstream_stop(struct upstream *u);
+/* Stops if needed and frees; NULL is fine. */
+void upstream_free(struct upstream *u);
+
+/* Runs fn(arg) on the loop thread soon. Any thread. 0, -ENOMEM, or -ESHUTDOWN once the loop
+ * has exited (fn will not run). */
+int upstream_post(struct upstream *u, upstream_fn fn, void *arg);
+/* Starts a transfer; done(arg, resp) runs once when it ends. Loop thread. 0, or -ENOMEM /
+ * -ESHUTDOWN / -EINVAL (done will not run). */
+int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_done_fn done,
+                   void *arg);
+/* Runs fn(arg) after delay_ms (or at once while stopping). Loop thread. 0 or -ENOMEM. */
+int upstream_after(struct upstream *u, long delay_ms, upstream_fn fn, void *arg);
+/* True once upstream_stop was called. Any thread. */
+bool upstream_stopping(struct upstream *u);
+
+#endif

@@ -1,0 +1,110 @@
+/* test_route.c - table-driven tests of route_parse (STYLE §13: includes the .c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../orchestrator/route.c"
+
+#define UUID "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+struct route_case {
+    const char *method;
+    const char *path;
+    int rc;
+    enum route_id id;
+    const char *arg;   /* expected m.arg, NULL = "" */
+    const char *allow; /* expected m.allow on -EPERM, NULL = don't care */
+};
+
+static const struct route_case route_cases[] = {
+    {"GET", "/", 0, ROUTE_ROOT, NULL, NULL},
+    {"HEAD", "/", 0, ROUTE_ROOT, NULL, NULL},
+    {"POST", "/execute", 0, ROUTE_EXECUTE, NULL, NULL},
+    {"POST", "/execute/", 0, ROUTE_EXECUTE, NULL, NULL},
+    {"GET", "/execute", -EPERM, ROUTE_EXECUTE, NULL, "POST"},
+    {"PUT", "/execute", -EPERM, ROUTE_EXECUTE, NULL, "POST"},
+    {"GET", "/health", 0, ROUTE_HEALTH, NULL, NULL},
+    {"HEAD", "/health", 0, ROUTE_HEALTH, NULL, NULL},
+    {"POST", "/health", -EPERM, ROUTE_HEALTH, NULL, "GET"},
+    {"GET", "/languages", 0, ROUTE_LANGUAGES, NULL, NULL},
+    {"GET", "/metrics", 0, ROUTE_METRICS, NULL, NULL},
+    {"POST", "/api/run", 0, ROUTE_JOB_RUN, NULL, NULL},
+    {"GET", "/api/run", -EPERM, ROUTE_JOB_RUN, NULL, "POST"},
+    {"GET", "/api/jobs", 0, ROUTE_JOB_LIST, NULL, NULL},
+    {"GET", "/api/jobs/", 0, ROUTE_JOB_LIST, NULL, NULL},
+    {"GET", "/api/logs/" UUID, 0, ROUTE_JOB_LOGS, UUID, NULL},
+    {"GET", "/api/logs/" UUID "/", 0, ROUTE_JOB_LOGS, UUID, NULL},
+    {"GET", "/api/status/" UUID, 0, ROUTE_JOB_STATUS, UUID, NULL},
+    {"POST", "/api/cancel/" UUID, 0, ROUTE_JOB_CANCEL, UUID, NULL},
+    {"GET", "/api/cancel/" UUID, -EPERM, ROUTE_JOB_CANCEL, UUID, "POST"},
+    {"DELETE", "/api/logs/" UUID, -EPERM, ROUTE_JOB_LOGS, UUID, "GET"},
+    {"GET", "/api/logs/not-a-uuid", -EINVAL, ROUTE_JOB_LOGS, "not-a-uuid", NULL},
+    {"GET", "/api/status/" UUID "0", -EINVAL, ROUTE_JOB_STATUS, UUID "0", NULL},
+    {"GET", "/api/logs/", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api/logs", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api/logs/" UUID "/x", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api/logs//" UUID, -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/nope", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"POST", "/executex", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"POST", "/EXECUTE", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "//", 0, ROUTE_ROOT, NULL, NULL},
+    {"POST", "/execute//", -ENOENT, ROUTE_NONE, NULL, NULL},
+};
+
+static void test_route_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(route_cases) / sizeof(route_cases[0]); i++) {
+        const struct route_case *t = &route_cases[i];
+        struct route_match m;
+        int rc = route_parse(t->method, t->path, strlen(t->path), &m);
+
+        if (rc != t->rc || m.id != t->id || strcmp(m.arg, t->arg ? t->arg : "") != 0 ||
+            (t->allow && (!m.allow || strcmp(m.allow, t->allow) != 0)))
+            fail_msg("case %zu %s %s: rc %d id %d arg '%s' allow %s", i, t->method, t->path, rc,
+                     m.id, m.arg, m.allow ? m.allow : "(null)");
+    }
+}
+
+static void test_route_nul_and_long(void **state)
+{
+    static const char with_nul[] = "/health\0x";
+    char long_path[600];
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(route_parse("GET", with_nul, sizeof(with_nul) - 1, &m), -ENOENT);
+    /* Only the first len bytes count: "/health" within a longer buffer. */
+    assert_int_equal(route_parse("GET", "/healthy", 7, &m), 0);
+    assert_int_equal(m.id, ROUTE_HEALTH);
+    memset(long_path, 'a', sizeof(long_path));
+    memcpy(long_path, "/api/logs/", 10);
+    assert_int_equal(route_parse("GET", long_path, sizeof(long_path), &m), -EINVAL);
+    assert_int_equal(strlen(m.arg), ROUTE_ARG_MAX - 1);
+}
+
+static void test_route_names(void **state)
+{
+    (void)state;
+    assert_string_equal(route_name(ROUTE_EXECUTE), "execute");
+    assert_string_equal(route_name(ROUTE_JOB_CANCEL), "job_cancel");
+    assert_string_equal(route_name(ROUTE_NONE), "unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route_table),
+        cmocka_unit_test(test_route_nul_and_long),
+        cmocka_unit_test(test_route_names),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
