@@ -6,6 +6,7 @@
  * CODEFMT_MAX_DEPTH. Output buffers are sized up front from bounds proven where they are made,
  * and every write is still checked against the buffer's capacity. */
 #include "codefmt.h"
+#include "lang.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -54,7 +55,7 @@ enum codefmt_cls {
     CODEFMT_CLS_OTHER,
 };
 
-/* The requested language: a row of codefmt_langs when known, else just its name. */
+/* The requested language: its alias group (lang.c) when known, else just its name. */
 struct codefmt_lang {
     const char *const *aliases; /* static, NULL-terminated, or NULL */
     const char *name;           /* borrowed from the caller */
@@ -83,26 +84,6 @@ struct codefmt_dp {
     size_t p;
     struct codefmt_span gen;  /* last top-level "generated_code" value */
     struct codefmt_span code; /* last top-level "code" value */
-};
-
-/* Fence tags per language group, first entry the canonical name (the issue's alias list). */
-static const char *const codefmt_langs[][5] = {
-    {"python", "py", "python3", "py3", NULL},
-    {"javascript", "js", "node", "nodejs", NULL},
-    {"typescript", "ts", NULL},
-    {"bash", "sh", "shell", "zsh", NULL},
-    {"cpp", "c++", "cxx", NULL},
-    {"c", NULL},
-    {"java", NULL},
-    {"go", "golang", NULL},
-    {"rust", "rs", NULL},
-    {"ruby", "rb", NULL},
-    {"csharp", "cs", "c#", NULL},
-    {"sql", NULL},
-    {"r", NULL},
-    {"php", NULL},
-    {"perl", "pl", NULL},
-    {"lua", NULL},
 };
 
 /* Words a literal may use besides numbers and strings (Python and JSON spellings). */
@@ -253,19 +234,14 @@ static void codefmt_put_lines(struct codefmt_out *o, const char *t, size_t s, si
 
 static void codefmt_lang_init(struct codefmt_lang *lg, const char *language)
 {
-    size_t i, j, n;
+    size_t n;
 
     if (!language || !*language)
         language = "python";
     lg->name = language;
     lg->aliases = NULL;
     n = strlen(language);
-    for (i = 0; i < sizeof(codefmt_langs) / sizeof(codefmt_langs[0]); i++)
-        for (j = 0; codefmt_langs[i][j]; j++)
-            if (codefmt_span_ieq(language, n, codefmt_langs[i][j])) {
-                lg->aliases = codefmt_langs[i];
-                return;
-            }
+    lg->aliases = lang_aliases(language, n);
 }
 
 static bool codefmt_lang_match(const struct codefmt_lang *lg, const char *tag, size_t n)

@@ -1,8 +1,9 @@
-/* lang.c - language aliases. The groups are those codefmt.c knows for fence tags, so a name the
- * router accepts is also one the code-format normaliser understands. */
+/* lang.c - language aliases: the one table both the router and the code-format normaliser
+ * (fence tags) use, so a name one accepts the other understands. */
 #include "lang.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* First entry: the canonical name, the one agents report in /health. */
 static const char *const lang_groups[][6] = {
@@ -30,6 +31,17 @@ static int lang_char_ok(char c)
            c == '_' || c == '-';
 }
 
+const char *const *lang_aliases(const char *name, size_t len)
+{
+    for (size_t g = 0; g < sizeof(lang_groups) / sizeof(lang_groups[0]); g++) {
+        for (size_t k = 0; lang_groups[g][k]; k++) {
+            if (strlen(lang_groups[g][k]) == len && !strncasecmp(name, lang_groups[g][k], len))
+                return lang_groups[g];
+        }
+    }
+    return NULL;
+}
+
 int lang_canon(const char *name, size_t len, char out[LANG_NAME_MAX], struct err *e)
 {
     char low[LANG_NAME_MAX];
@@ -50,12 +62,12 @@ int lang_canon(const char *name, size_t len, char out[LANG_NAME_MAX], struct err
         low[i] = c;
     }
     low[len] = '\0';
-    for (size_t g = 0; g < sizeof(lang_groups) / sizeof(lang_groups[0]); g++) {
-        for (size_t k = 0; lang_groups[g][k]; k++) {
-            if (!strcmp(low, lang_groups[g][k])) {
-                strcpy(out, lang_groups[g][0]);
-                return 0;
-            }
+    {
+        const char *const *group = lang_aliases(low, len);
+
+        if (group) {
+            strcpy(out, group[0]);
+            return 0;
         }
     }
     memcpy(out, low, len + 1);

@@ -13,5 +13,8 @@
  * or -ERR_INVALID with e (field "language") when the name is empty, longer than
  * LANG_NAME_MAX - 1 bytes or holds a byte outside [A-Za-z0-9+#._-]. Any thread. */
 int lang_canon(const char *name, size_t len, char out[LANG_NAME_MAX], struct err *e);
+/* The alias group holding name (len bytes, any case): static, NULL-terminated, canonical name
+ * first; NULL when the name is not a known language. */
+const char *const *lang_aliases(const char *name, size_t len);
 
 #endif
