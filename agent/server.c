@@ -274,7 +274,12 @@ static enum MHD_Result server_health(struct req_ctx *c)
     if (z && json_object_get(z, "isolation"))
         json_object_set(o, "isolation", json_object_get(z, "isolation"));
     json_object_set_new(o, "zygote", z ? z : json_null());
-    json_object_set_new(o, "warm_pool", json_pack("{s:I}", "size", (json_int_t)s->cfg->warm_pool));
+    /* The zygote's last report on its warm pool, else just the configured size. */
+    if (z && json_object_get(z, "warm_pool"))
+        json_object_set(o, "warm_pool", json_object_get(z, "warm_pool"));
+    else
+        json_object_set_new(o, "warm_pool",
+                            json_pack("{s:I}", "size", (json_int_t)s->cfg->warm_pool));
     json_object_set_new(o, "executions", exec_mgr_health(s->mgr));
     json_object_set_new(o, "adjustments", outbox_health(s->ob));
     json_object_set_new(o, "limits",

@@ -37,6 +37,7 @@ struct zyg_client {
     unsigned restarts;  /* how many times it was restarted */
     int64_t started_ns; /* monotonic time of the last start */
     json_t *info;       /* the last READY report, or NULL */
+    json_t *stats;      /* the last STATS report (warm pool), or NULL */
     char last_exit[96]; /* how the previous zygote ended */
 };
 
@@ -193,6 +194,13 @@ static void *zyg_client_monitor(void *arg)
             pthread_mutex_unlock(&zc->lock);
             backoff_ms = 100;
             log_info("zygote ready: %.*s", (int)(blen > 900 ? 900 : blen), (const char *)body);
+        } else if (type == ZYG_MSG_STATS) {
+            json_t *st = json_loadb((const char *)body, blen, 0, NULL);
+
+            pthread_mutex_lock(&zc->lock);
+            json_decref(zc->stats);
+            zc->stats = st;
+            pthread_mutex_unlock(&zc->lock);
         } else {
             log_warn("unexpected message from the zygote (type %d), ignoring", type);
         }
@@ -279,6 +287,8 @@ json_t *zyg_client_health(struct zyg_client *zc)
         json_object_update_missing(o, zc->info);
     if (o && zc->last_exit[0])
         json_object_set_new(o, "last_exit", json_string(zc->last_exit));
+    if (o && zc->stats)
+        json_object_set(o, "warm_pool", zc->stats);
     pthread_mutex_unlock(&zc->lock);
     return o;
 }
@@ -311,6 +321,7 @@ void zyg_client_free(struct zyg_client *zc)
     }
     pthread_mutex_unlock(&zc->lock);
     json_decref(zc->info);
+    json_decref(zc->stats);
     close(zc->wake[0]);
     close(zc->wake[1]);
     free(zc->child_argv);

@@ -74,7 +74,12 @@ int zyg_proto_encode_cancel(uint64_t job_id, uint8_t *out, size_t size)
 
 int zyg_proto_encode_ready(const char *json, size_t len, uint8_t *out, size_t size)
 {
-    int h = zyg_proto_hdr(out, size, ZYG_MSG_READY, len);
+    return zyg_proto_encode_text(ZYG_MSG_READY, json, len, out, size);
+}
+
+int zyg_proto_encode_text(int type, const char *json, size_t len, uint8_t *out, size_t size)
+{
+    int h = zyg_proto_hdr(out, size, (uint32_t)type, len);
 
     if (h < 0)
         return h;
@@ -92,7 +97,7 @@ int zyg_proto_decode_hdr(const uint8_t *buf, size_t len, const uint8_t **body, s
     blen = get32(buf + 8);
     if (blen != len - ZYG_HDR_SIZE)
         return -EBADMSG;
-    if (type != ZYG_MSG_JOB && type != ZYG_MSG_CANCEL && type != ZYG_MSG_READY)
+    if (type < ZYG_MSG_JOB || type > ZYG_MSG_STATS)
         return -EBADMSG;
     *body = buf + ZYG_HDR_SIZE;
     *body_len = blen;

@@ -23,6 +23,7 @@ enum zyg_msg_type {
     ZYG_MSG_JOB = 1,
     ZYG_MSG_CANCEL = 2,
     ZYG_MSG_READY = 3,
+    ZYG_MSG_STATS = 4, /* zygote -> server: JSON with the warm pool's state */
 };
 
 /* The fds attached to a JOB message, in this order. */
@@ -65,6 +66,8 @@ struct zyg_status {
 int zyg_proto_encode_job(const struct zyg_job *job, uint8_t *out, size_t size);
 int zyg_proto_encode_cancel(uint64_t job_id, uint8_t *out, size_t size);
 int zyg_proto_encode_ready(const char *json, size_t len, uint8_t *out, size_t size);
+/* A message of type READY or STATS carrying JSON text. */
+int zyg_proto_encode_text(int type, const char *json, size_t len, uint8_t *out, size_t size);
 int zyg_proto_encode_status(const struct zyg_status *st, uint8_t *out, size_t size);
 
 /* Decodes a message header; returns the type, or -EBADMSG. body and body_len borrow buf. */

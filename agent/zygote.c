@@ -85,6 +85,8 @@ struct zygote {
     size_t n_warm;
     int64_t refill_after_ns; /* backoff after a warm child died during set-up */
     uint64_t warm_hits, warm_misses, warm_deaths;
+    int64_t stats_sent_ns; /* when the last STATS went out */
+    bool stats_dirty;      /* the pool changed since */
 };
 
 static int zygote_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -337,6 +339,35 @@ fail:
     }
 }
 
+/* Tells the agent the warm pool's state (for /health), at most every 100 ms. */
+static void zygote_send_stats(struct zygote *z)
+{
+    uint8_t msg[1024];
+    char json[512];
+    size_t ready = 0;
+    int n, m;
+
+    if (!z->stats_dirty || clock_mono_ns() - z->stats_sent_ns < 100000000)
+        return;
+    for (size_t i = 0; i < z->n_warm; i++) {
+        char b;
+
+        if (!z->warm[i].ready && recv(z->warm[i].ctl, &b, 1, MSG_DONTWAIT) == 1)
+            z->warm[i].ready = true;
+        ready += z->warm[i].ready;
+    }
+    n = snprintf(json, sizeof(json),
+                 "{\"size\":%ld,\"waiting\":%zu,\"ready\":%zu,\"hits\":%llu,\"misses\":%llu,"
+                 "\"setup_deaths\":%llu,\"running\":%zu}",
+                 z->cfg->warm_pool, z->n_warm, ready, (unsigned long long)z->warm_hits,
+                 (unsigned long long)z->warm_misses, (unsigned long long)z->warm_deaths, z->n_jobs);
+    m = zyg_proto_encode_text(ZYG_MSG_STATS, json, (size_t)n, msg, sizeof(msg));
+    if (m > 0 && send(z->sock, msg, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+        z->stats_sent_ns = clock_mono_ns();
+        z->stats_dirty = false;
+    }
+}
+
 /* Tops the warm pool up by one child when it is short and no message is waiting. Returns
  * true when it forked one (the caller loops back to poll first). */
 static bool zygote_refill_one(struct zygote *z)
@@ -488,6 +519,9 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
             (next < 0 || j->deadline_ns < next))
             next = j->deadline_ns;
     }
+    /* Wake up to send a pending pool report. */
+    if (z->stats_dirty && (next < 0 || z->stats_sent_ns + 100000000 < next))
+        next = z->stats_sent_ns + 100000000;
     /* Wake up to refill the warm pool once a set-up backoff is over. */
     if (z->n_warm < (size_t)z->cfg->warm_pool && (next < 0 || z->refill_after_ns < next))
         next = z->refill_after_ns > now ? z->refill_after_ns : now;
@@ -656,9 +690,12 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
                 rc = 0;
                 break;
             }
+            z.stats_dirty = true;
             continue; /* drain pending jobs before spending a fork on the pool */
         }
-        (void)zygote_refill_one(&z);
+        if (zygote_refill_one(&z))
+            z.stats_dirty = true;
+        zygote_send_stats(&z);
     }
     /* The agent is gone: nothing may outlive it. Kill every job and warm child, then reap
      * until none is left, so that when the agent sees us exit, everything is gone. */
