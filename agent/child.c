@@ -79,9 +79,13 @@ static int child_wait_job(int ctl, struct zyg_job *job, int fds[CHILD_JOB_NFDS])
     ssize_t n;
     int got = 0;
 
-    do {
+    /* ECONNRESET: the zygote closed its end while our "ready" byte was unread; the kernel
+     * reports that once, ahead of the job already queued for us, which the next call reads. */
+    for (int tries = 0;; tries++) {
         n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
+        if (n >= 0 || (errno != EINTR && (errno != ECONNRESET || tries >= 3)))
+            break;
+    }
     if (n <= 0)
         return -1;
     for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
@@ -178,8 +182,10 @@ void child_run(const struct child_ctx *c)
      * handed us a job and closed its end already (an empty pool): then the send fails and the
      * job is waiting in the socket, so the result is deliberately ignored. */
     (void)send(3, "R", 1, MSG_NOSIGNAL);
+    /* No job: the zygote went away (nobody waits for us) or handed one we could not read, which
+     * must never look like a program that ran and succeeded. */
     if (child_wait_job(3, &job, fds) < 0)
-        _exit(0); /* the zygote went away before a job came: nothing to report to anyone */
+        _exit(71);
 
     if (lseek(fds[ZYG_FD_SPEC], 0, SEEK_SET) < 0 ||
         fdio_read_all(fds[ZYG_FD_SPEC], CHILD_SPEC_MAX, &spec, &spec_len) < 0)

@@ -29,9 +29,11 @@
 #include "zyg_proto.h"
 
 #define EXEC_HASH_BUCKETS 4096
-#define EXEC_RESULT_MAX   (16u << 20)
-#define EXEC_READ_CHUNK   65536
-#define EXEC_OUTPUT_CUT   "\n<output cut>"
+/* The harness's frame: result (<= 64 KiB) and debug_info fit easily; a forged one is cut here
+ * (and then ignored as invalid JSON), which bounds what one kept result can hold. */
+#define EXEC_RESULT_MAX (2u << 20)
+#define EXEC_READ_CHUNK 65536
+#define EXEC_OUTPUT_CUT "\n<output cut>"
 
 enum exec_state { EXEC_PENDING, EXEC_RUNNING, EXEC_DONE };
 
@@ -310,8 +312,10 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
                 snprintf(errbuf, sizeof(errbuf), "%s", json_string_value(fe));
             else
                 snprintf(errbuf, sizeof(errbuf), "ProcessExit: exited with code %d", exit_code);
-            if (json_is_string(fr))
-                reason = json_string_value(fr);
+            /* The frame is written by the program's own process, so it is untrusted: the only
+             * reason it may add is the harness's refusal of the code. */
+            if (json_is_string(fr) && !strcmp(json_string_value(fr), "policy"))
+                reason = "policy";
         }
     }
     *status_out = status;
@@ -374,59 +378,9 @@ static void exec_publish(struct exec_mgr *m, struct exec *ex, json_t *res)
     exec_mgr_evict(m);
 }
 
-/* The child closed stdout, stderr and its result pipe right before its _exit: answer now from
- * the harness's frame instead of waiting for the exit (a mount namespace's teardown alone
- * costs milliseconds) and the reap. The slot stays taken until the zygote's status record, and
- * the stored result is then rebuilt from it, so the history holds the exact outcome. Only a
- * complete frame qualifies; crashes, timeouts and OOM wait for the record. I/O thread. */
-static void exec_try_early(struct exec_mgr *m, struct exec *ex)
-{
-    struct zyg_status st = {0};
-    const char *status = "failed";
-    json_t *frame, *code, *res;
-
-    if (ex->state == EXEC_DONE || ex->cancel_requested || ex->fds[EXEC_OUT].fd >= 0 ||
-        ex->fds[EXEC_ERR].fd >= 0 || ex->fds[EXEC_RES].fd >= 0 || ex->res.len == 0)
-        return;
-    frame = json_loadb(ex->res.data, ex->res.len, 0, NULL);
-    code = frame ? json_object_get(frame, "exit_code") : NULL;
-    if (!json_is_integer(code) || json_integer_value(code) < 0 || json_integer_value(code) > 255) {
-        json_decref(frame);
-        return;
-    }
-    st.wait_status = (int)(json_integer_value(code) << 8);
-    st.wall_us = (clock_mono_ns() - ex->start_mono_ns) / 1000;
-    {
-        /* No rusage before the reap: the harness's own measurement stands in until then. */
-        json_t *r = json_object_get(json_object_get(frame, "debug_info"), "resources");
-
-        st.cpu_us = (int64_t)(json_number_value(json_object_get(r, "cpu_time_s")) * 1e6);
-        st.max_rss_kb = (int64_t)json_number_value(json_object_get(r, "max_rss_kb"));
-    }
-    json_decref(frame);
-    ex->end_real_ns = clock_real_ns();
-    res = exec_build_result(m, ex, &st, &status);
-    if (!res)
-        return;
-    pthread_mutex_lock(&m->lock);
-    exec_publish(m, ex, res);
-    pthread_mutex_unlock(&m->lock);
-}
-
-/* True when two results agree on what happened (status, exit code, signal, reason). */
-static bool exec_same_outcome(json_t *a, json_t *b)
-{
-    static const char *const keys[] = {"status", "exit_code", "signal", "exit_reason"};
-
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (!json_equal(json_object_get(a, keys[i]), json_object_get(b, keys[i])))
-            return false;
-    }
-    return true;
-}
-
-/* Every stream is closed: the final outcome, from the zygote's status record. Publishes it (or
- * replaces the early answer), counts it, frees the slot and starts the next queued execution.
+/* Every stream is closed: the outcome, from the zygote's status record (never from anything
+ * the program could write: a forged result frame cannot change status, exit code, signal or
+ * reason). Publishes it, counts it, frees the slot and starts the next queued execution.
  * Called on the I/O thread (or a submitter for queue-side cancels) without the lock. */
 static void exec_finish(struct exec_mgr *m, struct exec *ex)
 {
@@ -436,22 +390,10 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     bool released = false;
     json_t *res;
 
-    if (ex->state != EXEC_DONE)
-        ex->end_real_ns = clock_real_ns();
+    ex->end_real_ns = clock_real_ns();
     res = exec_build_result(m, ex, have ? &st : NULL, &status);
     pthread_mutex_lock(&m->lock);
-    if (ex->state == EXEC_DONE) {
-        /* Answered early: keep that answer (clients compare it with what they stored) unless
-         * the real outcome differs, e.g. a forged frame, an OOM kill or a signal after it. */
-        if (res && !exec_same_outcome(ex->result, res)) {
-            json_decref(ex->result);
-            ex->result = res;
-        } else {
-            json_decref(res);
-        }
-    } else {
-        exec_publish(m, ex, res);
-    }
+    exec_publish(m, ex, res);
     if (ex->slot_held) {
         ex->slot_held = false;
         m->running--;
@@ -946,11 +888,8 @@ static void *exec_mgr_thread(void *arg)
             ex = f->ex;
             if (f->fd < 0)
                 continue;
-            if (exec_drain(f)) {
+            if (exec_drain(f))
                 exec_close_stream(m, f);
-                if (f->which != EXEC_STATUS)
-                    exec_try_early(m, ex);
-            }
             if (ex->open_fds == 0) {
                 exec_finish(m, ex);
                 exec_unref(ex); /* the I/O thread's reference */

@@ -30,11 +30,12 @@ int main(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
     for (;;) {
-        int r = poll(&pfd, 1, -1);
+        int r = poll(&pfd, 1, -1), err = errno;
 
+        /* Reaping changes errno (ECHILD): judge poll by its own. */
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && err != EINTR)
             return 1;
         if (r > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL | POLLIN)))
             return 0;

@@ -322,6 +322,13 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
             zygote_warm_discard(z, &w);
             continue;
         }
+        /* Read the child's "ready" byte before closing: closing with unread data makes the
+         * kernel report ECONNRESET to the child (it retries, see child.c). */
+        {
+            char b;
+            while (recv(w.ctl, &b, 1, MSG_DONTWAIT) > 0)
+                ;
+        }
         fdio_close(&w.ctl);
         j->pid = w.pid;
         j->init_pid = w.init_pid;

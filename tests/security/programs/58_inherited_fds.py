@@ -1,0 +1,28 @@
+"""Attacks: hunting for inherited file descriptors (the agent's socket, the zygote's control
+socket, other executions' pipes, the spec memfd): lists /proc/self/fd, probes every fd up to
+the limit, writes junk to any it finds.
+
+Expected containment: only 0, 1, 2 and the result pipe 3 are open; nothing else leaked in.
+"""
+import os
+import stat
+
+found = {}
+for fd in range(4, 1024):
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        continue
+    try:
+        target = os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        target = "?"
+    found[fd] = (stat.filemode(st.st_mode), target)
+# the fd the listdir itself opens is closed again before this line
+mine = sorted(int(x) for x in os.listdir("/proc/self/fd"))
+print("fds", mine)
+if found:
+    print("BREACH: inherited fds %r" % found)
+else:
+    print("CONTAINED: only fds 0-3 open")
+print("fd3", os.readlink("/proc/self/fd/3"), flush=True)
