@@ -167,6 +167,9 @@ static void child_prepare(const struct child_ctx *c)
     if (child_limits(c) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
         isolate_seccomp(c->iso) < 0)
         _exit(71);
+    /* From inside the work root, so the throwaway run's cwd on sys.path is ours. */
+    if (chdir(c->cfg->work_dir) == 0)
+        pyrt_prewarm(c->rt);
 }
 
 void child_run(const struct child_ctx *c)

@@ -4,6 +4,7 @@
 #include "pyrt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,18 @@ out:
     Py_XDECREF(bytes);
     Py_XDECREF(gc_on);
     return (int)(code & 0xff);
+}
+
+void pyrt_prewarm(struct pyrt *rt)
+{
+    static const char spec[] = "{\"code\": \"x = [i for i in range(3)]\\nx\", "
+                               "\"debug_mode\": true, \"base_env\": {}}";
+    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    (void)pyrt_run(rt, spec, sizeof(spec) - 1, fd);
+    close(fd);
 }
 
 void pyrt_free(struct pyrt *rt)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -86,6 +87,7 @@ struct zygote {
     int64_t refill_after_ns; /* backoff after a warm child died during set-up */
     uint64_t warm_hits, warm_misses, warm_deaths;
     int64_t stats_sent_ns; /* when the last STATS went out */
+    long thp_mib;          /* heap collapsed into huge pages at start, MiB */
     bool stats_dirty;      /* the pool changed since */
 };
 
@@ -548,6 +550,43 @@ static void zygote_check_deadlines(struct zygote *z, int64_t now)
     }
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1; older headers lack it */
+#endif
+
+/* Collapses the zygote's populated anonymous memory (the heap, the allocators' arenas) into
+ * 2 MiB pages. Every execution forks this address space and tears its copy down at exit; both
+ * cost per page-table entry, and a huge page is one entry instead of 512 (measured here: fork and
+ * exit about a quarter to a third cheaper). Only MADV_COLLAPSE, no MADV_HUGEPAGE: children do
+ * not inherit a flag that would hand them 2 MiB pages for new memory. A child writing to a
+ * shared huge page gets a 4 KiB copy, as before. Returns the MiB collapsed; best effort. */
+static long zygote_collapse_thp(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    const uintptr_t huge = 2u << 20;
+    char line[512];
+    long mib = 0;
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long a, b;
+        char perms[8] = "", path[256] = "";
+        uintptr_t s, e;
+
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &a, &b, perms, path) < 3)
+            continue;
+        if (perms[1] != 'w' || perms[3] != 'p' || (path[0] && strcmp(path, "[heap]") != 0))
+            continue;
+        s = ((uintptr_t)a + huge - 1) & ~(huge - 1);
+        e = (uintptr_t)b & ~(huge - 1);
+        if (e > s && madvise((void *)s, e - s, MADV_COLLAPSE) == 0)
+            mib += (long)((e - s) >> 20);
+    }
+    fclose(f);
+    return mib;
+}
+
 /* Probes whether this host lets us create PID namespaces, and enters back. */
 static void zygote_probe_pidns(struct zygote *z)
 {
@@ -596,11 +635,11 @@ static int zygote_send_ready(struct zygote *z, const char *preload_json, int64_t
     int m = -ENOMEM;
 
     pre = preload_json ? json_loads(preload_json, 0, NULL) : NULL;
-    o = json_pack("{s:i, s:s, s:f, s:i, s:b, s:s, s:o, s:o}", "pid", (int)getpid(), "python",
+    o = json_pack("{s:i, s:s, s:f, s:i, s:b, s:s, s:o, s:o, s:i}", "pid", (int)getpid(), "python",
                   Py_GetVersion(), "init_ms", (double)init_us / 1000.0, "threads",
                   zygote_count_threads(), "pid_namespace", z->use_pidns, "pid_namespace_reason",
                   z->pidns_reason, "preload", pre ? pre : json_null(), "isolation",
-                  isolate_report(z->iso));
+                  isolate_report(z->iso), "heap_huge_pages_mib", (int)z->thp_mib);
     if (o)
         text = json_dumps(o, JSON_COMPACT);
     if (text)
@@ -668,6 +707,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         goto out;
     }
     preload = pyrt_preload(z.rt, cfg->preload);
+    z.thp_mib = zygote_collapse_thp();
     threads = zygote_count_threads();
     if (threads != 1) {
         log_error("zygote has %d threads after preload; refusing to fork (set the preloads' "

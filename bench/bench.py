@@ -119,20 +119,201 @@ def figure_latency(name, port, path, body, n, base_code, base_n):
     return rows
 
 
+def pss_kb(pid):
+    """Proportional set size of one process (kB), from smaps_rollup."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def descendants(pid):
+    """Every process below pid (by PPid), transitively."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for k in kids.get(p, []):
+            out.append(k)
+            todo.append(k)
+    return out
+
+
+def submit_async(port, code, timeout=30):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/execute", json.dumps({"code": code, "async": True, "timeout": timeout,
+                                              "debug_mode": False}),
+              {"Content-Type": "application/json"})
+    r = c.getresponse()
+    body = json.loads(r.read())
+    return r.status, body.get("execution_id")
+
+
+def wait_result(port, eid, secs=60):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=secs + 10)
+    c.request("GET", f"/execution/{eid}?wait={secs}")
+    return json.loads(c.getresponse().read())
+
+
+def figure_memory(rows):
+    """PSS per sleeping execution, and agent/zygote RSS drift over many executions."""
+    agent, port = start("sandpit-agent", ["--max-concurrent", "200"], ready=agent_ready)
+    try:
+        h = json.loads(http_get(port, "/health"))
+        zpid = h["zygote"]["pid"]
+        time.sleep(1)  # the warm pool fills
+        base = {p: pss_kb(p) for p in descendants(zpid)}
+        n = 20 if QUICK else 100
+        ids = [submit_async(port, "import time; time.sleep(6)")[1] for _ in range(n)]
+        time.sleep(2.5)
+        now = descendants(zpid)
+        extra = sum(pss_kb(p) for p in now if p not in base)
+        per = extra / n / 1024
+        rows.append((f"PSS per sleeping execution ({n} at once, incl. its init)",
+                     f"{per:.2f} MB", "1.3 MB floor measured by the issue", "-"))
+        for eid in ids:
+            wait_result(port, eid)
+        count = 1000 if QUICK else 10000
+        http_loop(port, "/execute", {"code": PRINT, "debug_mode": False}, 200)
+        a0, z0 = rss_kb(agent.pid), rss_kb(zpid)
+        parallel_rate(lambda k: http_loop(port, "/execute", {"code": PRINT, "debug_mode": False},
+                                          k), 4, count // 4)
+        a1, z1 = rss_kb(agent.pid), rss_kb(zpid)
+        rows.append((f"agent RSS before/after {count} executions", f"{a0/1024:.1f} / {a1/1024:.1f} MB",
+                     "-", f"{(a1 - a0) / a0 * 100:+.1f}%"))
+        rows.append((f"zygote RSS before/after {count} executions", f"{z0/1024:.1f} / {z1/1024:.1f} MB",
+                     "-", f"{(z1 - z0) / z0 * 100:+.1f}%"))
+    finally:
+        agent.terminate()
+        agent.wait(30)
+
+
+def http_get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path)
+    return c.getresponse().read()
+
+
+def figure_scale(rows):
+    """1,000 concurrent time.sleep(2) executions on one agent; /health latency meanwhile."""
+    n = 200 if QUICK else 1000
+    agent, port = start("sandpit-agent", ["--max-concurrent", str(n), "--max-queue", str(n)],
+                        ready=agent_ready)
+    try:
+        t0 = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(32) as ex:
+            ids = list(ex.map(lambda _: submit_async(port, "import time; time.sleep(2)"), range(n)))
+        health = []
+        stop = time.perf_counter() + 2.5
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            http_get(port, "/health")
+            health.append(time.perf_counter() - t)
+            time.sleep(0.01)
+        with concurrent.futures.ThreadPoolExecutor(64) as ex:
+            results = list(ex.map(lambda i: wait_result(port, i[1], 120), ids))
+        total = time.perf_counter() - t0
+        ok = sum(1 for r in results if r.get("status") == "completed")
+        rejected = sum(1 for st, _ in ids if st != 202)
+        rows.append((f"{n} concurrent time.sleep(2): completed", f"{ok}/{n} in {total:.1f} s",
+                     f"{rejected} rejected", "-"))
+        rows.append(("/health latency meanwhile: p50 / p99",
+                     f"{pct(health, 50)*1e3:.1f} / {pct(health, 99)*1e3:.1f} ms", "-", "-"))
+    finally:
+        agent.terminate()
+        agent.wait(60)
+
+
+def figure_throughput(rows):
+    """16 concurrent clients for 30 s: executions/s and errors."""
+    secs = 5 if QUICK else 30
+    agent, port = start("sandpit-agent", [], ready=agent_ready)
+    errors = [0]
+    done = [0]
+    try:
+        http_loop(port, "/execute", {"code": PRINT}, 20)
+        stop = time.perf_counter() + secs
+
+        def client(_):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            body = json.dumps({"code": PRINT, "debug_mode": False})
+            while time.perf_counter() < stop:
+                try:
+                    c.request("POST", "/execute", body, {"Content-Type": "application/json"})
+                    r = c.getresponse()
+                    out = json.loads(r.read())
+                    if r.status != 200 or out.get("status") != "completed":
+                        errors[0] += 1
+                    else:
+                        done[0] += 1
+                except (OSError, ValueError):
+                    errors[0] += 1
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+        t0 = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            list(ex.map(client, range(16)))
+        rate = done[0] / (time.perf_counter() - t0)
+        rows.append((f"16 clients for {secs} s: executions/s, errors", f"{rate:.0f}/s, {errors[0]} errors",
+                     "-", "-"))
+    finally:
+        agent.terminate()
+        agent.wait(30)
+
+
 def main():
     n = 100 if QUICK else 500
     rows = []
     agent, port = start("sandpit-agent", [], ready=agent_ready)
+    orch = None
     try:
-        for path in ("/execute",):
-            http_loop(port, path, {"code": PRINT}, 50)  # warm-up
-            rows += figure_latency("print(1+1) via agent", port, path, {"code": PRINT}, n,
-                                   PRINT, 30 if QUICK else 100)
-            rows += figure_latency("numpy+pandas snippet via agent", port, path,
-                                   {"code": PANDAS}, n // 5, PANDAS, 5 if QUICK else 15)
+        http_loop(port, "/execute", {"code": PRINT}, 50)  # warm-up
+        rows += figure_latency("print(1+1) via agent", port, "/execute", {"code": PRINT}, n,
+                               PRINT, 30 if QUICK else 100)
+        rows += figure_latency("numpy+pandas snippet via agent", port, "/execute",
+                               {"code": PANDAS}, n // 5, PANDAS, 5 if QUICK else 15)
+        # The orchestrator in front of this same agent: its overhead, measured in the same run.
+        orch, oport = start("sandpit-orchestrator", ["--agent", f"python=http://127.0.0.1:{port}"],
+                            ready=lambda h: h.get("agents_up", 0) >= 1)
+        body = {"generated_code": PRINT, "timeout": 10}
+        http_loop(oport, "/execute", body, 50)
+        a50 = median_of(lambda: pct(http_loop(port, "/execute", {"code": PRINT}, n), 50))
+        o50 = median_of(lambda: pct(http_loop(oport, "/execute", body, n), 50))
+        a99 = median_of(lambda: pct(http_loop(port, "/execute", {"code": PRINT}, n), 99))
+        o99 = median_of(lambda: pct(http_loop(oport, "/execute", body, n), 99))
+        rows.append(("orchestrator /execute: p50 (agent direct as baseline)", f"{o50*1e3:.2f} ms",
+                     f"{a50*1e3:.2f} ms", f"{(o50 - a50)*1e3:+.2f} ms added"))
+        rows.append(("orchestrator /execute: p99 (agent direct as baseline)", f"{o99*1e3:.2f} ms",
+                     f"{a99*1e3:.2f} ms", f"{(o99 - a99)*1e3:+.2f} ms added"))
     finally:
+        if orch:
+            orch.terminate()
+            orch.wait(10)
         agent.terminate()
         agent.wait(10)
+    figure_memory(rows)
+    figure_scale(rows)
+    figure_throughput(rows)
 
     head = ("figure", "sandpit", "baseline", "ratio")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
@@ -146,10 +327,12 @@ def main():
         f.write(f"Machine: {cores} cores, Linux {kernel}, {platform.machine()}; "
                 f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n")
         f.write("Command: `make bench` (bench/bench.py; "
-                f"median of {REPEATS} runs per figure; HTTP/1.1 keep-alive from Python's "
-                "http.client on loopback, so client overhead is included).\n\n")
-        f.write("Baseline, measured in the same run: `/usr/bin/python3.11 -c <same code>` "
-                "spawned per execution (no isolation at all).\n\n")
+                f"median of {REPEATS} runs per latency figure; HTTP/1.1 keep-alive from Python's "
+                "http.client on loopback, so the client's own overhead is included).\n\n")
+        f.write("Baselines, measured in the same run: `/usr/bin/python3.11 -c <same code>` "
+                "spawned per execution (no isolation at all) for the latency figures; the agent "
+                "called directly for the orchestrator's overhead. Executions run with every "
+                "isolation layer on (see /health).\n\n")
         f.write("| " + " | ".join(head) + " |\n|" + "---|" * 4 + "\n")
         for r in rows:
             f.write("| " + " | ".join(r) + " |\n")
