@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
 enum MHD_Result http_reply_bytes_take(struct MHD_Connection *conn, unsigned int status, char *data,
                                       size_t len, const char *content_type)
 {
@@ -70,4 +76,50 @@ enum MHD_Result http_reply_error(struct MHD_Connection *conn, unsigned int statu
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     return http_reply_json_take(conn, status, http_reply_error_body(code, field, req_id, msg));
+}
+
+/* MHD's own diagnostics: relayed, not decided here, hence the one log call in common/. */
+static void http_reply_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("libmicrohttpd: %s", msg);
+}
+
+struct MHD_Daemon *http_reply_daemon_start(const char *host, long port, unsigned threads,
+                                           MHD_AccessHandlerCallback handler, void *handler_cls,
+                                           MHD_RequestCompletedCallback done, void *done_cls,
+                                           uint16_t *port_out, struct err *e)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    const union MHD_DaemonInfo *info;
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof(bound);
+    struct MHD_Daemon *d;
+
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        err_set(e, ERR_INVALID, "host", "--host '%s' is not an IPv4 address", host);
+        return NULL;
+    }
+    /* The logger goes first: options before it would log through MHD's default logger. */
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                             MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+                         (uint16_t)port, NULL, NULL, handler, handler_cls,
+                         MHD_OPTION_EXTERNAL_LOGGER, http_reply_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+                         &sa, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
+                         done, done_cls, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+                         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    if (!d) {
+        err_set(e, ERR_UNAVAILABLE, "port", "cannot listen on %s:%ld (in use?)", host, port);
+        return NULL;
+    }
+    *port_out = (uint16_t)port;
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+    if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+        *port_out = ntohs(bound.sin_port);
+    return d;
 }

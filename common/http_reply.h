@@ -5,6 +5,9 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdint.h>
+
+#include "err.h"
 
 /* Queues body (borrowed; serialised here) with the given status. Returns MHD_YES/MHD_NO. */
 enum MHD_Result http_reply_json(struct MHD_Connection *conn, unsigned int status, json_t *body);
@@ -22,5 +25,14 @@ enum MHD_Result http_reply_error(struct MHD_Connection *conn, unsigned int statu
 /* Queues pre-serialised bytes (taken: freed with free() by MHD) with a content type. */
 enum MHD_Result http_reply_bytes_take(struct MHD_Connection *conn, unsigned int status, char *data,
                                       size_t len, const char *content_type);
+
+/* Starts an HTTP daemon the way both sandpit daemons run: internal epoll threads (a pool of
+ * threads), suspend/resume allowed, MHD's own messages relayed to our log, 60 s idle timeout,
+ * 8192 connections. host is an IPv4 address; port 0 picks a free one, written to *port_out.
+ * Returns the daemon (MHD_stop_daemon it) or NULL with e naming "host" or "port". */
+struct MHD_Daemon *http_reply_daemon_start(const char *host, long port, unsigned threads,
+                                           MHD_AccessHandlerCallback handler, void *handler_cls,
+                                           MHD_RequestCompletedCallback done, void *done_cls,
+                                           uint16_t *port_out, struct err *e);
 
 #endif

@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "codefmt.h"
+#include "http_reply.h"
 #include "ids.h"
 #include "json_util.h"
 #include "log.h"
@@ -763,32 +764,13 @@ static void server_on_completed(void *cls, struct MHD_Connection *conn, void **c
     *con_cls = NULL;
 }
 
-static void server_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char msg[512];
-
-    (void)cls;
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    msg[strcspn(msg, "\n")] = '\0';
-    log_warn("libmicrohttpd: %s", msg);
-}
-
 struct server *server_new(const struct orch_cfg *cfg, struct registry *reg, struct dispatch *d,
                           struct jobs *jobs, struct err *e)
 {
     struct server *s = calloc(1, sizeof(*s));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
-    const union MHD_DaemonInfo *info;
-    struct sockaddr_in bound;
-    socklen_t blen = sizeof(bound);
 
     if (!s) {
         err_set(e, ENOMEM, "", "out of memory");
-        return NULL;
-    }
-    if (inet_pton(AF_INET, cfg->host, &sa.sin_addr) != 1) {
-        err_set(e, ERR_INVALID, "host", "--host '%s' is not an IPv4 address", cfg->host);
-        free(s);
         return NULL;
     }
     s->cfg = cfg;
@@ -796,23 +778,12 @@ struct server *server_new(const struct orch_cfg *cfg, struct registry *reg, stru
     s->d = d;
     s->jobs = jobs;
     s->started_ns = clock_mono_ns();
-    s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
-        (uint16_t)cfg->port, NULL, NULL, server_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
-        server_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    s->daemon = http_reply_daemon_start(cfg->host, cfg->port, (unsigned)cfg->http_threads,
+                                        server_handler, s, server_on_completed, s, &s->port, e);
     if (!s->daemon) {
-        err_set(e, ERR_UNAVAILABLE, "port", "cannot listen on %s:%ld (in use?)", cfg->host,
-                cfg->port);
         free(s);
         return NULL;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
-    if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
-        s->port = ntohs(bound.sin_port);
     return s;
 }
 
