@@ -133,6 +133,10 @@ static int child_limits(const struct child_ctx *c)
     if ((r = child_rlimit(RLIMIT_FSIZE, (rlim_t)c->cfg->file_size_mb << 20,
                           (rlim_t)c->cfg->file_size_mb << 20)) < 0)
         return r;
+    /* Bounded so runaway recursion in C ends in SIGSEGV, not in memory pressure; 64 MiB is 8
+     * times the usual default (numpy and deep Python recursion fit). */
+    if ((r = child_rlimit(RLIMIT_STACK, (rlim_t)64 << 20, (rlim_t)64 << 20)) < 0)
+        return r;
 #ifndef __SANITIZE_ADDRESS__
     /* ASan reserves terabytes of address space; the limit is skipped in sanitizer builds. */
     if ((r = child_rlimit(RLIMIT_AS, (rlim_t)c->cfg->memory_mb << 20,
