@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -392,6 +393,11 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
 
     ex->end_real_ns = clock_real_ns();
     res = exec_build_result(m, ex, have ? &st : NULL, &status);
+    /* The result holds its own copies: the raw buffers (up to 2 x max_output_bytes and a 2 MiB
+     * frame) must not stay alive for as long as the result is kept in the history. */
+    buf_done(&ex->out);
+    buf_done(&ex->err);
+    buf_done(&ex->res);
     pthread_mutex_lock(&m->lock);
     exec_publish(m, ex, res);
     if (ex->slot_held) {
@@ -868,9 +874,20 @@ static void *exec_mgr_thread(void *arg)
 {
     struct exec_mgr *m = arg;
     struct epoll_event evs[256];
+    int64_t last_trim_ns = 0;
+    unsigned long finished_since_trim = 0;
 
     for (;;) {
         int n = epoll_wait(m->epfd, evs, 256, exec_mgr_expire_waiters(m));
+        int64_t now = clock_mono_ns();
+
+        /* Results come and go (--history): give freed memory back to the kernel now and then, so
+         * the agent's RSS reflects what it holds rather than its high-water mark. */
+        if (finished_since_trim && now - last_trim_ns > 1000000000) {
+            (void)malloc_trim(0);
+            last_trim_ns = now;
+            finished_since_trim = 0;
+        }
 
         if (n < 0 && errno != EINTR) {
             log_errno(errno, NULL, "exec epoll_wait");
@@ -891,6 +908,7 @@ static void *exec_mgr_thread(void *arg)
             if (exec_drain(f))
                 exec_close_stream(m, f);
             if (ex->open_fds == 0) {
+                finished_since_trim++;
                 exec_finish(m, ex);
                 exec_unref(ex); /* the I/O thread's reference */
             }
