@@ -103,14 +103,12 @@ static void server_on_exec_done(void *arg)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Suspends the connection until c->ex finishes or the monotonic deadline (0 = none) passes.
- * Returns true when it already has finished. */
-static bool server_wait(struct req_ctx *c, int64_t deadline_ns)
+/* Suspends the connection unless what it waits for already happened (c->done, set under
+ * c->lock by the waker, which resumes only a suspended connection). Returns true if done. */
+static bool server_suspend_unless_done(struct req_ctx *c)
 {
     bool done;
 
-    if (exec_mgr_set_waiter(c->srv->mgr, c->ex, server_on_exec_done, c, deadline_ns))
-        return true;
     pthread_mutex_lock(&c->lock);
     done = c->done;
     if (!done) {
@@ -119,6 +117,15 @@ static bool server_wait(struct req_ctx *c, int64_t deadline_ns)
     }
     pthread_mutex_unlock(&c->lock);
     return done;
+}
+
+/* Suspends the connection until c->ex finishes or the monotonic deadline (0 = none) passes.
+ * Returns true when it already has finished. */
+static bool server_wait(struct req_ctx *c, int64_t deadline_ns)
+{
+    if (exec_mgr_set_waiter(c->srv->mgr, c->ex, server_on_exec_done, c, deadline_ns))
+        return true;
+    return server_suspend_unless_done(c);
 }
 
 /* Replies with a finished execution: the result, or 503 if the zygote died under it. */
@@ -216,7 +223,6 @@ static enum MHD_Result server_adjust(struct req_ctx *c)
     struct server *s = c->srv;
     struct err e = {0};
     json_t *body;
-    bool done;
     int r;
 
     if (c->too_large)
@@ -233,14 +239,7 @@ static enum MHD_Result server_adjust(struct req_ctx *c)
                             : r == -ERR_BUSY  ? SERR_BUSY
                                               : SERR_INTERNAL,
                             e.field, "%s", e.msg);
-    pthread_mutex_lock(&c->lock);
-    done = c->done;
-    if (!done) {
-        c->suspended = true;
-        MHD_suspend_connection(c->conn);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return done ? server_reply_adjust(c) : MHD_YES;
+    return server_suspend_unless_done(c) ? server_reply_adjust(c) : MHD_YES;
 }
 
 static enum MHD_Result server_adjustments(struct req_ctx *c)
@@ -590,12 +589,8 @@ uint16_t server_port(const struct server *s)
 
 void server_quiesce(struct server *s)
 {
-    if (s && s->daemon) {
-        /* After quiescing, the listen socket is ours to close. */
-        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-    }
+    if (s)
+        http_reply_daemon_quiesce(s->daemon);
 }
 
 void server_drain(struct server *s, int timeout_ms)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -122,4 +123,16 @@ struct MHD_Daemon *http_reply_daemon_start(const char *host, long port, unsigned
     if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
         *port_out = ntohs(bound.sin_port);
     return d;
+}
+
+void http_reply_daemon_quiesce(struct MHD_Daemon *d)
+{
+    MHD_socket fd;
+
+    if (!d)
+        return;
+    /* After quiescing, the listen socket is ours to close. */
+    fd = MHD_quiesce_daemon(d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
 }

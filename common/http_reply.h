@@ -35,4 +35,7 @@ struct MHD_Daemon *http_reply_daemon_start(const char *host, long port, unsigned
                                            MHD_RequestCompletedCallback done, void *done_cls,
                                            uint16_t *port_out, struct err *e);
 
+/* Stops accepting connections (existing ones go on) and closes the listen socket. NULL ok. */
+void http_reply_daemon_quiesce(struct MHD_Daemon *d);
+
 #endif

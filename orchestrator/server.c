@@ -794,12 +794,8 @@ uint16_t server_port(const struct server *s)
 
 void server_quiesce(struct server *s)
 {
-    if (s && s->daemon) {
-        /* After quiescing, the listen socket is ours to close. */
-        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-    }
+    if (s)
+        http_reply_daemon_quiesce(s->daemon);
 }
 
 void server_free(struct server *s)
