@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -40,6 +41,7 @@
 
 #define ISOLATE_CG_ROOT   "/sys/fs/cgroup"
 #define ISOLATE_CG_PARENT "sandpit"
+#define ISO_MAX_HIDE      4
 
 enum isolate_layer {
     ISO_MOUNT_NS,
@@ -60,6 +62,8 @@ struct isolate {
     const struct agent_cfg *cfg;
     bool on[ISO_NLAYERS];
     char reason[ISO_NLAYERS][256];
+    char hide[ISO_MAX_HIDE][PATH_MAX]; /* our directories, covered inside executions */
+    int n_hide;
     char inst[24]; /* this zygote's cgroup instance, "z<pid>" */
     uid_t uid;     /* sandbox user when dropping */
     gid_t gid;
@@ -397,7 +401,21 @@ static void isolate_probe_namespaces(struct isolate *iso)
     }
 }
 
-struct isolate *isolate_new(const struct agent_cfg *cfg)
+/* Directories that must stay visible: covering one of them would hide the system. */
+static bool isolate_is_system_dir(const char *d)
+{
+    static const char *const sys[] = {"/",          "/usr", "/usr/lib", "/usr/local", "/usr/bin",
+                                      "/usr/share", "/opt", "/lib",     "/bin",       "/etc",
+                                      "/tmp",       "/var", "/home",    "/root",      NULL};
+
+    for (int i = 0; sys[i]; i++) {
+        if (!strcmp(d, sys[i]))
+            return true;
+    }
+    return !strncmp(d, "/usr/lib/python", 15) || !strncmp(d, "/proc", 5) || !strncmp(d, "/sys", 4);
+}
+
+struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[])
 {
     struct isolate *iso = calloc(1, sizeof(*iso));
     char why[128] = "";
@@ -413,6 +431,28 @@ struct isolate *isolate_new(const struct agent_cfg *cfg)
         return NULL;
     }
     snprintf(iso->tmp_size, sizeof(iso->tmp_size), "size=%ldm", cfg->disk_mb);
+    for (int i = 0; hide && hide[i] && iso->n_hide < ISO_MAX_HIDE; i++) {
+        char real[PATH_MAX];
+
+        bool covered = false;
+
+        if (!realpath(hide[i], real) || isolate_is_system_dir(real))
+            continue;
+        /* Inside a directory already hidden: covered (and no longer a mount point we can
+         * reach). A parent of one already listed replaces it. */
+        for (int k = 0; k < iso->n_hide; k++) {
+            size_t lk = strlen(iso->hide[k]), lr = strlen(real);
+
+            if (!strncmp(real, iso->hide[k], lk) && (real[lk] == '/' || real[lk] == '\0'))
+                covered = true;
+            else if (!strncmp(iso->hide[k], real, lr) && iso->hide[k][lr] == '/') {
+                snprintf(iso->hide[k], sizeof(iso->hide[0]), "%s", real);
+                covered = true;
+            }
+        }
+        if (!covered)
+            snprintf(iso->hide[iso->n_hide++], sizeof(iso->hide[0]), "%s", real);
+    }
     snprintf(iso->inst, sizeof(iso->inst), "z%d", (int)getpid());
     isolate_probe_namespaces(iso);
     isolate_probe_cgroup(iso, ISO_CGROUP_MEMORY, "memory");
@@ -524,6 +564,11 @@ static int isolate_mounts(const struct isolate *iso, char *why, size_t why_len)
         if (iso->on[ISO_UID_DROP])
             ISO_TRY(chown(work_root, iso->uid, iso->gid), "chown of the work root");
     }
+    /* Nothing of the agent's own files: the harness (already imported by the zygote) and the
+     * binaries disappear under empty read-only tmpfs mounts. */
+    for (int i = 0; i < iso->n_hide; i++)
+        ISO_TRY(mount("tmpfs", iso->hide[i], "tmpfs", nsd | MS_RDONLY, "size=4k,mode=0555"),
+                "hiding the agent's files");
     if (access("/dev/shm", F_OK) == 0)
         ISO_TRY(mount("tmpfs", "/dev/shm", "tmpfs", nsd, "size=64m,mode=1777"), "/dev/shm");
     /* /proc of our own PID namespace (we are pid 2 there): no other process is visible. */

@@ -16,9 +16,10 @@
 struct isolate;
 
 /* Probes every layer, compiles the seccomp filter and prepares the cgroup root. Layers the host
- * forbids are switched off with a warning (never silently). Returns new state (isolate_free)
- * or NULL on OOM. */
-struct isolate *isolate_new(const struct agent_cfg *cfg);
+ * forbids are switched off with a warning (never silently). hide: NULL-terminated directories of
+ * ours (the harness, the binaries) covered by an empty tmpfs inside executions, each copied;
+ * system directories are never covered. Returns new state (isolate_free) or NULL on OOM. */
+struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[]);
 /* Frees; removes this instance's cgroups, so call it once every process of ours is gone. */
 void isolate_free(struct isolate *iso);
 /* {layer: {on, reason?}}: new reference, for /health. */

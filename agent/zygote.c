@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -692,7 +693,17 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     zygote_probe_pidns(&z);
     /* Probe forks are cheap now, before Python makes this process large. */
     z.warm = calloc((size_t)cfg->warm_pool + 1, sizeof(*z.warm));
-    z.iso = isolate_new(cfg);
+    {
+        /* The harness root and the directory of our binaries are ours: hide them. */
+        char bindir[PATH_MAX];
+        const char *hide[3] = {harness_root, NULL, NULL};
+
+        snprintf(bindir, sizeof(bindir), "%s", init_path);
+        if (strrchr(bindir, '/'))
+            *strrchr(bindir, '/') = '\0';
+        hide[1] = bindir;
+        z.iso = isolate_new(cfg, hide);
+    }
     if (!z.iso) {
         log_error("zygote: out of memory probing the isolation layers");
         goto out;
