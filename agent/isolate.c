@@ -566,9 +566,13 @@ static int isolate_mounts(const struct isolate *iso, char *why, size_t why_len)
     }
     /* Nothing of the agent's own files: the harness (already imported by the zygote) and the
      * binaries disappear under empty read-only tmpfs mounts. */
-    for (int i = 0; i < iso->n_hide; i++)
+    for (int i = 0; i < iso->n_hide; i++) {
+        /* Gone already (e.g. under /tmp, which is a fresh tmpfs now): nothing to cover. */
+        if (access(iso->hide[i], F_OK) != 0)
+            continue;
         ISO_TRY(mount("tmpfs", iso->hide[i], "tmpfs", nsd | MS_RDONLY, "size=4k,mode=0555"),
                 "hiding the agent's files");
+    }
     if (access("/dev/shm", F_OK) == 0)
         ISO_TRY(mount("tmpfs", "/dev/shm", "tmpfs", nsd, "size=64m,mode=1777"), "/dev/shm");
     /* /proc of our own PID namespace (we are pid 2 there): no other process is visible. */
