@@ -2,13 +2,12 @@
 #include "toolcall.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "json_util.h"
-#include "scenario.h"
+#include "reqfields.h"
 
 void toolcall_req_done(struct toolcall_req *req)
 {
@@ -20,11 +19,7 @@ void toolcall_req_done(struct toolcall_req *req)
 int toolcall_parse(const char *body, size_t len, double max_timeout, struct toolcall_req *req,
                    struct err *e)
 {
-    const char *lang = "python";
-    size_t lang_len = 6;
-    json_t *scn = NULL;
     long long mc;
-    double t;
     int r;
 
     memset(req, 0, sizeof(*req));
@@ -40,31 +35,14 @@ int toolcall_parse(const char *body, size_t len, double max_timeout, struct tool
                     "missing field 'generated_code' (the program to run; 'code' is accepted too)");
     if (r < 0)
         goto fail;
-    if ((r = json_util_get_str(req->root, "language", &lang, &lang_len, e)) < 0 ||
-        (r = lang_canon(lang, lang_len, req->language, e)) < 0)
+    if ((r = reqfields_parse(req->root, max_timeout, req->language, &req->timeout, &req->warnings,
+                             e)) < 0)
         goto fail;
-    r = json_util_get_number(req->root, "timeout", &t, e);
-    if (r < 0)
-        goto fail;
-    if (r == 0) {
-        if (!isfinite(t) || t <= 0 || t > max_timeout) {
-            r = err_set(e, ERR_INVALID, "timeout",
-                        "field 'timeout' must be a number of seconds > 0 and <= %g, got %g",
-                        max_timeout, t);
-            goto fail;
-        }
-        req->timeout = t;
-    }
     r = json_util_get_int(req->root, "max_output_characters", 0, TOOLCALL_MAX_CHARS, &mc, e);
     if (r < 0)
         goto fail;
     if (r == 0)
         req->max_chars = mc;
-    r = json_util_get_object(req->root, "scenario", &scn, e);
-    if (r < 0)
-        goto fail;
-    if (r == 0 && (r = scenario_validate(scn, &req->warnings, e)) < 0)
-        goto fail;
     return 0;
 fail:
     toolcall_req_done(req);

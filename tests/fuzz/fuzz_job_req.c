@@ -6,6 +6,7 @@
 #include "../../orchestrator/job_req.c"
 #include "../../orchestrator/lang.c"
 #include "../../orchestrator/scenario.c"
+#include "../../orchestrator/reqfields.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

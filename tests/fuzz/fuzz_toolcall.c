@@ -7,6 +7,7 @@
 
 #include "../../orchestrator/lang.c"
 #include "../../orchestrator/scenario.c"
+#include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/toolcall.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -11,6 +11,7 @@
 #include "../../orchestrator/job_req.c"
 #include "../../orchestrator/lang.c"
 #include "../../orchestrator/scenario.c"
+#include "../../orchestrator/reqfields.c"
 
 struct scn_case {
     const char *json; /* the scenario value */

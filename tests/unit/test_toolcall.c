@@ -11,6 +11,7 @@
 
 #include "../../orchestrator/lang.c"
 #include "../../orchestrator/scenario.c"
+#include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/toolcall.c"
 
 struct parse_case {

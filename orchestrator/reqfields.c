@@ -1,0 +1,36 @@
+/* reqfields.c - language, timeout and scenario, read the same way by every dialect. */
+#include "reqfields.h"
+
+#include <math.h>
+
+#include "json_util.h"
+#include "scenario.h"
+
+int reqfields_parse(json_t *root, double max_timeout, char language[LANG_NAME_MAX], double *timeout,
+                    json_t **warnings, struct err *e)
+{
+    const char *lang = "python";
+    size_t lang_len = 6;
+    json_t *scn = NULL;
+    double t;
+    int r;
+
+    *warnings = NULL;
+    if ((r = json_util_get_str(root, "language", &lang, &lang_len, e)) < 0 ||
+        (r = lang_canon(lang, lang_len, language, e)) < 0)
+        return r;
+    r = json_util_get_number(root, "timeout", &t, e);
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        if (!isfinite(t) || t <= 0 || t > max_timeout)
+            return err_set(e, ERR_INVALID, "timeout",
+                           "field 'timeout' must be a number of seconds > 0 and <= %g, got %g",
+                           max_timeout, t);
+        *timeout = t;
+    }
+    r = json_util_get_object(root, "scenario", &scn, e);
+    if (r < 0)
+        return r;
+    return r == 0 ? scenario_validate(scn, warnings, e) : 0;
+}
