@@ -48,6 +48,7 @@ BINS := $(B)/sandpit-agent $(B)/sandpit-init
 ifneq ($(wildcard orchestrator/main.c),)
 BINS += $(B)/sandpit-orchestrator
 endif
+BINS += $(B)/sandpit-proxy
 
 PYTEST := /usr/bin/python3 -m pytest
 
@@ -86,12 +87,19 @@ $(B)/sandpit-orchestrator: $(ORCH_OBJ) $(B)/libcommon.a
 	@$(CC) $(LDFLAGS) -o $@ $(ORCH_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lcurl -luuid \
 	    -lpthread -lm
 
+# The shaping proxy on its own (tests, bench, egress service; docs/proxy.md): the agent's
+# proxy.o and toxics.o behind a small main.
+$(B)/sandpit-proxy: $(B)/tools/proxy_cli.o $(B)/agent/proxy.o $(B)/agent/toxics.o $(B)/libcommon.a
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lpthread -lm
+-include $(B)/tools/proxy_cli.d
+
 # Unit tests #include the .c under test and link libcommon (STYLE §13).
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/libcommon.a $(B)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) $(PY_CFLAGS) -Iagent -Iorchestrator $(LDFLAGS) -o $@ $< $(B)/libcommon.a \
-	    -lcmocka -ljansson -lpthread
+	    -lcmocka -ljansson -lpthread -lm
 
 # Fuzz targets replayed over their seed corpus under gcc in `make test` (STYLE §10).
 $(B)/tests/replay_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/libcommon.a $(B)/.flags

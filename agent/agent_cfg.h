@@ -31,6 +31,9 @@ struct agent_cfg {
     const char *sandbox_user;       /* uid/gid executions drop to when the agent runs as root */
     int seccomp;                    /* load the seccomp filter */
     long warm_pool;                 /* children forked and isolated ahead of need */
+    const char *languages;          /* comma-separated runtimes to offer; "" = all installed */
+    const char *tools_dir;          /* extra tool directory (TypeScript's tsc); "" = default */
+    const char *egress_proxy;       /* host:port the proxy connects through; "" = direct */
     long zygote_fd;                 /* internal: set when this process is the zygote */
 };
 

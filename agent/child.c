@@ -15,12 +15,20 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "fdio.h"
+#include "proxy.h"
+#include "runexec.h"
 
 #define CHILD_SPEC_MAX  (64u << 20)
 #define CHILD_RESULT_FD 3
+#define CHILD_CTL_FD    4 /* to the zygote: "C" when the compile phase is over */
+#define CHILD_NET_FD    5 /* to the proxy: the listeners, when the job has network */
 
 /* Reports a set-up failure on the execution's stderr (fd 2 once wired, else the job's). */
 static __attribute__((noreturn)) void child_die(int fd, const char *what, int err)
@@ -41,27 +49,27 @@ static int child_rlimit(int res, rlim_t soft, rlim_t hard)
     return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 
-/* Moves the job's fds onto 0, 1, 2 and 3 without clobbering one another; closes the rest. */
-static int child_wire_fds(const int fds[CHILD_JOB_NFDS])
+/* Moves the job's fds onto 0, 1, 2 and 3, the control socket onto CHILD_CTL_FD and the proxy
+ * channel onto CHILD_NET_FD (both close-on-exec), without clobbering one another; closes the
+ * rest. */
+static int child_wire_fds(const int fds[CHILD_JOB_NFDS], int ctl)
 {
-    const int want[4] = {fds[ZYG_FD_STDIN], fds[ZYG_FD_STDOUT], fds[ZYG_FD_STDERR],
-                         fds[ZYG_FD_RESULT]};
-    int high[4];
+    const int want[6] = {fds[ZYG_FD_STDIN], fds[ZYG_FD_STDOUT], fds[ZYG_FD_STDERR],
+                         fds[ZYG_FD_RESULT], ctl,               fds[ZYG_FD_NET]};
+    int high[6];
 
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         high[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 64);
         if (high[i] < 0)
             return -errno;
     }
-    for (int i = 0; i < 4; i++) {
-        if (dup2(high[i], i) < 0)
+    for (int i = 0; i < 6; i++) {
+        if (i < 3 ? dup2(high[i], i) < 0 : dup3(high[i], i, O_CLOEXEC) < 0)
             return -errno;
     }
-    /* dup2 clears close-on-exec on 0-2, which subprocesses must inherit; the result fd is ours
-     * alone, so keep it from exec'd programs. */
-    if (fcntl(CHILD_RESULT_FD, F_SETFD, FD_CLOEXEC) < 0)
-        return -errno;
-    return close_range(4, ~0U, 0) < 0 ? -errno : 0;
+    /* dup2 clears close-on-exec on 0-2, which subprocesses must inherit; the result fd, the
+     * control socket and the proxy channel are ours alone, kept from exec'd programs. */
+    return close_range(6, ~0U, 0) < 0 ? -errno : 0;
 }
 
 /* Blocks until the zygote sends the job. Returns 0 with fds filled, or -1 (the zygote is gone
@@ -120,7 +128,7 @@ static void child_signals(void)
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* The limits known before the job: everything but CPU time. */
+/* The limits known before the job: all but CPU time and address space. */
 static int child_limits(const struct child_ctx *c)
 {
     int r;
@@ -137,12 +145,6 @@ static int child_limits(const struct child_ctx *c)
      * times the usual default (numpy and deep Python recursion fit). */
     if ((r = child_rlimit(RLIMIT_STACK, (rlim_t)64 << 20, (rlim_t)64 << 20)) < 0)
         return r;
-#ifndef __SANITIZE_ADDRESS__
-    /* ASan reserves terabytes of address space; the limit is skipped in sanitizer builds. */
-    if ((r = child_rlimit(RLIMIT_AS, (rlim_t)c->cfg->memory_mb << 20,
-                          (rlim_t)c->cfg->memory_mb << 20)) < 0)
-        return r;
-#endif
     return 0;
 }
 
@@ -162,7 +164,7 @@ static void child_prepare(const struct child_ctx *c)
         _exit(71);
     (void)setpgid(0, 0);
     child_signals();
-    if (isolate_enter(c->iso, c->slot, why, sizeof(why)) < 0) {
+    if (isolate_enter(c->iso, c->slot, c->disk_mb, why, sizeof(why)) < 0) {
         /* No user fd exists yet: the zygote's stderr is the agent log. */
         dprintf(2, "{\"level\":\"error\",\"comp\":\"child\",\"msg\":\"isolation: %s\"}\n", why);
         _exit(71);
@@ -176,13 +178,150 @@ static void child_prepare(const struct child_ctx *c)
         pyrt_prewarm(c->rt);
 }
 
+/* The job's limits: CPU time (a backstop: the zygote kills at the wall-clock deadline long
+ * before) and address space, skipped for runtimes that reserve far more than they use when a
+ * memory cgroup bounds the execution instead. */
+static int child_job_limits(const struct child_ctx *c, const struct zyg_job *job, bool big_vm)
+{
+    rlim_t cpu = (rlim_t)((job->delay_ms + job->compile_ms + job->timeout_ms) / 1000 + 2);
+    long mb = c->cfg->memory_mb;
+    int r;
+
+    if ((r = child_rlimit(RLIMIT_CPU, cpu, cpu + 1)) < 0)
+        return r;
+    if (job->memory_mb && (long)job->memory_mb < mb)
+        mb = (long)job->memory_mb;
+    if (big_vm && isolate_has_memory_cgroup(c->iso))
+        return 0;
+#ifndef __SANITIZE_ADDRESS__
+    /* ASan reserves terabytes of address space; the limit is skipped in sanitizer builds. */
+    if ((r = child_rlimit(RLIMIT_AS, (rlim_t)mb << 20, (rlim_t)mb << 20)) < 0)
+        return r;
+#endif
+    return 0;
+}
+
+/* The scenario's companions, started just before the code in the same PID namespace and
+ * cgroups (so they share its CPU and memory budget) and killed with it. */
+static void child_companions(const struct zyg_job *job)
+{
+    if (job->flags & ZYG_JOB_HIGH_CPU) {
+        pid_t p = fork();
+
+        if (p == 0) {
+            close_range(0, ~0U, 0);
+            for (volatile unsigned long i = 0;; i++)
+                ;
+        }
+    }
+    if (job->flags & ZYG_JOB_LEAK) {
+        pid_t p = fork();
+
+        if (p == 0) {
+            /* Touches leak_mb_s MiB a second in ten steps until the memory limit stops it. */
+            size_t step = ((size_t)(job->leak_mb_s ? job->leak_mb_s : 100) << 20) / 10;
+            struct timespec tick = {0, 100000000};
+
+            close_range(0, ~0U, 0);
+            for (;;) {
+                char *m = malloc(step);
+
+                if (m)
+                    memset(m, 0xa5, step);
+                nanosleep(&tick, NULL);
+            }
+        }
+    }
+}
+
+/* Listens on the loopback ports of the execution's own network namespace and hands the
+ * sockets to the proxy (it accepts from the host side). 0 or -errno. */
+static int child_listeners(void)
+{
+    static const struct {
+        char kind;
+        uint16_t port;
+    } l[] = {{'H', ZYG_PROXY_PORT}, {'U', ZYG_UPSTREAM_PORT}};
+
+    for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(l[i].port)};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, r;
+
+        if (fd < 0)
+            return -errno;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0) {
+            r = -errno;
+            close(fd);
+            return r;
+        }
+        r = proxy_send_listener(CHILD_NET_FD, l[i].kind, fd);
+        close(fd);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* simulateCrash without a time: the process ends with SIGSEGV once the code is done. */
+static __attribute__((noreturn)) void child_crash(void)
+{
+    struct sigaction sa = {0};
+
+    sa.sa_handler = SIG_DFL;
+    (void)sigaction(SIGSEGV, &sa, NULL);
+    (void)raise(SIGSEGV);
+    _exit(139);
+}
+
+/* An exec runtime: source, compile phase, then the program replaces this process (or runs as
+ * a child when the crash must follow it). Never returns. */
+static __attribute__((noreturn)) void child_exec(const struct child_ctx *c,
+                                                 const struct zyg_job *job, const char *spec,
+                                                 size_t spec_len)
+{
+    struct runexec rx;
+    char why[256];
+    int r, st;
+
+    if ((r = runexec_prepare(spec, spec_len, &rx, why, sizeof(why))) < 0) {
+        dprintf(2, "sandpit: execution set-up failed: %s\n", why);
+        _exit(71);
+    }
+    if ((r = child_job_limits(c, job, rx.big_vm)) < 0)
+        child_die(2, "setting limits", -r);
+    if ((r = runexec_compile(&rx, CHILD_RESULT_FD)) != 0)
+        _exit(r);
+    /* The zygote now starts the run's own clock (the compile phase had its limit). */
+    if (rx.compile)
+        (void)send(CHILD_CTL_FD, "C", 1, MSG_NOSIGNAL);
+    close(CHILD_CTL_FD);
+    close(CHILD_NET_FD);
+    close(CHILD_RESULT_FD);
+    child_companions(job);
+    if ((job->flags & ZYG_JOB_CRASH) && !job->crash_after_ms) {
+        pid_t pid = (pid_t)runexec_spawn(&rx);
+
+        if (pid < 0)
+            child_die(2, "starting the program", -pid);
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        close(1);
+        close(2);
+        child_crash();
+    }
+    r = runexec_exec(&rx);
+    dprintf(2, "sandpit: cannot run %s: %s\n", rx.run[0], strerror(-r));
+    _exit(127);
+}
+
 void child_run(const struct child_ctx *c)
 {
     int fds[CHILD_JOB_NFDS], r, code;
     char *spec = NULL, workdir[512];
     size_t spec_len = 0;
     struct zyg_job job;
-    rlim_t cpu;
 
     child_prepare(c);
     /* Tell the zygote this child is ready, so jobs go to ready children first. It may have
@@ -197,22 +336,36 @@ void child_run(const struct child_ctx *c)
     if (lseek(fds[ZYG_FD_SPEC], 0, SEEK_SET) < 0 ||
         fdio_read_all(fds[ZYG_FD_SPEC], CHILD_SPEC_MAX, &spec, &spec_len) < 0)
         child_die(fds[ZYG_FD_STDERR], "reading the job spec", errno ? errno : EIO);
-    if ((r = child_wire_fds(fds)) < 0)
+    if ((r = child_wire_fds(fds, 3)) < 0)
         child_die(fds[ZYG_FD_STDERR], "wiring stdio", -r);
     snprintf(workdir, sizeof(workdir), "%s/%s", c->cfg->work_dir, job.exec_id);
     /* Inside the private /tmp when mount namespaces work (the parent belongs to us); else the
      * zygote created it on the host before handing the job over. */
     if ((mkdir(workdir, 0700) < 0 && errno != EEXIST) || chdir(workdir) < 0)
         child_die(2, "entering the working directory", errno);
-    /* A backstop only: the zygote kills at the wall-clock deadline long before this. */
-    cpu = (rlim_t)(job.timeout_ms / 1000 + 2);
-    if ((r = child_rlimit(RLIMIT_CPU, cpu, cpu + 1)) < 0)
-        child_die(2, "setting the CPU limit", -r);
+    if (job.delay_ms) {
+        /* artificialDelayMs: the zygote's clock for the run starts after it. */
+        struct timespec d = {job.delay_ms / 1000, (long)(job.delay_ms % 1000) * 1000000};
 
+        while (nanosleep(&d, &d) < 0 && errno == EINTR)
+            ;
+    }
+    if ((job.flags & ZYG_JOB_NETWORK) && (r = child_listeners()) < 0)
+        child_die(2, "starting the network listeners", -r);
+    if (job.flags & ZYG_JOB_EXEC)
+        child_exec(c, &job, spec, spec_len);
+
+    if ((r = child_job_limits(c, &job, false)) < 0)
+        child_die(2, "setting limits", -r);
+    close(CHILD_CTL_FD);
+    close(CHILD_NET_FD);
+    child_companions(&job);
     code = pyrt_run(c->rt, spec, spec_len, CHILD_RESULT_FD);
     /* Close our ends so the server sees EOF before the (slow) address-space teardown. */
     close(CHILD_RESULT_FD);
     close(1);
     close(2);
+    if ((job.flags & ZYG_JOB_CRASH) && !job.crash_after_ms)
+        child_crash();
     _exit(code);
 }

@@ -18,7 +18,7 @@
 #include "zyg_proto.h"
 
 /* The fds a job brings to the child over its control socket, in this order. */
-#define CHILD_JOB_NFDS 5 /* ZYG_FD_SPEC .. ZYG_FD_RESULT */
+#define CHILD_JOB_NFDS 6 /* ZYG_FD_SPEC .. ZYG_FD_NET */
 
 struct child_ctx {
     const struct agent_cfg *cfg; /* borrowed */
@@ -28,6 +28,7 @@ struct child_ctx {
     int ctl;                     /* the child's end of its control socket */
     pid_t zygote_pid;            /* to detect a parent that died before PDEATHSIG was set */
     bool in_pidns;               /* true when pid 2 of its own PID namespace */
+    long disk_mb;                /* size of the private /tmp; 0 = the agent's --disk-mb */
 };
 
 /* Isolates the process, waits for its job, runs it and _exits with the harness's code.

@@ -27,6 +27,9 @@
 #include "ids.h"
 #include "json_util.h"
 #include "log.h"
+#include "proxy.h"
+#include "runtime.h"
+#include "scenario_apply.h"
 #include "zyg_proto.h"
 
 #define EXEC_HASH_BUCKETS 4096
@@ -64,6 +67,7 @@ struct exec {
     bool lost_zygote;          /* finished because the zygote died */
     bool slot_held;            /* under m->lock: counted in m->running until the status */
     struct exec_fd fds[EXEC_NSTREAMS];
+    unsigned compile_ms;      /* the runtime's compile-phase limit, 0 = none */
     int open_fds;             /* streams not yet at EOF */
     struct buf out, err, res; /* stdout, stderr, harness result frame */
     bool out_cut, err_cut;    /* output beyond max_output_bytes was dropped */
@@ -71,6 +75,9 @@ struct exec {
     size_t status_len;
     int64_t created_real_ns, start_real_ns, end_real_ns;
     int64_t start_mono_ns;
+    uint64_t proxy_sid;          /* the proxy session when the scenario has network, else 0 */
+    json_t *warnings;            /* the scenario's parts not applied as asked, or NULL */
+    json_t *network;             /* the proxy's counters once the session is closed */
     json_t *result;              /* DONE: the ExecutionResult */
     struct exec_waiter *waiters; /* under m->lock: every client waiting for this exec */
     struct exec *hnext;          /* hash chain */
@@ -81,6 +88,8 @@ struct exec {
 struct exec_mgr {
     const struct agent_cfg *cfg;
     struct zyg_client *zc;
+    struct runtimes *rts; /* borrowed */
+    struct proxy *proxy;  /* owned: the network scenarios' shaping proxy */
     pthread_mutex_t lock;
     pthread_t thread;
     int epfd;
@@ -127,6 +136,8 @@ static void exec_free(struct exec *ex)
     buf_done(&ex->err);
     buf_done(&ex->res);
     json_decref(ex->result);
+    json_decref(ex->warnings);
+    json_decref(ex->network);
     free(ex);
 }
 
@@ -291,8 +302,13 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
     } else if (st.flags & ZYG_ST_TIMED_OUT) {
         status = "timeout";
         reason = "timeout";
-        snprintf(errbuf, sizeof(errbuf), "TimeoutError: execution exceeded the %g s timeout",
-                 ex->req.timeout_s);
+        if (st.flags & ZYG_ST_COMPILING)
+            snprintf(errbuf, sizeof(errbuf),
+                     "TimeoutError: compilation exceeded its %u s limit (the run had not started)",
+                     ex->compile_ms / 1000);
+        else
+            snprintf(errbuf, sizeof(errbuf), "TimeoutError: execution exceeded the %g s timeout",
+                     ex->req.timeout_s);
     } else if (WIFSIGNALED(st.wait_status)) {
         sig = WTERMSIG(st.wait_status);
         reason = "signaled";
@@ -314,9 +330,12 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
             else
                 snprintf(errbuf, sizeof(errbuf), "ProcessExit: exited with code %d", exit_code);
             /* The frame is written by the program's own process, so it is untrusted: the only
-             * reason it may add is the harness's refusal of the code. */
+             * reasons it may add are the harness's refusal of the code and a failed compile
+             * phase (written before any user code ran; either only labels a failure). */
             if (json_is_string(fr) && !strcmp(json_string_value(fr), "policy"))
                 reason = "policy";
+            if (json_is_string(fr) && !strcmp(json_string_value(fr), "compile_error"))
+                reason = "compile_error";
         }
     }
     *status_out = status;
@@ -354,6 +373,18 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
     json_object_set_new(o, "resources",
                         json_pack("{s:f, s:I}", "cpu_time_s", (double)st.cpu_us / 1e6, "max_rss_kb",
                                   (json_int_t)st.max_rss_kb));
+    if (ex->req.scenario_json) {
+        /* The scenario as applied: echoed, with what this host could not do as asked. */
+        json_object_set(o, "scenario", ex->req.scenario_json);
+        json_object_set_new(o, "warnings", ex->warnings ? json_incref(ex->warnings) : json_array());
+        json_object_set_new(o, "artificial_delay_s", json_real(ex->req.scenario.delay_ms / 1e3));
+        if (have_status && ex->req.scenario.delay_ms > 0)
+            json_object_set_new(o, "execution_time",
+                                json_real(fmax(0, (double)st.wall_us / 1e6 -
+                                                      ex->req.scenario.delay_ms / 1e3)));
+    }
+    if (ex->network)
+        json_object_set(o, "network", ex->network);
 out:
     json_decref(frame);
     return o;
@@ -379,6 +410,21 @@ static void exec_publish(struct exec_mgr *m, struct exec *ex, json_t *res)
     exec_mgr_evict(m);
 }
 
+/* Ends the execution's proxy session (every connection of it closes) and keeps its counters. */
+static void exec_proxy_close(struct exec_mgr *m, struct exec *ex)
+{
+    struct proxy_counters pc = {0};
+
+    if (!ex->proxy_sid)
+        return;
+    if (proxy_session_close(m->proxy, ex->proxy_sid, &pc) == 0)
+        ex->network = json_pack("{s:I, s:I, s:I, s:I, s:I}", "bytes_up", (json_int_t)pc.bytes_up,
+                                "bytes_down", (json_int_t)pc.bytes_down, "connections",
+                                (json_int_t)pc.connections, "denied", (json_int_t)pc.denied,
+                                "failed", (json_int_t)pc.failed);
+    ex->proxy_sid = 0;
+}
+
 /* Every stream is closed: the outcome, from the zygote's status record (never from anything
  * the program could write: a forged result frame cannot change status, exit code, signal or
  * reason). Publishes it, counts it, frees the slot and starts the next queued execution.
@@ -392,6 +438,7 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     json_t *res;
 
     ex->end_real_ns = clock_real_ns();
+    exec_proxy_close(m, ex);
     res = exec_build_result(m, ex, have ? &st : NULL, &status);
     /* The result holds its own copies: the raw buffers (up to 2 x max_output_bytes and a 2 MiB
      * frame) must not stay alive for as long as the result is kept in the history. */
@@ -443,13 +490,50 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
     char workdir[512], *spec = NULL;
     size_t spec_len = 0;
     struct zyg_job job = {0};
+    const struct runtime_def *rd;
+    json_t *runtime = NULL;
 
     for (int i = 0; i < ZYG_JOB_NFDS; i++)
         child[i] = -1;
     snprintf(workdir, sizeof(workdir), "%s/%s", m->cfg->work_dir, ex->id);
-    spec = exec_req_spec(&ex->req, ex->id, workdir, &spec_len);
+    rd = runtimes_find(m->rts, ex->req.language);
+    if (rd && !runtime_is_embedded(rd)) {
+        runtime = runtimes_spec(m->rts, rd, ex->req.code, ex->req.code_len, workdir);
+        if (!runtime) {
+            r = -ENOMEM;
+            goto out;
+        }
+        job.flags |= ZYG_JOB_EXEC;
+        job.compile_ms = ex->compile_ms = runtime_compile_ms(rd);
+    }
+    spec = exec_req_spec(&ex->req, ex->id, workdir, runtime, &spec_len);
     if (!spec) {
         r = -ENOMEM;
+        goto out;
+    }
+    if (ex->req.scenario_json) {
+        json_t *health = zyg_client_health(m->zc);
+
+        ex->warnings = json_array();
+        if (!ex->warnings) {
+            json_decref(health);
+            r = -ENOMEM;
+            goto out;
+        }
+        scenario_apply_job(&ex->req.scenario, m->cfg, json_object_get(health, "isolation"), &job,
+                           ex->warnings);
+        json_decref(health);
+    }
+    if (job.flags & ZYG_JOB_NETWORK) {
+        struct proxy_conf pc;
+
+        scenario_apply_proxy(&ex->req.scenario, &pc);
+        if ((r = proxy_session_open(m->proxy, &pc, &ex->proxy_sid, &child[ZYG_FD_NET])) < 0) {
+            log_errno(-r, ex->id, "cannot open a proxy session");
+            goto out;
+        }
+    } else if ((child[ZYG_FD_NET] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        r = -errno;
         goto out;
     }
     if ((child[ZYG_FD_SPEC] = exec_memfd("spec", spec, spec_len)) < 0) {
@@ -508,7 +592,9 @@ out:
     if (r < 0) {
         for (int s = 0; s < EXEC_NSTREAMS; s++)
             fdio_close(&ex->fds[s].fd);
+        exec_proxy_close(m, ex);
     }
+    json_decref(runtime);
     free(spec);
     return r;
 }
@@ -922,7 +1008,8 @@ static void *exec_mgr_thread(void *arg)
     }
 }
 
-struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc, struct err *e)
+struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc,
+                              struct runtimes *rts, struct err *e)
 {
     struct exec_mgr *m = calloc(1, sizeof(*m));
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
@@ -934,7 +1021,12 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
     }
     m->cfg = cfg;
     m->zc = zc;
+    m->rts = rts;
+    m->epfd = m->evfd = -1;
     pthread_mutex_init(&m->lock, NULL);
+    m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, e);
+    if (!m->proxy)
+        goto fail;
     m->epfd = epoll_create1(EPOLL_CLOEXEC);
     m->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (m->epfd < 0 || m->evfd < 0 || epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->evfd, &ev) < 0) {
@@ -952,6 +1044,7 @@ fail:
         close(m->epfd);
     if (m->evfd >= 0)
         close(m->evfd);
+    proxy_free(m->proxy);
     free(m);
     return NULL;
 }
@@ -998,6 +1091,7 @@ void exec_mgr_free(struct exec_mgr *m)
         exec_mgr_list_remove(m, m->newest);
     close(m->epfd);
     close(m->evfd);
+    proxy_free(m->proxy);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

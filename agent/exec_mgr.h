@@ -12,6 +12,7 @@
 #include "agent_cfg.h"
 #include "err.h"
 #include "exec_req.h"
+#include "runtime.h"
 #include "zyg_client.h"
 
 struct exec_mgr;
@@ -22,7 +23,8 @@ struct exec;
 typedef void (*exec_done_fn)(void *arg);
 
 /* New manager (free with exec_mgr_free); starts its I/O thread. NULL with e set on failure. */
-struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc, struct err *e);
+struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc,
+                              struct runtimes *rts, struct err *e);
 /* Cancels everything still running, waits for it (waking every waiter) and stops the thread.
  * The API stays usable for lookups afterwards; submissions are refused. */
 void exec_mgr_stop(struct exec_mgr *m);

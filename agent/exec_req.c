@@ -6,12 +6,22 @@
 #include <strings.h>
 
 #include "json_util.h"
+#include "zyg_proto.h"
 
-/* Names the embedded runtime answers to. Other languages arrive with the exec runtimes. */
+/* Names the embedded runtime answers to when the agent gives no runtime table. */
 static const char *const exec_req_python_names[] = {"python", "python3", "py", "py3"};
 
-static int exec_req_language(const char *lang, const char **out, struct err *e)
+static int exec_req_language(const struct exec_limits *lim, const char *lang, const char **out,
+                             struct err *e)
 {
+    if (lim->language) {
+        *out = lim->language(lim->language_ctx, lang);
+        if (*out)
+            return 0;
+        return err_set(e, ERR_INVALID, "language",
+                       "language '%.40s' is not available here; available: %s", lang,
+                       lim->available ? lim->available : "");
+    }
     for (size_t i = 0; i < sizeof(exec_req_python_names) / sizeof(exec_req_python_names[0]); i++) {
         if (!strcasecmp(lang, exec_req_python_names[i])) {
             *out = "python";
@@ -90,7 +100,7 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
         goto fail;
     }
     if (json_util_get_str(r.root, "language", &lang, NULL, e) < 0 ||
-        exec_req_language(lang, &r.language, e) < 0)
+        exec_req_language(lim, lang, &r.language, e) < 0)
         goto fail;
     x = json_util_get_number(r.root, "timeout", &t, e);
     if (x < 0)
@@ -138,6 +148,12 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
                 "policy \"standard\" is not allowed by this agent (it runs \"%s\")", lim->policy);
         goto fail;
     }
+    if (json_util_get_object(r.root, "scenario", &r.scenario_json, e) < 0 ||
+        (r.scenario_json && scenario_parse(r.scenario_json, &r.scenario, e) < 0))
+        goto fail;
+    r.network = r.scenario_json && scenario_has_network(&r.scenario);
+    if (r.scenario.leak && r.scenario.leak_mb_per_sec == 0)
+        r.scenario.leak_mb_per_sec = 100; /* documented default */
     *out = r;
     return 0;
 fail:
@@ -151,7 +167,8 @@ void exec_req_done(struct exec_req *r)
     memset(r, 0, sizeof(*r));
 }
 
-char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *workdir, size_t *len)
+char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *workdir,
+                    json_t *runtime, size_t *len)
 {
     json_t *spec, *base;
     char *text = NULL;
@@ -165,6 +182,24 @@ char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *w
         json_pack("{s:s, s:s%, s:O?, s:O?, s:b, s:s, s:b, s:o?}", "execution_id", exec_id, "code",
                   r->code, r->code_len, "input_data", r->input_data, "env", r->env, "debug_mode",
                   r->debug_mode, "policy", r->policy, "trace", r->trace, "base_env", base);
+    if (spec && r->network) {
+        /* The child listens on these ports of its own loopback (ZYG_PROXY_PORT and
+         * ZYG_UPSTREAM_PORT); the proxy behind them applies the scenario. */
+        static const char *const proxy_vars[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+                                                 "https_proxy", "ALL_PROXY", "all_proxy"};
+        char url[64], up[64];
+
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", ZYG_PROXY_PORT);
+        snprintf(up, sizeof(up), "127.0.0.1:%d", ZYG_UPSTREAM_PORT);
+        for (size_t i = 0; base && i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++)
+            json_object_set_new(base, proxy_vars[i], json_string(url));
+        json_object_set_new(base, "NO_PROXY", json_string(""));
+        json_object_set_new(base, "no_proxy", json_string(""));
+        if (r->scenario.upstream)
+            json_object_set_new(base, "SANDPIT_UPSTREAM", json_string(up));
+    }
+    if (spec && runtime)
+        json_object_set(spec, "runtime", runtime);
     if (spec && r->restricted_imports && *r->restricted_imports) {
         json_t *list = json_array();
         const char *p = r->restricted_imports;

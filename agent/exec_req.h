@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "scenario.h"
 
 #define EXEC_REQ_MAX_ENV       256
 #define EXEC_REQ_MAX_ENV_BYTES (256 * 1024)
@@ -19,13 +20,18 @@ struct exec_limits {
     const char *policy;             /* the agent's default policy */
     bool allow_override;            /* may a request relax the policy to "standard"? */
     const char *restricted_imports; /* comma-separated allow-list for the harness, or "" */
+    /* The canonical name of an available runtime answering to name, or NULL; NULL function:
+     * only the embedded Python. available: their names, for the error message. */
+    const char *(*language)(void *ctx, const char *name);
+    void *language_ctx;
+    const char *available;
 };
 
 struct exec_req {
     json_t *root;     /* owned: every borrowed pointer below points into it */
     const char *code; /* the program text */
     size_t code_len;
-    const char *language;     /* canonical name: "python" */
+    const char *language;     /* canonical name, e.g. "python" */
     double timeout_s;         /* validated: 0 < t <= max */
     const char *processor_id; /* or NULL */
     json_t *input_data;       /* any JSON value, or NULL */
@@ -38,6 +44,9 @@ struct exec_req {
     bool async;                     /* reply 202 at once */
     long max_output_bytes;          /* per stream */
     const char *restricted_imports; /* borrowed from the limits, passed on in the spec */
+    json_t *scenario_json;          /* the request's scenario object, or NULL */
+    struct scenario scenario;       /* validated; zero when absent */
+    bool network;                   /* the scenario asks for network */
 };
 
 /* Parses body (len bytes, not necessarily NUL-terminated) into out. Returns 0, or
@@ -46,9 +55,11 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
                    struct exec_req *out, struct err *e);
 /* Releases what exec_req_parse allocated; safe on a zeroed struct. */
 void exec_req_done(struct exec_req *r);
-/* Serialises the spec the harness reads (DESIGN "Harness"). Returns new text (free()) or NULL
- * on OOM; *len gets its length. workdir becomes HOME and TMPDIR. */
+/* Serialises the spec the harness (or the child, for an exec runtime) reads (DESIGN "Harness").
+ * runtime: the exec runtime's description (runtimes_spec, borrowed) or NULL for Python.
+ * Returns new text (free()) or NULL on OOM; *len gets its length. workdir becomes HOME and
+ * TMPDIR; with network the proxy variables point at the execution's loopback listeners. */
 char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *workdir,
-                    size_t *len);
+                    json_t *runtime, size_t *len);
 
 #endif

@@ -33,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,20 +44,32 @@
 #define ISOLATE_CG_PARENT "sandpit"
 #define ISO_MAX_HIDE      4
 
+/* The new mount API (Linux 5.2); glibc 2.36 has no wrappers for these two. */
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
 enum isolate_layer {
     ISO_MOUNT_NS,
     ISO_IPC_UTS_NS,
     ISO_NET_NS,
     ISO_CGROUP_MEMORY,
     ISO_CGROUP_PIDS,
+    ISO_CGROUP_CPU,
     ISO_UID_DROP,
     ISO_SECCOMP,
     ISO_NLAYERS
 };
 static const char *const isolate_names[ISO_NLAYERS] = {
     "mount_namespace", "ipc_uts_namespaces", "network_namespace",
-    "cgroup_memory",   "cgroup_pids",        "uid_drop",
-    "seccomp"};
+    "cgroup_memory",   "cgroup_pids",        "cgroup_cpu",
+    "uid_drop",        "seccomp"};
 
 struct isolate {
     const struct agent_cfg *cfg;
@@ -69,8 +82,10 @@ struct isolate {
     gid_t gid;
     struct sock_fprog prog;   /* the seccomp filter as BPF (filter owned) */
     unsigned char *slot_used; /* max_concurrent entries */
+    long (*slot_lim)[3];      /* per slot: memory MiB, pids, CPU millis as last written */
     int n_slots;
     char tmp_size[32]; /* tmpfs size= option for /tmp */
+    char expose[PATH_MAX]; /* our tools under /tmp, kept visible in the private /tmp, or "" */
 };
 
 /* Switches layer l off with the reason "<what>: <strerror(err)>". */
@@ -208,12 +223,62 @@ static int isolate_slot_prepare(struct isolate *iso, int slot)
         if ((r = isolate_write(path, val)) < 0)
             return r;
     }
+    if (iso->on[ISO_CGROUP_CPU]) {
+        isolate_cg_path(iso, path, sizeof(path), "cpu", slot, NULL);
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        isolate_cg_path(iso, path, sizeof(path), "cpu", slot, "cpu.cfs_period_us");
+        (void)isolate_write(path, "100000");
+        isolate_cg_path(iso, path, sizeof(path), "cpu", slot, "cpu.cfs_quota_us");
+        (void)isolate_write(path, "-1");
+    }
+    iso->slot_lim[slot][0] = iso->cfg->memory_mb;
+    iso->slot_lim[slot][1] = iso->cfg->pids_limit;
+    iso->slot_lim[slot][2] = 0;
     return 0;
+}
+
+int isolate_slot_limits(struct isolate *iso, int slot, long memory_mb, long pids, long cpu_millis)
+{
+    static const char *const ctrl[3] = {"memory", "pids", "cpu"};
+    static const char *const file[3] = {"memory.limit_in_bytes", "pids.max", "cpu.cfs_quota_us"};
+    static const enum isolate_layer layer[3] = {ISO_CGROUP_MEMORY, ISO_CGROUP_PIDS,
+                                                ISO_CGROUP_CPU};
+    long want[3] = {memory_mb > 0 ? memory_mb : iso->cfg->memory_mb,
+                    pids > 0 ? pids : iso->cfg->pids_limit, cpu_millis > 0 ? cpu_millis : 0};
+    char path[256], val[64];
+    int r = 0;
+
+    if (slot < 0 || slot >= iso->n_slots)
+        return -EINVAL;
+    /* Written only when they change: most executions keep the defaults. */
+    for (int i = 0; i < 3; i++) {
+        if (!iso->on[layer[i]] || iso->slot_lim[slot][i] == want[i])
+            continue;
+        isolate_cg_path(iso, path, sizeof(path), ctrl[i], slot, file[i]);
+        if (i == 0)
+            snprintf(val, sizeof(val), "%ld", want[i] << 20);
+        else if (i == 2)
+            snprintf(val, sizeof(val), "%ld", want[i] ? want[i] * 100 : -1L); /* of 100 ms */
+        else
+            snprintf(val, sizeof(val), "%ld", want[i]);
+        if (isolate_write(path, val) < 0) {
+            r = -errno;
+            continue;
+        }
+        iso->slot_lim[slot][i] = want[i];
+    }
+    return r;
+}
+
+bool isolate_has_memory_cgroup(const struct isolate *iso)
+{
+    return iso->on[ISO_CGROUP_MEMORY];
 }
 
 int isolate_slot_take(struct isolate *iso)
 {
-    if (!iso->on[ISO_CGROUP_MEMORY] && !iso->on[ISO_CGROUP_PIDS])
+    if (!iso->on[ISO_CGROUP_MEMORY] && !iso->on[ISO_CGROUP_PIDS] && !iso->on[ISO_CGROUP_CPU])
         return -1;
     /* Prefer a slot prepared earlier (state 1) over creating one (state 0). */
     for (int i = 0; i < iso->n_slots; i++) {
@@ -274,8 +339,9 @@ uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot)
 
 /* Compiles the filter: default allow, the dangerous calls fail with EPERM (code keeps running
  * and can report it), clone3 with ENOSYS (its flags cannot be inspected; libc falls back to
- * clone, whose namespace flags we can refuse), sockets other than AF_UNIX refused: executions
- * have no network yet. */
+ * clone, whose namespace flags we can refuse), sockets other than AF_UNIX, AF_INET and
+ * AF_INET6 refused (netlink, packet, vsock...: kernel surface no program needs; inet sockets
+ * only reach the execution's own loopback, or the proxy when it was given network). */
 static int isolate_compile_seccomp(struct isolate *iso, char *why, size_t why_len)
 {
     static const char *const denied[] = {"ptrace",
@@ -343,8 +409,16 @@ static int isolate_compile_seccomp(struct isolate *iso, char *why, size_t why_le
     }
     if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0 ||
         (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_NE, AF_UNIX))) < 0)
+                              SCMP_A0(SCMP_CMP_GT, AF_INET6))) < 0)
         goto out;
+    /* One rule per refused family below AF_INET6 (one comparison per argument and rule). */
+    for (int fam = 0; fam < AF_INET6; fam++) {
+        if (fam == AF_UNIX || fam == AF_INET)
+            continue;
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                                  SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam))) < 0)
+            goto out;
+    }
     /* clone with any namespace flag: one rule per flag (MASKED_EQ(flag, flag)). */
     for (int b = 0; b < 64; b++) {
         uint64_t bit = 1ULL << b;
@@ -415,7 +489,8 @@ static bool isolate_is_system_dir(const char *d)
     return !strncmp(d, "/usr/lib/python", 15) || !strncmp(d, "/proc", 5) || !strncmp(d, "/sys", 4);
 }
 
-struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[])
+struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[],
+                            const char *expose)
 {
     struct isolate *iso = calloc(1, sizeof(*iso));
     char why[128] = "";
@@ -426,7 +501,10 @@ struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[
     /* Warm children hold a slot while they wait. */
     iso->n_slots = (int)(cfg->max_concurrent + cfg->warm_pool);
     iso->slot_used = calloc((size_t)iso->n_slots, 1);
-    if (!iso->slot_used) {
+    iso->slot_lim = calloc((size_t)iso->n_slots, sizeof(*iso->slot_lim));
+    if (!iso->slot_used || !iso->slot_lim) {
+        free(iso->slot_used);
+        free(iso->slot_lim);
         free(iso);
         return NULL;
     }
@@ -453,10 +531,30 @@ struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[
         if (!covered)
             snprintf(iso->hide[iso->n_hide++], sizeof(iso->hide[0]), "%s", real);
     }
+    {
+        char real[PATH_MAX];
+
+        bool covered = false;
+
+        /* Only a directory under /tmp or under one we hide needs it: elsewhere the read-only
+         * root shows it. */
+        if (expose && *expose && realpath(expose, real)) {
+            covered = !strncmp(real, "/tmp/", 5);
+            for (int k = 0; k < iso->n_hide; k++) {
+                size_t lk = strlen(iso->hide[k]);
+
+                if (!strncmp(real, iso->hide[k], lk) && real[lk] == '/')
+                    covered = true;
+            }
+        }
+        if (covered)
+            snprintf(iso->expose, sizeof(iso->expose), "%s", real);
+    }
     snprintf(iso->inst, sizeof(iso->inst), "z%d", (int)getpid());
     isolate_probe_namespaces(iso);
     isolate_probe_cgroup(iso, ISO_CGROUP_MEMORY, "memory");
     isolate_probe_cgroup(iso, ISO_CGROUP_PIDS, "pids");
+    isolate_probe_cgroup(iso, ISO_CGROUP_CPU, "cpu");
 
     iso->on[ISO_UID_DROP] = false;
     if (geteuid() != 0) {
@@ -504,8 +602,13 @@ void isolate_free(struct isolate *iso)
         isolate_cg_path(iso, path, sizeof(path), "pids", -1, NULL);
         isolate_cg_remove(path);
     }
+    if (iso->on[ISO_CGROUP_CPU]) {
+        isolate_cg_path(iso, path, sizeof(path), "cpu", -1, NULL);
+        isolate_cg_remove(path);
+    }
     free(iso->prog.filter);
     free(iso->slot_used);
+    free(iso->slot_lim);
     free(iso);
 }
 
@@ -524,11 +627,13 @@ json_t *isolate_report(const struct isolate *iso)
 }
 
 /* The mounts of the private view. Runs inside the new mount namespace. */
-static int isolate_mounts(const struct isolate *iso, char *why, size_t why_len)
+static int isolate_mounts(const struct isolate *iso, long disk_mb, char *why, size_t why_len)
 {
     const char *work_root = iso->cfg->work_dir, *state = iso->cfg->state_dir;
     const unsigned long nsd = MS_NOSUID | MS_NODEV;
     char opts[64];
+    int tools = -1, r;
+    bool hidden[ISO_MAX_HIDE] = {false};
 
 #define ISO_TRY(call, what)                                                                        \
     do {                                                                                           \
@@ -540,7 +645,16 @@ static int isolate_mounts(const struct isolate *iso, char *why, size_t why_len)
     } while (0)
 
     ISO_TRY(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "making mounts private");
-    snprintf(opts, sizeof(opts), "%s,mode=1777", iso->tmp_size);
+    /* A detached copy of our tools directory, taken before /tmp is covered, attached again at
+     * the same path inside the private /tmp below. */
+    if (iso->expose[0])
+        ISO_TRY(tools = (int)syscall(SYS_open_tree, AT_FDCWD, iso->expose,
+                                     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE),
+                "copying the tools directory");
+    if (disk_mb > 0)
+        snprintf(opts, sizeof(opts), "size=%ldm,mode=1777", disk_mb);
+    else
+        snprintf(opts, sizeof(opts), "%s,mode=1777", iso->tmp_size);
     ISO_TRY(mount("tmpfs", "/tmp", "tmpfs", nsd, opts), "tmpfs on /tmp");
     if (strncmp(work_root, "/tmp/", 5) != 0)
         ISO_TRY(mount("tmpfs", work_root, "tmpfs", nsd, opts), "tmpfs on the work root");
@@ -570,8 +684,33 @@ static int isolate_mounts(const struct isolate *iso, char *why, size_t why_len)
         /* Gone already (e.g. under /tmp, which is a fresh tmpfs now): nothing to cover. */
         if (access(iso->hide[i], F_OK) != 0)
             continue;
-        ISO_TRY(mount("tmpfs", iso->hide[i], "tmpfs", nsd | MS_RDONLY, "size=4k,mode=0555"),
+        ISO_TRY(mount("tmpfs", iso->hide[i], "tmpfs", nsd, "size=4k,mode=0555"),
                 "hiding the agent's files");
+        hidden[i] = true;
+    }
+    /* Our tools, back at their own path inside whatever covered them. */
+    if (tools >= 0) {
+        char path[PATH_MAX + 1];
+
+        snprintf(path, sizeof(path), "%s/", iso->expose);
+        for (char *p = path + 1; *p; p++) {
+            if (*p == '/') {
+                *p = '\0';
+                (void)mkdir(path, 0755);
+                *p = '/';
+            }
+        }
+        r = (int)syscall(SYS_move_mount, tools, "", AT_FDCWD, iso->expose,
+                         MOVE_MOUNT_F_EMPTY_PATH);
+        close(tools);
+        ISO_TRY(r, "attaching the tools directory");
+        ISO_TRY(mount(NULL, iso->expose, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nsd, NULL),
+                "making the tools directory read-only");
+    }
+    for (int i = 0; i < iso->n_hide; i++) {
+        if (hidden[i])
+            ISO_TRY(mount(NULL, iso->hide[i], NULL, MS_REMOUNT | MS_RDONLY | nsd, NULL),
+                    "making the hidden directories read-only");
     }
     if (access("/dev/shm", F_OK) == 0)
         ISO_TRY(mount("tmpfs", "/dev/shm", "tmpfs", nsd, "size=64m,mode=1777"), "/dev/shm");
@@ -598,7 +737,7 @@ static void isolate_loopback_up(void)
     close(s);
 }
 
-int isolate_enter(const struct isolate *iso, int slot, char *why, size_t why_len)
+int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len)
 {
     int flags = 0, r;
     char path[256];
@@ -618,6 +757,13 @@ int isolate_enter(const struct isolate *iso, int slot, char *why, size_t why_len
                 return r;
             }
         }
+        if (iso->on[ISO_CGROUP_CPU]) {
+            isolate_cg_path(iso, path, sizeof(path), "cpu", slot, "cgroup.procs");
+            if ((r = isolate_write(path, "0")) < 0) {
+                snprintf(why, why_len, "joining the cpu cgroup: %s", strerror(-r));
+                return r;
+            }
+        }
     }
     if (iso->on[ISO_MOUNT_NS])
         flags |= CLONE_NEWNS;
@@ -630,7 +776,7 @@ int isolate_enter(const struct isolate *iso, int slot, char *why, size_t why_len
         snprintf(why, why_len, "unshare: %s", strerror(errno));
         return r;
     }
-    if (iso->on[ISO_MOUNT_NS] && (r = isolate_mounts(iso, why, why_len)) < 0)
+    if (iso->on[ISO_MOUNT_NS] && (r = isolate_mounts(iso, disk_mb, why, why_len)) < 0)
         return r;
     if (iso->on[ISO_NET_NS])
         isolate_loopback_up();

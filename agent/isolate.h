@@ -18,8 +18,11 @@ struct isolate;
 /* Probes every layer, compiles the seccomp filter and prepares the cgroup root. Layers the host
  * forbids are switched off with a warning (never silently). hide: NULL-terminated directories of
  * ours (the harness, the binaries) covered by an empty tmpfs inside executions, each copied;
- * system directories are never covered. Returns new state (isolate_free) or NULL on OOM. */
-struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[]);
+ * system directories are never covered. expose: our tools directory (e.g. TypeScript's), kept
+ * visible when it lives under /tmp (covered by the private /tmp otherwise), or NULL. Returns new
+ * state (isolate_free) or NULL on OOM. */
+struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[],
+                            const char *expose);
 /* Frees; removes this instance's cgroups, so call it once every process of ours is gone. */
 void isolate_free(struct isolate *iso);
 /* {layer: {on, reason?}}: new reference, for /health. */
@@ -30,6 +33,14 @@ json_t *isolate_report(const struct isolate *iso);
 int isolate_slot_take(struct isolate *iso);
 /* Gives a slot back once every process of its execution is gone. */
 void isolate_slot_give(struct isolate *iso, int slot);
+/* Sets the slot's memory (MiB), pids and CPU (thousandths of a core) limits for the next
+ * execution; 0 = the agent's default (CPU: unlimited). Writes only what changed. 0, or -errno
+ * when a controller refused (the others are still set). */
+int isolate_slot_limits(struct isolate *iso, int slot, long memory_mb, long pids, long cpu_millis);
+/* True when executions are bounded by a memory cgroup. */
+bool isolate_has_memory_cgroup(const struct isolate *iso);
+/* Whether the layer named as in isolate_report is on. */
+bool isolate_has_layer(const struct isolate *iso, const char *name);
 /* The memory cgroup's OOM-kill count for the slot (0 when unavailable). */
 uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot);
 
@@ -38,9 +49,9 @@ bool isolate_has_mount_ns(const struct isolate *iso);
 /* Gives path to the sandbox user (no-op when not dropping privileges). */
 void isolate_chown_sandbox(const struct isolate *iso, const char *path);
 /* In the user process, as root, before any user code: cgroups (slot >= 0), namespaces, mounts
- * (private /tmp holding the work root, /dev/shm, /proc, read-only root), loopback, hostname,
- * credentials. On failure writes a reason into why and returns -errno. */
-int isolate_enter(const struct isolate *iso, int slot, char *why, size_t why_len);
+ * (private /tmp holding the work root, disk_mb MiB or the agent's --disk-mb when 0, /dev/shm,
+ * /proc, read-only root), loopback, hostname, credentials. On failure writes a reason into why and returns -errno. */
+int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len);
 /* The last step: loads the seccomp filter (no_new_privs must be set). 0 or -errno. */
 int isolate_seccomp(const struct isolate *iso);
 

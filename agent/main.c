@@ -23,6 +23,7 @@
 #include "fdio.h"
 #include "log.h"
 #include "outbox.h"
+#include "runtime.h"
 #include "server.h"
 #include "zyg_client.h"
 #include "zygote.h"
@@ -57,6 +58,13 @@ static const struct cfg_opt agent_opts[] = {
     OPT("file-size-mb", CFG_INT, 1, 1 << 20, "1024", file_size_mb,
         "largest file an execution may write, MiB"),
     OPT("open-files", CFG_INT, 16, 1 << 20, "1024", open_files, "open files per execution"),
+    OPT("languages", CFG_STR, 0, 0, "", languages,
+        "comma-separated runtimes to offer (e.g. python,c,java); default: every one installed"),
+    OPT("tools-dir", CFG_STR, 0, 0, "", tools_dir,
+        "extra directory searched for runtime tools (default: runtimes/node_modules/.bin of the "
+        "install)"),
+    OPT("egress-proxy", CFG_STR, 0, 0, "", egress_proxy,
+        "host:port of a CONNECT proxy the network scenarios' proxy reaches the outside through"),
     OPT("threads", CFG_INT, 1, 64, "2", threads, "HTTP threads"),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "debug, info, warn or error"),
     OPT("state-dir", CFG_STR, 0, 0, "/tmp/sandpit-state", state_dir,
@@ -218,6 +226,7 @@ int main(int argc, char **argv)
     struct zyg_client *zc = NULL;
     struct exec_mgr *mgr = NULL;
     struct outbox *ob = NULL;
+    struct runtimes *rts = NULL;
     char **zargv = NULL, **zenv = NULL;
     struct server *srv = NULL;
     struct err e = {0};
@@ -252,11 +261,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "sandpit-agent: cannot find harness/runner.py (use --harness-dir)\n");
         return 2;
     }
+    if (!*cfg.tools_dir) {
+        static char tools[PATH_MAX + 32];
+
+        snprintf(tools, sizeof(tools), "%s/runtimes/node_modules/.bin", harness);
+        cfg.tools_dir = tools;
+    }
     if (cfg.zygote_fd > 0) {
         log_init("zygote", (enum log_level)lvl);
         return zygote_main(&cfg, (int)cfg.zygote_fd, harness, init);
     }
     log_init("agent", (enum log_level)lvl);
+    rts = runtimes_new(cfg.tools_dir, cfg.languages, &e);
+    if (!rts) {
+        fprintf(stderr, "sandpit-agent: %s\n", e.msg);
+        return 2;
+    }
 
     /* Before any thread: signals go to the signalfd below, and the zygote starts now. */
     sigemptyset(&mask);
@@ -279,7 +299,9 @@ int main(int argc, char **argv)
         log_errno(zc ? -r : ENOMEM, NULL, "cannot start the zygote");
         goto out;
     }
-    mgr = exec_mgr_new(&cfg, zc, &e);
+    if ((r = runtimes_probe_versions(rts)) < 0)
+        log_errno(-r, NULL, "cannot start the runtime version probe (versions stay null)");
+    mgr = exec_mgr_new(&cfg, zc, rts, &e);
     if (!mgr) {
         log_error("%s", e.msg);
         goto out;
@@ -289,7 +311,7 @@ int main(int argc, char **argv)
         log_error("outbox: %s", e.msg);
         goto out;
     }
-    srv = server_new(&cfg, mgr, zc, ob, &e);
+    srv = server_new(&cfg, mgr, zc, ob, rts, &e);
     if (!srv) {
         log_error("%s", e.msg);
         goto out;
@@ -333,6 +355,7 @@ out:
     server_free(srv);
     exec_mgr_free(mgr);
     zyg_client_free(zc);
+    runtimes_free(rts);
     free(zargv);
     for (char **e2 = zenv; e2 && *e2; e2++)
         free(*e2);

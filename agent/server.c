@@ -47,6 +47,8 @@ struct server {
     struct exec_mgr *mgr;
     struct zyg_client *zc;
     struct outbox *ob;
+    struct runtimes *rts; /* borrowed */
+    char available[512];  /* the runtimes' names, for error messages */
     struct MHD_Daemon *daemon;
     uint16_t port;
     int64_t started_ns;
@@ -160,6 +162,14 @@ static enum MHD_Result server_reply_done(struct req_ctx *c)
     return http_reply_json_take(c->conn, MHD_HTTP_OK, res);
 }
 
+/* exec_limits.language: the canonical name of an available runtime. */
+static const char *server_language(void *ctx, const char *name)
+{
+    const struct runtime_def *rd = runtimes_find(ctx, name);
+
+    return rd ? runtime_name(rd) : NULL;
+}
+
 static enum MHD_Result server_execute(struct req_ctx *c)
 {
     struct server *s = c->srv;
@@ -168,7 +178,10 @@ static enum MHD_Result server_execute(struct req_ctx *c)
                               .max_output_bytes = s->cfg->max_output_bytes,
                               .policy = s->cfg->policy,
                               .allow_override = s->cfg->allow_override,
-                              .restricted_imports = s->cfg->restricted_imports};
+                              .restricted_imports = s->cfg->restricted_imports,
+                              .language = server_language,
+                              .language_ctx = s->rts,
+                              .available = s->available};
     struct exec_req req;
     struct err e = {0};
     bool async;
@@ -261,13 +274,25 @@ static enum MHD_Result server_health(struct req_ctx *c)
     for (int i = 0; i < SERR_COUNT; i++)
         json_object_set_new(errs, server_err_codes[i],
                             json_integer((json_int_t)atomic_load(&s->err_counts[i])));
-    o = json_pack("{s:s, s:s, s:s, s:f, s:[s]}", "status", ready ? "ok" : "degraded", "service",
+    o = json_pack("{s:s, s:s, s:s, s:f}", "status", ready ? "ok" : "degraded", "service",
                   "sandpit-agent", "version", SERVER_VERSION, "uptime_s",
-                  (double)(clock_mono_ns() - s->started_ns) / 1e9, "languages", "python");
+                  (double)(clock_mono_ns() - s->started_ns) / 1e9);
     if (!o) {
         json_decref(z);
         json_decref(errs);
         return server_error(s, c->conn, SERR_INTERNAL, NULL, "out of memory");
+    }
+    {
+        json_t *vers = runtimes_versions(s->rts), *names = json_array();
+        const char *k;
+        json_t *v;
+
+        json_object_foreach(vers, k, v)
+        {
+            json_array_append_new(names, json_string(k));
+        }
+        json_object_set_new(o, "languages", names ? names : json_array());
+        json_object_set_new(o, "runtimes", vers ? vers : json_object());
     }
     /* The isolation layers in force, at the top level where operators look first. */
     if (z && json_object_get(z, "isolation"))
@@ -297,10 +322,10 @@ static enum MHD_Result server_root(struct req_ctx *c)
 {
     return http_reply_json_take(
         c->conn, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s]}", "service", "sandpit-agent", "version",
+        json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s]}", "service", "sandpit-agent", "version",
                   SERVER_VERSION, "endpoints", "POST /execute", "GET /execution/{id}",
                   "DELETE /execution/{id}", "GET /executions?limit=&offset=&processor_id=",
-                  "GET /debug/{id}", "GET /health", "GET /metrics"));
+                  "GET /debug/{id}", "GET /languages", "GET /health", "GET /metrics"));
 }
 
 static enum MHD_Result server_metrics(struct req_ctx *c)
@@ -404,6 +429,10 @@ static enum MHD_Result server_route(struct req_ctx *c, const char *method, const
     } else if (!strcmp(url, "/metrics")) {
         if (get)
             return server_metrics(c);
+        allow = "GET";
+    } else if (!strcmp(url, "/languages")) {
+        if (get)
+            return http_reply_json_take(c->conn, MHD_HTTP_OK, runtimes_describe(c->srv->rts));
         allow = "GET";
     } else if (!strcmp(url, "/adjust-processor")) {
         if (post)
@@ -560,7 +589,7 @@ static void server_on_completed(void *cls, struct MHD_Connection *conn, void **c
 }
 
 struct server *server_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zyg_client *zc,
-                          struct outbox *ob, struct err *e)
+                          struct outbox *ob, struct runtimes *rts, struct err *e)
 {
     struct server *s = calloc(1, sizeof(*s));
 
@@ -572,6 +601,8 @@ struct server *server_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, str
     s->mgr = mgr;
     s->zc = zc;
     s->ob = ob;
+    s->rts = rts;
+    runtimes_list(rts, s->available, sizeof(s->available));
     s->started_ns = clock_mono_ns();
     s->daemon = http_reply_daemon_start(cfg->host, cfg->port, (unsigned)cfg->threads,
                                         server_handler, s, server_on_completed, s, &s->port, e);

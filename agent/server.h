@@ -8,6 +8,7 @@
 #include "err.h"
 #include "exec_mgr.h"
 #include "outbox.h"
+#include "runtime.h"
 #include "zyg_client.h"
 
 struct server;
@@ -15,7 +16,7 @@ struct server;
 /* Starts listening (MHD threads). All pointers are borrowed for the server's life. NULL with e
  * set when the address cannot be bound. */
 struct server *server_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zyg_client *zc,
-                          struct outbox *ob, struct err *e);
+                          struct outbox *ob, struct runtimes *rts, struct err *e);
 /* The bound port (useful with --port 0). */
 uint16_t server_port(const struct server *s);
 /* Stops accepting new connections; existing ones continue. */

@@ -45,20 +45,36 @@ static int zyg_proto_hdr(uint8_t *out, size_t size, uint32_t type, size_t body_l
     return ZYG_HDR_SIZE;
 }
 
-#define ZYG_JOB_BODY (8 + 4 + 4 + ZYG_EXEC_ID_MAX)
+#define ZYG_JOB_NU32 10
+#define ZYG_JOB_BODY (8 + 4 * ZYG_JOB_NU32 + ZYG_EXEC_ID_MAX)
+
+/* The job's 32-bit fields in wire order. */
+static void zyg_proto_job_fields(struct zyg_job *job, uint32_t *f[ZYG_JOB_NU32])
+{
+    uint32_t *const all[ZYG_JOB_NU32] = {
+        &job->timeout_ms,      &job->flags,     &job->compile_ms, &job->delay_ms,
+        &job->crash_after_ms,  &job->leak_mb_s, &job->cpu_millis, &job->memory_mb,
+        &job->pids,            &job->disk_mb};
+
+    memcpy(f, all, sizeof(all));
+}
 
 int zyg_proto_encode_job(const struct zyg_job *job, uint8_t *out, size_t size)
 {
     int h = zyg_proto_hdr(out, size, ZYG_MSG_JOB, ZYG_JOB_BODY);
     uint8_t *p = out + ZYG_HDR_SIZE;
+    struct zyg_job copy = *job;
+    uint32_t *f[ZYG_JOB_NU32];
 
     if (h < 0)
         return h;
+    zyg_proto_job_fields(&copy, f);
     put64(p, job->job_id);
-    put32(p + 8, job->timeout_ms);
-    put32(p + 12, job->flags);
-    memset(p + 16, 0, ZYG_EXEC_ID_MAX);
-    memcpy(p + 16, job->exec_id, strnlen(job->exec_id, ZYG_EXEC_ID_MAX - 1));
+    for (int i = 0; i < ZYG_JOB_NU32; i++)
+        put32(p + 8 + 4 * i, *f[i]);
+    p += 8 + 4 * ZYG_JOB_NU32;
+    memset(p, 0, ZYG_EXEC_ID_MAX);
+    memcpy(p, job->exec_id, strnlen(job->exec_id, ZYG_EXEC_ID_MAX - 1));
     return ZYG_HDR_SIZE + ZYG_JOB_BODY;
 }
 
@@ -106,7 +122,8 @@ int zyg_proto_decode_hdr(const uint8_t *buf, size_t len, const uint8_t **body, s
 
 int zyg_proto_decode_job(const uint8_t *body, size_t len, struct zyg_job *job)
 {
-    const char *id = (const char *)body + 16;
+    const char *id = (const char *)body + 8 + 4 * ZYG_JOB_NU32;
+    uint32_t *f[ZYG_JOB_NU32];
     size_t n;
 
     if (len != ZYG_JOB_BODY)
@@ -121,9 +138,11 @@ int zyg_proto_decode_job(const uint8_t *body, size_t len, struct zyg_job *job)
               c == '-'))
             return -EBADMSG;
     }
+    memset(job, 0, sizeof(*job));
+    zyg_proto_job_fields(job, f);
     job->job_id = get64(body);
-    job->timeout_ms = get32(body + 8);
-    job->flags = get32(body + 12);
+    for (int i = 0; i < ZYG_JOB_NU32; i++)
+        *f[i] = get32(body + 8 + 4 * i);
     memcpy(job->exec_id, id, n + 1);
     return 0;
 }

@@ -19,6 +19,11 @@
 #define ZYG_MAX_MSG     65536
 #define ZYG_EXEC_ID_MAX 40
 
+/* With ZYG_JOB_NETWORK, the child listens on these loopback ports inside its own network
+ * namespace (no other execution shares it) and hands the sockets to the proxy. */
+#define ZYG_PROXY_PORT    3128 /* HTTP forward proxy: HTTP_PROXY / HTTPS_PROXY */
+#define ZYG_UPSTREAM_PORT 3129 /* raw TCP forward to the scenario's upstream */
+
 enum zyg_msg_type {
     ZYG_MSG_JOB = 1,
     ZYG_MSG_CANCEL = 2,
@@ -33,14 +38,32 @@ enum zyg_job_fd {
     ZYG_FD_STDOUT, /* write end of the stdout pipe */
     ZYG_FD_STDERR, /* write end of the stderr pipe */
     ZYG_FD_RESULT, /* write end of the harness result pipe */
+    ZYG_FD_NET,    /* the proxy's channel when ZYG_JOB_NETWORK, else /dev/null */
     ZYG_FD_STATUS, /* write end of the status pipe; only the zygote ever holds it */
     ZYG_JOB_NFDS
 };
 
+enum zyg_job_flag {
+    ZYG_JOB_EXEC = 1u << 0,     /* an exec runtime (the spec says which), not the embedded Python */
+    ZYG_JOB_NETWORK = 1u << 1,  /* listeners go to the proxy over ZYG_FD_NET */
+    ZYG_JOB_CRASH = 1u << 2,    /* SIGSEGV after the code, or at crash_after_ms */
+    ZYG_JOB_HIGH_CPU = 1u << 3, /* a busy companion process for the whole run */
+    ZYG_JOB_LEAK = 1u << 4,     /* a companion allocator growing at leak_mb_s */
+};
+
+/* Scenario values are 0 when not asked for (the agent's defaults apply). */
 struct zyg_job {
     uint64_t job_id;               /* the server's sequence number, used by CANCEL */
-    uint32_t timeout_ms;           /* wall-clock limit from fork to kill */
-    uint32_t flags;                /* reserved, 0 */
+    uint32_t timeout_ms;           /* wall-clock limit of the run */
+    uint32_t flags;                /* enum zyg_job_flag */
+    uint32_t compile_ms;           /* limit of the compile phase; 0 = nothing to compile */
+    uint32_t delay_ms;             /* artificialDelayMs: the start is held back this long */
+    uint32_t crash_after_ms;       /* with ZYG_JOB_CRASH: when; 0 = after the code */
+    uint32_t leak_mb_s;            /* with ZYG_JOB_LEAK: growth rate, MiB/s */
+    uint32_t cpu_millis;           /* cpuLimit in thousandths of a core */
+    uint32_t memory_mb;            /* memoryLimitMb */
+    uint32_t pids;                 /* pidsLimit */
+    uint32_t disk_mb;              /* diskLimitMb: size of the private /tmp */
     char exec_id[ZYG_EXEC_ID_MAX]; /* NUL-terminated; names the working directory */
 };
 
@@ -49,6 +72,7 @@ enum zyg_status_flag {
     ZYG_ST_CANCELLED = 1u << 1,    /* killed on request */
     ZYG_ST_SPAWN_FAILED = 1u << 2, /* never ran; err holds the errno */
     ZYG_ST_OOM = 1u << 3,          /* the memory cgroup killed a process of the execution */
+    ZYG_ST_COMPILING = 1u << 4,    /* with TIMED_OUT: the compile phase overran its limit */
 };
 
 struct zyg_status {

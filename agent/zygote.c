@@ -50,6 +50,10 @@ struct zjob {
     int status_fd;       /* write end of the job's status pipe */
     int64_t start_ns;    /* monotonic, at fork */
     int64_t deadline_ns; /* monotonic */
+    int64_t crash_ns;    /* simulateCrash at: SIGSEGV to the user process; 0 = none */
+    uint32_t timeout_ms; /* the run's limit, from the end of the compile phase */
+    uint32_t crash_ms;   /* crashAfterMs, counted from the start of the run */
+    int ctl;             /* the child's control socket while it compiles, else -1 */
     uint32_t flags;      /* enum zyg_status_flag */
     int wait_status;     /* of the user process */
     struct rusage ru;    /* of the user process */
@@ -83,6 +87,8 @@ struct zygote {
     char pidns_reason[160];      /* why not, when they don't */
     struct zjob *jobs;           /* running jobs */
     size_t n_jobs, cap_jobs;
+    struct pollfd *pf;           /* poll set: the agent, signals, compiling jobs' ctl */
+    size_t cap_pf;
     struct zwarm *warm; /* the warm pool, cfg->warm_pool entries */
     size_t n_warm;
     int64_t refill_after_ns; /* backoff after a warm child died during set-up */
@@ -99,6 +105,14 @@ static int zygote_rm_cb(const char *path, const struct stat *st, int flag, struc
     (void)ftw;
     (void)remove(path);
     return 0;
+}
+
+/* Starts the clock of the phase beginning at t0 with limit_ms (and the crash timer). */
+static void zygote_run_clock(struct zjob *j, int64_t t0, uint32_t limit_ms)
+{
+    j->deadline_ns = t0 + (int64_t)limit_ms * 1000000;
+    if (j->crash_ms && !(j->flags & ZYG_ST_COMPILING))
+        j->crash_ns = t0 + (int64_t)j->crash_ms * 1000000;
 }
 
 static void zygote_job_finish(struct zygote *z, size_t i)
@@ -127,6 +141,7 @@ static void zygote_job_finish(struct zygote *z, size_t i)
     if (fdio_write_all(j->status_fd, rec, sizeof(rec)) < 0)
         log_warn("job %llu: status record not delivered, ignoring", (unsigned long long)j->id);
     fdio_close(&j->status_fd);
+    fdio_close(&j->ctl);
     z->jobs[i] = z->jobs[--z->n_jobs];
 }
 
@@ -154,6 +169,7 @@ static int zygote_add_job(struct zygote *z, struct zjob **out)
     *out = &z->jobs[z->n_jobs++];
     memset(*out, 0, sizeof(**out));
     (*out)->status_fd = -1;
+    (*out)->ctl = -1;
     (*out)->slot = -1;
     return 0;
 }
@@ -186,7 +202,7 @@ static int zygote_spawn_init(struct zygote *z, pid_t *pid)
 }
 
 /* Forks one child that isolates itself and waits on its control socket (child.c). */
-static int zygote_spawn_warm(struct zygote *z, struct zwarm *w)
+static int zygote_spawn_warm(struct zygote *z, struct zwarm *w, long disk_mb)
 {
     struct child_ctx cc = {0};
     int sv[2] = {-1, -1}, r;
@@ -217,6 +233,7 @@ static int zygote_spawn_warm(struct zygote *z, struct zwarm *w)
     cc.ctl = sv[1];
     cc.zygote_pid = getpid();
     cc.in_pidns = z->use_pidns;
+    cc.disk_mb = disk_mb;
     pid = pyrt_fork(z->rt);
     if (pid == 0)
         child_run(&cc);
@@ -307,14 +324,21 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
         struct zwarm w;
 
-        if (z->n_warm > 0) {
+        /* A scenario's disk size is a mount option of the child's private /tmp, fixed when
+         * it isolated itself: such a job gets a child of its own. */
+        if (z->n_warm > 0 && !job->disk_mb) {
             w = zygote_warm_take(z);
             z->warm_hits++;
         } else {
             z->warm_misses++;
-            if ((r = zygote_spawn_warm(z, &w)) < 0)
+            if ((r = zygote_spawn_warm(z, &w, (long)job->disk_mb)) < 0)
                 goto fail;
         }
+        if (w.slot >= 0 &&
+            isolate_slot_limits(z->iso, w.slot, (long)job->memory_mb, (long)job->pids,
+                                (long)job->cpu_millis) < 0)
+            log_warn("job %llu: a cgroup refused the scenario's limits",
+                     (unsigned long long)job->job_id);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int) * CHILD_JOB_NFDS);
@@ -332,13 +356,23 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
             while (recv(w.ctl, &b, 1, MSG_DONTWAIT) > 0)
                 ;
         }
-        fdio_close(&w.ctl);
         j->pid = w.pid;
         j->init_pid = w.init_pid;
         j->slot = w.slot;
         j->oom_before = w.oom_before;
         j->start_ns = clock_mono_ns();
-        j->deadline_ns = j->start_ns + (int64_t)job->timeout_ms * 1000000;
+        j->timeout_ms = job->timeout_ms;
+        j->crash_ms = (job->flags & ZYG_JOB_CRASH) ? job->crash_after_ms : 0;
+        /* A compile phase has its own limit; the child says "C" on ctl when it is over and the
+         * run's clock starts then (zygote_on_compiled). */
+        if (job->compile_ms) {
+            j->ctl = w.ctl;
+            w.ctl = -1;
+            j->flags |= ZYG_ST_COMPILING;
+        }
+        fdio_close(&w.ctl);
+        zygote_run_clock(j, j->start_ns + (int64_t)job->delay_ms * 1000000,
+                         job->compile_ms ? job->compile_ms : job->timeout_ms);
         return;
     }
 fail:
@@ -346,6 +380,23 @@ fail:
     if (j) {
         j->flags |= ZYG_ST_SPAWN_FAILED;
         zygote_job_finish(z, (size_t)(j - z->jobs));
+    }
+}
+
+/* The child's control socket spoke (the compile phase is over: the run's clock starts) or
+ * closed (it died or exec'd without compiling). */
+static void zygote_on_compiled(struct zjob *j)
+{
+    char b = 0;
+    ssize_t n = recv(j->ctl, &b, 1, MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    fdio_close(&j->ctl);
+    if (n == 1 && b == 'C' && (j->flags & ZYG_ST_COMPILING) &&
+        !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED))) {
+        j->flags &= ~(uint32_t)ZYG_ST_COMPILING;
+        zygote_run_clock(j, clock_mono_ns(), j->timeout_ms);
     }
 }
 
@@ -389,7 +440,7 @@ static bool zygote_refill_one(struct zygote *z)
         return false;
     if (poll(&pf, 1, 0) > 0)
         return false; /* a job is waiting: it goes first */
-    if (zygote_spawn_warm(z, &w) < 0) {
+    if (zygote_spawn_warm(z, &w, 0) < 0) {
         z->refill_after_ns = clock_mono_ns() + 1000000000;
         return false;
     }
@@ -528,6 +579,8 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
         if (j->pid > 0 && !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED)) &&
             (next < 0 || j->deadline_ns < next))
             next = j->deadline_ns;
+        if (j->pid > 0 && j->crash_ns && (next < 0 || j->crash_ns < next))
+            next = j->crash_ns;
     }
     /* Wake up to send a pending pool report. */
     if (z->stats_dirty && (next < 0 || z->stats_sent_ns + 100000000 < next))
@@ -548,6 +601,11 @@ static void zygote_check_deadlines(struct zygote *z, int64_t now)
         if (j->pid > 0 && !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED)) &&
             now >= j->deadline_ns)
             zygote_job_kill(z, j, ZYG_ST_TIMED_OUT);
+        if (j->pid > 0 && j->crash_ns && now >= j->crash_ns) {
+            /* simulateCrash at crashAfterMs: the program dies as a segfault would end it. */
+            j->crash_ns = 0;
+            (void)kill(j->pid, SIGSEGV);
+        }
     }
 }
 
@@ -702,7 +760,16 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         if (strrchr(bindir, '/'))
             *strrchr(bindir, '/') = '\0';
         hide[1] = bindir;
-        z.iso = isolate_new(cfg, hide);
+        char expose[PATH_MAX];
+        size_t tl = strlen(cfg->tools_dir), sl = strlen("/node_modules/.bin");
+
+        /* The runtimes' tools (runtimes/node_modules/.bin): the whole runtimes directory. */
+        snprintf(expose, sizeof(expose), "%.*s", (int)(tl > sl && !strcmp(cfg->tools_dir + tl - sl,
+                                                                       "/node_modules/.bin")
+                                                           ? tl - sl
+                                                           : tl),
+                 cfg->tools_dir);
+        z.iso = isolate_new(cfg, hide, expose);
     }
     if (!z.iso) {
         log_error("zygote: out of memory probing the isolation layers");
@@ -732,18 +799,46 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     }
 
     for (;;) {
-        struct pollfd pf[2] = {{.fd = z.sock, .events = POLLIN}, {.fd = z.sigfd, .events = POLLIN}};
         int64_t now = clock_mono_ns();
-        int n = poll(pf, 2, zygote_poll_timeout(&z, now));
+        size_t npf = 2;
+        int n;
 
+        /* The agent, signals, and the control sockets of jobs still compiling. */
+        if (z.cap_pf < z.n_jobs + 2) {
+            struct pollfd *p = realloc(z.pf, (z.n_jobs + 2) * 2 * sizeof(*p));
+
+            if (p) {
+                z.pf = p;
+                z.cap_pf = (z.n_jobs + 2) * 2;
+            }
+        }
+        if (!z.pf) {
+            log_error("zygote: out of memory");
+            break;
+        }
+        z.pf[0] = (struct pollfd){.fd = z.sock, .events = POLLIN};
+        z.pf[1] = (struct pollfd){.fd = z.sigfd, .events = POLLIN};
+        for (size_t i = 0; i < z.n_jobs && npf < z.cap_pf; i++) {
+            if (z.jobs[i].ctl >= 0)
+                z.pf[npf++] = (struct pollfd){.fd = z.jobs[i].ctl, .events = POLLIN};
+        }
+        n = poll(z.pf, (nfds_t)npf, zygote_poll_timeout(&z, now));
         if (n < 0 && errno != EINTR) {
             log_errno(errno, NULL, "zygote poll");
             break;
         }
-        if (n > 0 && (pf[1].revents & POLLIN))
+        for (size_t k = 2; n > 0 && k < npf; k++) {
+            if (!z.pf[k].revents)
+                continue;
+            for (size_t i = 0; i < z.n_jobs; i++) {
+                if (z.jobs[i].ctl == z.pf[k].fd)
+                    zygote_on_compiled(&z.jobs[i]);
+            }
+        }
+        if (n > 0 && (z.pf[1].revents & POLLIN))
             zygote_reap(&z);
         zygote_check_deadlines(&z, clock_mono_ns());
-        if (n > 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (n > 0 && (z.pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             if (zygote_on_message(&z) < 0) {
                 rc = 0;
                 break;
@@ -778,6 +873,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     }
 out:
     isolate_free(z.iso);
+    free(z.pf);
     free(preload);
     _exit(rc);
 }

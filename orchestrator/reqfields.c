@@ -1,21 +1,24 @@
 /* reqfields.c - language, timeout and scenario, read the same way by every dialect. */
 #include "reqfields.h"
 
+#include <errno.h>
 #include <math.h>
 
 #include "json_util.h"
 #include "scenario.h"
 
 int reqfields_parse(json_t *root, double max_timeout, char language[LANG_NAME_MAX], double *timeout,
-                    json_t **warnings, struct err *e)
+                    json_t **scenario, double *delay_s, struct err *e)
 {
     const char *lang = "python";
     size_t lang_len = 6;
+    struct scenario s;
     json_t *scn = NULL;
     double t;
     int r;
 
-    *warnings = NULL;
+    *scenario = NULL;
+    *delay_s = 0;
     if ((r = json_util_get_str(root, "language", &lang, &lang_len, e)) < 0 ||
         (r = lang_canon(lang, lang_len, language, e)) < 0)
         return r;
@@ -32,5 +35,12 @@ int reqfields_parse(json_t *root, double max_timeout, char language[LANG_NAME_MA
     r = json_util_get_object(root, "scenario", &scn, e);
     if (r < 0)
         return r;
-    return r == 0 ? scenario_validate(scn, warnings, e) : 0;
+    if (r != 0)
+        return 0;
+    if ((r = scenario_parse(scn, &s, e)) < 0)
+        return r;
+    /* The agent applies it and reports what it could not; nothing is dropped here. */
+    *scenario = scn;
+    *delay_s = s.delay_ms / 1000;
+    return 0;
 }

@@ -10,8 +10,11 @@ pkgs=(
   libpython3.11-dev python3.11
   # what the sandbox offers its users, and the test runner
   python3-pytest python3-numpy python3-pandas python3-matplotlib python3-scipy python3-plotly
+  # the other runtimes the agent offers (issue 5); a missing one is a missing language
+  nodejs openjdk-17-jdk-headless golang-go rustc ruby php-cli perl lua5.4 sqlite3
+  mono-mcs mono-runtime r-base-core
   # tools the tests use
-  curl iproute2 procps
+  curl iproute2 procps python3-yaml
 )
 
 missing=()
@@ -21,14 +24,24 @@ for p in "${pkgs[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: all ${#pkgs[@]} packages present"
-  exit 0
-fi
+# npm ships with NodeSource's nodejs but is a package of its own in Debian's.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
-echo "deps: installing ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq || echo "deps: apt-get update failed, trying the install with the cached lists"
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#pkgs[@]} packages present"
+else
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq || echo "deps: apt-get update failed, trying the install with the cached lists"
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# TypeScript's compiler, into the project (runtimes/node_modules), pinned by package-lock.json.
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$here/runtimes/node_modules/.bin/tsc" ]; then
+  echo "deps: installing the TypeScript compiler into runtimes/node_modules"
+  (cd "$here/runtimes" && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "deps: npm ci failed: the typescript runtime will be missing (the agent says so)"
+fi

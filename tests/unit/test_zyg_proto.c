@@ -10,7 +10,9 @@
 
 static void test_job_round_trip(void **state)
 {
-    struct zyg_job in = {.job_id = 0x1122334455667788ull, .timeout_ms = 1500, .flags = 0}, out;
+    struct zyg_job in = {.job_id = 0x1122334455667788ull, .timeout_ms = 1500,
+                          .flags = ZYG_JOB_EXEC | ZYG_JOB_CRASH, .compile_ms = 30000,
+                          .disk_mb = 64, .cpu_millis = 500}, out;
     uint8_t buf[256];
     const uint8_t *body;
     size_t blen;
@@ -24,6 +26,11 @@ static void test_job_round_trip(void **state)
     assert_int_equal(zyg_proto_decode_job(body, blen, &out), 0);
     assert_true(out.job_id == in.job_id);
     assert_int_equal(out.timeout_ms, 1500);
+    assert_int_equal(out.flags, ZYG_JOB_EXEC | ZYG_JOB_CRASH);
+    assert_int_equal(out.compile_ms, 30000);
+    assert_int_equal(out.disk_mb, 64);
+    assert_int_equal(out.cpu_millis, 500);
+    assert_int_equal(out.memory_mb, 0);
     assert_string_equal(out.exec_id, in.exec_id);
 }
 

@@ -1,8 +1,8 @@
 """Attacks: connecting to the agent's own HTTP port on 127.0.0.1 (to POST /execute from inside,
 or DELETE other executions), over IPv4 and IPv6, with raw sockets and with urllib.
 
-Expected containment: the execution has its own network namespace and seccomp refuses every
-socket family but AF_UNIX: EAFNOSUPPORT (or ECONNREFUSED); the agent is unreachable.
+Expected containment: the execution has its own network namespace holding only its own
+loopback: ECONNREFUSED (nothing of ours listens there); the agent is unreachable.
 """
 import errno
 import socket

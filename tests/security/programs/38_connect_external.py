@@ -1,8 +1,9 @@
 """Attacks: the outside network: TCP to 1.1.1.1:53 and 8.8.8.8:443, UDP to 1.1.1.1:53, a raw
 AF_PACKET socket, netlink (to reconfigure interfaces), and socketpair-free AF_VSOCK.
 
-Expected containment: no network: every non-AF_UNIX socket fails with EAFNOSUPPORT (seccomp),
-nothing is sent.
+Expected containment: no network: inet sockets exist but the namespace has only its loopback
+(ENETUNREACH); packet, netlink and vsock sockets fail with EAFNOSUPPORT (seccomp); raw ICMP
+needs a capability the execution has not (EPERM); nothing is sent.
 """
 import errno
 import socket

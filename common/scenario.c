@@ -1,7 +1,8 @@
-/* scenario.c - one table row per scenario key: its type and bounds. */
+/* scenario.c - one table row per scenario key: its type, bounds and where it is read to. */
 #include "scenario.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,34 +15,45 @@ enum scenario_type {
     SCENARIO_BOOL, /* true / false */
     SCENARIO_HOST, /* "host:port" */
     SCENARIO_LIST, /* array of host names */
+    SCENARIO_DIR,  /* "downstream" | "upstream" | "both" */
 };
 
 struct scenario_key {
     const char *name;
     enum scenario_type type;
-    double max; /* upper bound for numbers: generous, only there to refuse nonsense */
+    double max;    /* upper bound for numbers: generous, only there to refuse nonsense */
+    size_t offset; /* of the field in struct scenario */
 };
+
+#define SK(n, t, m, f)                                                                             \
+    {                                                                                              \
+        n, t, m, offsetof(struct scenario, f)                                                      \
+    }
 
 #define SCENARIO_DAY_MS 86400000.0
 
 static const struct scenario_key scenario_keys[] = {
-    {"networkLatencyMs", SCENARIO_NUM, SCENARIO_DAY_MS},
-    {"jitterMs", SCENARIO_NUM, SCENARIO_DAY_MS},
-    {"bandwidthKbps", SCENARIO_POS, 1e9},
-    {"timeoutMs", SCENARIO_NUM, SCENARIO_DAY_MS},
-    {"resetAfterMs", SCENARIO_NUM, SCENARIO_DAY_MS},
-    {"upstream", SCENARIO_HOST, 0},
-    {"allowHosts", SCENARIO_LIST, 0},
-    {"simulateCrash", SCENARIO_BOOL, 0},
-    {"crashAfterMs", SCENARIO_NUM, SCENARIO_DAY_MS},
-    {"simulateHighCpu", SCENARIO_BOOL, 0},
-    {"simulateMemoryLeak", SCENARIO_BOOL, 0},
-    {"leakMbPerSec", SCENARIO_NUM, 1e6},
-    {"artificialDelayMs", SCENARIO_NUM, SCENARIO_DAY_MS},
-    {"cpuLimit", SCENARIO_NUM, 4096},
-    {"memoryLimitMb", SCENARIO_NUM, 1e9},
-    {"pidsLimit", SCENARIO_NUM, 1e9},
-    {"diskLimitMb", SCENARIO_NUM, 1e9},
+    SK("networkLatencyMs", SCENARIO_NUM, SCENARIO_DAY_MS, latency_ms),
+    SK("jitterMs", SCENARIO_NUM, SCENARIO_DAY_MS, jitter_ms),
+    SK("bandwidthKbps", SCENARIO_POS, 1e9, bandwidth_kbps),
+    SK("timeoutMs", SCENARIO_NUM, SCENARIO_DAY_MS, timeout_ms),
+    SK("resetAfterMs", SCENARIO_NUM, SCENARIO_DAY_MS, reset_after_ms),
+    SK("sliceBytes", SCENARIO_NUM, 1 << 20, slice_bytes),
+    SK("sliceDelayMs", SCENARIO_NUM, 60000, slice_delay_ms),
+    SK("limitDataBytes", SCENARIO_NUM, 1e12, limit_data_bytes),
+    SK("toxicDirection", SCENARIO_DIR, 0, direction),
+    SK("upstream", SCENARIO_HOST, 0, upstream),
+    SK("allowHosts", SCENARIO_LIST, 0, allow_hosts),
+    SK("simulateCrash", SCENARIO_BOOL, 0, crash),
+    SK("crashAfterMs", SCENARIO_NUM, SCENARIO_DAY_MS, crash_after_ms),
+    SK("simulateHighCpu", SCENARIO_BOOL, 0, high_cpu),
+    SK("simulateMemoryLeak", SCENARIO_BOOL, 0, leak),
+    SK("leakMbPerSec", SCENARIO_NUM, 1e5, leak_mb_per_sec),
+    SK("artificialDelayMs", SCENARIO_NUM, 3600000, delay_ms),
+    SK("cpuLimit", SCENARIO_NUM, 4096, cpu_limit),
+    SK("memoryLimitMb", SCENARIO_NUM, 1 << 20, memory_limit_mb),
+    SK("pidsLimit", SCENARIO_NUM, 1 << 22, pids_limit),
+    SK("diskLimitMb", SCENARIO_NUM, 1 << 20, disk_limit_mb),
 };
 
 /* A host name or address: 1-253 bytes of letters, digits, '.', '-', '_', ':' (IPv6 inside
@@ -53,7 +65,7 @@ static bool scenario_host_ok(const char *h, size_t n)
     for (size_t i = 0; i < n; i++) {
         char c = h[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == '_' || c == '*'))
+              c == '.' || c == '-' || c == '_' || c == '*' || c == ':' || c == '[' || c == ']'))
             return false;
     }
     return true;
@@ -94,7 +106,7 @@ static bool scenario_upstream_ok(const char *s, size_t n)
         }
         return true;
     }
-    return scenario_host_ok(host, hlen) && !memchr(host, '*', hlen);
+    return scenario_host_ok(host, hlen) && !memchr(host, '*', hlen) && !memchr(host, ':', hlen);
 }
 
 static int scenario_check(const struct scenario_key *k, json_t *v, struct err *e)
@@ -117,6 +129,15 @@ static int scenario_check(const struct scenario_key *k, json_t *v, struct err *e
             return err_set(e, ERR_INVALID, field,
                            "scenario.%s must be a number >= 0 and <= %g, got %g", k->name, k->max,
                            x);
+        return 0;
+    }
+    case SCENARIO_DIR: {
+        const char *d = json_string_value(v);
+
+        if (!d || (strcmp(d, "downstream") && strcmp(d, "upstream") && strcmp(d, "both")))
+            return err_set(e, ERR_INVALID, field,
+                           "scenario.%s must be \"downstream\", \"upstream\" or \"both\"",
+                           k->name);
         return 0;
     }
     case SCENARIO_BOOL:
@@ -145,8 +166,8 @@ static int scenario_check(const struct scenario_key *k, json_t *v, struct err *e
             if (!json_is_string(h) ||
                 !scenario_host_ok(json_string_value(h), json_string_length(h)))
                 return err_set(e, ERR_INVALID, field,
-                               "scenario.%s[%zu] must be a host name (letters, digits, '.', '-', "
-                               "'_', '*')",
+                               "scenario.%s[%zu] must be a host or host:port (letters, digits, "
+                               "'.', '-', '_', '*', ':', '[', ']')",
                                k->name, i);
         }
         return 0;
@@ -155,11 +176,41 @@ static int scenario_check(const struct scenario_key *k, json_t *v, struct err *e
     return err_set(e, ERR_INVALID, field, "scenario.%s: unsupported type", k->name);
 }
 
-int scenario_validate(json_t *scn, json_t **warnings, struct err *e)
+/* Stores the validated value v into out's field for k. */
+static void scenario_store(const struct scenario_key *k, json_t *v, struct scenario *out)
 {
+    char *f = (char *)out + k->offset;
+
+    switch (k->type) {
+    case SCENARIO_NUM:
+    case SCENARIO_POS:
+        *(double *)f = json_number_value(v);
+        break;
+    case SCENARIO_BOOL:
+        *(bool *)f = json_is_true(v);
+        break;
+    case SCENARIO_HOST:
+        *(const char **)f = json_string_value(v);
+        break;
+    case SCENARIO_LIST:
+        *(json_t **)f = v;
+        break;
+    case SCENARIO_DIR: {
+        const char *d = json_string_value(v);
+
+        *(enum scenario_dir *)f = !strcmp(d, "upstream") ? SCENARIO_UP
+                                  : !strcmp(d, "both")   ? SCENARIO_BOTH
+                                                         : SCENARIO_DOWN;
+        break;
+    }
+    }
+}
+
+int scenario_parse(json_t *scn, struct scenario *out, struct err *e)
+{
+    struct scenario tmp = {0};
     const char *key;
-    json_t *v, *w = NULL;
-    char msg[160];
+    json_t *v;
 
     if (!json_is_object(scn))
         return err_set(e, ERR_INVALID, "scenario", "field 'scenario' must be an object");
@@ -175,10 +226,7 @@ int scenario_validate(json_t *scn, json_t **warnings, struct err *e)
         if (i == sizeof(scenario_keys) / sizeof(scenario_keys[0]))
             return err_set(e, ERR_INVALID, "scenario", "unknown scenario key '%.60s'", key);
     }
-    w = json_array();
-    if (!w)
-        return -ENOMEM;
-    /* Table order, so warnings read the same whatever order the client used. */
+    /* Table order, so the first error reads the same whatever order the client used. */
     for (size_t i = 0; i < sizeof(scenario_keys) / sizeof(scenario_keys[0]); i++) {
         const struct scenario_key *k = &scenario_keys[i];
         int r;
@@ -186,16 +234,18 @@ int scenario_validate(json_t *scn, json_t **warnings, struct err *e)
         v = json_object_get(scn, k->name);
         if (!v || json_is_null(v))
             continue;
-        if ((r = scenario_check(k, v, e)) < 0) {
-            json_decref(w);
+        if ((r = scenario_check(k, v, e)) < 0)
             return r;
-        }
-        snprintf(msg, sizeof(msg), "scenario key '%s' is accepted but not applied yet", k->name);
-        if (json_array_append_new(w, json_string(msg)) < 0) {
-            json_decref(w);
-            return -ENOMEM;
-        }
+        scenario_store(k, v, &tmp);
     }
-    *warnings = w;
+    if (out)
+        *out = tmp;
     return 0;
+}
+
+bool scenario_has_network(const struct scenario *s)
+{
+    return s->latency_ms > 0 || s->jitter_ms > 0 || s->bandwidth_kbps > 0 || s->timeout_ms > 0 ||
+           s->reset_after_ms > 0 || s->slice_bytes > 0 || s->limit_data_bytes > 0 || s->upstream ||
+           json_array_size(s->allow_hosts) > 0;
 }

@@ -1,0 +1,141 @@
+/* test_scenario_apply.c - scenario -> job fields, proxy configuration and warnings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../../agent/scenario_apply.c"
+
+static const struct agent_cfg cfg = {.memory_mb = 4096, .pids_limit = 256, .disk_mb = 512};
+
+static json_t *layers(bool on)
+{
+    return json_pack("{s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b, s:s}}", "cgroup_memory", "on",
+                     on, "cgroup_pids", "on", on, "mount_namespace", "on", on,
+                     "network_namespace", "on", on, "cgroup_cpu", "on", on, "reason",
+                     "read-only cgroupfs");
+}
+
+static json_t *apply(const char *text, struct zyg_job *job, bool on)
+{
+    json_t *scn = json_loads(text, 0, NULL), *w = json_array(), *iso = layers(on);
+    struct scenario s;
+    struct err e = {0};
+
+    assert_non_null(scn);
+    assert_int_equal(scenario_parse(scn, &s, &e), 0);
+    memset(job, 0, sizeof(*job));
+    assert_int_equal(scenario_apply_job(&s, &cfg, iso, job, w), 0);
+    json_decref(iso);
+    json_decref(scn);
+    return w;
+}
+
+static bool has_warning(json_t *w, const char *part)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(w, i, v)
+    {
+        if (strstr(json_string_value(v), part))
+            return true;
+    }
+    return false;
+}
+
+static void test_resource_fields(void **state)
+{
+    struct zyg_job job;
+    json_t *w;
+
+    (void)state;
+    w = apply("{\"cpuLimit\":0.5,\"memoryLimitMb\":200,\"pidsLimit\":32,\"diskLimitMb\":16,"
+              "\"artificialDelayMs\":250,\"simulateCrash\":true,\"crashAfterMs\":100,"
+              "\"simulateMemoryLeak\":true}",
+              &job, true);
+    assert_int_equal(job.cpu_millis, 500);
+    assert_int_equal(job.memory_mb, 200);
+    assert_int_equal(job.pids, 32);
+    assert_int_equal(job.disk_mb, 16);
+    assert_int_equal(job.delay_ms, 250);
+    assert_int_equal(job.crash_after_ms, 100);
+    assert_int_equal(job.leak_mb_s, 100); /* the default rate */
+    assert_true(job.flags & ZYG_JOB_CRASH);
+    assert_true(job.flags & ZYG_JOB_LEAK);
+    assert_false(job.flags & ZYG_JOB_NETWORK);
+    assert_int_equal(json_array_size(w), 0);
+    json_decref(w);
+}
+
+static void test_caps_and_fallbacks_warn(void **state)
+{
+    struct zyg_job job;
+    json_t *w;
+
+    (void)state;
+    w = apply("{\"memoryLimitMb\":999999,\"pidsLimit\":100000}", &job, true);
+    assert_int_equal(job.memory_mb, 4096);
+    assert_int_equal(job.pids, 256);
+    assert_true(has_warning(w, "memoryLimitMb 999999 exceeds"));
+    assert_true(has_warning(w, "pidsLimit 100000 exceeds"));
+    json_decref(w);
+    /* Without the cgroups: nothing dropped silently. */
+    w = apply("{\"cpuLimit\":1,\"memoryLimitMb\":100,\"pidsLimit\":8}", &job, false);
+    assert_int_equal(job.cpu_millis, 0);
+    assert_int_equal(job.memory_mb, 100); /* still the RLIMIT_AS fallback */
+    assert_true(has_warning(w, "cpuLimit not applied"));
+    assert_true(has_warning(w, "read-only cgroupfs"));
+    assert_true(has_warning(w, "RLIMIT_AS"));
+    assert_true(has_warning(w, "pidsLimit not applied"));
+    json_decref(w);
+    w = apply("{\"simulateHighCpu\":true,\"crashAfterMs\":5}", &job, true);
+    assert_true(job.flags & ZYG_JOB_HIGH_CPU);
+    assert_false(job.flags & ZYG_JOB_CRASH);
+    assert_true(has_warning(w, "without cpuLimit"));
+    assert_true(has_warning(w, "crashAfterMs ignored"));
+    json_decref(w);
+}
+
+static void test_network_and_proxy_conf(void **state)
+{
+    json_t *scn = json_loads("{\"networkLatencyMs\":200,\"jitterMs\":20,\"bandwidthKbps\":800,"
+                             "\"upstream\":\"[::1]:8080\",\"allowHosts\":[\"a.example\","
+                             "\"*.b.example\",\"127.0.0.1:9\"],\"toxicDirection\":\"both\"}",
+                             0, NULL);
+    struct scenario s;
+    struct proxy_conf pc;
+    struct zyg_job job = {0};
+    struct err e = {0};
+    json_t *w = json_array(), *iso = layers(true);
+
+    (void)state;
+    assert_int_equal(scenario_parse(scn, &s, &e), 0);
+    scenario_apply_job(&s, &cfg, iso, &job, w);
+    assert_true(job.flags & ZYG_JOB_NETWORK);
+    scenario_apply_proxy(&s, &pc);
+    assert_int_equal(pc.latency_ms, 200);
+    assert_int_equal(pc.jitter_ms, 20);
+    assert_int_equal(pc.bandwidth_kbps, 800);
+    assert_string_equal(pc.upstream_host, "::1");
+    assert_int_equal(pc.upstream_port, 8080);
+    assert_int_equal(pc.n_allow, 3);
+    assert_string_equal(pc.allow[1], "*.b.example");
+    assert_int_equal(pc.direction, PROXY_DIR_BOTH);
+    json_decref(w);
+    json_decref(iso);
+    json_decref(scn);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resource_fields),
+        cmocka_unit_test(test_caps_and_fallbacks_warn),
+        cmocka_unit_test(test_network_and_proxy_conf),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
