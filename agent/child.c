@@ -189,10 +189,14 @@ static int child_job_limits(const struct child_ctx *c, const struct zyg_job *job
 
     if ((r = child_rlimit(RLIMIT_CPU, cpu, cpu + 1)) < 0)
         return r;
-    if (job->memory_mb && (long)job->memory_mb < mb)
+    /* memoryLimitMb is the memory cgroup's limit where there is one (the zygote set it); the
+     * address-space limit stands in for it only without. */
+    if (isolate_has_memory_cgroup(c->iso)) {
+        if (big_vm)
+            return 0;
+    } else if (job->memory_mb && (long)job->memory_mb < mb) {
         mb = (long)job->memory_mb;
-    if (big_vm && isolate_has_memory_cgroup(c->iso))
-        return 0;
+    }
 #ifndef __SANITIZE_ADDRESS__
     /* ASan reserves terabytes of address space; the limit is skipped in sanitizer builds. */
     if ((r = child_rlimit(RLIMIT_AS, (rlim_t)mb << 20, (rlim_t)mb << 20)) < 0)

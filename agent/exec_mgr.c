@@ -68,6 +68,7 @@ struct exec {
     bool slot_held;            /* under m->lock: counted in m->running until the status */
     struct exec_fd fds[EXEC_NSTREAMS];
     unsigned compile_ms;      /* the runtime's compile-phase limit, 0 = none */
+    long memory_mb;           /* the scenario's memory limit as applied, 0 = the agent's */
     int open_fds;             /* streams not yet at EOF */
     struct buf out, err, res; /* stdout, stderr, harness result frame */
     bool out_cut, err_cut;    /* output beyond max_output_bytes was dropped */
@@ -294,7 +295,7 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
         reason = "oom";
         snprintf(errbuf, sizeof(errbuf),
                  "MemoryError: the execution ran out of memory (limit %ld MiB) and was killed",
-                 m->cfg->memory_mb);
+                 ex->memory_mb ? ex->memory_mb : m->cfg->memory_mb);
         if (WIFSIGNALED(st.wait_status))
             sig = WTERMSIG(st.wait_status);
         else
@@ -523,6 +524,7 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
         scenario_apply_job(&ex->req.scenario, m->cfg, json_object_get(health, "isolation"), &job,
                            ex->warnings);
         json_decref(health);
+        ex->memory_mb = (long)job.memory_mb;
     }
     if (job.flags & ZYG_JOB_NETWORK) {
         struct proxy_conf pc;
