@@ -224,7 +224,12 @@ int scenario_parse(json_t *scn, struct scenario *out, struct err *e)
                 break;
         }
         if (i == sizeof(scenario_keys) / sizeof(scenario_keys[0]))
-            return err_set(e, ERR_INVALID, "scenario", "unknown scenario key '%.60s'", key);
+        {
+            char field[80];
+
+            snprintf(field, sizeof(field), "scenario.%.60s", key);
+            return err_set(e, ERR_INVALID, field, "unknown scenario key '%.60s'", key);
+        }
     }
     /* Table order, so the first error reads the same whatever order the client used. */
     for (size_t i = 0; i < sizeof(scenario_keys) / sizeof(scenario_keys[0]); i++) {

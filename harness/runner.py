@@ -97,7 +97,7 @@ class Spec:
     """
 
     __slots__ = ("code", "input_data", "env", "base_env", "debug_mode", "restricted", "trace",
-                 "trace_limit", "repr_limit", "restricted_imports")
+                 "trace_limit", "repr_limit", "restricted_imports", "prewarm")
 
     def __init__(self, raw):
         if not isinstance(raw, dict):
@@ -115,6 +115,9 @@ class Spec:
         self.base_env = _string_map(raw.get("base_env"))
         self.debug_mode = raw.get("debug_mode", True) is not False
         self.trace = raw.get("trace") is True
+        # The agent's throwaway run in a warm child: the interpreter must be left as a real
+        # run expects it (no threading shutdown, no atexit callbacks run).
+        self.prewarm = raw.get("prewarm") is True
         self.trace_limit = _bounded_int(raw.get("trace_limit"), 1000, 0, 100000)
         self.repr_limit = _bounded_int(raw.get("repr_limit"), 200, 10, 100000)
         imports = raw.get("restricted_imports")
@@ -416,9 +419,10 @@ class _Execution:
             self._write_stderr(_traceback_text(exc))
         threading = sys.modules.get("threading")
         try:
-            if threading is not None:
+            if threading is not None and not self.spec.prewarm:
                 threading._shutdown()
-            atexit._run_exitfuncs()
+            if not self.spec.prewarm:
+                atexit._run_exitfuncs()
         except _CATCH_ALL:
             pass
         _BUILTINS.update(_BUILTINS_SNAPSHOT)
