@@ -65,6 +65,11 @@ if [ -d tests/e2e ] && [ -x build/san/sandpit-agent ]; then
     run_pytest "end-to-end under ASan+UBSan (agent, orchestrator)" tests/e2e/test_agent_basic.py \
     tests/e2e/test_agent_api.py tests/e2e/test_adjust.py tests/e2e/test_orch_api.py \
     tests/e2e/test_orch_routing.py
+  # The exec runtimes, the scenarios and the proxy inside the agent, under the sanitizers too
+  # (functional checks only: timing is not asserted against a sanitized build).
+  SANDPIT_BUILD_DIR="$PWD/build/san" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    run_pytest "scenarios and proxy under ASan+UBSan (agent)" tests/e2e/test_scenarios.py \
+    -k "invalid or echo or cap_warns or crash_after_the_code or pids or disk or no_network or proxy_environment or through_proxy or denies or upstream_failure or limit_data"
 fi
 [ -d tests/security ] && run_pytest "security corpus (hostile programs through the agent)" tests/security
 echo
