@@ -381,10 +381,7 @@ static void dispatch_on_probe(void *arg, struct upstream_resp *r)
     }
     a->checked = true;
     if (h.ok) {
-        if (!a->langs_fixed && h.n_langs > 0) {
-            memcpy(a->langs, h.langs, sizeof(h.langs));
-            a->n_langs = h.n_langs;
-        }
+        registry_apply_health_locked(a, &h);
         up = registry_set_state_locked(a, AGENT_UP, now);
         a->last_error[0] = '\0';
         a->last_ok_ns = now;

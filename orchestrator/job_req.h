@@ -3,6 +3,7 @@
 #define SANDPIT_JOB_REQ_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -14,15 +15,24 @@ struct job_req {
     size_t code_len;
     char language[LANG_NAME_MAX]; /* canonical; "python" when not given */
     double timeout;               /* seconds for the code; 0 = the agent's default */
-    json_t *warnings;             /* owned array: one entry per scenario key given (maybe []) */
+    json_t *scenario;             /* the validated scenario object (in root), or NULL */
+    json_t *stdin_text;           /* a string for the code's stdin (in root), or NULL */
+    json_t *env;                  /* an object of strings for the environment (in root), or NULL */
+    double delay_s;               /* seconds the scenario delays the run (artificialDelayMs) */
 };
 
 /* Parses {language?, code, scenario?, timeout?} (len bytes). `code` may also be sent as
- * `generated_code`; timeout must be > 0 and <= max_timeout. Returns 0 (release with
+ * `generated_code`; timeout must be > 0 and <= max_timeout; scenario is validated with
+ * scenario_parse and left for the agent to apply. Returns 0 (release with
  * job_req_done), -ERR_INVALID with e naming the field, or -ENOMEM. */
 int job_req_parse(const char *body, size_t len, double max_timeout, struct job_req *req,
                   struct err *e);
 /* Releases what job_req_parse allocated; safe on a zeroed struct. */
 void job_req_done(struct job_req *req);
+/* The agent's POST /execute body for req running code (code_len bytes, borrowed): language,
+ * timeout, debug_mode false, async when asked, and the scenario, stdin and env unchanged. New
+ * reference, or NULL on OOM. */
+json_t *job_req_agent_body(const struct job_req *req, const char *code, size_t code_len,
+                           bool async);
 
 #endif

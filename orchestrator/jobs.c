@@ -44,10 +44,8 @@ struct job {
     enum job_status status;           /* what clients see */
     enum job_phase phase;             /* where the run is */
     char language[LANG_NAME_MAX];     /* canonical */
-    char *code;                       /* owned, normalised program text */
-    size_t code_len;                  /* bytes of code */
-    double timeout;                   /* seconds; 0 = the agent's default */
-    json_t *warnings;                 /* owned array */
+    char *body;                       /* owned: the agent's POST /execute body (async) */
+    size_t code_len;                  /* bytes of the normalised code */
     json_t *logs;                     /* owned array of "[ISO] message" */
     json_t *result;                   /* owned, NULL until finished */
     int64_t created_ns, started_ns;   /* CLOCK_REALTIME */
@@ -153,8 +151,7 @@ struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct ups
 
 static void jobs_free_job(struct job *job)
 {
-    free(job->code);
-    json_decref(job->warnings);
+    free(job->body);
     json_decref(job->logs);
     json_decref(job->result);
     while (job->waiters) {
@@ -215,7 +212,6 @@ static void jobs_start_locked(struct job *job)
 {
     struct jobs *j = job->j;
     struct dcall *c = dcall_new();
-    json_t *body = json_object();
     int r = -ENOMEM;
 
     job->phase = JOB_PHASE_SUBMIT;
@@ -224,15 +220,11 @@ static void jobs_start_locked(struct job *job)
     job->run_mono_ns = clock_mono_ns();
     j->running++;
     jobs_log(job, "Job started");
-    if (!c || !body || json_util_set_text(body, "code", job->code, job->code_len) < 0 ||
-        json_object_set_new(body, "language", json_string(job->language)) < 0 ||
-        json_object_set_new(body, "async", json_true()) < 0 ||
-        json_object_set_new(body, "debug_mode", json_false()) < 0 ||
-        (job->timeout > 0 && json_object_set_new(body, "timeout", json_real(job->timeout)) < 0))
+    if (!c)
         goto fail;
-    c->body = json_dumps(body, JSON_COMPACT);
-    if (!c->body)
-        goto fail;
+    /* The body goes with the call: a job is submitted once. */
+    c->body = job->body;
+    job->body = NULL;
     c->body_len = strlen(c->body);
     strx_copy(c->lang, sizeof(c->lang), job->language);
     c->method = "POST";
@@ -248,10 +240,8 @@ static void jobs_start_locked(struct job *job)
     if (r < 0)
         goto fail;
     job->pending++;
-    json_decref(body);
     return;
 fail:
-    json_decref(body);
     dcall_free(c);
     jobs_finish_locked(job, JOB_FAILED,
                        r == -ESHUTDOWN ? "the orchestrator is shutting down" : "out of memory",
@@ -282,24 +272,28 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
                      const char *fmt, const char *req_id, char id_out[REQID_LEN + 1], struct err *e)
 {
     struct job *job = NULL;
+    json_t *body = job_req_agent_body(req, code, code_len, true);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    bool has_scenario = req->scenario != NULL;
     unsigned h;
-    size_t i;
-    json_t *w;
 
+    json_decref(body);
+    free(code);
     pthread_mutex_lock(&j->lock);
-    if (j->queued >= (size_t)j->cfg->job_queue && j->running >= (size_t)j->cfg->job_workers) {
+    if (text && j->queued >= (size_t)j->cfg->job_queue &&
+        j->running >= (size_t)j->cfg->job_workers) {
         j->rejected++;
         pthread_mutex_unlock(&j->lock);
-        free(code);
+        free(text);
         job_req_done(req);
         return err_set(e, ERR_BUSY, "", "the job queue is full (%ld queued, %ld running); retry",
                        j->cfg->job_queue, j->cfg->job_workers);
     }
-    job = calloc(1, sizeof(*job));
+    job = text ? calloc(1, sizeof(*job)) : NULL;
     if (!job || !(job->logs = json_array())) {
         pthread_mutex_unlock(&j->lock);
         free(job);
-        free(code);
+        free(text);
         job_req_done(req);
         return err_set(e, ENOMEM, "", "out of memory");
     }
@@ -309,19 +303,13 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
     job->status = JOB_QUEUED;
     job->phase = JOB_PHASE_QUEUED;
     strx_copy(job->language, sizeof(job->language), req->language);
-    job->code = code;
+    job->body = text;
     job->code_len = code_len;
-    job->timeout = req->timeout;
-    job->warnings = json_incref(req->warnings);
     job->agent = -1;
     job->created_ns = clock_real_ns();
     job_req_done(req);
-    jobs_log(job, "Job queued (language %s, code format %s, %zu bytes)", job->language, fmt,
-             code_len);
-    json_array_foreach(job->warnings, i, w)
-    {
-        jobs_log(job, "Warning: %s", json_string_value(w));
-    }
+    jobs_log(job, "Job queued (language %s, code format %s, %zu bytes%s)", job->language, fmt,
+             code_len, has_scenario ? ", with a scenario" : "");
     h = jobs_hash(job->id);
     job->hnext = j->buckets[h];
     j->buckets[h] = job;
@@ -353,6 +341,9 @@ static json_t *jobs_str_or_empty(json_t *o, const char *key)
     return json_is_string(v) ? json_incref(v) : json_string("");
 }
 
+/* ExecutionResult fields about the scenario, copied into a job's result when present. */
+static const char *const jobs_scenario_keys[] = {"scenario", "network", "artificial_delay_s"};
+
 /* The job's result object: new reference, NULL on OOM. res (borrowed) is the agent's
  * ExecutionResult, or NULL when the run ended before one existed. */
 static json_t *jobs_result(struct job *job, const char *error, json_t *res)
@@ -378,7 +369,10 @@ static json_t *jobs_result(struct job *job, const char *error, json_t *res)
                : json_object_set_new(o, "error", json_null())) < 0 ||
         json_object_set_new(o, "durationMs", json_real((double)(long long)(ms * 1000) / 1000)) <
             0 ||
-        json_object_set(o, "warnings", job->warnings) < 0 ||
+        json_object_set_new(o, "warnings",
+                            json_is_array(json_object_get(res, "warnings"))
+                                ? json_incref(json_object_get(res, "warnings"))
+                                : json_array()) < 0 ||
         json_object_set_new(o, "executionId",
                             job->exec_id[0] ? json_string(job->exec_id) : json_null()) < 0 ||
         json_object_set_new(o, "exitReason", reason ? json_string(reason) : json_null()) < 0 ||
@@ -386,6 +380,15 @@ static json_t *jobs_result(struct job *job, const char *error, json_t *res)
                             job->agent_url[0] ? json_string(job->agent_url) : json_null()) < 0) {
         json_decref(o);
         return NULL;
+    }
+    /* What the agent made of the scenario, as it said it. */
+    for (size_t i = 0; i < sizeof(jobs_scenario_keys) / sizeof(jobs_scenario_keys[0]); i++) {
+        json_t *v = json_object_get(res, jobs_scenario_keys[i]);
+
+        if (v && json_object_set(o, jobs_scenario_keys[i], v) < 0) {
+            json_decref(o);
+            return NULL;
+        }
     }
     return o;
 }
@@ -445,7 +448,14 @@ static void jobs_finish_result_locked(struct job *job, json_t *res)
     json_t *t = json_object_get(res, "execution_time");
     double ms = json_is_number(t) ? json_number_value(t) * 1000 : 0;
     char why[400];
+    size_t i;
+    json_t *w;
 
+    json_array_foreach(json_object_get(res, "warnings"), i, w)
+    {
+        if (json_is_string(w))
+            jobs_log(job, "Warning: %.500s", json_string_value(w));
+    }
     if (st && !strcmp(st, "completed")) {
         jobs_log(job, "Execution completed in %.3f ms", ms);
         jobs_finish_locked(job, JOB_COMPLETED, NULL, res);
@@ -679,8 +689,16 @@ static void jobs_poll_locked(struct job *job, long delay_ms)
     job->pending++;
 }
 
-/* The status view of a job. */
-static json_t *jobs_status_view(struct job *job)
+/* The agent's scenario warnings of a finished job, else []: new reference. */
+static json_t *jobs_warnings(struct job *job)
+{
+    json_t *w = job->result ? json_object_get(job->result, "warnings") : NULL;
+
+    return json_is_array(w) ? json_incref(w) : json_array();
+}
+
+/* The status view of a job; with_result adds the result (null until finished). */
+static json_t *jobs_status_view(struct job *job, bool with_result)
 {
     char created[48], started[48], finished[48];
     json_t *err = job->result ? json_object_get(job->result, "error") : NULL;
@@ -697,6 +715,12 @@ static json_t *jobs_status_view(struct job *job)
         "error", err && json_is_string(err) ? err : NULL);
     if (o && job->result)
         json_object_set(o, "durationMs", json_object_get(job->result, "durationMs"));
+    if (o && with_result &&
+        (json_object_set_new(o, "warnings", jobs_warnings(job)) < 0 ||
+         json_object_set(o, "result", job->result ? job->result : json_null()) < 0)) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -712,10 +736,11 @@ int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **
         return -ENOENT;
     }
     if (view == JOBS_VIEW_STATUS)
-        o = jobs_status_view(job);
+        o = jobs_status_view(job, true);
     else
-        o = json_pack("{s:s, s:s, s:O, s:O}", "jobId", job->id, "status",
-                      job_status_names[job->status], "logs", job->logs, "result",
+        o = json_pack("{s:s, s:s, s:s, s:O, s:o, s:O}", "jobId", job->id, "status",
+                      job_status_names[job->status], "language", job->language, "logs", job->logs,
+                      "warnings", jobs_warnings(job), "result",
                       job->result ? job->result : json_null());
     pthread_mutex_unlock(&j->lock);
     if (!o)
@@ -749,7 +774,7 @@ int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out,
             continue;
         total++;
         if ((long)json_array_size(arr) < limit)
-            json_array_append_new(arr, jobs_status_view(x));
+            json_array_append_new(arr, jobs_status_view(x, false));
     }
     pthread_mutex_unlock(&j->lock);
     *out = json_pack("{s:o, s:I, s:I}", "jobs", arr, "total", (json_int_t)total, "count",

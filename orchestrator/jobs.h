@@ -37,15 +37,17 @@ struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct ups
 void jobs_free(struct jobs *j);
 
 /* Creates a job from req (taken, even on failure) running code (taken: malloc'd, code_len
- * bytes) and queues or starts it. fmt is the recognised code format's name (static). On
- * success id_out holds the new job id. -ERR_BUSY when the queue is full, -ENOMEM. */
+ * bytes) and queues or starts it; the agent gets req's scenario, stdin and env unchanged. fmt is
+ * the recognised code format's name (static). On success id_out holds the new job id. -ERR_BUSY
+ * when the queue is full, -ENOMEM. */
 int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t code_len,
                      const char *fmt, const char *req_id, char id_out[REQID_LEN + 1],
                      struct err *e);
 
 enum jobs_view {
-    JOBS_VIEW_STATUS, /* {jobId, status, language, times, executionId, agent, error} */
-    JOBS_VIEW_LOGS,   /* {jobId, status, logs, result} */
+    JOBS_VIEW_STATUS, /* {jobId, status, language, times, executionId, agent, error, warnings,
+                         result} */
+    JOBS_VIEW_LOGS,   /* {jobId, status, language, logs, warnings, result} */
 };
 /* The job as JSON: 0 with *out new, -ENOENT, or -ENOMEM. */
 int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **out);

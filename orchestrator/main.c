@@ -29,6 +29,7 @@
 #include "fdio.h"
 #include "jobs.h"
 #include "log.h"
+#include "nadoo.h"
 #include "orch_cfg.h"
 #include "registry.h"
 #include "server.h"
@@ -77,6 +78,9 @@ static const struct cfg_opt orch_opts[] = {
         "jobs waiting for a worker before POST /api/run answers 503"),
     OPT("http-threads", CFG_INT, 1, 64, "4", http_threads, "HTTP threads"),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "debug, info, warn or error"),
+    OPT("api-keys", CFG_STR, 0, 0, "", api_keys,
+        "comma-separated API keys; when set, /api/v1 requests (but /api/v1/health) need one in "
+        "X-API-Key (prefer the environment variable: flags show in ps)"),
 };
 
 #define ORCH_N_OPTS (sizeof(orch_opts) / sizeof(orch_opts[0]))
@@ -84,7 +88,7 @@ static const struct cfg_opt orch_opts[] = {
 static const char orch_usage[] =
     "usage: sandpit-orchestrator [options]\n"
     "Routes code-execution requests (the NVIDIA tool-call contract on POST /execute, the job API "
-    "on /api/*)\nto sandpit agents; see docs/orchestrator.md.";
+    "on /api/*,\nthe Nadoo dialect on /api/v1/*) to sandpit agents; see docs/orchestrator.md.";
 
 /* Runtimes a spawned agent provides: today the agent embeds Python only. */
 static const char *const orch_runtimes[] = {"python"};
@@ -151,6 +155,8 @@ static int main_wait_agents(struct registry *reg, int sfd, double timeout_s)
 int main(int argc, char **argv)
 {
     static struct orch_cfg cfg;
+    static struct nadoo_keys keys;
+    struct orch_cfg shown;
     char agent_bin[PATH_MAX], desc[4096];
     struct registry *reg = NULL;
     struct upstream *up = NULL;
@@ -173,6 +179,10 @@ int main(int argc, char **argv)
     lvl = log_level_parse(cfg.log_level);
     if (lvl < 0) {
         fprintf(stderr, "sandpit-orchestrator: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (nadoo_keys_parse(cfg.api_keys, &keys, &e) < 0) {
+        fprintf(stderr, "sandpit-orchestrator: --api-keys: %s\n", e.msg);
         return 2;
     }
     log_init("orchestrator", (enum log_level)lvl);
@@ -258,12 +268,15 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    srv = server_new(&cfg, reg, d, jobs, &e);
+    srv = server_new(&cfg, reg, d, jobs, &keys, &e);
     if (!srv) {
         log_error("%s", e.msg);
         goto out;
     }
-    cfg_describe(orch_opts, ORCH_N_OPTS, &cfg, desc, sizeof(desc));
+    /* The keys are secrets: the start-up line only says how many there are. */
+    shown = cfg;
+    shown.api_keys = keys.n ? "(set)" : "";
+    cfg_describe(orch_opts, ORCH_N_OPTS, &shown, desc, sizeof(desc));
     log_info("listening on http://%s:%u config: %s", cfg.host, (unsigned)server_port(srv), desc);
     sig = main_wait_agents(reg, sfd, cfg.start_timeout);
     if (!sig && cfg.port_file) {

@@ -25,6 +25,7 @@ struct orch_cfg {
     long job_queue;              /* jobs waiting for a worker before 503 */
     long http_threads;           /* libmicrohttpd threads */
     const char *log_level;       /* debug | info | warn | error */
+    const char *api_keys;        /* comma-separated X-API-Key values for /api/v1; "" = none */
 };
 
 #endif

@@ -1,5 +1,6 @@
 /* registry.c - the agent table. */
 #include "registry.h"
+#include "json_util.h"
 #include "strx.h"
 
 #include <errno.h>
@@ -243,6 +244,21 @@ void registry_parse_health(long status, const char *body, size_t len, struct reg
             lang_canon(json_string_value(v), json_string_length(v), canon, NULL) == 0)
             (void)registry_lang_add(h->langs, &h->n_langs, canon);
     }
+    {
+        const char *k;
+
+        json_object_foreach(json_object_get(o, "runtimes"), k, v)
+        {
+            char canon[LANG_NAME_MAX];
+
+            if (!json_is_string(v) || lang_canon(k, strlen(k), canon, NULL) < 0)
+                continue;
+            for (int n = 0; n < h->n_langs; n++) {
+                if (!strcmp(h->langs[n], canon))
+                    strx_copy(h->versions[n], sizeof(h->versions[n]), json_string_value(v));
+            }
+        }
+    }
     st = json_string_value(json_object_get(o, "status"));
     if (st && !strcmp(st, "ok")) {
         h->ok = true;
@@ -253,6 +269,21 @@ void registry_parse_health(long status, const char *body, size_t len, struct reg
              st ? st : "(none)", zst ? " (zygote " : "", zst ? zst : "", zst ? ")" : "");
 out:
     json_decref(o);
+}
+
+void registry_apply_health_locked(struct agent *a, const struct registry_health *h)
+{
+    if (!a->langs_fixed && h->n_langs > 0) {
+        memcpy(a->langs, h->langs, sizeof(h->langs));
+        a->n_langs = h->n_langs;
+    }
+    for (int i = 0; i < a->n_langs; i++) {
+        a->versions[i][0] = '\0';
+        for (int k = 0; k < h->n_langs; k++) {
+            if (!strcmp(a->langs[i], h->langs[k]))
+                strx_copy(a->versions[i], sizeof(a->versions[i]), h->versions[k]);
+        }
+    }
 }
 
 json_t *registry_agents_json(struct registry *r, int64_t now_ns)
@@ -313,6 +344,84 @@ json_t *registry_languages_json(struct registry *r)
             json_array_append_new(arr, json_string(names[i]));
     }
     pthread_mutex_unlock(&r->lock);
+    return arr;
+}
+
+/* registry_language_json with the lock held. */
+static json_t *registry_language_json_locked(struct registry *r, const char *lang, bool *oom)
+{
+    const char *version = NULL;
+    const char *const *aliases = lang_aliases(lang, strlen(lang));
+    json_t *agents = json_array(), *al = json_array(), *o;
+    bool known = false;
+    int up = 0;
+
+    *oom = false;
+    for (int i = 0; agents && i < r->n; i++) {
+        const struct agent *a = &r->agents[i];
+
+        for (int k = 0; k < a->n_langs; k++) {
+            if (strcmp(a->langs[k], lang))
+                continue;
+            known = true;
+            if (a->state == AGENT_UP && a->url[0]) {
+                up++;
+                json_array_append_new(agents, json_string(a->url));
+                if (!version && a->versions[k][0])
+                    version = a->versions[k];
+            }
+        }
+    }
+    for (size_t k = 1; al && aliases && aliases[k]; k++)
+        json_array_append_new(al, json_string(aliases[k]));
+    if (!known || !agents || !al) {
+        *oom = known;
+        json_decref(agents);
+        json_decref(al);
+        return NULL;
+    }
+    o = json_pack("{s:s, s:o, s:n, s:b, s:i, s:o}", "name", lang, "aliases", al, "version",
+                  "available", up > 0, "agents_up", up, "agents", agents);
+    /* A version string may have been cut mid-character: set_text keeps the JSON valid. */
+    if (o && version && json_util_set_text(o, "version", version, strlen(version)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    *oom = !o;
+    return o;
+}
+
+json_t *registry_language_json(struct registry *r, const char *lang, bool *oom)
+{
+    json_t *o;
+
+    pthread_mutex_lock(&r->lock);
+    o = registry_language_json_locked(r, lang, oom);
+    pthread_mutex_unlock(&r->lock);
+    return o;
+}
+
+json_t *registry_languages_detail_json(struct registry *r)
+{
+    json_t *names = registry_languages_json(r), *arr = json_array(), *v;
+    size_t i;
+
+    if (!names || !arr) {
+        json_decref(names);
+        json_decref(arr);
+        return NULL;
+    }
+    pthread_mutex_lock(&r->lock);
+    json_array_foreach(names, i, v)
+    {
+        bool oom;
+        json_t *o = registry_language_json_locked(r, json_string_value(v), &oom);
+
+        if (o)
+            json_array_append_new(arr, o);
+    }
+    pthread_mutex_unlock(&r->lock);
+    json_decref(names);
     return arr;
 }
 

@@ -18,9 +18,10 @@
 #include "err.h"
 #include "lang.h"
 
-#define REGISTRY_MAX_AGENTS 64
-#define REGISTRY_MAX_LANGS  16
-#define REGISTRY_URL_MAX    128
+#define REGISTRY_MAX_AGENTS  64
+#define REGISTRY_MAX_LANGS   32
+#define REGISTRY_VERSION_MAX 64 /* bytes of a runtime version string, NUL included */
+#define REGISTRY_URL_MAX     128
 
 enum agent_state {
     AGENT_UNKNOWN,  /* configured, not checked yet */
@@ -41,21 +42,22 @@ struct agent {
     char url[REGISTRY_URL_MAX];                    /* "" while a spawned agent has no port yet */
     char langs[REGISTRY_MAX_LANGS][LANG_NAME_MAX]; /* canonical names it serves */
     int n_langs;                                   /* entries in langs */
-    bool langs_fixed;                              /* given on the command line: kept as is */
-    bool spawned;                                  /* a local process we supervise */
-    enum agent_state state;                        /* see enum agent_state */
-    unsigned gen;                                  /* bumped when a spawned process is replaced */
-    int in_flight;                                 /* requests and jobs routed here, running */
-    unsigned long requests;                        /* requests routed here */
-    unsigned long failures;                        /* transport failures, 5xx, failed checks */
-    char last_error[160];                          /* why it was last marked down, or "" */
-    bool checked;                                  /* a health check has answered (either way) */
-    bool probing;                                  /* a health check is in flight */
-    int64_t next_check_ns;                         /* monotonic time of the next health check */
-    int64_t last_ok_ns;                            /* monotonic time of the last good check */
-    int64_t state_since_ns;                        /* monotonic time of the last state change */
-    pid_t pid;                                     /* spawned: the process, 0 when none */
-    unsigned restarts;                             /* spawned: processes started after the first */
+    char versions[REGISTRY_MAX_LANGS][REGISTRY_VERSION_MAX]; /* of langs[i] per /health, or "" */
+    bool langs_fixed;       /* given on the command line: kept as is */
+    bool spawned;           /* a local process we supervise */
+    enum agent_state state; /* see enum agent_state */
+    unsigned gen;           /* bumped when a spawned process is replaced */
+    int in_flight;          /* requests and jobs routed here, running */
+    unsigned long requests; /* requests routed here */
+    unsigned long failures; /* transport failures, 5xx, failed checks */
+    char last_error[160];   /* why it was last marked down, or "" */
+    bool checked;           /* a health check has answered (either way) */
+    bool probing;           /* a health check is in flight */
+    int64_t next_check_ns;  /* monotonic time of the next health check */
+    int64_t last_ok_ns;     /* monotonic time of the last good check */
+    int64_t state_since_ns; /* monotonic time of the last state change */
+    pid_t pid;              /* spawned: the process, 0 when none */
+    unsigned restarts;      /* spawned: processes started after the first */
 };
 
 struct registry {
@@ -103,14 +105,26 @@ struct registry_health {
     char reason[120];                              /* why not, when !ok */
     char langs[REGISTRY_MAX_LANGS][LANG_NAME_MAX]; /* languages it reports, canonical */
     int n_langs;
+    char versions[REGISTRY_MAX_LANGS][REGISTRY_VERSION_MAX]; /* "runtimes" {name: version} */
 };
 /* Parses an agent /health answer (HTTP status + body). Pure. */
 void registry_parse_health(long status, const char *body, size_t len, struct registry_health *h);
+
+/* Takes a passed health check's languages (unless fixed on the command line) and versions. */
+void registry_apply_health_locked(struct agent *a, const struct registry_health *h);
 
 /* Every agent for GET /health: new JSON array, or NULL on OOM. Takes the lock. */
 json_t *registry_agents_json(struct registry *r, int64_t now_ns);
 /* Sorted, unique languages with an agent up: new JSON array. Takes the lock. */
 json_t *registry_languages_json(struct registry *r);
+/* A language as the Nadoo dialect shows it: {name, aliases, version, available, agents_up,
+ * agents: [URL]} over every agent serving lang (canonical); version is the first one an agent
+ * reported, or null. New reference; NULL when no agent serves lang (or on OOM, *oom set).
+ * Takes the lock. */
+json_t *registry_language_json(struct registry *r, const char *lang, bool *oom);
+/* registry_language_json for every language with an agent up, sorted: new JSON array, or NULL
+ * on OOM. Takes the lock. */
+json_t *registry_languages_detail_json(struct registry *r);
 /* Counts agents up and in total. Takes the lock. */
 void registry_counts(struct registry *r, int *up, int *total);
 

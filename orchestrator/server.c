@@ -27,6 +27,7 @@
 #include "ids.h"
 #include "json_util.h"
 #include "log.h"
+#include "nadoo.h"
 #include "reqid.h"
 #include "route.h"
 #include "toolcall.h"
@@ -40,6 +41,7 @@
 
 enum server_err {
     SERR_INVALID,
+    SERR_UNAUTHORIZED,
     SERR_NOT_FOUND,
     SERR_METHOD,
     SERR_CONFLICT,
@@ -53,16 +55,24 @@ enum server_err {
     SERR_COUNT
 };
 static const char *const server_err_codes[SERR_COUNT] = {
-    "invalid_request",  "not_found",    "method_not_allowed", "conflict",      "too_large", "busy",
-    "no_healthy_agent", "agent_failed", "agent_timeout",      "shutting_down", "internal"};
-static const unsigned server_err_status[SERR_COUNT] = {400, 404, 405, 409, 413, 503,
-                                                       503, 502, 504, 503, 500};
+    "invalid_request", "unauthorized",  "not_found",     "method_not_allowed",
+    "conflict",        "too_large",     "busy",          "no_healthy_agent",
+    "agent_failed",    "agent_timeout", "shutting_down", "internal"};
+static const unsigned server_err_status[SERR_COUNT] = {400, 401, 404, 405, 409, 413,
+                                                       503, 503, 502, 504, 503, 500};
+
+/* Which dialect a synchronous run answers in. */
+enum server_dialect {
+    SERVER_NVIDIA, /* POST /execute */
+    SERVER_NADOO,  /* POST /api/v1/execute */
+};
 
 struct server {
     const struct orch_cfg *cfg;
     struct registry *reg;
     struct dispatch *d;
     struct jobs *jobs;
+    const struct nadoo_keys *keys; /* X-API-Key for /api/v1 (n == 0: none) */
     struct MHD_Daemon *daemon;
     uint16_t port;
     int64_t started_ns;
@@ -76,19 +86,19 @@ struct server {
 struct req_ctx {
     struct server *srv;
     struct MHD_Connection *conn;
-    struct buf body;            /* the upload, capped at SERVER_MAX_BODY */
-    bool too_large;             /* the upload went past the cap (rest discarded) */
-    char req_id[REQID_LEN + 1]; /* X-Request-Id */
-    int64_t start_ns;           /* monotonic arrival time */
-    long long max_chars;        /* /execute: max_output_characters, -1 = none */
-    json_t *warnings;           /* /execute: scenario warnings (owned), or NULL */
-    const char *code_format;    /* /execute: static name of the recognised format */
-    pthread_mutex_t lock;       /* orders suspend against completion */
-    bool waiting;               /* an asynchronous answer is pending */
-    bool suspended;             /* guarded by lock */
-    bool done;                  /* guarded by lock: reply is ready */
-    unsigned reply_status;      /* guarded by lock */
-    json_t *reply;              /* guarded by lock: owned reply body */
+    struct buf body;             /* the upload, capped at SERVER_MAX_BODY */
+    bool too_large;              /* the upload went past the cap (rest discarded) */
+    char req_id[REQID_LEN + 1];  /* X-Request-Id */
+    int64_t start_ns;            /* monotonic arrival time */
+    long long max_chars;         /* /execute: max_output_characters, -1 = none */
+    const char *code_format;     /* /execute: static name of the recognised format */
+    enum server_dialect dialect; /* of a synchronous run's reply */
+    pthread_mutex_t lock;        /* orders suspend against completion */
+    bool waiting;                /* an asynchronous answer is pending */
+    bool suspended;              /* guarded by lock */
+    bool done;                   /* guarded by lock: reply is ready */
+    unsigned reply_status;       /* guarded by lock */
+    json_t *reply;               /* guarded by lock: owned reply body */
 };
 
 /* Serialises body (taken) and queues it with our headers. */
@@ -274,7 +284,16 @@ static void server_agent_error(const struct dcall *dc, char *code, size_t csize,
     json_decref(o);
 }
 
-/* POST /execute completion, on the upstream loop thread. */
+/* The error body of a synchronous run in its dialect. New reference or NULL. */
+static json_t *server_run_error_body(struct req_ctx *c, enum server_err which, const char *field,
+                                     const char *msg)
+{
+    if (c->dialect == SERVER_NADOO)
+        return server_error_body(c, which, field, msg);
+    return server_exec_error_body(c, which, field, msg);
+}
+
+/* POST /execute and POST /api/v1/execute completion, on the upstream loop thread. */
 static void server_exec_done(struct dcall *dc)
 {
     struct req_ctx *c = dc->arg;
@@ -287,15 +306,21 @@ static void server_exec_done(struct dcall *dc)
     if (dc->outcome == DCALL_OK && dc->status == 200) {
         json_t *res = json_loadb(dc->resp ? dc->resp : "", dc->resp_len, 0, NULL);
 
-        reply = json_is_object(res) ? toolcall_reply(res, c->max_chars) : NULL;
+        if (!json_is_object(res))
+            reply = NULL;
+        else if (c->dialect == SERVER_NADOO)
+            reply = nadoo_reply(res);
+        else
+            reply = toolcall_reply(res, c->max_chars);
         if (reply) {
-            const char *ps = json_string_value(json_object_get(reply, "process_status"));
+            const char *ps =
+                toolcall_process_status(json_string_value(json_object_get(res, "status")));
 
-            json_object_set_new(reply, "agent", json_string(dc->agent_url));
-            json_object_set_new(reply, "code_format", json_string(c->code_format));
-            json_object_set_new(reply, "request_id", json_string(c->req_id));
-            if (c->warnings && json_array_size(c->warnings))
-                json_object_set(reply, "warnings", c->warnings);
+            if (c->dialect == SERVER_NVIDIA) {
+                json_object_set_new(reply, "agent", json_string(dc->agent_url));
+                json_object_set_new(reply, "code_format", json_string(c->code_format));
+                json_object_set_new(reply, "request_id", json_string(c->req_id));
+            }
             atomic_fetch_add(&s->exec_status[!strcmp(ps, "completed") ? 0
                                              : !strcmp(ps, "error")   ? 1
                                                                       : 2],
@@ -305,7 +330,7 @@ static void server_exec_done(struct dcall *dc)
             status = 502;
             snprintf(text, sizeof(text), "agent %s answered an ExecutionResult we cannot read",
                      dc->agent_url);
-            reply = server_exec_error_body(c, SERR_AGENT_FAILED, NULL, text);
+            reply = server_run_error_body(c, SERR_AGENT_FAILED, NULL, text);
             log_msg(LOG_WARN, c->req_id, "%s", text);
         }
         json_decref(res);
@@ -328,7 +353,7 @@ static void server_exec_done(struct dcall *dc)
             log_msg(LOG_WARN, c->req_id, "%s", text);
         }
         status = server_err_status[which];
-        reply = server_exec_error_body(c, which, field[0] ? field : NULL, text);
+        reply = server_run_error_body(c, which, field[0] ? field : NULL, text);
     } else {
         enum server_err which = dc->outcome == DCALL_NO_AGENT        ? SERR_NO_AGENT
                                 : dc->outcome == DCALL_AGENT_TIMEOUT ? SERR_AGENT_TIMEOUT
@@ -337,12 +362,23 @@ static void server_exec_done(struct dcall *dc)
 
         status = server_err_status[which];
         reply =
-            server_exec_error_body(c, which, which == SERR_NO_AGENT ? "language" : NULL, dc->err);
+            server_run_error_body(c, which, which == SERR_NO_AGENT ? "language" : NULL, dc->err);
         log_msg(LOG_WARN, c->req_id, "execute failed after %.1f ms (%s): %s", ms,
                 dcall_outcome_name(dc->outcome), dc->err);
     }
     dcall_free(dc);
     server_complete(c, status, reply);
+}
+
+/* How long a synchronous run may keep the agent busy: the code's timeout plus the scenario's
+ * delay plus a margin, at most --request-timeout (plus the delay). */
+static long server_exec_wait_ms(const struct server *s, double timeout, double delay_s)
+{
+    double wait_s = s->cfg->request_timeout;
+
+    if (timeout > 0 && timeout + SERVER_EXEC_MARGIN_S < wait_s)
+        wait_s = timeout + SERVER_EXEC_MARGIN_S;
+    return (long)((wait_s + delay_s) * 1000);
 }
 
 static enum MHD_Result server_execute(struct req_ctx *c)
@@ -355,7 +391,6 @@ static enum MHD_Result server_execute(struct req_ctx *c)
     size_t code_len = 0;
     json_t *body = NULL;
     struct err e = {0};
-    double wait_s;
     int r;
 
     if (c->too_large)
@@ -391,17 +426,13 @@ static enum MHD_Result server_execute(struct req_ctx *c)
     strx_copy(dc->lang, sizeof(dc->lang), req.language);
     dc->method = "POST";
     snprintf(dc->path, sizeof(dc->path), "/execute");
-    wait_s = s->cfg->request_timeout;
-    if (req.timeout > 0 && req.timeout + SERVER_EXEC_MARGIN_S < wait_s)
-        wait_s = req.timeout + SERVER_EXEC_MARGIN_S;
-    dc->timeout_ms = (long)(wait_s * 1000);
+    dc->timeout_ms = server_exec_wait_ms(s, req.timeout, req.delay_s);
     dc->retry = true;
     dc->may_wait = true;
     strx_copy(dc->req_id, sizeof(dc->req_id), c->req_id);
     dc->done = server_exec_done;
     dc->arg = c;
     c->max_chars = req.max_chars;
-    c->warnings = json_incref(req.warnings);
     c->code_format = codefmt_kind_name(kind);
     atomic_fetch_add(&s->executions, 1);
     toolcall_req_done(&req);
@@ -515,6 +546,360 @@ static enum MHD_Result server_job_cancel(struct req_ctx *c, const char *id)
     return server_send(c, status, reply);
 }
 
+/* ---- the Nadoo dialect (/api/v1) ------------------------------------------------------------ */
+
+/* Checks every request's language and normalises its code; on failure answers (400, 413 or
+ * 503; batch: field names start "executions[i].") and returns false. codes[i] (new) and kinds[i]
+ * are set for i < n; every one is freed on failure. */
+static bool server_nadoo_prepare(struct req_ctx *c, struct job_req *reqs, size_t n, bool batch,
+                                 char **codes, size_t *lens, enum codefmt_kind *kinds,
+                                 enum MHD_Result *res)
+{
+    char msg[400], field[48];
+    size_t i;
+    int r = 0;
+
+    for (i = 0; i < n; i++) {
+        codes[i] = NULL;
+        if (batch)
+            snprintf(field, sizeof(field), "executions[%zu].", i);
+        else
+            field[0] = '\0';
+        if (!server_lang_known(c->srv, reqs[i].language, msg, sizeof(msg))) {
+            strx_printf(field + strlen(field), sizeof(field) - strlen(field), "language");
+            *res = server_error(c, SERR_INVALID, field, "%s", msg);
+            break;
+        }
+        r = codefmt_normalise(reqs[i].code, reqs[i].code_len, reqs[i].language, &codes[i], &lens[i],
+                              &kinds[i]);
+        if (r < 0) {
+            codes[i] = NULL;
+            strx_printf(field + strlen(field), sizeof(field) - strlen(field), "code");
+            *res = r == -E2BIG ? server_error(c, SERR_TOO_LARGE, field, "code is too large")
+                               : server_error(c, SERR_BUSY, NULL, "out of memory, retry");
+            break;
+        }
+    }
+    if (i == n)
+        return true;
+    for (size_t k = 0; k < i; k++)
+        free(codes[k]);
+    return false;
+}
+
+/* A dispatch call running req's code (borrowed) synchronously on an agent, or NULL on OOM. */
+static struct dcall *server_nadoo_call(struct req_ctx *c, const struct job_req *req,
+                                       const char *code, size_t code_len, dcall_done_fn done,
+                                       void *arg)
+{
+    json_t *body = job_req_agent_body(req, code, code_len, false);
+    struct dcall *dc = body ? dcall_new() : NULL;
+
+    if (dc)
+        dc->body = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!dc || !dc->body) {
+        dcall_free(dc);
+        return NULL;
+    }
+    dc->body_len = strlen(dc->body);
+    strx_copy(dc->lang, sizeof(dc->lang), req->language);
+    dc->method = "POST";
+    snprintf(dc->path, sizeof(dc->path), "/execute");
+    dc->timeout_ms = server_exec_wait_ms(c->srv, req->timeout, req->delay_s);
+    dc->retry = true;
+    dc->may_wait = true;
+    strx_copy(dc->req_id, sizeof(dc->req_id), c->req_id);
+    dc->done = done;
+    dc->arg = arg;
+    return dc;
+}
+
+/* The body of a request that failed validation; answers it and returns true when r < 0. */
+static bool server_nadoo_bad(struct req_ctx *c, int r, const struct err *e, enum MHD_Result *res)
+{
+    if (r >= 0)
+        return false;
+    if (r == -ENOMEM)
+        *res = server_error(c, SERR_BUSY, NULL, "out of memory, retry");
+    else
+        *res = server_error(c, SERR_INVALID, e->field[0] ? e->field : "body", "%s", e->msg);
+    return true;
+}
+
+/* POST /api/v1/execute: runs at once, answers when done. */
+static enum MHD_Result server_nadoo_execute(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    struct job_req req;
+    enum codefmt_kind kind = CODEFMT_RAW;
+    enum MHD_Result res;
+    struct dcall *dc;
+    char *code = NULL;
+    size_t code_len = 0;
+    struct err e = {0};
+    int r;
+
+    if (c->too_large)
+        return server_error(c, SERR_TOO_LARGE, "body", "request body exceeds %u bytes",
+                            SERVER_MAX_BODY);
+    r = nadoo_parse(c->body.data ? c->body.data : "", c->body.len, s->cfg->max_timeout, &req, &e);
+    if (server_nadoo_bad(c, r, &e, &res))
+        return res;
+    if (!server_nadoo_prepare(c, &req, 1, false, &code, &code_len, &kind, &res)) {
+        job_req_done(&req);
+        return res;
+    }
+    c->dialect = SERVER_NADOO;
+    c->code_format = codefmt_kind_name(kind);
+    dc = server_nadoo_call(c, &req, code, code_len, server_exec_done, c);
+    job_req_done(&req);
+    free(code);
+    if (!dc)
+        return server_error(c, SERR_BUSY, NULL, "out of memory, retry");
+    atomic_fetch_add(&s->executions, 1);
+    if (dispatch_submit(s->d, dc) < 0) {
+        dcall_free(dc);
+        return server_error(c, SERR_SHUTTING_DOWN, NULL, "the orchestrator is shutting down");
+    }
+    return server_wait(c);
+}
+
+/* POST /api/v1/execute/async: a job (jobs.c), polled with GET /api/v1/status/{id}. */
+static enum MHD_Result server_nadoo_async(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    struct job_req req;
+    enum codefmt_kind kind = CODEFMT_RAW;
+    enum MHD_Result res;
+    char *code = NULL, id[REQID_LEN + 1];
+    size_t code_len = 0;
+    struct err e = {0};
+    int r;
+
+    if (c->too_large)
+        return server_error(c, SERR_TOO_LARGE, "body", "request body exceeds %u bytes",
+                            SERVER_MAX_BODY);
+    r = nadoo_parse(c->body.data ? c->body.data : "", c->body.len, s->cfg->max_timeout, &req, &e);
+    if (server_nadoo_bad(c, r, &e, &res))
+        return res;
+    if (!server_nadoo_prepare(c, &req, 1, false, &code, &code_len, &kind, &res)) {
+        job_req_done(&req);
+        return res;
+    }
+    r = jobs_submit_take(s->jobs, &req, code, code_len, codefmt_kind_name(kind), c->req_id, id, &e);
+    if (r < 0)
+        return server_error(c, SERR_BUSY, NULL, "%s", e.msg);
+    log_msg(LOG_DEBUG, c->req_id, "execution %s queued", id);
+    return server_send(c, MHD_HTTP_ACCEPTED,
+                       json_pack("{s:s, s:s}", "execution_id", id, "status", "queued"));
+}
+
+/* GET /api/v1/status/{id}. */
+static enum MHD_Result server_nadoo_status(struct req_ctx *c, const char *id)
+{
+    json_t *job = NULL, *o;
+    int r = jobs_get_json(c->srv->jobs, id, JOBS_VIEW_LOGS, &job);
+
+    if (r == -ENOENT)
+        return server_error(c, SERR_NOT_FOUND, "execution_id",
+                            "no execution '%s' (only asynchronous executions are kept)", id);
+    if (r < 0)
+        return server_error(c, SERR_BUSY, NULL, "out of memory, retry");
+    o = nadoo_job_view(job);
+    json_decref(job);
+    if (!o)
+        return server_error(c, SERR_BUSY, NULL, "out of memory, retry");
+    return server_send(c, MHD_HTTP_OK, o);
+}
+
+/* One POST /api/v1/batch in flight: every entry runs at once through the dispatcher; the last
+ * to finish answers. */
+struct server_batch;
+
+struct server_batch_item {
+    struct server_batch *b;
+    size_t i;
+};
+
+struct server_batch {
+    struct req_ctx *c;
+    pthread_mutex_t lock; /* guards results and left */
+    json_t *results;      /* array of n replies (null until each is in) */
+    size_t left;          /* entries still running */
+    char langs[NADOO_BATCH_MAX][LANG_NAME_MAX];
+    struct server_batch_item items[NADOO_BATCH_MAX];
+};
+
+/* Stores entry i's reply (taken; NULL = OOM) and answers once all are in. Any thread. */
+static void server_batch_put(struct server_batch *b, size_t i, json_t *reply)
+{
+    bool last;
+
+    pthread_mutex_lock(&b->lock);
+    json_array_set_new(b->results, i, reply ? reply : nadoo_failure(b->langs[i], "out of memory"));
+    last = --b->left == 0;
+    pthread_mutex_unlock(&b->lock);
+    if (!last)
+        return;
+    {
+        json_t *o = json_pack("{s:O}", "results", b->results);
+        struct req_ctx *c = b->c;
+
+        json_decref(b->results);
+        pthread_mutex_destroy(&b->lock);
+        free(b);
+        if (o)
+            server_complete(c, MHD_HTTP_OK, o);
+        else
+            server_complete(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            server_error_body(c, SERR_BUSY, NULL, "out of memory, retry"));
+    }
+}
+
+/* One batch entry is over (upstream loop thread). */
+static void server_batch_done(struct dcall *dc)
+{
+    struct server_batch_item *it = dc->arg;
+    struct server_batch *b = it->b;
+    char msg[480], code[48], amsg[400], field[48];
+    json_t *reply = NULL;
+
+    if (dc->outcome == DCALL_OK && dc->status == 200) {
+        json_t *res = json_loadb(dc->resp ? dc->resp : "", dc->resp_len, 0, NULL);
+
+        if (json_is_object(res))
+            reply = nadoo_reply(res);
+        else
+            reply = nadoo_failure(b->langs[it->i], "the agent answered a result we cannot read");
+        json_decref(res);
+    } else if (dc->outcome == DCALL_OK) {
+        server_agent_error(dc, code, sizeof(code), amsg, sizeof(amsg), field, sizeof(field));
+        strx_printf(msg, sizeof(msg), "agent %s answered HTTP %ld%s%s", dc->agent_url, dc->status,
+                    amsg[0] ? ": " : "", amsg);
+        reply = nadoo_failure(b->langs[it->i], msg);
+    } else {
+        reply = nadoo_failure(b->langs[it->i], dc->err);
+    }
+    dcall_free(dc);
+    server_batch_put(b, it->i, reply);
+}
+
+/* POST /api/v1/batch. */
+static enum MHD_Result server_nadoo_batch(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    struct job_req reqs[NADOO_BATCH_MAX];
+    char *codes[NADOO_BATCH_MAX];
+    size_t lens[NADOO_BATCH_MAX];
+    enum codefmt_kind kinds[NADOO_BATCH_MAX];
+    struct dcall *calls[NADOO_BATCH_MAX] = {NULL};
+    struct server_batch *b = NULL;
+    enum MHD_Result res;
+    struct err e = {0};
+    size_t n = 0, i;
+    bool ok = true;
+    int r;
+
+    if (c->too_large)
+        return server_error(c, SERR_TOO_LARGE, "body", "request body exceeds %u bytes",
+                            SERVER_MAX_BODY);
+    r = nadoo_batch_parse(c->body.data ? c->body.data : "", c->body.len, s->cfg->max_timeout, reqs,
+                          &n, &e);
+    if (server_nadoo_bad(c, r, &e, &res))
+        return res;
+    if (!server_nadoo_prepare(c, reqs, n, true, codes, lens, kinds, &res)) {
+        for (i = 0; i < n; i++)
+            job_req_done(&reqs[i]);
+        return res;
+    }
+    b = calloc(1, sizeof(*b));
+    if (b && !(b->results = json_array()))
+        ok = false;
+    for (i = 0; b && ok && i < n; i++) {
+        b->items[i].b = b;
+        b->items[i].i = i;
+        strx_copy(b->langs[i], sizeof(b->langs[i]), reqs[i].language);
+        calls[i] =
+            server_nadoo_call(c, &reqs[i], codes[i], lens[i], server_batch_done, &b->items[i]);
+        if (!calls[i] || json_array_append_new(b->results, json_null()) < 0)
+            ok = false;
+    }
+    for (i = 0; i < n; i++) {
+        job_req_done(&reqs[i]);
+        free(codes[i]);
+    }
+    if (!b || !ok) {
+        for (i = 0; i < n; i++)
+            dcall_free(calls[i]);
+        if (b)
+            json_decref(b->results);
+        free(b);
+        return server_error(c, SERR_BUSY, NULL, "out of memory, retry");
+    }
+    b->c = c;
+    b->left = n;
+    pthread_mutex_init(&b->lock, NULL);
+    atomic_fetch_add(&s->executions, n);
+    /* Set before the first submit: the last callback may answer before server_wait runs. */
+    c->waiting = true;
+    for (i = 0; i < n; i++) {
+        if (dispatch_submit(s->d, calls[i]) < 0) {
+            dcall_free(calls[i]);
+            server_batch_put(b, i, nadoo_failure(b->langs[i], "the orchestrator is shutting down"));
+        }
+    }
+    return server_wait(c);
+}
+
+/* GET /api/v1/languages. */
+static enum MHD_Result server_nadoo_languages(struct req_ctx *c)
+{
+    json_t *langs = registry_languages_detail_json(c->srv->reg);
+
+    if (!langs)
+        return server_error(c, SERR_BUSY, NULL, "out of memory, retry");
+    return server_send(
+        c, MHD_HTTP_OK,
+        json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(langs), "languages", langs));
+}
+
+/* GET /api/v1/language/{name}/info. */
+static enum MHD_Result server_nadoo_language(struct req_ctx *c, const char *name)
+{
+    char canon[LANG_NAME_MAX];
+    json_t *o = NULL;
+    bool oom = false;
+
+    if (lang_canon(name, strlen(name), canon, NULL) == 0)
+        o = registry_language_json(c->srv->reg, canon, &oom);
+    if (oom)
+        return server_error(c, SERR_BUSY, NULL, "out of memory, retry");
+    if (!o)
+        return server_error(c, SERR_NOT_FOUND, "language",
+                            "unknown language '%.40s': no agent serves it", name);
+    return server_send(c, MHD_HTTP_OK, o);
+}
+
+/* GET /api/v1/health. */
+static enum MHD_Result server_nadoo_health(struct req_ctx *c)
+{
+    struct server *s = c->srv;
+    json_t *langs = registry_languages_json(s->reg);
+    int up = 0, total = 0;
+
+    registry_counts(s->reg, &up, &total);
+    return server_send(c, MHD_HTTP_OK,
+                       json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:b}", "status",
+                                 up == total && total > 0 ? "healthy"
+                                 : up > 0                 ? "degraded"
+                                                          : "unhealthy",
+                                 "service", "sandpit-orchestrator", "version", SERVER_VERSION,
+                                 "uptime_s", (double)(clock_mono_ns() - s->started_ns) / 1e9,
+                                 "agents_up", up, "agents_total", total, "languages",
+                                 langs ? langs : json_array(), "auth_required", s->keys->n > 0));
+}
+
 static json_t *server_errors_json(struct server *s)
 {
     json_t *o = json_object();
@@ -559,12 +944,16 @@ static enum MHD_Result server_root(struct req_ctx *c)
 {
     return server_send(
         c, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s]}", "service", "sandpit-orchestrator",
-                  "version", SERVER_VERSION, "endpoints",
-                  "POST /execute {generated_code, timeout, language}", "GET /health",
+        json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service",
+                  "sandpit-orchestrator", "version", SERVER_VERSION, "endpoints",
+                  "POST /execute {generated_code, timeout, language, scenario}", "GET /health",
                   "GET /languages", "GET /metrics", "POST /api/run {language, code, scenario}",
                   "GET /api/status/{jobId}", "GET /api/logs/{jobId}",
-                  "GET /api/jobs?status=&limit=", "POST /api/cancel/{jobId}", "GET /"));
+                  "GET /api/jobs?status=&limit=", "POST /api/cancel/{jobId}",
+                  "POST /api/v1/execute {code, language, timeout, stdin, env, scenario}",
+                  "POST /api/v1/execute/async", "GET /api/v1/status/{execution_id}",
+                  "POST /api/v1/batch {executions: [...]}", "GET /api/v1/languages",
+                  "GET /api/v1/language/{name}/info", "GET /api/v1/health", "GET /"));
 }
 
 static enum MHD_Result server_metrics(struct req_ctx *c)
@@ -657,8 +1046,26 @@ static enum MHD_Result server_route(struct req_ctx *c, const char *method, const
     struct route_match m;
     int r = route_parse(method, url, strlen(url), &m);
 
+    /* The /api/v1 family (but its health check, for load balancers) wants a key when keys
+     * are configured; unknown /api/v1 paths too, so they reveal nothing. */
+    if (m.v1 && m.id != ROUTE_V1_HEALTH &&
+        !nadoo_keys_check(c->srv->keys,
+                          MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-API-Key"))) {
+        bool given = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-API-Key") != NULL;
+
+        log_msg(LOG_INFO, c->req_id, "%s X-API-Key on %.16s %.100s", given ? "wrong" : "no", method,
+                url);
+        return server_error(c, SERR_UNAUTHORIZED, "X-API-Key",
+                            given ? "the X-API-Key header does not hold a valid key"
+                                  : "missing X-API-Key header (this server requires an API key)");
+    }
     if (r == -ENOENT)
         return server_error(c, SERR_NOT_FOUND, NULL, "no such endpoint: %.16s %.200s", method, url);
+    if (r == -EINVAL && m.id == ROUTE_V1_STATUS)
+        return server_error(c, SERR_NOT_FOUND, "execution_id",
+                            "no execution '%s' (execution ids are UUIDs)", m.arg);
+    if (r == -EINVAL && m.id == ROUTE_V1_LANG)
+        return server_error(c, SERR_NOT_FOUND, "language", "unknown language '%s'", m.arg);
     if (r == -EINVAL)
         return server_error(c, SERR_NOT_FOUND, "jobId", "no job '%s' (job ids are UUIDs)", m.arg);
     if (r == -EPERM)
@@ -684,6 +1091,20 @@ static enum MHD_Result server_route(struct req_ctx *c, const char *method, const
         return server_job_get(c, m.arg, JOBS_VIEW_STATUS);
     case ROUTE_JOB_CANCEL:
         return server_job_cancel(c, m.arg);
+    case ROUTE_V1_EXECUTE:
+        return server_nadoo_execute(c);
+    case ROUTE_V1_ASYNC:
+        return server_nadoo_async(c);
+    case ROUTE_V1_STATUS:
+        return server_nadoo_status(c, m.arg);
+    case ROUTE_V1_BATCH:
+        return server_nadoo_batch(c);
+    case ROUTE_V1_LANGS:
+        return server_nadoo_languages(c);
+    case ROUTE_V1_LANG:
+        return server_nadoo_language(c, m.arg);
+    case ROUTE_V1_HEALTH:
+        return server_nadoo_health(c);
     case ROUTE_NONE:
         break;
     }
@@ -758,14 +1179,13 @@ static void server_on_completed(void *cls, struct MHD_Connection *conn, void **c
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_destroy(&c->lock);
     json_decref(c->reply);
-    json_decref(c->warnings);
     buf_done(&c->body);
     free(c);
     *con_cls = NULL;
 }
 
 struct server *server_new(const struct orch_cfg *cfg, struct registry *reg, struct dispatch *d,
-                          struct jobs *jobs, struct err *e)
+                          struct jobs *jobs, const struct nadoo_keys *keys, struct err *e)
 {
     struct server *s = calloc(1, sizeof(*s));
 
@@ -777,6 +1197,7 @@ struct server *server_new(const struct orch_cfg *cfg, struct registry *reg, stru
     s->reg = reg;
     s->d = d;
     s->jobs = jobs;
+    s->keys = keys;
     s->started_ns = clock_mono_ns();
     s->daemon = http_reply_daemon_start(cfg->host, cfg->port, (unsigned)cfg->http_threads,
                                         server_handler, s, server_on_completed, s, &s->port, e);

@@ -7,15 +7,17 @@
 #include "dispatch.h"
 #include "err.h"
 #include "jobs.h"
+#include "nadoo.h"
 #include "orch_cfg.h"
 #include "registry.h"
 
 struct server;
 
-/* Starts listening (MHD threads). Every pointer is borrowed for the server's life. NULL with e
- * set when the address cannot be bound. */
+/* Starts listening (MHD threads). Every pointer is borrowed for the server's life; keys are
+ * the X-API-Key values the /api/v1 family requires (none when keys->n == 0). NULL with e set
+ * when the address cannot be bound. */
 struct server *server_new(const struct orch_cfg *cfg, struct registry *reg, struct dispatch *d,
-                          struct jobs *jobs, struct err *e);
+                          struct jobs *jobs, const struct nadoo_keys *keys, struct err *e);
 /* The bound port (useful with --port 0). */
 uint16_t server_port(const struct server *s);
 /* Stops accepting new connections; existing ones continue. NULL is fine. */

@@ -12,7 +12,6 @@
 void toolcall_req_done(struct toolcall_req *req)
 {
     json_decref(req->root);
-    json_decref(req->warnings);
     memset(req, 0, sizeof(*req));
 }
 
@@ -35,8 +34,8 @@ int toolcall_parse(const char *body, size_t len, double max_timeout, struct tool
                     "missing field 'generated_code' (the program to run; 'code' is accepted too)");
     if (r < 0)
         goto fail;
-    if ((r = reqfields_parse(req->root, max_timeout, req->language, &req->timeout, &req->warnings,
-                             e)) < 0)
+    if ((r = reqfields_parse(req->root, max_timeout, req->language, &req->timeout, &req->scenario,
+                             &req->delay_s, e)) < 0)
         goto fail;
     r = json_util_get_int(req->root, "max_output_characters", 0, TOOLCALL_MAX_CHARS, &mc, e);
     if (r < 0)
@@ -75,6 +74,9 @@ json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, si
         if (v && json_object_set(o, pass[i], v) < 0)
             goto fail;
     }
+    /* Validated by toolcall_parse; the agent applies it. */
+    if (req->scenario && json_object_set(o, "scenario", req->scenario) < 0)
+        goto fail;
     return o;
 fail:
     json_decref(o);
@@ -145,8 +147,11 @@ json_t *toolcall_reply(json_t *res, long long max_chars)
     size_t out_len = json_is_string(out_v) ? json_string_length(out_v) : 0;
     size_t err_len = json_is_string(err_v) ? json_string_length(err_v) : 0;
     const char *error = json_string_value(json_object_get(res, "error"));
-    static const char *const copy[] = {"execution_id", "language", "exit_code",     "signal",
-                                       "exit_reason",  "result",   "execution_time"};
+    /* The scenario's outcome (scenario, warnings, network, artificial_delay_s) is the agent's
+     * word: present only when the request had a scenario. */
+    static const char *const copy[] = {"execution_id", "language", "exit_code",         "signal",
+                                       "exit_reason",  "result",   "execution_time",    "scenario",
+                                       "warnings",     "network",  "artificial_delay_s"};
     char line[512];
     const char *suffix = NULL;
     bool cut = false;

@@ -22,27 +22,31 @@ struct toolcall_req {
     char language[LANG_NAME_MAX]; /* canonical; "python" when not given */
     double timeout;               /* seconds; 0 = the agent's default */
     long long max_chars;          /* max_output_characters; -1 = no cut */
-    json_t *warnings;             /* owned array of scenario warnings, or NULL */
+    json_t *scenario;             /* the validated scenario object (in root), or NULL */
+    double delay_s;               /* seconds the scenario delays the run (artificialDelayMs) */
 };
 
 /* Parses body (len bytes): generated_code (or code) string, required; timeout number of
  * seconds > 0 and <= max_timeout; language string; max_output_characters integer >= 0;
- * scenario object (validated, reported as warnings); other fields are ignored. Returns 0
- * (release with toolcall_req_done), -ERR_INVALID with e naming the field, or -ENOMEM. */
+ * scenario object (validated with scenario_parse, passed on to the agent); other fields are
+ * ignored. Returns 0 (release with toolcall_req_done), -ERR_INVALID with e naming the field, or
+ * -ENOMEM. */
 int toolcall_parse(const char *body, size_t len, double max_timeout, struct toolcall_req *req,
                    struct err *e);
 /* Releases what toolcall_parse allocated; safe on a zeroed struct. */
 void toolcall_req_done(struct toolcall_req *req);
 
 /* The agent's POST /execute body for req with the normalised code (borrowed): new reference,
- * or NULL on OOM. stdin, env and input_data are passed through for the agent to validate. */
+ * or NULL on OOM. stdin, env and input_data are passed through for the agent to validate, the
+ * scenario unchanged for the agent to apply. */
 json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, size_t code_len);
 
 /* The contract's reply for an agent ExecutionResult (borrowed): {process_status, stdout,
  * stderr} plus execution_id, language, exit_code, signal, exit_reason, execution_time, result,
- * truncated. Streams are cut to max_chars characters (when >= 0) followed by "<output cut>";
- * a timeout's stderr ends with "Timed out\n"; a failure whose error is not in stderr gets it as
- * the last line. New reference, or NULL on OOM. */
+ * truncated, and the agent's scenario, warnings, network and artificial_delay_s when present.
+ * Streams are cut to max_chars characters (when >= 0) followed by "<output cut>"; a timeout's
+ * stderr ends with "Timed out\n"; a failure whose error is not in stderr gets it as the last line.
+ * New reference, or NULL on OOM. */
 json_t *toolcall_reply(json_t *res, long long max_chars);
 
 /* Bytes taken by the first max_chars UTF-8 characters of s (len bytes); len when s is shorter.

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (exec_req_parse((const char *)data, size, &lim, &r, &e) == 0) {
         size_t len;
-        char *spec = exec_req_spec(&r, "00000000-0000-4000-8000-000000000000", "/w", &len);
+        char *spec = exec_req_spec(&r, "00000000-0000-4000-8000-000000000000", "/w", NULL, &len);
 
         free(spec);
         exec_req_done(&r);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "../../orchestrator/lang.c"
-#include "../../orchestrator/scenario.c"
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/toolcall.c"
 

@@ -179,7 +179,7 @@ static void test_spec(void **state)
     (void)state;
     assert_int_equal(
         parse("{\"code\":\"print(1)\",\"input_data\":[1],\"env\":{\"K\":\"v\"}}", &r, &e), 0);
-    spec = exec_req_spec(&r, "id-1", "/w/id-1", &len);
+    spec = exec_req_spec(&r, "id-1", "/w/id-1", NULL, &len);
     assert_non_null(spec);
     assert_int_equal(len, strlen(spec));
     o = json_loads(spec, 0, NULL);

@@ -56,6 +56,31 @@ static const struct route_case route_cases[] = {
     {"GET", "", -ENOENT, ROUTE_NONE, NULL, NULL},
     {"GET", "//", 0, ROUTE_ROOT, NULL, NULL},
     {"POST", "/execute//", -ENOENT, ROUTE_NONE, NULL, NULL},
+    /* the Nadoo dialect */
+    {"POST", "/api/v1/execute", 0, ROUTE_V1_EXECUTE, NULL, NULL},
+    {"POST", "/api/v1/execute/", 0, ROUTE_V1_EXECUTE, NULL, NULL},
+    {"GET", "/api/v1/execute", -EPERM, ROUTE_V1_EXECUTE, NULL, "POST"},
+    {"POST", "/api/v1/execute/async", 0, ROUTE_V1_ASYNC, NULL, NULL},
+    {"POST", "/api/v1/execute/async/", 0, ROUTE_V1_ASYNC, NULL, NULL},
+    {"GET", "/api/v1/status/" UUID, 0, ROUTE_V1_STATUS, UUID, NULL},
+    {"GET", "/api/v1/execute/status/" UUID, 0, ROUTE_V1_STATUS, UUID, NULL},
+    {"POST", "/api/v1/status/" UUID, -EPERM, ROUTE_V1_STATUS, UUID, "GET"},
+    {"GET", "/api/v1/status/nope", -EINVAL, ROUTE_V1_STATUS, "nope", NULL},
+    {"GET", "/api/v1/status/", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"POST", "/api/v1/batch", 0, ROUTE_V1_BATCH, NULL, NULL},
+    {"GET", "/api/v1/languages", 0, ROUTE_V1_LANGS, NULL, NULL},
+    {"GET", "/api/v1/language/python/info", 0, ROUTE_V1_LANG, "python", NULL},
+    {"GET", "/api/v1/language/C++/info/", 0, ROUTE_V1_LANG, "C++", NULL},
+    {"GET", "/api/v1/language/c#/info", 0, ROUTE_V1_LANG, "c#", NULL},
+    {"POST", "/api/v1/language/python/info", -EPERM, ROUTE_V1_LANG, "python", "GET"},
+    {"GET", "/api/v1/language/py%20x/info", -EINVAL, ROUTE_V1_LANG, "py%20x", NULL},
+    {"GET", "/api/v1/language//info", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api/v1/language/info", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api/v1/language/a/b/info", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api/v1/language/python", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api/v1/health", 0, ROUTE_V1_HEALTH, NULL, NULL},
+    {"GET", "/api/v1", -ENOENT, ROUTE_NONE, NULL, NULL},
+    {"GET", "/api/v1/nope", -ENOENT, ROUTE_NONE, NULL, NULL},
 };
 
 static void test_route_table(void **state)
@@ -90,11 +115,33 @@ static void test_route_nul_and_long(void **state)
     assert_int_equal(strlen(m.arg), ROUTE_ARG_MAX - 1);
 }
 
+/* m.v1 marks the whole /api/v1 family (X-API-Key applies), known path or not. */
+static void test_route_v1_flag(void **state)
+{
+    static const char *const v1[] = {"/api/v1", "/api/v1/", "/api/v1/execute", "/api/v1/nope",
+                                     "/api/v1/status/x"};
+    static const char *const not_v1[] = {"/api/v10", "/api/v", "/api/run", "/execute", "/"};
+    struct route_match m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(v1) / sizeof(v1[0]); i++) {
+        (void)route_parse("GET", v1[i], strlen(v1[i]), &m);
+        if (!m.v1)
+            fail_msg("%s: not v1", v1[i]);
+    }
+    for (size_t i = 0; i < sizeof(not_v1) / sizeof(not_v1[0]); i++) {
+        (void)route_parse("GET", not_v1[i], strlen(not_v1[i]), &m);
+        if (m.v1)
+            fail_msg("%s: v1", not_v1[i]);
+    }
+}
+
 static void test_route_names(void **state)
 {
     (void)state;
     assert_string_equal(route_name(ROUTE_EXECUTE), "execute");
     assert_string_equal(route_name(ROUTE_JOB_CANCEL), "job_cancel");
+    assert_string_equal(route_name(ROUTE_V1_STATUS), "v1_status");
     assert_string_equal(route_name(ROUTE_NONE), "unknown");
 }
 
@@ -103,6 +150,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route_table),
         cmocka_unit_test(test_route_nul_and_long),
+        cmocka_unit_test(test_route_v1_flag),
         cmocka_unit_test(test_route_names),
     };
 

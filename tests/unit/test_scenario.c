@@ -43,11 +43,11 @@ static const struct scn_case scn_cases[] = {
     {"{\"allowHosts\":[]}", 0, NULL, NULL, false},
     {"{\"allowHosts\":[\"*.example.com\"]}", 0, NULL, NULL, true},
     {"[]", -ERR_INVALID, "scenario", "must be an object", false},
-    {"{\"latency\":5}", -ERR_INVALID, "scenario", "unknown scenario key 'latency'", false},
-    {"{\"jitterMs\":1,\"NetworkLatencyMs\":5}", -ERR_INVALID, "scenario",
+    {"{\"latency\":5}", -ERR_INVALID, "scenario.latency", "unknown scenario key 'latency'", false},
+    {"{\"jitterMs\":1,\"NetworkLatencyMs\":5}", -ERR_INVALID, "scenario.NetworkLatencyMs",
      "unknown scenario key 'NetworkLatencyMs'", false},
     /* An unknown key is named even when another key is also wrong. */
-    {"{\"jitterMs\":-1,\"bogus\":5}", -ERR_INVALID, "scenario", "'bogus'", false},
+    {"{\"jitterMs\":-1,\"bogus\":5}", -ERR_INVALID, "scenario.bogus", "'bogus'", false},
     {"{\"networkLatencyMs\":-1}", -ERR_INVALID, "scenario.networkLatencyMs", ">= 0", false},
     {"{\"networkLatencyMs\":\"5\"}", -ERR_INVALID, "scenario.networkLatencyMs", "number", false},
     {"{\"networkLatencyMs\":true}", -ERR_INVALID, "scenario.networkLatencyMs", "number", false},
@@ -211,8 +211,8 @@ static const struct job_case job_cases[] = {
     {"{\"code\":\"x\",\"timeout\":0}", -ERR_INVALID, "timeout", "> 0", NULL, NULL, 0, 0},
     {"{\"code\":\"x\",\"scenario\":5}", -ERR_INVALID, "scenario", "must be an object", NULL, NULL,
      0, 0},
-    {"{\"code\":\"x\",\"scenario\":{\"foo\":1}}", -ERR_INVALID, "scenario", "'foo'", NULL, NULL, 0,
-     0},
+    {"{\"code\":\"x\",\"scenario\":{\"foo\":1}}", -ERR_INVALID, "scenario.foo", "'foo'", NULL, NULL,
+     0, 0},
 };
 
 static void test_job_req_table(void **state)
@@ -243,12 +243,11 @@ static void test_job_req_table(void **state)
 
 static void test_lang_canon(void **state)
 {
-    static const char *const ok[][2] = {{"python", "python"},   {"Python3", "python"},
-                                        {"py", "python"},       {"PY3", "python"},
-                                        {"node", "javascript"}, {"JS", "javascript"},
-                                        {"c#", "csharp"},       {"C++", "cpp"},
-                                        {"sh", "sh"},         {"dash", "sh"},
-                                        {"shell", "bash"},         {"brainf_ck-2.0", "brainf_ck-2.0"}};
+    static const char *const ok[][2] = {
+        {"python", "python"}, {"Python3", "python"},  {"py", "python"},
+        {"PY3", "python"},    {"node", "javascript"}, {"JS", "javascript"},
+        {"c#", "csharp"},     {"C++", "cpp"},         {"sh", "sh"},
+        {"dash", "sh"},       {"shell", "bash"},      {"brainf_ck-2.0", "brainf_ck-2.0"}};
     static const char *const bad[] = {"", "py thon", "p\xc3\xa9", "a/b", "x\n"};
     char out[LANG_NAME_MAX];
 
@@ -267,12 +266,9 @@ static void test_lang_canon(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scenario_table),
-        cmocka_unit_test(test_scenario_values),
-        cmocka_unit_test(test_scenario_directions),
-        cmocka_unit_test(test_scenario_many_hosts),
-        cmocka_unit_test(test_job_req_table),
-        cmocka_unit_test(test_lang_canon),
+        cmocka_unit_test(test_scenario_table),      cmocka_unit_test(test_scenario_values),
+        cmocka_unit_test(test_scenario_directions), cmocka_unit_test(test_scenario_many_hosts),
+        cmocka_unit_test(test_job_req_table),       cmocka_unit_test(test_lang_canon),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

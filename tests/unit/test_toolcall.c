@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "../../orchestrator/lang.c"
-#include "../../orchestrator/scenario.c"
+#include "../../common/scenario.c"
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/toolcall.c"
 
@@ -23,12 +23,12 @@ struct parse_case {
     const char *lang;    /* expected canonical language on success */
     double timeout;      /* expected timeout on success */
     long long max_chars; /* expected max_chars on success */
-    int warnings;        /* expected warnings count on success, -1 = none array */
+    int scenario;        /* 1 when a scenario is expected to be passed on */
 };
 
-#define OK(b, code, lang, t, mc, w)                                                                \
+#define OK(b, code, lang, t, mc, sc)                                                               \
     {                                                                                              \
-        b, 0, NULL, NULL, code, lang, t, mc, w                                                     \
+        b, 0, NULL, NULL, code, lang, t, mc, sc                                                    \
     }
 #define BAD(b, field, has)                                                                         \
     {                                                                                              \
@@ -36,23 +36,22 @@ struct parse_case {
     }
 
 static const struct parse_case parse_cases[] = {
-    OK("{\"generated_code\":\"print(1)\"}", "print(1)", "python", 0, -1, -1),
-    OK("{\"code\":\"x=1\"}", "x=1", "python", 0, -1, -1),
-    OK("{\"generated_code\":\"a\",\"code\":\"b\"}", "a", "python", 0, -1, -1),
-    OK("{\"generated_code\":\"\",\"timeout\":5}", "", "python", 5, -1, -1),
-    OK("{\"generated_code\":\"a\",\"timeout\":0.5,\"language\":\"PY\"}", "a", "python", 0.5, -1,
-       -1),
-    OK("{\"generated_code\":\"a\",\"timeout\":300}", "a", "python", 300, -1, -1),
-    OK("{\"generated_code\":\"a\",\"language\":\"python3\"}", "a", "python", 0, -1, -1),
-    OK("{\"generated_code\":\"a\",\"language\":\"c++\"}", "a", "cpp", 0, -1, -1),
-    OK("{\"generated_code\":\"a\",\"language\":\"cobol\"}", "a", "cobol", 0, -1, -1),
-    OK("{\"generated_code\":\"a\",\"language\":null,\"timeout\":null}", "a", "python", 0, -1, -1),
-    OK("{\"generated_code\":\"a\",\"max_output_characters\":0}", "a", "python", 0, 0, -1),
-    OK("{\"generated_code\":\"a\",\"max_output_characters\":100}", "a", "python", 0, 100, -1),
-    OK("{\"generated_code\":\"a\",\"extra\":[1,2],\"stdin\":\"x\"}", "a", "python", 0, -1, -1),
-    OK("{\"generated_code\":\"a\",\"scenario\":{}}", "a", "python", 0, -1, 0),
+    OK("{\"generated_code\":\"print(1)\"}", "print(1)", "python", 0, -1, 0),
+    OK("{\"code\":\"x=1\"}", "x=1", "python", 0, -1, 0),
+    OK("{\"generated_code\":\"a\",\"code\":\"b\"}", "a", "python", 0, -1, 0),
+    OK("{\"generated_code\":\"\",\"timeout\":5}", "", "python", 5, -1, 0),
+    OK("{\"generated_code\":\"a\",\"timeout\":0.5,\"language\":\"PY\"}", "a", "python", 0.5, -1, 0),
+    OK("{\"generated_code\":\"a\",\"timeout\":300}", "a", "python", 300, -1, 0),
+    OK("{\"generated_code\":\"a\",\"language\":\"python3\"}", "a", "python", 0, -1, 0),
+    OK("{\"generated_code\":\"a\",\"language\":\"c++\"}", "a", "cpp", 0, -1, 0),
+    OK("{\"generated_code\":\"a\",\"language\":\"cobol\"}", "a", "cobol", 0, -1, 0),
+    OK("{\"generated_code\":\"a\",\"language\":null,\"timeout\":null}", "a", "python", 0, -1, 0),
+    OK("{\"generated_code\":\"a\",\"max_output_characters\":0}", "a", "python", 0, 0, 0),
+    OK("{\"generated_code\":\"a\",\"max_output_characters\":100}", "a", "python", 0, 100, 0),
+    OK("{\"generated_code\":\"a\",\"extra\":[1,2],\"stdin\":\"x\"}", "a", "python", 0, -1, 0),
+    OK("{\"generated_code\":\"a\",\"scenario\":{}}", "a", "python", 0, -1, 1),
     OK("{\"generated_code\":\"a\",\"scenario\":{\"jitterMs\":5,\"simulateCrash\":false}}", "a",
-       "python", 0, -1, 2),
+       "python", 0, -1, 1),
     BAD("", "body", "empty"),
     BAD("hello", "body", "not valid JSON"),
     BAD("{", "body", "not valid JSON"),
@@ -83,7 +82,7 @@ static const struct parse_case parse_cases[] = {
     BAD("{\"generated_code\":\"a\",\"max_output_characters\":\"9\"}", "max_output_characters",
         "integer"),
     BAD("{\"generated_code\":\"a\",\"scenario\":[]}", "scenario", "must be an object"),
-    BAD("{\"generated_code\":\"a\",\"scenario\":{\"latency\":1}}", "scenario",
+    BAD("{\"generated_code\":\"a\",\"scenario\":{\"latency\":1}}", "scenario.latency",
         "unknown scenario key 'latency'"),
     BAD("{\"generated_code\":\"a\",\"scenario\":{\"jitterMs\":-1}}", "scenario.jitterMs", ">= 0"),
 };
@@ -106,9 +105,7 @@ static void test_parse_table(void **state)
         }
         if (req.code_len != strlen(t->code) || memcmp(req.code, t->code, req.code_len) != 0 ||
             strcmp(req.language, t->lang) != 0 || req.timeout != t->timeout ||
-            req.max_chars != t->max_chars ||
-            (t->warnings < 0 ? req.warnings != NULL
-                             : (int)json_array_size(req.warnings) != t->warnings))
+            req.max_chars != t->max_chars || (req.scenario != NULL) != t->scenario)
             fail_msg("case %zu %s: code '%.*s' lang %s timeout %g max %lld", i, t->body,
                      (int)req.code_len, req.code, req.language, req.timeout, req.max_chars);
         toolcall_req_done(&req);
@@ -155,7 +152,29 @@ static void test_agent_body(void **state)
     o = toolcall_agent_body(&req, "y", 1);
     assert_null(json_object_get(o, "timeout"));
     assert_null(json_object_get(o, "max_output_bytes"));
+    assert_null(json_object_get(o, "scenario"));
     json_decref(o);
+    toolcall_req_done(&req);
+}
+
+/* The scenario reaches the agent unchanged (the agent applies it); its delay is known. */
+static void test_agent_body_scenario(void **state)
+{
+    static const char body[] = "{\"code\":\"1\",\"scenario\":{\"artificialDelayMs\":300,"
+                               "\"simulateCrash\":true,\"jitterMs\":null,"
+                               "\"allowHosts\":[\"*.example.com\",\"a.b:443\"]}}";
+    struct toolcall_req req;
+    json_t *o, *want;
+
+    (void)state;
+    assert_int_equal(toolcall_parse(body, sizeof(body) - 1, 300, &req, NULL), 0);
+    assert_true(req.delay_s == 0.3);
+    o = toolcall_agent_body(&req, "1", 1);
+    want = json_loads(body, 0, NULL);
+    assert_non_null(o);
+    assert_true(json_equal(json_object_get(o, "scenario"), json_object_get(want, "scenario")));
+    json_decref(o);
+    json_decref(want);
     toolcall_req_done(&req);
 }
 
@@ -243,6 +262,30 @@ static void test_reply_extra_fields(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "exit_code")), 0);
     assert_int_equal(json_array_size(json_object_get(o, "result")), 2);
     assert_null(json_object_get(o, "debug_info"));
+    assert_null(json_object_get(o, "warnings"));
+    assert_null(json_object_get(o, "scenario"));
+    json_decref(o);
+    json_decref(res);
+}
+
+/* The agent's word on the scenario is passed on as it is. */
+static void test_reply_scenario_fields(void **state)
+{
+    json_t *res = json_loads("{\"status\":\"failed\",\"stdout\":\"\",\"stderr\":\"\","
+                             "\"error\":\"Signal: SIGSEGV\",\"scenario\":{\"simulateCrash\":true},"
+                             "\"warnings\":[\"cpuLimit not applied\"],\"artificial_delay_s\":0.3,"
+                             "\"network\":{\"bytes_up\":1,\"bytes_down\":2,\"connections\":1,"
+                             "\"denied\":0,\"failed\":0}}",
+                             0, NULL);
+    json_t *o = toolcall_reply(res, -1);
+
+    (void)state;
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "process_status")), "error");
+    assert_true(json_equal(json_object_get(o, "scenario"), json_object_get(res, "scenario")));
+    assert_true(json_equal(json_object_get(o, "warnings"), json_object_get(res, "warnings")));
+    assert_true(json_equal(json_object_get(o, "network"), json_object_get(res, "network")));
+    assert_true(json_number_value(json_object_get(o, "artificial_delay_s")) == 0.3);
     json_decref(o);
     json_decref(res);
 }
@@ -284,10 +327,15 @@ static void test_process_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_table),        cmocka_unit_test(test_parse_nul_in_code),
-        cmocka_unit_test(test_agent_body),         cmocka_unit_test(test_reply_table),
-        cmocka_unit_test(test_reply_extra_fields), cmocka_unit_test(test_char_prefix),
+        cmocka_unit_test(test_parse_table),
+        cmocka_unit_test(test_parse_nul_in_code),
+        cmocka_unit_test(test_agent_body),
+        cmocka_unit_test(test_reply_table),
+        cmocka_unit_test(test_reply_extra_fields),
+        cmocka_unit_test(test_char_prefix),
         cmocka_unit_test(test_process_status),
+        cmocka_unit_test(test_agent_body_scenario),
+        cmocka_unit_test(test_reply_scenario_fields),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

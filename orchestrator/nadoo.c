@@ -1,0 +1,343 @@
+/* nadoo.c - the Nadoo dialect's requests and replies (see nadoo.h). */
+#include "nadoo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json_util.h"
+#include "reqfields.h"
+#include "strx.h"
+
+/* Puts prefix in front of e->field (after a parse of one batch entry). */
+static int nadoo_prefix(struct err *e, const char *prefix, int r)
+{
+    char field[sizeof(e->field)];
+
+    if (e && prefix && *prefix) {
+        strx_printf(field, sizeof(field), "%s%s", prefix, e->field);
+        strx_copy(e->field, sizeof(e->field), field);
+    }
+    return r;
+}
+
+/* env: an object whose values are strings (the agent checks names and sizes). */
+static int nadoo_check_env(json_t *env, struct err *e)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(env, k, v)
+    {
+        if (!json_is_string(v))
+            return err_set(e, ERR_INVALID, "env", "env value of '%.40s' must be a string", k);
+    }
+    return 0;
+}
+
+int nadoo_parse_value(json_t *o, const char *prefix, double max_timeout, struct job_req *req,
+                      struct err *e)
+{
+    const char *s;
+    size_t n;
+    int r;
+
+    memset(req, 0, sizeof(*req));
+    if (!json_is_object(o))
+        return nadoo_prefix(
+            e, prefix, err_set(e, ERR_INVALID, "", "an execution request must be a JSON object"));
+    req->root = json_incref(o);
+    r = json_util_get_str(o, "code", &req->code, &req->code_len, e);
+    if (r == 1)
+        r = json_util_get_str(o, "generated_code", &req->code, &req->code_len, e);
+    if (r == 1)
+        r = err_set(e, ERR_INVALID, "code", "missing field 'code' (the program to run)");
+    if (r < 0)
+        goto fail;
+    if ((r = reqfields_parse(o, max_timeout, req->language, &req->timeout, &req->scenario,
+                             &req->delay_s, e)) < 0)
+        goto fail;
+    /* stdin, or its alias input; both given is ambiguous. */
+    r = json_util_get_str(o, "stdin", &s, &n, e);
+    if (r == 0 && json_object_get(o, "input") && !json_is_null(json_object_get(o, "input")))
+        r = err_set(e, ERR_INVALID, "input", "give 'stdin' or 'input', not both");
+    if (r == 0)
+        req->stdin_text = json_object_get(o, "stdin");
+    if (r == 1 && (r = json_util_get_str(o, "input", &s, &n, e)) == 0)
+        req->stdin_text = json_object_get(o, "input");
+    if (r < 0)
+        goto fail;
+    if ((r = json_util_get_object(o, "env", &req->env, e)) < 0 ||
+        (req->env && (r = nadoo_check_env(req->env, e)) < 0))
+        goto fail;
+    return 0;
+fail:
+    job_req_done(req);
+    return nadoo_prefix(e, prefix, r);
+}
+
+int nadoo_parse(const char *body, size_t len, double max_timeout, struct job_req *req,
+                struct err *e)
+{
+    json_t *o = json_util_parse_object(body, len, e);
+    int r;
+
+    memset(req, 0, sizeof(*req));
+    if (!o)
+        return -ERR_INVALID;
+    r = nadoo_parse_value(o, "", max_timeout, req, e);
+    json_decref(o);
+    return r;
+}
+
+int nadoo_batch_parse(const char *body, size_t len, double max_timeout,
+                      struct job_req reqs[NADOO_BATCH_MAX], size_t *n, struct err *e)
+{
+    json_t *o = json_util_parse_object(body, len, e), *list, *v;
+    size_t i;
+    int r = 0;
+
+    *n = 0;
+    if (!o)
+        return -ERR_INVALID;
+    list = json_object_get(o, "executions");
+    if (!json_is_array(list)) {
+        r = err_set(e, ERR_INVALID, "executions",
+                    "field 'executions' must be an array of execution requests");
+        goto out;
+    }
+    if (json_array_size(list) == 0 || json_array_size(list) > NADOO_BATCH_MAX) {
+        r = err_set(e, ERR_INVALID, "executions",
+                    "field 'executions' must hold 1 to %d requests, got %zu", NADOO_BATCH_MAX,
+                    json_array_size(list));
+        goto out;
+    }
+    json_array_foreach(list, i, v)
+    {
+        char prefix[40];
+
+        snprintf(prefix, sizeof(prefix), "executions[%zu].", i);
+        if ((r = nadoo_parse_value(v, prefix, max_timeout, &reqs[i], e)) < 0) {
+            /* "executions[2]." alone when the entry itself is wrong. */
+            if (e && e->field[0] && e->field[strlen(e->field) - 1] == '.')
+                e->field[strlen(e->field) - 1] = '\0';
+            break;
+        }
+        (*n)++;
+    }
+    if (r < 0) {
+        for (size_t k = 0; k < *n; k++)
+            job_req_done(&reqs[k]);
+        *n = 0;
+    }
+out:
+    json_decref(o);
+    return r;
+}
+
+const char *nadoo_status(const char *st)
+{
+    static const char *const map[][2] = {{"pending", "queued"},  {"queued", "queued"},
+                                         {"running", "running"}, {"completed", "success"},
+                                         {"timeout", "timeout"}, {"cancelled", "cancelled"},
+                                         {"failed", "error"}};
+
+    for (size_t i = 0; st && i < sizeof(map) / sizeof(map[0]); i++) {
+        if (!strcmp(st, map[i][0]))
+            return map[i][1];
+    }
+    return "error";
+}
+
+/* A string member of src copied to key, or "" / null (when null_empty is false / true). */
+static int nadoo_copy_str(json_t *o, const char *key, json_t *src, const char *skey,
+                          bool null_when_absent)
+{
+    json_t *v = json_object_get(src, skey);
+
+    if (json_is_string(v))
+        return json_object_set(o, key, v);
+    return json_object_set_new(o, key, null_when_absent ? json_null() : json_string(""));
+}
+
+/* A member of src copied to key when it is of the type is_ok accepts, else null. */
+static int nadoo_copy_or_null(json_t *o, const char *key, json_t *v, int (*is_ok)(const json_t *))
+{
+    return json_object_set(o, key, v && is_ok(v) ? v : json_null());
+}
+
+static int nadoo_is_number(const json_t *v)
+{
+    return json_is_number(v);
+}
+
+static int nadoo_is_integer(const json_t *v)
+{
+    return json_is_integer(v);
+}
+
+static int nadoo_is_string(const json_t *v)
+{
+    return json_is_string(v);
+}
+
+/* Copies the scenario's outcome fields of src that are present. */
+static int nadoo_copy_scenario(json_t *o, json_t *src)
+{
+    static const char *const keys[] = {"warnings", "scenario", "network", "artificial_delay_s"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_t *v = json_object_get(src, keys[i]);
+
+        if (v && json_object_set(o, keys[i], v) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+json_t *nadoo_reply(json_t *res)
+{
+    const char *st = json_string_value(json_object_get(res, "status"));
+    const char *ns = nadoo_status(st);
+    json_t *o = json_object();
+    json_t *err = json_object_get(res, "error");
+
+    if (!o)
+        return NULL;
+    if (nadoo_copy_str(o, "execution_id", res, "execution_id", true) < 0 ||
+        json_object_set_new(o, "status", json_string(ns)) < 0 ||
+        nadoo_copy_str(o, "language", res, "language", true) < 0 ||
+        nadoo_copy_str(o, "stdout", res, "stdout", false) < 0 ||
+        nadoo_copy_str(o, "stderr", res, "stderr", false) < 0 ||
+        nadoo_copy_or_null(o, "exit_code", json_object_get(res, "exit_code"), nadoo_is_integer) <
+            0 ||
+        nadoo_copy_or_null(o, "execution_time", json_object_get(res, "execution_time"),
+                           nadoo_is_number) < 0 ||
+        nadoo_copy_or_null(o, "exit_reason", json_object_get(res, "exit_reason"), nadoo_is_string) <
+            0 ||
+        nadoo_copy_scenario(o, res) < 0)
+        goto fail;
+    /* error is null on success; a failure always says why. */
+    if (!strcmp(ns, "success") || !strcmp(ns, "queued") || !strcmp(ns, "running"))
+        err = json_null();
+    else if (!json_is_string(err))
+        err = NULL;
+    if (err ? json_object_set(o, "error", err) < 0
+            : json_object_set_new(o, "error",
+                                  json_string(!strcmp(ns, "timeout")     ? "Timed out"
+                                              : !strcmp(ns, "cancelled") ? "Cancelled"
+                                                                         : "Execution failed")) < 0)
+        goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+json_t *nadoo_failure(const char *language, const char *msg)
+{
+    json_t *o = json_pack("{s:n, s:s, s:s?, s:s, s:s, s:n, s:n, s:n}", "execution_id", "status",
+                          "error", "language", language, "stdout", "", "stderr", "", "exit_code",
+                          "execution_time", "exit_reason");
+
+    if (o && json_util_set_text(o, "error", msg, strlen(msg)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *nadoo_job_view(json_t *job)
+{
+    const char *st = json_string_value(json_object_get(job, "status"));
+    json_t *res = json_object_get(job, "result"), *o = json_object(), *v;
+    const char *reason = json_string_value(json_object_get(res, "exitReason"));
+    const char *ns;
+
+    if (!o)
+        return NULL;
+    if (st && !strcmp(st, "completed"))
+        ns = "success";
+    else if (st && !strcmp(st, "queued"))
+        ns = "queued";
+    else if (st && !strcmp(st, "running"))
+        ns = "running";
+    else if (st && !strcmp(st, "cancelled"))
+        ns = "cancelled";
+    else /* failed (or anything unexpected) */
+        ns = reason && !strcmp(reason, "timeout") ? "timeout" : "error";
+    v = json_object_get(res, "durationMs");
+    if (nadoo_copy_str(o, "execution_id", job, "jobId", true) < 0 ||
+        json_object_set_new(o, "status", json_string(ns)) < 0 ||
+        nadoo_copy_str(o, "language", job, "language", true) < 0 ||
+        nadoo_copy_str(o, "stdout", res, "stdout", false) < 0 ||
+        nadoo_copy_str(o, "stderr", res, "stderr", false) < 0 ||
+        nadoo_copy_or_null(o, "exit_code", json_object_get(res, "exitCode"), nadoo_is_integer) <
+            0 ||
+        json_object_set_new(o, "execution_time",
+                            json_is_number(v) ? json_real(json_number_value(v) / 1000)
+                                              : json_null()) < 0 ||
+        nadoo_copy_or_null(o, "exit_reason", json_object_get(res, "exitReason"), nadoo_is_string) <
+            0 ||
+        nadoo_copy_or_null(o, "error",
+                           !strcmp(ns, "success") ? NULL : json_object_get(res, "error"),
+                           nadoo_is_string) < 0 ||
+        nadoo_copy_scenario(o, res) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int nadoo_keys_parse(const char *spec, struct nadoo_keys *out, struct err *e)
+{
+    const char *p = spec ? spec : "";
+
+    memset(out, 0, sizeof(*out));
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len;
+
+        if (!end)
+            end = p + strlen(p);
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        len = (size_t)(end - p);
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len > 0) {
+            if (out->n == NADOO_KEYS_MAX)
+                return err_set(e, ERR_INVALID, "api-keys", "more than %d API keys", NADOO_KEYS_MAX);
+            if (len >= NADOO_KEY_MAX)
+                return err_set(e, ERR_INVALID, "api-keys", "an API key is longer than %d bytes",
+                               NADOO_KEY_MAX - 1);
+            memcpy(out->keys[out->n], p, len);
+            out->keys[out->n][len] = '\0';
+            out->lens[out->n++] = len;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+bool nadoo_keys_check(const struct nadoo_keys *k, const char *given)
+{
+    size_t glen;
+    unsigned ok = 0;
+
+    if (k->n == 0)
+        return true;
+    if (!given)
+        return false;
+    glen = strnlen(given, NADOO_KEY_MAX);
+    /* Every key is compared in full and the results OR-ed: the time depends on the key
+     * lengths only, never on how much of a key the given text matches. */
+    for (int i = 0; i < k->n; i++) {
+        volatile unsigned char diff = (unsigned char)(glen != k->lens[i]);
+
+        for (size_t b = 0; b < k->lens[i]; b++)
+            diff |= (unsigned char)(k->keys[i][b] ^ (glen ? given[b % glen] : 0));
+        ok |= diff == 0;
+    }
+    return ok != 0;
+}

@@ -1,0 +1,62 @@
+/* nadoo.h - the Nadoo dialect (/api/v1/...; DESIGN "Orchestrator API"): request parsing, the
+ * replies built from an agent ExecutionResult or a job, and the X-API-Key check. Pure: no
+ * I/O, no MHD, no libcurl. */
+#ifndef SANDPIT_NADOO_H
+#define SANDPIT_NADOO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "job_req.h"
+
+#define NADOO_BATCH_MAX 32  /* executions in one POST /api/v1/batch */
+#define NADOO_KEYS_MAX  32  /* keys in --api-keys */
+#define NADOO_KEY_MAX   256 /* bytes of one key */
+
+/* Parses one execution request {code, language?, timeout?, stdin? (or input), scenario?,
+ * env?} from body (len bytes) into req (release with job_req_done): code a string (required;
+ * generated_code accepted too), language and timeout and scenario as every dialect reads them,
+ * stdin a string, env an object of strings; other fields are ignored. 0, -ERR_INVALID with e
+ * naming the field, or -ENOMEM. */
+int nadoo_parse(const char *body, size_t len, double max_timeout, struct job_req *req,
+                struct err *e);
+/* nadoo_parse over an already parsed object o (borrowed; req holds its own reference); field
+ * names in e are prefixed with prefix (e.g. "executions[2]."). */
+int nadoo_parse_value(json_t *o, const char *prefix, double max_timeout, struct job_req *req,
+                      struct err *e);
+/* Parses {executions: [request, ...]} (1 to NADOO_BATCH_MAX entries) into reqs[0..*n); on
+ * failure nothing is left to release. 0, -ERR_INVALID with e naming the field
+ * ("executions[i].code", ...), or -ENOMEM. */
+int nadoo_batch_parse(const char *body, size_t len, double max_timeout,
+                      struct job_req reqs[NADOO_BATCH_MAX], size_t *n, struct err *e);
+
+/* Maps an agent status (pending|running|completed|failed|timeout|cancelled) to the dialect's
+ * queued|running|success|error|timeout|cancelled; static. */
+const char *nadoo_status(const char *agent_status);
+/* The reply for an agent ExecutionResult (borrowed): {execution_id, status, language, stdout,
+ * stderr, exit_code, execution_time, error, exit_reason} plus the agent's warnings, scenario,
+ * network and artificial_delay_s when present. New reference, or NULL on OOM. */
+json_t *nadoo_reply(json_t *res);
+/* The reply for a run that never got a result (no agent, agent failed): status "error" with
+ * msg as error. New reference, or NULL on OOM. */
+json_t *nadoo_failure(const char *language, const char *msg);
+/* The status reply for a job, from its JOBS_VIEW_LOGS object (borrowed): execution_id is the
+ * jobId; a failed job is "timeout" when its exit reason was a timeout, else "error". New
+ * reference, or NULL on OOM. */
+json_t *nadoo_job_view(json_t *job);
+
+struct nadoo_keys {
+    char keys[NADOO_KEYS_MAX][NADOO_KEY_MAX]; /* NUL-terminated */
+    size_t lens[NADOO_KEYS_MAX];              /* bytes of each */
+    int n;                                    /* 0 = no authentication */
+};
+/* Reads a comma-separated key list (spaces around keys ignored; empty = none) into out. 0, or
+ * -ERR_INVALID with e when there are too many keys or one is too long. */
+int nadoo_keys_parse(const char *spec, struct nadoo_keys *out, struct err *e);
+/* True when no key is configured, or given (may be NULL) equals one of the keys. Takes time
+ * independent of where given differs from a key. */
+bool nadoo_keys_check(const struct nadoo_keys *k, const char *given);
+
+#endif
