@@ -197,6 +197,54 @@ static void test_spec(void **state)
     exec_req_done(&r);
 }
 
+/* A runtime table stand-in: "c" and "gcc" are c. */
+static const char *fake_language(void *ctx, const char *name)
+{
+    (void)ctx;
+    return !strcmp(name, "c") || !strcmp(name, "gcc") ? "c" : NULL;
+}
+
+static void test_language_and_scenario(void **state)
+{
+    struct exec_limits l2 = lim;
+    struct exec_req r;
+    struct err e = {0};
+    const char *body;
+    char *spec;
+    size_t len;
+
+    (void)state;
+    l2.language = fake_language;
+    l2.available = "python, c";
+    body = "{\"code\":\"int main(){}\",\"language\":\"gcc\"}";
+    assert_int_equal(exec_req_parse(body, strlen(body), &l2, &r, &e), 0);
+    assert_string_equal(r.language, "c");
+    assert_false(r.network);
+    exec_req_done(&r);
+    body = "{\"code\":\"x\",\"language\":\"cobol\"}";
+    assert_int_equal(exec_req_parse(body, strlen(body), &l2, &r, &e), -ERR_INVALID);
+    assert_string_equal(e.field, "language");
+    assert_non_null(strstr(e.msg, "available: python, c"));
+    /* A scenario: validated, parsed, and its network keys turn the proxy variables on. */
+    body = "{\"code\":\"x\",\"scenario\":{\"networkLatencyMs\":50,"
+           "\"upstream\":\"db:5432\",\"simulateMemoryLeak\":true}}";
+    assert_int_equal(exec_req_parse(body, strlen(body), &lim, &r, &e), 0);
+    assert_true(r.network);
+    assert_true(r.scenario.latency_ms == 50);
+    assert_true(r.scenario.leak_mb_per_sec == 100); /* the documented default */
+    spec = exec_req_spec(&r, "id-2", "/w/id-2", NULL, &len);
+    assert_non_null(strstr(spec, "\"HTTP_PROXY\":\"http://127.0.0.1:3128\""));
+    assert_non_null(strstr(spec, "\"SANDPIT_UPSTREAM\":\"127.0.0.1:3129\""));
+    free(spec);
+    exec_req_done(&r);
+    body = "{\"code\":\"x\",\"scenario\":{\"bandwidthKbps\":0}}";
+    assert_int_equal(exec_req_parse(body, strlen(body), &lim, &r, &e), -ERR_INVALID);
+    assert_string_equal(e.field, "scenario.bandwidthKbps");
+    body = "{\"code\":\"x\",\"scenario\":[1]}";
+    assert_int_equal(exec_req_parse(body, strlen(body), &lim, &r, &e), -ERR_INVALID);
+    assert_string_equal(e.field, "scenario");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_env_limits),
         cmocka_unit_test(test_policy_override),
         cmocka_unit_test(test_spec),
+        cmocka_unit_test(test_language_and_scenario),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
