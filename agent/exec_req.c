@@ -154,6 +154,18 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     r.network = r.scenario_json && scenario_has_network(&r.scenario);
     if (r.scenario.leak && r.scenario.leak_mb_per_sec == 0)
         r.scenario.leak_mb_per_sec = 100; /* documented default */
+    /* The restricted policy is AST checks on Python: it cannot confine another language, which
+     * must not then run as if it had been. */
+    if (!strcmp(r.policy, "restricted") && strcmp(r.language, "python") != 0) {
+        err_set(e, ERR_INVALID, "policy",
+                "policy \"restricted\" applies to Python only; %s runs with policy \"standard\" "
+                "(the OS sandbox)%s",
+                r.language,
+                lim->allow_override || !strcmp(lim->policy, "standard")
+                    ? ": send \"policy\": \"standard\""
+                    : ", which this agent does not allow");
+        goto fail;
+    }
     *out = r;
     return 0;
 fail:

@@ -32,6 +32,9 @@ run_pytest() {
   out=$($PY -m pytest -q -p no:cacheprovider "$@" 2>&1); local rc=$?
   last=$(echo "$out" | grep -E '[0-9]+ (passed|failed|error)' | tail -1)
   if [ "$rc" -ne 0 ]; then echo "$out" | tail -60; else echo "  $last"; fi
+  # The runtimes' table with versions, printed by tests/e2e/test_runtimes.py (issue 5).
+  echo "$out" | sed -n '/^== sandpit-agent runtimes/,/^== end of runtimes/p' | sed 's/^/  /'
+
   p=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'); p=${p:-0}
   f=$(echo "$last" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'); f=${f:-0}
   e=$(echo "$last" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+'); e=${e:-0}

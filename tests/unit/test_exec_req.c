@@ -221,6 +221,10 @@ static void test_language_and_scenario(void **state)
     assert_string_equal(r.language, "c");
     assert_false(r.network);
     exec_req_done(&r);
+    body = "{\"code\":\"x\",\"language\":\"c\",\"policy\":\"restricted\"}";
+    assert_int_equal(exec_req_parse(body, strlen(body), &l2, &r, &e), -ERR_INVALID);
+    assert_string_equal(e.field, "policy");
+    assert_non_null(strstr(e.msg, "Python only"));
     body = "{\"code\":\"x\",\"language\":\"cobol\"}";
     assert_int_equal(exec_req_parse(body, strlen(body), &l2, &r, &e), -ERR_INVALID);
     assert_string_equal(e.field, "language");
