@@ -43,7 +43,6 @@
 #define PROXY_QUEUE_MAX     (1 << 20) /* bytes pending per direction before we stop reading */
 #define PROXY_PIPE_SIZE     (1 << 20) /* splice pipe asked for (the kernel may give less) */
 #define PROXY_READ_MAX      65536     /* one read into a chunk */
-#define PROXY_CONNS_MAX     256       /* open connections per session */
 #define PROXY_LISTENERS_MAX 16        /* listeners per session */
 #define PROXY_ADDRS_MAX     8         /* addresses tried per destination */
 #define PROXY_RESOLVERS     2         /* getaddrinfo threads */
@@ -53,6 +52,10 @@
 #define PROXY_EVENTS        64        /* epoll events per wait */
 #define PROXY_ROUNDS        16        /* read/write rounds per flow per wake-up */
 #define PROXY_MS            1000000LL /* ns */
+
+_Static_assert(PROXY_ALLOW_LEN == TOXICS_ENTRY_MAX, "allow-list entry sizes differ");
+_Static_assert(sizeof(((struct proxy_conf *)0)->upstream_host) == TOXICS_HOST_MAX,
+               "host buffer sizes differ");
 
 enum { PROXY_CLIENT = 0, PROXY_SERVER = 1 };
 enum { PROXY_FLOW_UP = 1, PROXY_FLOW_DOWN = 2 };
@@ -83,24 +86,24 @@ struct proxy_chunk {
 
 /* One direction of a connection. */
 struct proxy_flow {
-    int src, dst;                 /* PROXY_CLIENT / PROXY_SERVER */
-    bool up;                      /* client -> server (bytes_up) */
-    bool shaped;                  /* the per-chunk toxics apply */
-    bool no_pipe;                 /* the pipe could not be made: read()/send() instead */
-    struct proxy_chunk *head;     /* oldest chunk */
-    struct proxy_chunk *tail;     /* newest chunk */
-    size_t queued;                /* bytes in chunks */
-    int pipe[2];                  /* splice path, -1 until first used */
-    size_t in_pipe;               /* bytes in the pipe */
-    size_t pipe_cap;              /* the pipe's size */
-    bool eof;                     /* src reached EOF */
-    bool shut;                    /* dst shut down for writing */
-    bool want_in, want_out;       /* blocked on src readable / dst writable */
-    int64_t wake_ns;              /* blocked until then (0 = not on time) */
-    long limit_left;              /* limit_data bytes still allowed; -1 = no limit */
-    struct toxics_sched sched;    /* latency + jitter */
-    struct toxics_bucket bucket;  /* bandwidth */
-    struct toxics_slicer slicer;  /* slicer */
+    int src, dst;                /* PROXY_CLIENT / PROXY_SERVER */
+    bool up;                     /* client -> server (bytes_up) */
+    bool shaped;                 /* the per-chunk toxics apply */
+    bool no_pipe;                /* the pipe could not be made: read()/send() instead */
+    struct proxy_chunk *head;    /* oldest chunk */
+    struct proxy_chunk *tail;    /* newest chunk */
+    size_t queued;               /* bytes in chunks */
+    int pipe[2];                 /* splice path, -1 until first used */
+    size_t in_pipe;              /* bytes in the pipe */
+    size_t pipe_cap;             /* the pipe's size */
+    bool eof;                    /* src reached EOF */
+    bool shut;                   /* dst shut down for writing */
+    bool want_in, want_out;      /* blocked on src readable / dst writable */
+    int64_t wake_ns;             /* blocked until then (0 = not on time) */
+    long limit_left;             /* limit_data bytes still allowed; -1 = no limit */
+    struct toxics_sched sched;   /* latency + jitter */
+    struct toxics_bucket bucket; /* bandwidth */
+    struct toxics_slicer slicer; /* slicer */
 };
 
 enum proxy_conn_state {
@@ -117,34 +120,34 @@ struct proxy_rjob;
 struct proxy_session;
 
 struct proxy_conn {
-    struct proxy_session *s;           /* owner */
-    struct proxy_conn *prev, *next;    /* the session's connections */
-    struct proxy_conn *dead_next;      /* the dead list */
-    enum proxy_conn_state state;       /* see above */
-    char kind;                         /* 'H' or 'U' */
-    bool forward;                      /* absolute-form request: ends with the response */
-    bool wildcard;                     /* allowed by "*" or "*.x" only: public addresses */
-    int fd[2];                         /* client, server; -1 = none */
-    uint32_t ev[2];                    /* events registered; 0 = not in the epoll set */
-    struct proxy_watch w[2];           /* epoll data for each side */
-    struct proxy_flow up, down;        /* client -> server, server -> client */
-    char *buf;                         /* HEAD: the request read so far (TOXICS_HEAD_MAX) */
-    size_t buf_len;                    /* bytes in buf */
-    char *ebuf;                        /* EGRESS: the egress proxy's reply (PROXY_EGRESS_MAX) */
-    size_t ebuf_len;                   /* bytes in ebuf */
-    struct toxics_head head;           /* the parsed request (kind 'H') */
-    char host[TOXICS_HOST_MAX];        /* destination */
-    int port;                          /* destination port */
+    struct proxy_session *s;        /* owner */
+    struct proxy_conn *prev, *next; /* the session's connections */
+    struct proxy_conn *dead_next;   /* the dead list */
+    enum proxy_conn_state state;    /* see above */
+    char kind;                      /* 'H' or 'U' */
+    bool forward;                   /* absolute-form request: ends with the response */
+    bool wildcard;                  /* allowed by "*" or "*.x" only: public addresses */
+    int fd[2];                      /* client, server; -1 = none */
+    uint32_t ev[2];                 /* events registered; 0 = not in the epoll set */
+    struct proxy_watch w[2];        /* epoll data for each side */
+    struct proxy_flow up, down;     /* client -> server, server -> client */
+    char *buf;                      /* HEAD: the request read so far (TOXICS_HEAD_MAX) */
+    size_t buf_len;                 /* bytes in buf */
+    char *ebuf;                     /* EGRESS: the egress proxy's reply (PROXY_EGRESS_MAX) */
+    size_t ebuf_len;                /* bytes in ebuf */
+    struct toxics_head head;        /* the parsed request (kind 'H') */
+    char host[TOXICS_HOST_MAX];     /* destination */
+    int port;                       /* destination port */
     struct sockaddr_storage addr[PROXY_ADDRS_MAX]; /* where to connect (destination or egress) */
     socklen_t addr_len[PROXY_ADDRS_MAX];
-    int n_addr, next_addr;             /* addresses known, next one to try */
-    int last_err;                      /* errno of the last failed connect */
-    struct proxy_rjob *rjob;           /* pending resolution, or NULL */
-    int64_t deadline_ns;               /* HEAD / RESOLVE..EGRESS give-up time; 0 = none */
-    int64_t reset_ns;                  /* reset_after toxic; 0 = none */
-    int64_t timeout_ns;                /* timeout toxic; 0 = none */
-    int64_t wake_ns;                   /* key in the heap */
-    size_t heap_idx;                   /* SIZE_MAX = not in the heap */
+    int n_addr, next_addr;   /* addresses known, next one to try */
+    int last_err;            /* errno of the last failed connect */
+    struct proxy_rjob *rjob; /* pending resolution, or NULL */
+    int64_t deadline_ns;     /* HEAD / RESOLVE..EGRESS give-up time; 0 = none */
+    int64_t reset_ns;        /* reset_after toxic; 0 = none */
+    int64_t timeout_ns;      /* timeout toxic; 0 = none */
+    int64_t wake_ns;         /* key in the heap */
+    size_t heap_idx;         /* SIZE_MAX = not in the heap */
 };
 
 struct proxy_listener {
@@ -152,6 +155,7 @@ struct proxy_listener {
     struct proxy_listener *next; /* the session's listeners */
     int fd;                      /* listening socket (ours) */
     char kind;                   /* 'H' or 'U' */
+    bool edge;                   /* EPOLLET after a failed accept (see proxy_accept) */
     struct proxy_watch w;        /* epoll data */
 };
 
@@ -165,9 +169,9 @@ struct proxy_session {
     struct proxy_watch chan_w;        /* epoll data */
     struct proxy_listener *listeners; /* accepting */
     int n_listeners;
-    struct proxy_conn *conns;         /* open connections */
+    struct proxy_conn *conns; /* open connections */
     int n_conns;
-    uint64_t rng;                     /* jitter randomness (splitmix64 state) */
+    uint64_t rng; /* jitter randomness (splitmix64 state) */
 };
 
 /* A name to resolve; owned by the queue, then by the done list, freed by the epoll thread. */
@@ -198,34 +202,34 @@ struct proxy_cmd {
 };
 
 struct proxy {
-    int ep;                         /* epoll */
-    int cmd_fd;                     /* eventfd: commands queued */
-    int res_fd;                     /* eventfd: resolutions done */
-    int reserve_fd;                 /* spare fd given up to shed a connection at EMFILE */
-    bool pwait2;                    /* epoll_pwait2 works (else epoll_wait, ms) */
-    pthread_t thread;               /* the epoll thread */
-    bool started;                   /* thread runs */
+    int ep;           /* epoll */
+    int cmd_fd;       /* eventfd: commands queued */
+    int res_fd;       /* eventfd: resolutions done */
+    int reserve_fd;   /* spare fd given up to shed a connection at EMFILE */
+    bool pwait2;      /* epoll_pwait2 works (else epoll_wait, ms) */
+    pthread_t thread; /* the epoll thread */
+    bool started;     /* thread runs */
     pthread_t resolver[PROXY_RESOLVERS];
     int n_resolvers;
-    pthread_mutex_t lock;           /* guards the fields down to rdone */
-    pthread_cond_t cmd_cond;        /* a command is done */
-    pthread_cond_t res_cond;        /* a name is queued, or stop */
-    struct proxy_cmd *cmds;         /* queued commands */
-    bool stop;                      /* proxy_free was called */
-    struct proxy_rjob *rq_head;     /* names to resolve */
+    pthread_mutex_t lock;       /* guards the fields down to rdone */
+    pthread_cond_t cmd_cond;    /* a command is done */
+    pthread_cond_t res_cond;    /* a name is queued, or stop */
+    struct proxy_cmd *cmds;     /* queued commands */
+    bool stop;                  /* proxy_free was called */
+    struct proxy_rjob *rq_head; /* names to resolve */
     struct proxy_rjob *rq_tail;
-    struct proxy_rjob *rdone;       /* resolved, for the epoll thread */
+    struct proxy_rjob *rdone; /* resolved, for the epoll thread */
     /* Below: the epoll thread's alone (and proxy_free's, once the thread has ended). */
-    struct proxy_session *sessions; /* open sessions */
-    uint64_t next_sid;              /* last id given */
-    struct proxy_conn **heap;       /* connections by wake_ns */
-    size_t heap_n, heap_cap;        /* heap_cap >= every open connection */
-    size_t n_conns;                 /* open connections, all sessions */
-    struct proxy_conn *dead;        /* closed this batch, freed after it */
+    struct proxy_session *sessions;    /* open sessions */
+    uint64_t next_sid;                 /* last id given */
+    struct proxy_conn **heap;          /* connections by wake_ns */
+    size_t heap_n, heap_cap;           /* heap_cap >= every open connection */
+    size_t n_conns;                    /* open connections, all sessions */
+    struct proxy_conn *dead;           /* closed this batch, freed after it */
     char egress_host[TOXICS_HOST_MAX]; /* "" = no egress proxy */
     int egress_port;
     struct proxy_watch cmd_w, res_w; /* epoll data */
-    char scratch[PROXY_READ_MAX];   /* read buffer */
+    char scratch[PROXY_READ_MAX];    /* read buffer */
 };
 
 /* -- timers --------------------------------------------------------------------------------- */
@@ -445,14 +449,13 @@ static void proxy_conn_reply(struct proxy *p, struct proxy_conn *c, int status, 
                  "Connection: close\r\nX-Sandpit-Proxy: %s\r\n\r\n%s",
                  status, text, n, tag, body);
     if (n > 0 && c->fd[PROXY_CLIENT] >= 0)
-        (void)!send(c->fd[PROXY_CLIENT], msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg),
+        (void)!send(c->fd[PROXY_CLIENT], msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
                     MSG_NOSIGNAL | MSG_DONTWAIT);
     proxy_conn_end(p, c, false);
 }
 
 /* The destination could not be reached: 502 for an HTTP client, RST for a TCP forward. */
-static void proxy_conn_fail(struct proxy *p, struct proxy_conn *c, bool timed_out,
-                            const char *why)
+static void proxy_conn_fail(struct proxy *p, struct proxy_conn *c, bool timed_out, const char *why)
 {
     char hp[TOXICS_HOST_MAX + 16];
 
@@ -581,8 +584,7 @@ static bool proxy_flow_pipe(struct proxy_flow *f)
 /* Moves what it can through one direction: delivers (queue first, then the pipe), then takes
  * in while there is room. Returns 0, 1 when limit_data is used up, or -errno (a socket error:
  * the connection is reset). Sets want_in / want_out / wake_ns to what it now waits for. */
-static int proxy_flow_pump(struct proxy *p, struct proxy_conn *c, struct proxy_flow *f,
-                           int64_t now)
+static int proxy_flow_pump(struct proxy *p, struct proxy_conn *c, struct proxy_flow *f, int64_t now)
 {
     int src = c->fd[f->src], dst = c->fd[f->dst], round;
     bool moved = true;
@@ -747,15 +749,16 @@ static void proxy_conn_start_relay(struct proxy *p, struct proxy_conn *c, int64_
         r = proxy_flow_push(&c->down, established, sizeof(established) - 1, false, now);
     }
     if (r == 0 && c->kind == 'H')
-        r = proxy_flow_push(&c->up, c->buf + c->head.head_len, c->buf_len - c->head.head_len,
-                            true, now);
+        r = proxy_flow_push(&c->up, c->buf + c->head.head_len, c->buf_len - c->head.head_len, true,
+                            now);
     if (r == 0 && c->ebuf)
         r = proxy_flow_push(&c->down, c->ebuf, c->ebuf_len, true, now);
     free(c->buf);
     free(c->ebuf);
     c->buf = c->ebuf = NULL;
     if (r < 0) {
-        log_warn("proxy session %llu: out of memory starting a relay", (unsigned long long)c->s->id);
+        log_warn("proxy session %llu: out of memory starting a relay",
+                 (unsigned long long)c->s->id);
         proxy_conn_end(p, c, true);
         return;
     }
@@ -964,8 +967,8 @@ static void proxy_conn_check(struct proxy *p, struct proxy_conn *c, int64_t now)
 static void proxy_conn_head(struct proxy *p, struct proxy_conn *c, int64_t now)
 {
     const char *why = "";
-    ssize_t n = recv(c->fd[PROXY_CLIENT], c->buf + c->buf_len, TOXICS_HEAD_MAX - c->buf_len,
-                     MSG_DONTWAIT);
+    ssize_t n =
+        recv(c->fd[PROXY_CLIENT], c->buf + c->buf_len, TOXICS_HEAD_MAX - c->buf_len, MSG_DONTWAIT);
     int r;
 
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -1131,9 +1134,9 @@ static void proxy_conn_accepted(struct proxy *p, struct proxy_session *s, char k
     struct proxy_conn *c = NULL;
 
     s->c.connections++;
-    if (s->n_conns >= PROXY_CONNS_MAX) {
+    if (s->n_conns >= (cf->max_connections ? cf->max_connections : PROXY_CONNS_DEFAULT)) {
         log_debug("proxy session %llu: %d connections open, refusing one more",
-                  (unsigned long long)s->id, PROXY_CONNS_MAX);
+                  (unsigned long long)s->id, s->n_conns);
         goto fail_close;
     }
     if (p->heap_cap <= p->n_conns) {
@@ -1182,12 +1185,11 @@ static void proxy_conn_accepted(struct proxy *p, struct proxy_session *s, char k
     return;
 
 fail_oom:
-    log_warn("proxy session %llu: out of memory accepting a connection",
-             (unsigned long long)s->id);
+    log_warn("proxy session %llu: out of memory accepting a connection", (unsigned long long)s->id);
     if (c)
         free(c->buf);
     free(c);
-fail_close: {
+fail_close : {
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
     (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -1195,27 +1197,45 @@ fail_close: {
 }
 }
 
+/* Switches l between level- and edge-triggered. */
+static void proxy_listener_edge(struct proxy *p, struct proxy_listener *l, bool edge)
+{
+    struct epoll_event ev = {.events = EPOLLIN | (edge ? EPOLLET : 0), .data.ptr = &l->w};
+
+    if (epoll_ctl(p->ep, EPOLL_CTL_MOD, l->fd, &ev) == 0)
+        l->edge = edge;
+}
+
 /* Accepts what is waiting on l. */
 static void proxy_accept(struct proxy *p, struct proxy_listener *l)
 {
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), err = errno;
 
         if (fd >= 0) {
+            if (l->edge)
+                proxy_listener_edge(p, l, false);
             proxy_conn_accepted(p, l->s, l->kind, fd);
             continue;
         }
-        if (errno == EINTR || errno == ECONNABORTED)
+        if (err == EINTR || err == ECONNABORTED)
             continue;
-        if ((errno == EMFILE || errno == ENFILE) && p->reserve_fd >= 0) {
-            /* Out of fds: use the spare one to take the connection off the backlog and
-             * close it, or level-triggered epoll would spin on the listener. */
-            log_warn("proxy: out of file descriptors, dropping a connection");
+        if (err == EAGAIN)
+            return;
+        if ((err == EMFILE || err == ENFILE) && p->reserve_fd >= 0) {
+            /* Out of fds: the spare one takes the connection off the backlog to close it. */
             close(p->reserve_fd);
             fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
             if (fd >= 0)
                 close(fd);
             p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+        /* Level-triggered, a listener we cannot accept from would spin: until an accept
+         * works again only new connections wake us. */
+        if (!l->edge) {
+            log_errno(err, NULL, "proxy session %llu: accept failed, dropping connections",
+                      (unsigned long long)l->s->id);
+            proxy_listener_edge(p, l, true);
         }
         return;
     }
@@ -1761,8 +1781,8 @@ static bool proxy_conf_is_valid(const struct proxy_conf *c)
         c->slice_delay_ms < 0 || c->slice_delay_ms > 3600000 || c->limit_data_bytes < 0 ||
         (c->direction != PROXY_DIR_DOWN && c->direction != PROXY_DIR_UP &&
          c->direction != PROXY_DIR_BOTH) ||
-        c->upstream_port < 0 || c->upstream_port > 65535 || c->n_allow < 0 ||
-        c->n_allow > PROXY_ALLOW_MAX)
+        c->upstream_port < 0 || c->upstream_port > 65535 || c->max_connections < 0 ||
+        c->max_connections > PROXY_CONNS_LIMIT || c->n_allow < 0 || c->n_allow > PROXY_ALLOW_MAX)
         return false;
     if (c->upstream_port) {
         char host[TOXICS_HOST_MAX];
@@ -1778,8 +1798,7 @@ static bool proxy_conf_is_valid(const struct proxy_conf *c)
     return true;
 }
 
-int proxy_session_open(struct proxy *p, const struct proxy_conf *conf, uint64_t *sid,
-                       int *child_fd)
+int proxy_session_open(struct proxy *p, const struct proxy_conf *conf, uint64_t *sid, int *child_fd)
 {
     struct proxy_cmd cmd = {.kind = PROXY_CMD_OPEN};
     struct proxy_session *s;

@@ -8,8 +8,10 @@
  *
  * One epoll thread does all the I/O (plus resolver threads for getaddrinfo); every function
  * here is thread-safe and may be called from any thread but the proxy's own. Sessions never
- * share state: each has its own configuration, counters, toxics and token buckets.
- * docs/proxy.md has the toxics' exact semantics, the channel protocol and the limits. */
+ * share state: each has its own configuration, counters, toxics and token buckets. The process
+ * should ignore SIGPIPE (splice() into a reset socket can raise it; the proxy's threads block
+ * every signal). docs/proxy.md has the toxics' exact semantics, the channel protocol and the
+ * limits. */
 #ifndef SANDPIT_PROXY_H
 #define SANDPIT_PROXY_H
 
@@ -17,8 +19,10 @@
 
 #include "err.h"
 
-#define PROXY_ALLOW_MAX 64  /* allow-list entries per session */
-#define PROXY_ALLOW_LEN 260 /* bytes per entry, NUL included */
+#define PROXY_ALLOW_MAX     64    /* allow-list entries per session */
+#define PROXY_ALLOW_LEN     260   /* bytes per entry, NUL included */
+#define PROXY_CONNS_DEFAULT 256   /* connections open at once per session, by default */
+#define PROXY_CONNS_LIMIT   65536 /* the most a session may ask for */
 
 /* Which traffic the per-chunk toxics (latency, jitter, bandwidth, slicer, limit_data) shape. */
 enum proxy_dir {
@@ -29,18 +33,19 @@ enum proxy_dir {
 
 /* A session's configuration: plain data, copied at proxy_session_open. 0 turns a toxic off. */
 struct proxy_conf {
-    int latency_ms;                            /* added to every chunk */
-    int jitter_ms;                             /* +- uniform around latency_ms */
-    long bandwidth_kbps;                       /* kilobits/s per connection and direction */
-    int timeout_ms;                            /* stall, then close at this time after accept */
-    int reset_after_ms;                        /* RST both sides at this time after accept */
-    int slice_bytes;                           /* forward in segments of this size ... */
-    int slice_delay_ms;                        /* ... with this pause between them */
-    long limit_data_bytes;                     /* close after this many bytes in a direction */
-    enum proxy_dir direction;                  /* where the per-chunk toxics apply */
-    char upstream_host[256];                   /* 'U' listeners forward here ("" = none) */
-    int upstream_port;                         /* 0 = none */
-    int n_allow;                               /* entries used in allow[] */
+    int latency_ms;                               /* added to every chunk */
+    int jitter_ms;                                /* +- uniform around latency_ms */
+    long bandwidth_kbps;                          /* kilobits/s per connection and direction */
+    int timeout_ms;                               /* stall, then close at this time after accept */
+    int reset_after_ms;                           /* RST both sides at this time after accept */
+    int slice_bytes;                              /* forward in segments of this size ... */
+    int slice_delay_ms;                           /* ... with this pause between them */
+    long limit_data_bytes;                        /* close after this many bytes in a direction */
+    enum proxy_dir direction;                     /* where the per-chunk toxics apply */
+    char upstream_host[256];                      /* 'U' listeners forward here ("" = none) */
+    int upstream_port;                            /* 0 = none */
+    int max_connections;                          /* open at once; 0 = PROXY_CONNS_DEFAULT */
+    int n_allow;                                  /* entries used in allow[] */
     char allow[PROXY_ALLOW_MAX][PROXY_ALLOW_LEN]; /* "host", "host:port", "*.suffix", "*" */
 };
 

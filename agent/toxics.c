@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define TOXICS_NS_PER_S 1000000000LL
+#define TOXICS_NS_PER_S  1000000000LL
 #define TOXICS_NS_PER_MS 1000000LL
 
 /* -- token bucket --------------------------------------------------------------------------- */
@@ -145,8 +145,8 @@ static bool toxics_is_tchar(unsigned char c)
 /* Characters of a DNS name or IPv4 literal as we accept them. */
 static bool toxics_is_hostchar(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '.' || c == '_';
 }
 
 /* Offset just past the blank line that ends a head within buf[0, len), or 0 when none. Lines
@@ -430,8 +430,8 @@ long toxics_head_rewrite(const char *buf, const struct toxics_head *h, char *out
     }
     /* RFC 9112 3.2.2: a proxy replaces Host with the target URI's authority. */
     if (h->port == 80)
-        n = snprintf(tail, sizeof(tail), "Host: %s%s%s\r\nConnection: close\r\n\r\n",
-                     v6 ? "[" : "", h->host, v6 ? "]" : "");
+        n = snprintf(tail, sizeof(tail), "Host: %s%s%s\r\nConnection: close\r\n\r\n", v6 ? "[" : "",
+                     h->host, v6 ? "]" : "");
     else
         n = snprintf(tail, sizeof(tail), "Host: %s%s%s:%d\r\nConnection: close\r\n\r\n",
                      v6 ? "[" : "", h->host, v6 ? "]" : "", h->port);

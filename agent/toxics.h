@@ -84,14 +84,14 @@ enum toxics_head_kind {
 };
 
 struct toxics_head {
-    enum toxics_head_kind kind;  /* which form */
-    char host[TOXICS_HOST_MAX];  /* lower-cased, without IPv6 brackets */
-    int port;                    /* 1..65535 (80 when a URL gives none) */
-    int http_minor;              /* the x of HTTP/1.x */
-    size_t head_len;             /* bytes of the head, blank line included */
-    size_t method_len;           /* the method is buf[0, method_len) */
-    size_t path_off, path_len;   /* FORWARD: path and query within buf (0 length = "/") */
-    size_t headers_off;          /* first header line within buf */
+    enum toxics_head_kind kind; /* which form */
+    char host[TOXICS_HOST_MAX]; /* lower-cased, without IPv6 brackets */
+    int port;                   /* 1..65535 (80 when a URL gives none) */
+    int http_minor;             /* the x of HTTP/1.x */
+    size_t head_len;            /* bytes of the head, blank line included */
+    size_t method_len;          /* the method is buf[0, method_len) */
+    size_t path_off, path_len;  /* FORWARD: path and query within buf (0 length = "/") */
+    size_t headers_off;         /* first header line within buf */
 };
 
 /* Parses a proxy request head at the start of buf (which may hold body bytes after it).
@@ -114,9 +114,9 @@ int toxics_reply_parse(const char *buf, size_t len, int *status, size_t *head_le
 /* -- allow-list ----------------------------------------------------------------------------- */
 
 enum toxics_allow {
-    TOXICS_DENY = 0,          /* the entry does not match */
-    TOXICS_ALLOW_EXACT,       /* a named host (or address) matched: any address it resolves to */
-    TOXICS_ALLOW_WILDCARD,    /* "*" or "*.suffix" matched: public addresses only */
+    TOXICS_DENY = 0,       /* the entry does not match */
+    TOXICS_ALLOW_EXACT,    /* a named host (or address) matched: any address it resolves to */
+    TOXICS_ALLOW_WILDCARD, /* "*" or "*.suffix" matched: public addresses only */
 };
 
 /* True when entry is a well-formed allow-list entry: "host", "host:port", "*.suffix[:port]",

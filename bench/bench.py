@@ -281,6 +281,108 @@ def figure_throughput(rows):
         agent.wait(30)
 
 
+PROXY_PEER = r"""
+import socket, sys, threading
+mode = sys.argv[1]
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+
+def serve(c):
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = bytearray(1 << 20)
+    while True:
+        n = c.recv_into(buf)
+        if not n:
+            break
+        if mode == "echo":
+            c.sendall(memoryview(buf)[:n])
+    c.close()
+
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+def figure_proxy(rows):
+    """sandpit-proxy with no toxics (tcp mode) against a direct loopback connection, same run:
+    64-byte round trips on a kept connection, and bulk throughput. Peers are separate Python
+    processes, so client, peer and proxy each get a process (on 2 cores they share them)."""
+    import socket
+    peers, proxies = [], []
+    tmp = tempfile.mkdtemp(prefix="sandpit-bench-proxy-")
+
+    def peer(mode):
+        p = subprocess.Popen([sys.executable, "-c", PROXY_PEER, mode], stdout=subprocess.PIPE,
+                             text=True)
+        peers.append(p)
+        return int(p.stdout.readline())
+
+    def proxy(upstream_port):
+        pf = os.path.join(tmp, f"port{len(proxies)}")
+        p = subprocess.Popen([os.path.join(BUILD, "sandpit-proxy"), "--mode", "tcp", "--listen",
+                              "127.0.0.1:0", "--upstream", f"127.0.0.1:{upstream_port}",
+                              "--port-file", pf, "--log-level", "warn"],
+                             stderr=subprocess.DEVNULL)
+        proxies.append(p)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if os.path.exists(pf):
+                return int(open(pf).read())
+            time.sleep(0.01)
+        raise SystemExit("sandpit-proxy did not start")
+
+    def rtts(port, n=2000):
+        c = socket.create_connection(("127.0.0.1", port), timeout=10)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        msg, out = b"m" * 64, []
+        for _ in range(n):
+            t = time.perf_counter()
+            c.sendall(msg)
+            got = 0
+            while got < 64:
+                got += len(c.recv(64 - got))
+            out.append(time.perf_counter() - t)
+        c.close()
+        return out
+
+    def bulk(port, total):
+        c = socket.create_connection(("127.0.0.1", port), timeout=30)
+        chunk = memoryview(bytes(1 << 20))
+        t = time.perf_counter()
+        for _ in range(total >> 20):
+            c.sendall(chunk)
+        c.shutdown(socket.SHUT_WR)
+        c.recv(1)  # the sink closes once it has read everything
+        secs = time.perf_counter() - t
+        c.close()
+        return total / secs / 1e6
+
+    try:
+        echo, sink = peer("echo"), peer("sink")
+        pecho, psink = proxy(echo), proxy(sink)
+        total = (256 if QUICK else 1024) << 20
+        rtts(echo, 200), rtts(pecho, 200)  # warm-up
+        d50 = median_of(lambda: pct(rtts(echo), 50))
+        p50 = median_of(lambda: pct(rtts(pecho), 50))
+        d99 = median_of(lambda: pct(rtts(echo), 99))
+        p99 = median_of(lambda: pct(rtts(pecho), 99))
+        dmb = median_of(lambda: bulk(sink, total))
+        pmb = median_of(lambda: bulk(psink, total))
+        rows.append(("proxy, no toxics: 64 B round trip p50 (direct as baseline)",
+                     f"{p50*1e6:.0f} us", f"{d50*1e6:.0f} us", f"{(p50 - d50)*1e6:+.0f} us added"))
+        rows.append(("proxy, no toxics: 64 B round trip p99 (direct as baseline)",
+                     f"{p99*1e6:.0f} us", f"{d99*1e6:.0f} us", f"{(p99 - d99)*1e6:+.0f} us added"))
+        rows.append((f"proxy, no toxics: bulk {total >> 20} MiB, tcp mode (direct as baseline)",
+                     f"{pmb:.0f} MB/s", f"{dmb:.0f} MB/s", f"{pmb/dmb:.2f}x"))
+    finally:
+        for p in proxies + peers:
+            p.terminate()
+            p.wait(10)
+
+
 def main():
     n = 100 if QUICK else 500
     rows = []
@@ -314,6 +416,7 @@ def main():
     figure_memory(rows)
     figure_scale(rows)
     figure_throughput(rows)
+    figure_proxy(rows)
 
     head = ("figure", "sandpit", "baseline", "ratio")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]

@@ -21,11 +21,11 @@
 #include "log.h"
 
 struct proxy_cli_cfg {
-    const char *listen;      /* HOST:PORT to bind */
-    const char *mode;        /* "http" or "tcp" */
-    const char *upstream;    /* host:port for tcp mode (and always allowed) */
-    struct cfg_list allow;   /* allow-list entries, each may hold several comma-separated */
-    long latency_ms;         /* toxics, see struct proxy_conf */
+    const char *listen;    /* HOST:PORT to bind */
+    const char *mode;      /* "http" or "tcp" */
+    const char *upstream;  /* host:port for tcp mode (and always allowed) */
+    struct cfg_list allow; /* allow-list entries, each may hold several comma-separated */
+    long latency_ms;       /* toxics, see struct proxy_conf */
     long jitter_ms;
     long bandwidth_kbps;
     long timeout_ms;
@@ -33,10 +33,11 @@ struct proxy_cli_cfg {
     long slice_bytes;
     long slice_delay_ms;
     long limit_data_bytes;
-    const char *direction;   /* down, up or both */
-    const char *egress;      /* host:port of an HTTP proxy every outgoing connection uses */
-    const char *port_file;   /* where to write the bound port */
-    const char *log_level;   /* debug, info, warn, error */
+    long max_connections;  /* open at once */
+    const char *direction; /* down, up or both */
+    const char *egress;    /* host:port of an HTTP proxy every outgoing connection uses */
+    const char *port_file; /* where to write the bound port */
+    const char *log_level; /* debug, info, warn, error */
 };
 
 #define OPT(n, t, lo, hi, d, f, h)                                                                 \
@@ -66,6 +67,8 @@ static const struct cfg_opt cli_opts[] = {
     OPT("slice-delay-ms", CFG_INT, 0, 3600000, "0", slice_delay_ms, "pause between segments"),
     OPT("limit-data-bytes", CFG_INT, 0, 1e15, "0", limit_data_bytes,
         "close a connection after this many bytes in a shaped direction"),
+    OPT("max-connections", CFG_INT, 1, PROXY_CONNS_LIMIT, "1024", max_connections,
+        "connections open at once; more are reset at accept"),
     OPT("direction", CFG_STR, 0, 0, "down", direction,
         "where latency, jitter, bandwidth, slicer and limit apply: down (server to client), up "
         "or both"),
@@ -83,6 +86,69 @@ static const char cli_usage[] =
     "slicer, data limit); see docs/proxy.md. On SIGTERM/SIGINT it prints its counters as one\n"
     "JSON line on stderr and exits 0.";
 
+/* SANDPIT_<NAME> as common/cfg reads it, and our own SANDPIT_PROXY_<NAME>. */
+static void cli_env_names(const char *name, char *plain, char *ours, size_t size)
+{
+    size_t j = 0;
+    char up[64];
+
+    for (; name[j] && j + 1 < sizeof(up); j++)
+        up[j] = name[j] == '-' ? '_'
+                               : (char)(name[j] >= 'a' && name[j] <= 'z' ? name[j] - 32 : name[j]);
+    up[j] = '\0';
+    snprintf(plain, size, "SANDPIT_%s", up);
+    snprintf(ours, size, "SANDPIT_PROXY_%s", up);
+}
+
+/* The proxy's environment fallback is SANDPIT_PROXY_<NAME>, so it never picks up a variable
+ * meant for the agent or orchestrator (SANDPIT_PORT_FILE, SANDPIT_LOG_LEVEL...) running in the
+ * same environment. common/cfg reads SANDPIT_<NAME>: copy ours over those before it runs
+ * (single-threaded, at start). 0 or -errno. */
+static int cli_env_map(void)
+{
+    char plain[96], ours[96];
+
+    for (size_t i = 0; i < CLI_N_OPTS; i++) {
+        const char *v;
+
+        cli_env_names(cli_opts[i].name, plain, ours, sizeof(plain));
+        v = getenv(ours);
+        if ((v ? setenv(plain, v, 1) : unsetenv(plain)) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+/* --help: cfg's text with our variable names. */
+static void cli_help(void)
+{
+    char *text = NULL, *line, *nl = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (!f) {
+        cfg_usage(cli_opts, CLI_N_OPTS, cli_usage, stdout);
+        return;
+    }
+    cfg_usage(cli_opts, CLI_N_OPTS, cli_usage, f);
+    fclose(f);
+    for (line = text; line && *line; line = nl ? nl + 1 : NULL) {
+        char *dollar;
+
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        dollar = strstr(line, "$SANDPIT_");
+        if (dollar) {
+            *dollar = '\0';
+            printf("%s$SANDPIT_PROXY_%s\n", line, dollar + 9);
+        } else {
+            printf("%s\n", line);
+        }
+    }
+    free(text);
+}
+
 /* Fills conf from the options; 0 or -1 with a message on stderr. */
 static int cli_conf(const struct proxy_cli_cfg *cfg, struct proxy_conf *conf)
 {
@@ -95,6 +161,7 @@ static int cli_conf(const struct proxy_cli_cfg *cfg, struct proxy_conf *conf)
     conf->slice_bytes = (int)cfg->slice_bytes;
     conf->slice_delay_ms = (int)cfg->slice_delay_ms;
     conf->limit_data_bytes = cfg->limit_data_bytes;
+    conf->max_connections = (int)cfg->max_connections;
     if (!strcmp(cfg->direction, "down")) {
         conf->direction = PROXY_DIR_DOWN;
     } else if (!strcmp(cfg->direction, "up")) {
@@ -119,8 +186,9 @@ static int cli_conf(const struct proxy_cli_cfg *cfg, struct proxy_conf *conf)
 
             if (n > 0) {
                 if (conf->n_allow == PROXY_ALLOW_MAX || n >= PROXY_ALLOW_LEN) {
-                    fprintf(stderr, "sandpit-proxy: --allow: more than %d entries or one too "
-                                    "long\n",
+                    fprintf(stderr,
+                            "sandpit-proxy: --allow: more than %d entries or one too "
+                            "long\n",
                             PROXY_ALLOW_MAX);
                     return -1;
                 }
@@ -207,6 +275,16 @@ int main(int argc, char **argv)
     int r, lvl, lfd = -1, sfd = -1, child_fd = -1, port = 0, rc = 1;
     char kind;
 
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            cli_help();
+            return 0;
+        }
+    }
+    if (cli_env_map() < 0) {
+        fprintf(stderr, "sandpit-proxy: cannot read the environment\n");
+        return 2;
+    }
     r = cfg_parse(cli_opts, CLI_N_OPTS, &cfg, argc, argv, cli_usage, &e);
     if (r == 1)
         return 0;

@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n < sizeof(entry)) {
         memcpy(entry, buf, n);
         entry[n] = '\0';
-        if (n < size && toxics_hostport_parse(buf + n + 1, size - n - 1, host, sizeof(host),
-                                              &port, 80) == 0)
+        if (n < size &&
+            toxics_hostport_parse(buf + n + 1, size - n - 1, host, sizeof(host), &port, 80) == 0)
             (void)toxics_allow_match(entry, host, port);
         (void)toxics_allow_is_valid(entry);
     }

@@ -100,7 +100,7 @@ static void test_sched_latency_and_order(void **state)
     assert_true(toxics_sched_due(&s, 1001 * MS) == 1201 * MS);
 
     toxics_sched_init(&s, 200, 50, fake_rng_next, &r);
-    assert_true(toxics_sched_due(&s, 0) == 250 * MS);  /* +50 */
+    assert_true(toxics_sched_due(&s, 0) == 250 * MS); /* +50 */
     /* -50 would be 160 ms, before the previous chunk: held to 250 (order kept). */
     assert_true(toxics_sched_due(&s, 10 * MS) == 250 * MS);
     assert_true(toxics_sched_due(&s, 100 * MS) == 300 * MS); /* +0 */
@@ -177,8 +177,8 @@ static void test_head_parse_table(void **state)
         {"GET http://[::1]:81/ HTTP/1.1\r\n\r\n", 0, TOXICS_HEAD_FORWARD, "::1", 81, "/"},
         {"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 0,
          TOXICS_HEAD_CONNECT, "example.com", 443, NULL},
-        {"CONNECT [2001:DB8::1]:8443 HTTP/1.1\r\n\r\n", 0, TOXICS_HEAD_CONNECT, "2001:db8::1",
-         8443, NULL},
+        {"CONNECT [2001:DB8::1]:8443 HTTP/1.1\r\n\r\n", 0, TOXICS_HEAD_CONNECT, "2001:db8::1", 8443,
+         NULL},
         {"GET http://example.com/ HTTP/1.1\r\nHost: x\r\n", -EAGAIN},
         {"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n", -EINVAL},
         {"GET * HTTP/1.1\r\n\r\n", -EINVAL},
@@ -224,8 +224,8 @@ static void test_head_parse_table(void **state)
         assert_int_equal(h.kind, t->kind);
         assert_string_equal(h.host, t->host);
         assert_int_equal(h.port, t->port);
-        if (t->path && (h.path_len != strlen(t->path) ||
-                        memcmp(t->in + h.path_off, t->path, h.path_len) != 0))
+        if (t->path &&
+            (h.path_len != strlen(t->path) || memcmp(t->in + h.path_off, t->path, h.path_len) != 0))
             fail_msg("case %zu: path '%.*s', want '%s'", i, (int)h.path_len, t->in + h.path_off,
                      t->path);
     }
@@ -298,6 +298,30 @@ static void test_head_rewrite(void **state)
     assert_memory_equal(out, want3, (size_t)n);
 }
 
+/* The worst case for the rewrite's size: a 16 KiB head of minimal bare-LF header lines, each
+ * of which grows by a CR. TOXICS_REWRITE_MAX must hold it. */
+static void test_head_rewrite_worst_case(void **state)
+{
+    static char in[TOXICS_HEAD_MAX], out[TOXICS_REWRITE_MAX];
+    static const char line0[] = "GET http://h HTTP/1.1\n";
+    struct toxics_head h;
+    const char *why;
+    size_t n = sizeof(line0) - 1;
+    long w;
+
+    (void)state;
+    memcpy(in, line0, n);
+    while (n + 4 <= TOXICS_HEAD_MAX - 1) {
+        memcpy(in + n, "a:\n", 3);
+        n += 3;
+    }
+    in[n++] = '\n';
+    assert_int_equal(toxics_head_parse(in, n, &h, &why), 0);
+    w = toxics_head_rewrite(in, &h, out, sizeof(out));
+    assert_true(w > (long)n);
+    assert_memory_equal(out + w - 21, "Connection: close\r\n\r\n", 21);
+}
+
 static void test_reply_parse(void **state)
 {
     static const struct {
@@ -321,8 +345,8 @@ static void test_reply_parse(void **state)
         size_t hl = 0;
 
         rc = toxics_reply_parse(cases[i].in, strlen(cases[i].in), &status, &hl);
-        if (rc != cases[i].rc || (rc == 0 && (status != cases[i].status ||
-                                              hl != cases[i].head_len)))
+        if (rc != cases[i].rc ||
+            (rc == 0 && (status != cases[i].status || hl != cases[i].head_len)))
             fail_msg("case %zu: rc %d status %d len %zu", i, rc, status, hl);
     }
 }
@@ -375,20 +399,32 @@ static void test_allow_match_table(void **state)
         enum toxics_allow got = toxics_allow_match(cases[i].entry, cases[i].host, cases[i].port);
 
         if (got != cases[i].want)
-            fail_msg("case %zu: '%s' vs %s:%d gave %d, want %d", i, cases[i].entry,
-                     cases[i].host, cases[i].port, got, cases[i].want);
+            fail_msg("case %zu: '%s' vs %s:%d gave %d, want %d", i, cases[i].entry, cases[i].host,
+                     cases[i].port, got, cases[i].want);
     }
 }
 
 static void test_allow_valid(void **state)
 {
-    static const char *const good[] = {"example.com", "example.com:443", "*.example.com",
-                                       "*.example.com:8443", "*", "*:80", "1.2.3.4",
-                                       "[::1]", "[::1]:80", "::1", "fe80::1:2", "a_b.local"};
-    static const char *const bad[] = {"", "*.", "*x", "**", "*.[::1]", "example.com:",
-                                      "example.com:0", "example.com:99999", "exa mple.com",
-                                      "[::1", "[nothex]:80", "a:b:c", "http://example.com",
-                                      "example.com/path", "x:80:90"};
+    static const char *const good[] = {
+        "example.com", "example.com:443", "*.example.com", "*.example.com:8443", "*",
+        "*:80",        "1.2.3.4",         "[::1]",         "[::1]:80",           "::1",
+        "fe80::1:2",   "a_b.local"};
+    static const char *const bad[] = {"",
+                                      "*.",
+                                      "*x",
+                                      "**",
+                                      "*.[::1]",
+                                      "example.com:",
+                                      "example.com:0",
+                                      "example.com:99999",
+                                      "exa mple.com",
+                                      "[::1",
+                                      "[nothex]:80",
+                                      "a:b:c",
+                                      "http://example.com",
+                                      "example.com/path",
+                                      "x:80:90"};
     char longest[TOXICS_ENTRY_MAX + 4];
 
     (void)state;
@@ -411,11 +447,21 @@ static void test_addr_internal(void **state)
         const char *addr;
         bool internal;
     } cases[] = {
-        {"127.0.0.1", true},      {"127.255.0.9", true},   {"0.0.0.0", true},
-        {"169.254.169.254", true}, {"224.0.0.1", true},    {"255.255.255.255", true},
-        {"8.8.8.8", false},       {"10.1.2.3", false},     {"192.168.1.1", false},
-        {"::1", true},            {"::", true},            {"fe80::1", true},
-        {"ff02::1", true},        {"::ffff:127.0.0.1", true}, {"::ffff:8.8.8.8", false},
+        {"127.0.0.1", true},
+        {"127.255.0.9", true},
+        {"0.0.0.0", true},
+        {"169.254.169.254", true},
+        {"224.0.0.1", true},
+        {"255.255.255.255", true},
+        {"8.8.8.8", false},
+        {"10.1.2.3", false},
+        {"192.168.1.1", false},
+        {"::1", true},
+        {"::", true},
+        {"fe80::1", true},
+        {"ff02::1", true},
+        {"::ffff:127.0.0.1", true},
+        {"::ffff:8.8.8.8", false},
         {"2001:4860::8888", false},
     };
 
@@ -425,14 +471,12 @@ static void test_addr_internal(void **state)
 
         if (strchr(cases[i].addr, ':')) {
             ss.ss_family = AF_INET6;
-            assert_int_equal(inet_pton(AF_INET6, cases[i].addr,
-                                       &((struct sockaddr_in6 *)&ss)->sin6_addr),
-                             1);
+            assert_int_equal(
+                inet_pton(AF_INET6, cases[i].addr, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
         } else {
             ss.ss_family = AF_INET;
-            assert_int_equal(inet_pton(AF_INET, cases[i].addr,
-                                       &((struct sockaddr_in *)&ss)->sin_addr),
-                             1);
+            assert_int_equal(
+                inet_pton(AF_INET, cases[i].addr, &((struct sockaddr_in *)&ss)->sin_addr), 1);
         }
         if (toxics_addr_is_internal((struct sockaddr *)&ss) != cases[i].internal)
             fail_msg("%s: want internal=%d", cases[i].addr, cases[i].internal);
@@ -451,8 +495,7 @@ static void test_hostport_parse(void **state)
     assert_int_equal(toxics_hostport_parse("a.b", 3, host, sizeof(host), &port, -1), -EINVAL);
     assert_int_equal(toxics_hostport_parse("a.b", 3, host, sizeof(host), &port, 0), 0);
     assert_int_equal(port, 0);
-    assert_int_equal(toxics_hostport_parse("[::1]:+80", 9, host, sizeof(host), &port, 0),
-                     -EINVAL);
+    assert_int_equal(toxics_hostport_parse("[::1]:+80", 9, host, sizeof(host), &port, 0), -EINVAL);
     assert_int_equal(toxics_hostport_parse("abcdef", 6, small, sizeof(small), &port, 0), -EINVAL);
     /* Only the first n bytes count. */
     assert_int_equal(toxics_hostport_parse("a.b:80xyz", 6, host, sizeof(host), &port, -1), 0);
@@ -641,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_head_parse_table),
         cmocka_unit_test(test_head_reasons_and_sizes),
         cmocka_unit_test(test_head_rewrite),
+        cmocka_unit_test(test_head_rewrite_worst_case),
         cmocka_unit_test(test_reply_parse),
         cmocka_unit_test(test_allow_match_table),
         cmocka_unit_test(test_allow_valid),
