@@ -294,11 +294,18 @@ print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() -
 
 
 def test_simulate_high_cpu_slows_the_code(agent):
-    alone, r1 = run_json(agent, CPU_LOOP, {"cpuLimit": 1}, timeout=30)
+    # The best of two runs alone: a loaded host slows a single run, never both a lot.
+    alone = min((run_json(agent, CPU_LOOP, {"cpuLimit": 1}, timeout=30)[0] for _ in range(2)),
+                key=lambda o: o["wall"])
     busy, r2 = run_json(agent, CPU_LOOP, {"cpuLimit": 1, "simulateHighCpu": True}, timeout=30)
     ratio = busy["wall"] / alone["wall"]
-    print(f"\nalone {alone} busy {busy} ratio {ratio:.2f} warnings {r2['warnings']}")
-    assert ratio > 1.4, (alone, busy)
+    share = busy["cpu"] / busy["wall"]
+    print(f"\nalone {alone} busy {busy} ratio {ratio:.2f} cpu share {share:.2f} "
+          f"warnings {r2['warnings']}")
+    # The companion shares the one-core budget: the loop gets about half of it whatever the
+    # host's load (the quota bounds it), so it takes measurably longer than alone.
+    assert share < 0.7, (alone, busy)
+    assert ratio > 1.3, (alone, busy)
 
 
 CPU_FOR = '''
