@@ -627,6 +627,30 @@ static bool server_nadoo_bad(struct req_ctx *c, int r, const struct err *e, enum
     return true;
 }
 
+/* The body of one Nadoo execution request, parsed and its code normalised. Returns true with
+ * req, code (malloc) and kind filled; else false with the error reply in *res. */
+static bool server_nadoo_read(struct req_ctx *c, struct job_req *req, char **code,
+                              size_t *code_len, enum codefmt_kind *kind, enum MHD_Result *res)
+{
+    struct err e = {0};
+    int r;
+
+    if (c->too_large) {
+        *res = server_error(c, SERR_TOO_LARGE, "body", "request body exceeds %u bytes",
+                            SERVER_MAX_BODY);
+        return false;
+    }
+    r = nadoo_parse(c->body.data ? c->body.data : "", c->body.len, c->srv->cfg->max_timeout, req,
+                    &e);
+    if (server_nadoo_bad(c, r, &e, res))
+        return false;
+    if (!server_nadoo_prepare(c, req, 1, false, code, code_len, kind, res)) {
+        job_req_done(req);
+        return false;
+    }
+    return true;
+}
+
 /* POST /api/v1/execute: runs at once, answers when done. */
 static enum MHD_Result server_nadoo_execute(struct req_ctx *c)
 {
@@ -637,19 +661,9 @@ static enum MHD_Result server_nadoo_execute(struct req_ctx *c)
     struct dcall *dc;
     char *code = NULL;
     size_t code_len = 0;
-    struct err e = {0};
-    int r;
 
-    if (c->too_large)
-        return server_error(c, SERR_TOO_LARGE, "body", "request body exceeds %u bytes",
-                            SERVER_MAX_BODY);
-    r = nadoo_parse(c->body.data ? c->body.data : "", c->body.len, s->cfg->max_timeout, &req, &e);
-    if (server_nadoo_bad(c, r, &e, &res))
+    if (!server_nadoo_read(c, &req, &code, &code_len, &kind, &res))
         return res;
-    if (!server_nadoo_prepare(c, &req, 1, false, &code, &code_len, &kind, &res)) {
-        job_req_done(&req);
-        return res;
-    }
     c->dialect = SERVER_NADOO;
     c->code_format = codefmt_kind_name(kind);
     dc = server_nadoo_call(c, &req, code, code_len, server_exec_done, c);
@@ -677,16 +691,8 @@ static enum MHD_Result server_nadoo_async(struct req_ctx *c)
     struct err e = {0};
     int r;
 
-    if (c->too_large)
-        return server_error(c, SERR_TOO_LARGE, "body", "request body exceeds %u bytes",
-                            SERVER_MAX_BODY);
-    r = nadoo_parse(c->body.data ? c->body.data : "", c->body.len, s->cfg->max_timeout, &req, &e);
-    if (server_nadoo_bad(c, r, &e, &res))
+    if (!server_nadoo_read(c, &req, &code, &code_len, &kind, &res))
         return res;
-    if (!server_nadoo_prepare(c, &req, 1, false, &code, &code_len, &kind, &res)) {
-        job_req_done(&req);
-        return res;
-    }
     r = jobs_submit_take(s->jobs, &req, code, code_len, codefmt_kind_name(kind), c->req_id, id, &e);
     if (r < 0)
         return server_error(c, SERR_BUSY, NULL, "%s", e.msg);
