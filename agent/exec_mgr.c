@@ -287,6 +287,12 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
     } else if (st.flags & ZYG_ST_SPAWN_FAILED) {
         reason = "internal";
         snprintf(errbuf, sizeof(errbuf), "AgentError: could not start the execution");
+    } else if ((st.flags & ZYG_ST_SETUP_FAILED) &&
+               !(st.flags & (ZYG_ST_CANCELLED | ZYG_ST_TIMED_OUT))) {
+        reason = "internal";
+        snprintf(errbuf, sizeof(errbuf),
+                 "AgentError: the execution's isolation set-up failed on this host before any "
+                 "code ran (the agent log says which layer)");
     } else if (st.flags & ZYG_ST_CANCELLED) {
         status = "cancelled";
         reason = "cancelled";

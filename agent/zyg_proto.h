@@ -73,6 +73,7 @@ enum zyg_status_flag {
     ZYG_ST_SPAWN_FAILED = 1u << 2, /* never ran; err holds the errno */
     ZYG_ST_OOM = 1u << 3,          /* the memory cgroup killed a process of the execution */
     ZYG_ST_COMPILING = 1u << 4,    /* with TIMED_OUT: the compile phase overran its limit */
+    ZYG_ST_SETUP_FAILED = 1u << 5, /* the child died isolating itself: no user code ran */
 };
 
 struct zyg_status {

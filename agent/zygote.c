@@ -53,7 +53,8 @@ struct zjob {
     int64_t crash_ns;    /* simulateCrash at: SIGSEGV to the user process; 0 = none */
     uint32_t timeout_ms; /* the run's limit, from the end of the compile phase */
     uint32_t crash_ms;   /* crashAfterMs, counted from the start of the run */
-    int ctl;             /* the child's control socket while it compiles, else -1 */
+    int ctl;             /* the child's control socket while it compiles or is not ready */
+    bool ready;          /* the child said "R": its set-up is done */
     uint32_t flags;      /* enum zyg_status_flag */
     int wait_status;     /* of the user process */
     struct rusage ru;    /* of the user process */
@@ -353,8 +354,10 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
          * kernel report ECONNRESET to the child (it retries, see child.c). */
         {
             char b;
+
+            j->ready = w.ready;
             while (recv(w.ctl, &b, 1, MSG_DONTWAIT) > 0)
-                ;
+                j->ready = j->ready || b == 'R';
         }
         j->pid = w.pid;
         j->init_pid = w.init_pid;
@@ -364,12 +367,15 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
         j->timeout_ms = job->timeout_ms;
         j->crash_ms = (job->flags & ZYG_JOB_CRASH) ? job->crash_after_ms : 0;
         /* A compile phase has its own limit; the child says "C" on ctl when it is over and the
-         * run's clock starts then (zygote_on_compiled). */
-        if (job->compile_ms) {
+         * run's clock starts then. A child forked for this job may still be isolating itself:
+         * its "R" tells it got through; one that dies without saying it failed its set-up, not
+         * the program (zygote_on_ctl). */
+        if (job->compile_ms || !j->ready) {
             j->ctl = w.ctl;
             w.ctl = -1;
-            j->flags |= ZYG_ST_COMPILING;
         }
+        if (job->compile_ms)
+            j->flags |= ZYG_ST_COMPILING;
         fdio_close(&w.ctl);
         zygote_run_clock(j, j->start_ns + (int64_t)job->delay_ms * 1000000,
                          job->compile_ms ? job->compile_ms : job->timeout_ms);
@@ -383,21 +389,27 @@ fail:
     }
 }
 
-/* The child's control socket spoke (the compile phase is over: the run's clock starts) or
- * closed (it died or exec'd without compiling). */
-static void zygote_on_compiled(struct zjob *j)
+/* The child's control socket spoke: "R" (its set-up is done), "C" (the compile phase is over:
+ * the run's clock starts), or EOF (it exec'd or died). Closed once nothing more is expected. */
+static void zygote_on_ctl(struct zjob *j)
 {
-    char b = 0;
-    ssize_t n = recv(j->ctl, &b, 1, MSG_DONTWAIT);
+    char buf[8];
+    ssize_t n;
 
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    fdio_close(&j->ctl);
-    if (n == 1 && b == 'C' && (j->flags & ZYG_ST_COMPILING) &&
-        !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED))) {
-        j->flags &= ~(uint32_t)ZYG_ST_COMPILING;
-        zygote_run_clock(j, clock_mono_ns(), j->timeout_ms);
+    while ((n = recv(j->ctl, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == 'R') {
+                j->ready = true;
+            } else if (buf[i] == 'C' && (j->flags & ZYG_ST_COMPILING) &&
+                       !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED))) {
+                j->flags &= ~(uint32_t)ZYG_ST_COMPILING;
+                zygote_run_clock(j, clock_mono_ns(), j->timeout_ms);
+            }
+        }
     }
+    if ((n < 0 && errno != EAGAIN && errno != EINTR) || n == 0 ||
+        (j->ready && !(j->flags & ZYG_ST_COMPILING)))
+        fdio_close(&j->ctl);
 }
 
 /* Tells the agent the warm pool's state (for /health), at most every 100 ms. */
@@ -549,6 +561,11 @@ static void zygote_reap(struct zygote *z)
             struct zjob *j = &z->jobs[i];
 
             if (j->pid == pid) {
+                /* Its last words first: a "R" still unread means it did get through set-up. */
+                if (j->ctl >= 0)
+                    zygote_on_ctl(j);
+                if (!j->ready)
+                    j->flags |= ZYG_ST_SETUP_FAILED;
                 j->pid = 0;
                 j->wait_status = st;
                 j->ru = ru;
@@ -832,7 +849,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
                 continue;
             for (size_t i = 0; i < z.n_jobs; i++) {
                 if (z.jobs[i].ctl == z.pf[k].fd)
-                    zygote_on_compiled(&z.jobs[i]);
+                    zygote_on_ctl(&z.jobs[i]);
             }
         }
         if (n > 0 && (z.pf[1].revents & POLLIN))

@@ -14,7 +14,7 @@ pkgs=(
   nodejs openjdk-17-jdk-headless golang-go rustc ruby php-cli perl lua5.4 sqlite3
   mono-mcs mono-runtime r-base-core
   # tools the tests use
-  curl iproute2 procps python3-yaml
+  curl iproute2 procps python3-yaml libcap2-bin
 )
 
 missing=()

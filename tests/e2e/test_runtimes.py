@@ -1036,3 +1036,17 @@ def test_restricted_policy_does_not_pretend_to_confine_other_languages(make_agen
                      env_extra={"SANDPIT_ALLOW_POLICY_OVERRIDE": "true"})
     res = ag2.execute("int main(){return 0;}", language="c", policy="standard")
     assert res["status"] == "completed", res
+
+
+def test_cold_child_compile_then_run_clock(make_agent):
+    """Without a warm pool every job gets a child still isolating itself when the job arrives:
+    its "ready" and "compiled" signals must both be heard, so the run is killed at its own
+    timeout, not at the compile phase's longer limit (30 s for c)."""
+    ag = make_agent(languages="c,python", preload="", warm_pool=0)
+    t0 = time.monotonic()
+    res = ag.execute("int main(){ for(;;); }", language="c", timeout=2, timeout_http=90)
+    took = time.monotonic() - t0
+    assert res["status"] == "timeout" and "compilation" not in (res["error"] or ""), res
+    assert took < 20, took  # 2 s run + compile; the compile limit alone would be 30 s
+    res = ag.execute('#include <stdio.h>\nint main(){ puts("ok"); return 0; }', language="c")
+    assert res["status"] == "completed" and res["stdout"] == "ok\n", res
