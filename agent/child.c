@@ -54,8 +54,9 @@ static int child_rlimit(int res, rlim_t soft, rlim_t hard)
  * rest. */
 static int child_wire_fds(const int fds[CHILD_JOB_NFDS], int ctl)
 {
-    const int want[6] = {fds[ZYG_FD_STDIN], fds[ZYG_FD_STDOUT], fds[ZYG_FD_STDERR],
-                         fds[ZYG_FD_RESULT], ctl,               fds[ZYG_FD_NET]};
+    const int want[6] = {
+        fds[ZYG_FD_STDIN], fds[ZYG_FD_STDOUT], fds[ZYG_FD_STDERR], fds[ZYG_FD_RESULT], ctl,
+        fds[ZYG_FD_NET]};
     int high[6];
 
     for (int i = 0; i < 6; i++) {
@@ -281,9 +282,8 @@ static __attribute__((noreturn)) void child_crash(void)
 
 /* An exec runtime: source, compile phase, then the program replaces this process (or runs as
  * a child when the crash must follow it). Never returns. */
-static __attribute__((noreturn)) void child_exec(const struct child_ctx *c,
-                                                 const struct zyg_job *job, const char *spec,
-                                                 size_t spec_len)
+static __attribute__((noreturn)) void
+child_exec(const struct child_ctx *c, const struct zyg_job *job, const char *spec, size_t spec_len)
 {
     struct runexec rx;
     char why[256];

@@ -386,9 +386,9 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
         json_object_set_new(o, "warnings", ex->warnings ? json_incref(ex->warnings) : json_array());
         json_object_set_new(o, "artificial_delay_s", json_real(ex->req.scenario.delay_ms / 1e3));
         if (have_status && ex->req.scenario.delay_ms > 0)
-            json_object_set_new(o, "execution_time",
-                                json_real(fmax(0, (double)st.wall_us / 1e6 -
-                                                      ex->req.scenario.delay_ms / 1e3)));
+            json_object_set_new(
+                o, "execution_time",
+                json_real(fmax(0, (double)st.wall_us / 1e6 - ex->req.scenario.delay_ms / 1e3)));
     }
     if (ex->network)
         json_object_set(o, "network", ex->network);

@@ -197,8 +197,8 @@ char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *w
     if (spec && r->network) {
         /* The child listens on these ports of its own loopback (ZYG_PROXY_PORT and
          * ZYG_UPSTREAM_PORT); the proxy behind them applies the scenario. */
-        static const char *const proxy_vars[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-                                                 "https_proxy", "ALL_PROXY", "all_proxy"};
+        static const char *const proxy_vars[] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
+                                                 "https_proxy", "ALL_PROXY",   "all_proxy"};
         char url[64], up[64];
 
         snprintf(url, sizeof(url), "http://127.0.0.1:%d", ZYG_PROXY_PORT);

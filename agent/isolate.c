@@ -67,9 +67,8 @@ enum isolate_layer {
     ISO_NLAYERS
 };
 static const char *const isolate_names[ISO_NLAYERS] = {
-    "mount_namespace", "ipc_uts_namespaces", "network_namespace",
-    "cgroup_memory",   "cgroup_pids",        "cgroup_cpu",
-    "uid_drop",        "seccomp"};
+    "mount_namespace", "ipc_uts_namespaces", "network_namespace", "cgroup_memory",
+    "cgroup_pids",     "cgroup_cpu",         "uid_drop",          "seccomp"};
 
 struct isolate {
     const struct agent_cfg *cfg;
@@ -84,7 +83,7 @@ struct isolate {
     unsigned char *slot_used; /* max_concurrent entries */
     long (*slot_lim)[3];      /* per slot: memory MiB, pids, CPU millis as last written */
     int n_slots;
-    char tmp_size[32]; /* tmpfs size= option for /tmp */
+    char tmp_size[32];     /* tmpfs size= option for /tmp */
     char expose[PATH_MAX]; /* our tools under /tmp, kept visible in the private /tmp, or "" */
 };
 
@@ -242,8 +241,7 @@ int isolate_slot_limits(struct isolate *iso, int slot, long memory_mb, long pids
 {
     static const char *const ctrl[3] = {"memory", "pids", "cpu"};
     static const char *const file[3] = {"memory.limit_in_bytes", "pids.max", "cpu.cfs_quota_us"};
-    static const enum isolate_layer layer[3] = {ISO_CGROUP_MEMORY, ISO_CGROUP_PIDS,
-                                                ISO_CGROUP_CPU};
+    static const enum isolate_layer layer[3] = {ISO_CGROUP_MEMORY, ISO_CGROUP_PIDS, ISO_CGROUP_CPU};
     long want[3] = {memory_mb > 0 ? memory_mb : iso->cfg->memory_mb,
                     pids > 0 ? pids : iso->cfg->pids_limit, cpu_millis > 0 ? cpu_millis : 0};
     char path[256], val[64];
@@ -700,8 +698,7 @@ static int isolate_mounts(const struct isolate *iso, long disk_mb, char *why, si
                 *p = '/';
             }
         }
-        r = (int)syscall(SYS_move_mount, tools, "", AT_FDCWD, iso->expose,
-                         MOVE_MOUNT_F_EMPTY_PATH);
+        r = (int)syscall(SYS_move_mount, tools, "", AT_FDCWD, iso->expose, MOVE_MOUNT_F_EMPTY_PATH);
         close(tools);
         ISO_TRY(r, "attaching the tools directory");
         ISO_TRY(mount(NULL, iso->expose, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nsd, NULL),

@@ -50,7 +50,8 @@ bool isolate_has_mount_ns(const struct isolate *iso);
 void isolate_chown_sandbox(const struct isolate *iso, const char *path);
 /* In the user process, as root, before any user code: cgroups (slot >= 0), namespaces, mounts
  * (private /tmp holding the work root, disk_mb MiB or the agent's --disk-mb when 0, /dev/shm,
- * /proc, read-only root), loopback, hostname, credentials. On failure writes a reason into why and returns -errno. */
+ * /proc, read-only root), loopback, hostname, credentials. On failure writes a reason into why and
+ * returns -errno. */
 int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len);
 /* The last step: loads the seccomp filter (no_new_privs must be set). 0 or -errno. */
 int isolate_seccomp(const struct isolate *iso);

@@ -78,9 +78,8 @@ int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg, js
             scenario_apply_warn(warnings, "cpuLimit not applied: no cpu cgroup (%s)", why);
     }
     if (s->memory_limit_mb > 0) {
-        job->memory_mb =
-            scenario_apply_cap(s->memory_limit_mb, cfg->memory_mb, "memoryLimitMb", "--memory-mb",
-                               warnings);
+        job->memory_mb = scenario_apply_cap(s->memory_limit_mb, cfg->memory_mb, "memoryLimitMb",
+                                            "--memory-mb", warnings);
         if (!scenario_apply_layer(isolation, "cgroup_memory", &why))
             scenario_apply_warn(warnings,
                                 "memoryLimitMb applied as an address-space limit (RLIMIT_AS) per "

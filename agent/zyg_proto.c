@@ -52,9 +52,8 @@ static int zyg_proto_hdr(uint8_t *out, size_t size, uint32_t type, size_t body_l
 static void zyg_proto_job_fields(struct zyg_job *job, uint32_t *f[ZYG_JOB_NU32])
 {
     uint32_t *const all[ZYG_JOB_NU32] = {
-        &job->timeout_ms,      &job->flags,     &job->compile_ms, &job->delay_ms,
-        &job->crash_after_ms,  &job->leak_mb_s, &job->cpu_millis, &job->memory_mb,
-        &job->pids,            &job->disk_mb};
+        &job->timeout_ms, &job->flags,      &job->compile_ms, &job->delay_ms, &job->crash_after_ms,
+        &job->leak_mb_s,  &job->cpu_millis, &job->memory_mb,  &job->pids,     &job->disk_mb};
 
     memcpy(f, all, sizeof(all));
 }

@@ -88,7 +88,7 @@ struct zygote {
     char pidns_reason[160];      /* why not, when they don't */
     struct zjob *jobs;           /* running jobs */
     size_t n_jobs, cap_jobs;
-    struct pollfd *pf;           /* poll set: the agent, signals, compiling jobs' ctl */
+    struct pollfd *pf; /* poll set: the agent, signals, compiling jobs' ctl */
     size_t cap_pf;
     struct zwarm *warm; /* the warm pool, cfg->warm_pool entries */
     size_t n_warm;
@@ -335,9 +335,8 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
             if ((r = zygote_spawn_warm(z, &w, (long)job->disk_mb)) < 0)
                 goto fail;
         }
-        if (w.slot >= 0 &&
-            isolate_slot_limits(z->iso, w.slot, (long)job->memory_mb, (long)job->pids,
-                                (long)job->cpu_millis) < 0)
+        if (w.slot >= 0 && isolate_slot_limits(z->iso, w.slot, (long)job->memory_mb,
+                                               (long)job->pids, (long)job->cpu_millis) < 0)
             log_warn("job %llu: a cgroup refused the scenario's limits",
                      (unsigned long long)job->job_id);
         cm->cmsg_level = SOL_SOCKET;
@@ -781,10 +780,9 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         size_t tl = strlen(cfg->tools_dir), sl = strlen("/node_modules/.bin");
 
         /* The runtimes' tools (runtimes/node_modules/.bin): the whole runtimes directory. */
-        snprintf(expose, sizeof(expose), "%.*s", (int)(tl > sl && !strcmp(cfg->tools_dir + tl - sl,
-                                                                       "/node_modules/.bin")
-                                                           ? tl - sl
-                                                           : tl),
+        snprintf(expose, sizeof(expose), "%.*s",
+                 (int)(tl > sl && !strcmp(cfg->tools_dir + tl - sl, "/node_modules/.bin") ? tl - sl
+                                                                                          : tl),
                  cfg->tools_dir);
         z.iso = isolate_new(cfg, hide, expose);
     }

@@ -136,8 +136,7 @@ static int scenario_check(const struct scenario_key *k, json_t *v, struct err *e
 
         if (!d || (strcmp(d, "downstream") && strcmp(d, "upstream") && strcmp(d, "both")))
             return err_set(e, ERR_INVALID, field,
-                           "scenario.%s must be \"downstream\", \"upstream\" or \"both\"",
-                           k->name);
+                           "scenario.%s must be \"downstream\", \"upstream\" or \"both\"", k->name);
         return 0;
     }
     case SCENARIO_BOOL:
@@ -223,8 +222,7 @@ int scenario_parse(json_t *scn, struct scenario *out, struct err *e)
             if (!strcmp(key, scenario_keys[i].name))
                 break;
         }
-        if (i == sizeof(scenario_keys) / sizeof(scenario_keys[0]))
-        {
+        if (i == sizeof(scenario_keys) / sizeof(scenario_keys[0])) {
             char field[80];
 
             snprintf(field, sizeof(field), "scenario.%.60s", key);

@@ -629,8 +629,8 @@ static bool server_nadoo_bad(struct req_ctx *c, int r, const struct err *e, enum
 
 /* The body of one Nadoo execution request, parsed and its code normalised. Returns true with
  * req, code (malloc) and kind filled; else false with the error reply in *res. */
-static bool server_nadoo_read(struct req_ctx *c, struct job_req *req, char **code,
-                              size_t *code_len, enum codefmt_kind *kind, enum MHD_Result *res)
+static bool server_nadoo_read(struct req_ctx *c, struct job_req *req, char **code, size_t *code_len,
+                              enum codefmt_kind *kind, enum MHD_Result *res)
 {
     struct err e = {0};
     int r;

@@ -13,9 +13,8 @@ static const struct agent_cfg cfg = {.memory_mb = 4096, .pids_limit = 256, .disk
 static json_t *layers(bool on)
 {
     return json_pack("{s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b, s:s}}", "cgroup_memory", "on",
-                     on, "cgroup_pids", "on", on, "mount_namespace", "on", on,
-                     "network_namespace", "on", on, "cgroup_cpu", "on", on, "reason",
-                     "read-only cgroupfs");
+                     on, "cgroup_pids", "on", on, "mount_namespace", "on", on, "network_namespace",
+                     "on", on, "cgroup_cpu", "on", on, "reason", "read-only cgroupfs");
 }
 
 static json_t *apply(const char *text, struct zyg_job *job, bool on)

@@ -10,9 +10,13 @@
 
 static void test_job_round_trip(void **state)
 {
-    struct zyg_job in = {.job_id = 0x1122334455667788ull, .timeout_ms = 1500,
-                          .flags = ZYG_JOB_EXEC | ZYG_JOB_CRASH, .compile_ms = 30000,
-                          .disk_mb = 64, .cpu_millis = 500}, out;
+    struct zyg_job in = {.job_id = 0x1122334455667788ull,
+                         .timeout_ms = 1500,
+                         .flags = ZYG_JOB_EXEC | ZYG_JOB_CRASH,
+                         .compile_ms = 30000,
+                         .disk_mb = 64,
+                         .cpu_millis = 500},
+                   out;
     uint8_t buf[256];
     const uint8_t *body;
     size_t blen;
