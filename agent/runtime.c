@@ -267,9 +267,10 @@ struct runtimes *runtimes_new(const char *tools_dir, const char *only, struct er
             miss = d->compile[0];
         else if (runtime_which(rts->tools_dir, d->run[0], en->run_tool, sizeof(en->run_tool)) < 0)
             miss = d->run[0];
-        else if (d->version[0] && runtime_which(rts->tools_dir, d->version[0], en->version_tool,
-                                                sizeof(en->version_tool)) < 0)
-            en->version_tool[0] = '\0';
+        /* No version tool is no reason to drop a runtime: its path is reported instead. */
+        if (d->version[0])
+            (void)runtime_which(rts->tools_dir, d->version[0], en->version_tool,
+                                sizeof(en->version_tool));
         if (miss) {
             log_info("runtime %s: '%s' is not installed, language not offered", d->name, miss);
             continue;

@@ -111,9 +111,10 @@ int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg, js
                                 "to the proxy",
                                 why);
         if (s->jitter_ms > 0 && s->latency_ms <= 0)
-            scenario_apply_warn(warnings, "jitterMs without networkLatencyMs: delays are drawn "
-                                          "from [0, jitterMs]");
-        if ((s->slice_bytes > 0) != (s->slice_delay_ms > 0) && s->slice_bytes <= 0)
+            scenario_apply_warn(warnings, "jitterMs without networkLatencyMs: each delay is "
+                                          "0 +- jitterMs cut at 0, so about half the data is "
+                                          "not delayed");
+        if (s->slice_delay_ms > 0 && s->slice_bytes <= 0)
             scenario_apply_warn(warnings, "sliceDelayMs ignored: sliceBytes is not set");
     }
     return 0;
