@@ -105,9 +105,12 @@ struct MHD_Daemon *http_reply_daemon_start(const char *host, long port, unsigned
         err_set(e, ERR_INVALID, "host", "--host '%s' is not an IPv4 address", host);
         return NULL;
     }
-    /* The logger goes first: options before it would log through MHD's default logger. */
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                             MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+    /* The logger goes first: options before it would log through MHD's default logger.
+     * poll(), not epoll: MHD 0.9.75 quiescing an epoll daemon races its own threads removing the
+     * listen socket from their epoll sets and aborts the process (MHD_PANIC on ENOENT, seen
+     * on SIGTERM in CI); its poll() threads learn of the quiesce through their ITC instead. */
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
+                             MHD_USE_ERROR_LOG,
                          (uint16_t)port, NULL, NULL, handler, handler_cls,
                          MHD_OPTION_EXTERNAL_LOGGER, http_reply_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
                          &sa, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,

@@ -26,7 +26,7 @@ enum MHD_Result http_reply_error(struct MHD_Connection *conn, unsigned int statu
 enum MHD_Result http_reply_bytes_take(struct MHD_Connection *conn, unsigned int status, char *data,
                                       size_t len, const char *content_type);
 
-/* Starts an HTTP daemon the way both sandpit daemons run: internal epoll threads (a pool of
+/* Starts an HTTP daemon the way both sandpit daemons run: internal poll() threads (a pool of
  * threads), suspend/resume allowed, MHD's own messages relayed to our log, 60 s idle timeout,
  * 8192 connections. host is an IPv4 address; port 0 picks a free one, written to *port_out.
  * Returns the daemon (MHD_stop_daemon it) or NULL with e naming "host" or "port". */

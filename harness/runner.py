@@ -32,6 +32,7 @@ RESULT_JSON_LIMIT = 64 * 1024  # trailing-expression value returned as JSON up t
 RESULT_REPR_LIMIT = 10000  # ...else as its repr, cut to this many characters
 
 _CATCH_ALL = BaseException  # bound here: `except BaseException` needs builtins intact
+_MemoryError = MemoryError
 _BUILTINS = builtins.__dict__
 _BUILTINS_SNAPSHOT = dict(_BUILTINS)
 _builtins_module = builtins
@@ -57,6 +58,19 @@ _gc_enable = gc.enable
 _retired_streams = []
 
 _NO_VALUE = object()
+
+# Frames above this many in a traceback lose their locals before the report is built (the
+# innermost ones keep theirs for hints): a runaway recursion that ran out of memory holds all of
+# it through its traceback, and the report needs some back.
+_DEEP_TRACEBACK = 1000
+
+# Written when the report could not be built: encoded now, so sending them allocates nothing.
+_OUT_OF_MEMORY = (b'{"exit_code":1,"error":"MemoryError: the code left too little memory to build '
+                  b'its result","error_type":"MemoryError","exit_reason":null,"result":null,'
+                  b'"result_type":null,"debug_info":null}')
+_UNREPORTABLE = (b'{"exit_code":1,"error":"InternalError: the result could not be built",'
+                 b'"error_type":"InternalError","exit_reason":null,"result":null,'
+                 b'"result_type":null,"debug_info":null}')
 
 
 # ---------------------------------------------------------------- zygote side
@@ -151,12 +165,25 @@ def run(spec, result_fd):
     the harness itself becomes an "InternalError: ..." result.
     """
     try:
-        report = _Execution(Spec.parse(spec)).run()
+        try:
+            report = _Execution(Spec.parse(spec)).run()
+        except _CATCH_ALL as exc:
+            _BUILTINS.update(_BUILTINS_SNAPSHOT)
+            if isinstance(exc, _MemoryError):
+                raise  # the code's, not the harness's: reported as such below
+            report = _internal_error(exc)
+        try:
+            data = _encode(report)
+        except _CATCH_ALL as exc:
+            if isinstance(exc, _MemoryError):
+                raise
+            report = _internal_error(exc)
+            data = _encode(report)
+        code = report["exit_code"]
     except _CATCH_ALL as exc:
-        _BUILTINS.update(_BUILTINS_SNAPSHOT)
-        report = _internal_error(exc)
-    _send(result_fd, report)
-    return report["exit_code"]
+        data, code = _OUT_OF_MEMORY if isinstance(exc, _MemoryError) else _UNREPORTABLE, 1
+    _write_all(result_fd, data)
+    return code
 
 
 def _report(exit_code, error=None, error_type=None, exit_reason=None, result=None,
@@ -174,15 +201,6 @@ def _internal_error(exc):
 
 def _encode(report):
     return _JSON_ENCODER.encode(report).encode("ascii")
-
-
-def _send(fd, report):
-    """Write the result frame; fds 0-2 stay open."""
-    try:
-        data = _encode(report)
-    except _CATCH_ALL as exc:
-        data = _encode(_internal_error(exc))
-    _write_all(fd, data)
 
 
 def _write_all(fd, data):
@@ -275,6 +293,23 @@ def _traceback_text(exc):
             return errors.plain_traceback(exc)
 
 
+def _release_deep_frames(tb):
+    """Clear the locals of all but the innermost _DEEP_TRACEBACK // 2 frames of a traceback
+    deeper than _DEEP_TRACEBACK. The frames stay (their code and line numbers are what the
+    traceback shows); what they held is freed before the report needs memory."""
+    entries = []
+    while tb is not None:
+        entries.append(tb.tb_frame)
+        tb = tb.tb_next
+    if len(entries) <= _DEEP_TRACEBACK:
+        return
+    for frame in entries[:-(_DEEP_TRACEBACK // 2)]:
+        try:
+            frame.clear()
+        except RuntimeError:  # still executing: the harness's own frame
+            pass
+
+
 def _locate_violation(exc):
     """Fill a runtime PolicyViolation's line and column from the innermost
     frame of the submitted code."""
@@ -341,6 +376,8 @@ class _Execution:
         trace = tracer.LineTracer(self.spec.trace_limit) if self.spec.trace else None
         value, exc = self._run_user_code(prog, namespace, trace)
         _BUILTINS.update(_BUILTINS_SNAPSHOT)
+        if exc is not None:
+            _release_deep_frames(exc.__traceback__)
         self._finish_like_python(exc)
         resources = self._resources()
         self._restore_interpreter()

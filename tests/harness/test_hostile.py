@@ -200,3 +200,62 @@ def test_hanging_dir_does_not_stop_the_traceback_or_hints():
         "    Sticky().missing",
         "AttributeError: 'Sticky' object has no attribute 'missing'"]
     assert out.debug["hints"] == []
+
+
+# Lowers the child's own address-space limit to what it uses now plus `headroom` MiB, so
+# "out of memory" comes quickly and the same way on any machine.
+_CAP_MEMORY = """
+    import resource
+    def _cap(headroom):
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * resource.getpagesize()
+        limit = used + headroom * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+"""
+
+
+def test_recursion_that_runs_out_of_memory_reports_the_codes_own_error():
+    # Each level holds 100 KB: the traceback keeps all of it alive until the report is built.
+    out = execute(code(_CAP_MEMORY + """
+    import sys
+    sys.setrecursionlimit(10 ** 6)
+    def down(n):
+        held = bytearray(100000)
+        return down(n + 1)
+    _cap(200)
+    down(0)
+    """))
+    assert out.result["error"].startswith(("MemoryError", "SystemError")), out.result
+    assert out.exit_code == 1
+    lines = out.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[3] == '  File "<code>", line 12, in down'
+    assert any(line.startswith("  [Previous line repeated ") for line in lines), lines[:12]
+    assert lines[-1] == out.result["error"]
+
+
+def test_code_that_leaves_no_memory_still_gets_a_result_frame():
+    # The code keeps every byte it could get, large and small, and ends normally: building the
+    # report fails too, and the frame then says MemoryError instead of the child dying
+    # without one (or blaming the harness).
+    out = execute(code(_CAP_MEMORY + """
+    hoard, size = [], 1 << 24
+    _cap(64)
+    while size:
+        try:
+            hoard.append(bytearray(size))
+        except MemoryError:
+            size //= 2
+    chain = None
+    try:
+        while True:
+            chain = (chain,)
+    except MemoryError:
+        pass
+    hoard
+    """))
+    assert out.result == {
+        "exit_code": 1, "error": "MemoryError: the code left too little memory to build its result",
+        "error_type": "MemoryError", "exit_reason": None, "result": None, "result_type": None,
+        "debug_info": None}, out
+    assert out.exit_code == 1
