@@ -59,6 +59,7 @@ enum isolate_layer {
     ISO_MOUNT_NS,
     ISO_IPC_UTS_NS,
     ISO_NET_NS,
+    ISO_LOOPBACK,
     ISO_CGROUP_MEMORY,
     ISO_CGROUP_PIDS,
     ISO_CGROUP_CPU,
@@ -67,8 +68,9 @@ enum isolate_layer {
     ISO_NLAYERS
 };
 static const char *const isolate_names[ISO_NLAYERS] = {
-    "mount_namespace", "ipc_uts_namespaces", "network_namespace", "cgroup_memory",
-    "cgroup_pids",     "cgroup_cpu",         "uid_drop",          "seccomp"};
+    "mount_namespace",  "ipc_uts_namespaces", "network_namespace",
+    "network_loopback", "cgroup_memory",      "cgroup_pids",
+    "cgroup_cpu",       "uid_drop",           "seccomp"};
 
 struct isolate {
     const struct agent_cfg *cfg;
@@ -79,7 +81,8 @@ struct isolate {
     char inst[24]; /* this zygote's cgroup instance, "z<pid>" */
     uid_t uid;     /* sandbox user when dropping */
     gid_t gid;
-    struct sock_fprog prog;   /* the seccomp filter as BPF (filter owned) */
+    bool drop_uid;          /* root with a sandbox user: executions drop, or fail if they cannot */
+    struct sock_fprog prog; /* the seccomp filter as BPF (filter owned) */
     unsigned char *slot_used; /* max_concurrent entries */
     long (*slot_lim)[3];      /* per slot: memory MiB, pids, CPU millis as last written */
     int n_slots;
@@ -310,7 +313,7 @@ bool isolate_has_mount_ns(const struct isolate *iso)
 
 void isolate_chown_sandbox(const struct isolate *iso, const char *path)
 {
-    if (iso->on[ISO_UID_DROP])
+    if (iso->drop_uid)
         (void)!chown(path, iso->uid, iso->gid);
 }
 
@@ -447,7 +450,64 @@ out:
     return r;
 }
 
-/* Forks a throwaway child that tries the namespaces; the zygote is still small here. */
+/* Runs fn(iso, arg) in a throwaway child (the zygote is still small here): 0, or the errno
+ * fn failed with. */
+static int isolate_probe_child(int (*fn)(const struct isolate *, int), const struct isolate *iso,
+                               int arg)
+{
+    int st = 0;
+    pid_t pid = fork();
+
+    if (pid == 0)
+        _exit(-fn(iso, arg));
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return errno;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
+}
+
+static int isolate_try_unshare(const struct isolate *iso, int flags)
+{
+    (void)iso;
+    return unshare(flags) < 0 ? -errno : 0;
+}
+
+/* Brings up lo in the current network namespace: 0 or -errno (EPERM without NET_ADMIN). */
+static int isolate_loopback_up(void)
+{
+    struct ifreq ifr = {0};
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = 0;
+
+    if (s < 0)
+        return -errno;
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+        r = -errno;
+    } else {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+            r = -errno;
+    }
+    close(s);
+    return r;
+}
+
+static int isolate_try_loopback(const struct isolate *iso, int unused)
+{
+    (void)unused;
+    return isolate_try_unshare(iso, CLONE_NEWNET) < 0 ? -errno : isolate_loopback_up();
+}
+
+static int isolate_try_uid_drop(const struct isolate *iso, int unused)
+{
+    (void)unused;
+    if (setgroups(0, NULL) < 0 || setresgid(iso->gid, iso->gid, iso->gid) < 0 ||
+        setresuid(iso->uid, iso->uid, iso->uid) < 0)
+        return -errno;
+    return 0;
+}
+
+/* The namespaces, and lo in a new network namespace (needs NET_ADMIN: without it executions
+ * have no 127.0.0.1, and network scenarios no way to their proxy). */
 static void isolate_probe_namespaces(struct isolate *iso)
 {
     static const struct {
@@ -456,21 +516,26 @@ static void isolate_probe_namespaces(struct isolate *iso)
     } probes[] = {{ISO_MOUNT_NS, CLONE_NEWNS},
                   {ISO_IPC_UTS_NS, CLONE_NEWIPC | CLONE_NEWUTS},
                   {ISO_NET_NS, CLONE_NEWNET}};
+    int err;
 
     for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-        int st = 0;
-        pid_t pid = fork();
-
-        if (pid == 0)
-            _exit(unshare(probes[i].flags) < 0 ? errno : 0);
-        if (pid < 0 || waitpid(pid, &st, 0) < 0) {
-            isolate_off(iso, probes[i].l, "probe fork", errno);
-            continue;
-        }
-        iso->on[probes[i].l] = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        if (!iso->on[probes[i].l])
-            isolate_off(iso, probes[i].l, "unshare", WIFEXITED(st) ? WEXITSTATUS(st) : EIO);
+        err = isolate_probe_child(isolate_try_unshare, iso, probes[i].flags);
+        iso->on[probes[i].l] = err == 0;
+        if (err)
+            isolate_off(iso, probes[i].l, "unshare", err);
     }
+    if (!iso->on[ISO_NET_NS]) {
+        snprintf(iso->reason[ISO_LOOPBACK], sizeof(iso->reason[0]),
+                 "no network namespace: executions share the agent's network");
+        return;
+    }
+    err = isolate_probe_child(isolate_try_loopback, iso, 0);
+    iso->on[ISO_LOOPBACK] = err == 0;
+    if (err)
+        isolate_off(iso, ISO_LOOPBACK,
+                    "bringing lo up in an execution's network namespace (127.0.0.1 is unreachable "
+                    "there, network scenarios cannot reach their proxy)",
+                    err);
 }
 
 /* Directories that must stay visible: covering one of them would hide the system. */
@@ -568,9 +633,22 @@ struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[
             snprintf(iso->reason[ISO_UID_DROP], sizeof(iso->reason[0]),
                      "--sandbox-user '%s' is root", cfg->sandbox_user);
         } else {
+            int err;
+
             iso->uid = pw->pw_uid;
             iso->gid = pw->pw_gid;
-            iso->on[ISO_UID_DROP] = true;
+            iso->drop_uid = true;
+            /* Root without CAP_SETUID/SETGID (a container started with too few capabilities)
+             * cannot drop: executions are refused at their set-up rather than run as root,
+             * and /health says why. */
+            err = isolate_probe_child(isolate_try_uid_drop, iso, 0);
+            iso->on[ISO_UID_DROP] = err == 0;
+            if (err) {
+                char what[96];
+
+                snprintf(what, sizeof(what), "dropping to uid %d", (int)iso->uid);
+                isolate_off(iso, ISO_UID_DROP, what, err);
+            }
         }
     }
     iso->on[ISO_SECCOMP] = cfg->seccomp && isolate_compile_seccomp(iso, why, sizeof(why)) == 0;
@@ -673,7 +751,7 @@ static int isolate_mounts(const struct isolate *iso, long disk_mb, char *why, si
                 *p = '/';
             }
         }
-        if (iso->on[ISO_UID_DROP])
+        if (iso->drop_uid)
             ISO_TRY(chown(work_root, iso->uid, iso->gid), "chown of the work root");
     }
     /* Nothing of the agent's own files: the harness (already imported by the zygote) and the
@@ -719,21 +797,6 @@ static int isolate_mounts(const struct isolate *iso, long disk_mb, char *why, si
     return 0;
 }
 
-static void isolate_loopback_up(void)
-{
-    struct ifreq ifr = {0};
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-    if (s < 0)
-        return;
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        (void)ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
-
 int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len)
 {
     int flags = 0, r;
@@ -775,11 +838,11 @@ int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, 
     }
     if (iso->on[ISO_MOUNT_NS] && (r = isolate_mounts(iso, disk_mb, why, why_len)) < 0)
         return r;
-    if (iso->on[ISO_NET_NS])
-        isolate_loopback_up();
+    if (iso->on[ISO_LOOPBACK])
+        (void)isolate_loopback_up(); /* probed at start */
     if (iso->on[ISO_IPC_UTS_NS])
         (void)!sethostname("sandpit", 7);
-    if (iso->on[ISO_UID_DROP]) {
+    if (iso->drop_uid) {
         /* Empty the bounding set while we may, then change ids: setuid from root to a
          * non-root uid clears the permitted and effective capability sets. */
         for (int cap = 0; cap <= 63; cap++)

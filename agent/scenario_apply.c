@@ -110,6 +110,11 @@ int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg, js
                                 "network: no network namespace (%s); the program is not confined "
                                 "to the proxy",
                                 why);
+        else if (!scenario_apply_layer(isolation, "network_loopback", &why))
+            scenario_apply_warn(warnings,
+                                "network: the execution's loopback is down (%s); the program "
+                                "cannot reach the proxy",
+                                why);
         if (s->jitter_ms > 0 && s->latency_ms <= 0)
             scenario_apply_warn(warnings, "jitterMs without networkLatencyMs: each delay is "
                                           "0 +- jitterMs cut at 0, so about half the data is "

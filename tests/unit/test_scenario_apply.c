@@ -12,9 +12,10 @@ static const struct agent_cfg cfg = {.memory_mb = 4096, .pids_limit = 256, .disk
 
 static json_t *layers(bool on)
 {
-    return json_pack("{s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b, s:s}}", "cgroup_memory", "on",
-                     on, "cgroup_pids", "on", on, "mount_namespace", "on", on, "network_namespace",
-                     "on", on, "cgroup_cpu", "on", on, "reason", "read-only cgroupfs");
+    return json_pack("{s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b, s:s}}", "cgroup_memory",
+                     "on", on, "cgroup_pids", "on", on, "mount_namespace", "on", on,
+                     "network_namespace", "on", on, "network_loopback", "on", on, "cgroup_cpu",
+                     "on", on, "reason", "read-only cgroupfs");
 }
 
 static json_t *apply(const char *text, struct zyg_job *job, bool on)
@@ -128,12 +129,39 @@ static void test_network_and_proxy_conf(void **state)
     json_decref(scn);
 }
 
+static void test_network_without_loopback_warns(void **state)
+{
+    struct zyg_job job;
+    json_t *iso = layers(true), *w = json_array(),
+           *scn = json_loads("{\"networkLatencyMs\":5}", 0, NULL);
+    struct scenario s;
+    struct err e = {0};
+
+    (void)state;
+    json_object_set_new(iso, "network_loopback",
+                        json_pack("{s:b, s:s}", "on", 0, "reason", "Operation not permitted"));
+    assert_int_equal(scenario_parse(scn, &s, &e), 0);
+    memset(&job, 0, sizeof(job));
+    assert_int_equal(scenario_apply_job(&s, &cfg, iso, &job, w), 0);
+    assert_true(job.flags & ZYG_JOB_NETWORK);
+    assert_true(has_warning(w, "loopback is down (Operation not permitted)"));
+    json_decref(w);
+    /* Without a network namespace that is the warning, not the loopback. */
+    w = apply("{\"networkLatencyMs\":5}", &job, false);
+    assert_true(has_warning(w, "no network namespace"));
+    assert_false(has_warning(w, "loopback"));
+    json_decref(w);
+    json_decref(iso);
+    json_decref(scn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resource_fields),
         cmocka_unit_test(test_caps_and_fallbacks_warn),
         cmocka_unit_test(test_network_and_proxy_conf),
+        cmocka_unit_test(test_network_without_loopback_warns),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
