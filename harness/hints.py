@@ -334,9 +334,19 @@ def _for_exception(exc, namespace, source_tree, allowed_imports):
         return _type_error(exc, scope)
     if isinstance(exc, FileNotFoundError):
         return _file_not_found(exc)
+    if isinstance(exc, SystemError) and any(text in message(exc) for text in _NULL_RESULT):
+        return [_RUNAWAY_RECURSION]
     found = _value_error(exc) if isinstance(exc, ValueError) else []
     found += [text for kind, text in _STATIC_HINTS if isinstance(exc, kind)]
     return found
+
+
+_NULL_RESULT = ("without setting an exception", "error return without exception set")
+# CPython 3.11 reports a frame it could not allocate (memory exhausted by a recursion whose
+# limit was raised) as a SystemError about a NULL result, not as MemoryError.
+_RUNAWAY_RECURSION = ("the recursion ran out of memory (CPython reports that as this "
+                      "SystemError): check that the base case is reached, rewrite the recursion "
+                      "as a loop, and keep sys.setrecursionlimit() near its default")
 
 
 # (pattern in the SyntaxError message, hint) — first match wins.

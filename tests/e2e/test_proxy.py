@@ -480,7 +480,10 @@ def test_latency_adds_200ms_one_direction(make_proxy, origin):
     p = median_time(lambda: proxy_get(slow.port, url)[3])
     print(f"direct {d * 1e3:.2f} ms, proxy {p0 * 1e3:.2f} ms, latency 200: {p * 1e3:.1f} ms "
           f"(+{(p - d) * 1e3:.1f} ms)")
-    assert 0.200 <= p - d <= 0.260
+    assert p >= 0.200  # the latency is a floor under every proxied request
+    # What it adds over a direct request, with 10 ms of slack for the baseline's own noise (on a
+    # loaded machine even the fastest direct request carries a few ms of scheduling).
+    assert 0.190 <= p - d <= 0.260
 
 
 def test_latency_direction_up_and_both(make_proxy, origin):
@@ -491,8 +494,9 @@ def test_latency_direction_up_and_both(make_proxy, origin):
     u = median_time(lambda: proxy_get(up.port, url)[3], 3)
     b = median_time(lambda: proxy_get(both.port, url)[3], 3)
     print(f"direct {d * 1e3:.1f} ms, up {u * 1e3:.1f} ms, both {b * 1e3:.1f} ms")
-    assert 0.200 <= u - d <= 0.260
-    assert 0.400 <= b - d <= 0.480
+    assert u >= 0.200 and b >= 0.400  # floors, as above
+    assert 0.190 <= u - d <= 0.260
+    assert 0.390 <= b - d <= 0.480
 
 
 def test_jitter_widens_the_spread(make_proxy, origin):

@@ -195,3 +195,18 @@ def test_sys_exit_has_no_hints():
     out = execute("import sys\nsys.exit(4)")
     assert out.debug["hints"] == []
     assert out.debug["exceptions"][0]["type"] == "SystemExit"
+
+
+@pytest.mark.parametrize("text", [
+    "error return without exception set",
+    "<function f at 0x7f0> returned NULL without setting an exception"])
+def test_systemerror_of_a_recursion_out_of_memory_explains_itself(text):
+    # What CPython 3.11 raises when a raised recursion limit lets frames exhaust memory (seen
+    # through the agent: tests/security 41_deep_recursion); raised here directly so the hint is
+    # checked whichever allocation a real run would have failed first.
+    found = hints_for("raise SystemError(%r)" % text)
+    assert len(found) == 1 and found[0].startswith("the recursion ran out of memory"), found
+
+
+def test_other_systemerrors_get_no_recursion_hint():
+    assert hints_for("raise SystemError('bad internal call')") == []
