@@ -59,10 +59,10 @@ _retired_streams = []
 
 _NO_VALUE = object()
 
-# Frames above this many in a traceback lose their locals before the report is built (the
-# innermost ones keep theirs for hints): a runaway recursion that ran out of memory holds all of
-# it through its traceback, and the report needs some back.
-_DEEP_TRACEBACK = 1000
+# An uncaught exception's traceback keeps its innermost entries up to this many, as CPython's
+# own printer does (sys.tracebacklimit's default); deeper ones are cut before the report.
+_TRACEBACK_LIMIT = 1000
+_KEEP_LOCALS = 10  # innermost frames of a cut traceback that keep their locals (for hints)
 
 # Written when the report could not be built: encoded now, so sending them allocates nothing.
 _OUT_OF_MEMORY = (b'{"exit_code":1,"error":"MemoryError: the code left too little memory to build '
@@ -293,21 +293,30 @@ def _traceback_text(exc):
             return errors.plain_traceback(exc)
 
 
-def _release_deep_frames(tb):
-    """Clear the locals of all but the innermost _DEEP_TRACEBACK // 2 frames of a traceback
-    deeper than _DEEP_TRACEBACK. The frames stay (their code and line numbers are what the
-    traceback shows); what they held is freed before the report needs memory."""
-    entries = []
-    while tb is not None:
-        entries.append(tb.tb_frame)
-        tb = tb.tb_next
-    if len(entries) <= _DEEP_TRACEBACK:
+def _cut_deep_traceback(tb):
+    """Cut a traceback deeper than _TRACEBACK_LIMIT to its first entry (the harness's frame)
+    and the innermost _TRACEBACK_LIMIT, and clear the locals of all but the innermost
+    _KEEP_LOCALS frames. A runaway recursion that exhausted memory holds it through these
+    frames, and formatting hundreds of thousands of them would need more: this gives the
+    report back what it needs. Allocates nothing (memory may be exhausted here)."""
+    depth, entry = 0, tb
+    while entry is not None:
+        depth += 1
+        entry = entry.tb_next
+    if tb is None or depth <= _TRACEBACK_LIMIT + 1:
         return
-    for frame in entries[:-(_DEEP_TRACEBACK // 2)]:
-        try:
-            frame.clear()
-        except RuntimeError:  # still executing: the harness's own frame
-            pass
+    index, entry, first_kept = 0, tb.tb_next, None
+    while entry is not None:
+        index += 1
+        if index == depth - _TRACEBACK_LIMIT:
+            first_kept = entry
+        if index < depth - _KEEP_LOCALS:
+            try:
+                entry.tb_frame.clear()
+            except RuntimeError:  # still executing (cannot happen below the harness's frame)
+                pass
+        entry = entry.tb_next
+    tb.tb_next = first_kept
 
 
 def _locate_violation(exc):
@@ -377,7 +386,7 @@ class _Execution:
         value, exc = self._run_user_code(prog, namespace, trace)
         _BUILTINS.update(_BUILTINS_SNAPSHOT)
         if exc is not None:
-            _release_deep_frames(exc.__traceback__)
+            _cut_deep_traceback(exc.__traceback__)
         self._finish_like_python(exc)
         resources = self._resources()
         self._restore_interpreter()

@@ -3,6 +3,8 @@
 import textwrap
 import time
 
+import pytest
+
 from conftest import execute
 
 
@@ -214,24 +216,30 @@ _CAP_MEMORY = """
 """
 
 
-def test_recursion_that_runs_out_of_memory_reports_the_codes_own_error():
-    # Each level holds 100 KB: the traceback keeps all of it alive until the report is built.
+@pytest.mark.parametrize("held", [0, 200, 100000])
+def test_recursion_that_runs_out_of_memory_reports_the_codes_own_error(held):
+    # Hundreds of thousands of levels (fewer when each holds 100 KB) until memory runs out: the
+    # traceback keeps it all alive until the report is built, and formatting every level would
+    # need more. The report cuts it to CPython's own 1000 innermost entries.
     out = execute(code(_CAP_MEMORY + """
     import sys
-    sys.setrecursionlimit(10 ** 6)
+    sys.setrecursionlimit(10 ** 7)
     def down(n):
-        held = bytearray(100000)
+        held = bytearray(%d)
         return down(n + 1)
-    _cap(200)
+    _cap(100)
     down(0)
-    """))
+    """ % held))
     assert out.result["error"].startswith(("MemoryError", "SystemError")), out.result
+    assert "too little memory" not in out.result["error"], out.result
     assert out.exit_code == 1
     lines = out.stderr.splitlines()
     assert lines[0] == "Traceback (most recent call last):"
-    assert lines[3] == '  File "<code>", line 12, in down'
-    assert any(line.startswith("  [Previous line repeated ") for line in lines), lines[:12]
+    assert lines[1] == '  File "<code>", line 12, in down'  # <module> was cut, as CPython does
+    repeated = [line for line in lines if line.startswith("  [Previous line repeated ")]
+    assert len(repeated) == 1 and int(repeated[0].split()[3]) < 1000, repeated
     assert lines[-1] == out.result["error"]
+    assert out.debug["exceptions"][0]["frames_omitted"] == 1000 - 50
 
 
 def test_code_that_leaves_no_memory_still_gets_a_result_frame():
