@@ -38,6 +38,7 @@
 #define EXEC_RESULT_MAX (2u << 20)
 #define EXEC_READ_CHUNK 65536
 #define EXEC_OUTPUT_CUT "\n<output cut>"
+#define EXEC_ERROR_MAX 4096 /* bytes of a program's own error text kept in "error" */
 
 enum exec_state { EXEC_PENDING, EXEC_RUNNING, EXEC_DONE };
 
@@ -255,6 +256,28 @@ static int exec_set_stream(json_t *o, const char *key, struct buf *b, bool cut)
     return json_util_set_text(o, key, b->data ? b->data : "", b->len);
 }
 
+/* Sets "error" to the program's own error text (from its result frame), cut to EXEC_ERROR_MAX
+ * bytes on a character boundary: the text is the exception's message, which may be anything. */
+static int exec_set_frame_error(json_t *o, const char *text, size_t len)
+{
+    static const char more[] = " ... (cut)";
+    char *buf;
+    size_t cut = EXEC_ERROR_MAX;
+    int r;
+
+    if (len <= EXEC_ERROR_MAX)
+        return json_util_set_text(o, "error", text, len);
+    while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+        cut--;
+    if (!(buf = malloc(cut + sizeof(more))))
+        return -ENOMEM;
+    memcpy(buf, text, cut);
+    memcpy(buf + cut, more, sizeof(more));
+    r = json_util_set_text(o, "error", buf, cut + sizeof(more) - 1);
+    free(buf);
+    return r;
+}
+
 /* Builds the ExecutionResult of a finished exec from the status record and the harness frame.
  * Runs on the I/O thread without the lock (the exec is not DONE yet, nobody else reads it). */
 static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const struct zyg_status *stp,
@@ -264,6 +287,7 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
     bool have_status = stp != NULL;
     json_t *frame = NULL, *o, *v;
     const char *status = "failed", *reason = NULL;
+    json_t *frame_error = NULL; /* the program's own error text, borrowed from frame */
 
     if (stp)
         st = *stp;
@@ -332,8 +356,8 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
             json_t *fe = frame ? json_object_get(frame, "error") : NULL;
             json_t *fr = frame ? json_object_get(frame, "exit_reason") : NULL;
 
-            if (json_is_string(fe))
-                snprintf(errbuf, sizeof(errbuf), "%s", json_string_value(fe));
+            if (json_is_string(fe) && json_string_length(fe) > 0)
+                frame_error = fe;
             else
                 snprintf(errbuf, sizeof(errbuf), "ProcessExit: exited with code %d", exit_code);
             /* The frame is written by the program's own process, so it is untrusted: the only
@@ -364,7 +388,16 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
         goto out;
     }
     json_object_set(o, "output", json_object_get(o, "stdout"));
-    json_object_set_new(o, "error", errbuf[0] ? json_string(errbuf) : json_null());
+    if (frame_error) {
+        if (exec_set_frame_error(o, json_string_value(frame_error),
+                                 json_string_length(frame_error)) < 0) {
+            json_decref(o);
+            o = NULL;
+            goto out;
+        }
+    } else {
+        json_object_set_new(o, "error", errbuf[0] ? json_string(errbuf) : json_null());
+    }
     json_object_set_new(o, "exit_code", exit_code >= 0 ? json_integer(exit_code) : json_null());
     json_object_set_new(o, "signal", sig ? json_integer(sig) : json_null());
     json_object_set_new(o, "exit_reason", reason ? json_string(reason) : json_null());

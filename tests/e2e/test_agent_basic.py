@@ -79,6 +79,20 @@ def test_exception_in_function_lists_every_user_frame(agent):
     assert "harness" not in res["stderr"] and "runner.py" not in res["stderr"], res["stderr"]
 
 
+@pytest.mark.parametrize("unit", ["e", "\u00e9", "\u20ac", "\U0001f600"])
+def test_long_error_messages_are_kept_whole_or_cut_on_a_character(agent, unit):
+    # 300 characters are kept whole; 5000 (5000 to 20000 bytes) are cut to 4096 bytes without
+    # splitting a character: the error is the exception's own text and may be anything.
+    res = agent.execute("raise ValueError(%r * 300)" % unit)
+    assert res["error"] == "ValueError: " + unit * 300, res
+    res = agent.execute("raise ValueError(%r * 5000)" % unit)
+    error = res["error"]
+    assert error.startswith("ValueError: " + unit * 100) and error.endswith(" ... (cut)"), res
+    body = error[len("ValueError: "):-len(" ... (cut)")]
+    assert body == unit * len(body) and 4096 - 4 < len(error.encode()) - 10 <= 4096, len(error)
+    assert "\ufffd" not in error
+
+
 def test_syntax_error_names_type_and_line(agent):
     code = "print('ran')\nif True print(2)\n"
     res = agent.execute(code)
