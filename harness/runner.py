@@ -528,6 +528,9 @@ class _Execution:
             debug_info = debuginfo.build(
                 dict(namespace), prog, exc if error is not None else None, hint_list,
                 resources, self.spec.repr_limit, bound, trace)
+        elif trace is not None:
+            # A trace asked for without the rest of debug_info: the trace alone.
+            debug_info = {"trace": trace.events, "trace_truncated": trace.truncated}
         return _report(exit_code, error, error_type, exit_reason, result, result_type,
                        debug_info)
 
@@ -576,4 +579,6 @@ class _Execution:
             debug_info["exceptions"] = entries
             if self.spec.trace:
                 debug_info["trace"], debug_info["trace_truncated"] = [], False
+        elif self.spec.trace:
+            debug_info = {"trace": [], "trace_truncated": False}
         return _report(*status, debug_info=debug_info)

@@ -370,3 +370,12 @@ def test_reporting_does_not_add_to_the_programs_output():
 def test_no_trace_key_without_trace():
     out = execute("x = 1")
     assert "trace" not in out.debug
+
+
+def test_trace_without_debug_mode_is_the_trace_alone():
+    out = execute("x = 1\ny = x + 1\n", trace=True, debug_mode=False)
+    assert out.debug == {"trace": out.debug["trace"], "trace_truncated": False}
+    assert [e["lineno"] for e in out.debug["trace"] if e["event"] == "line"] == [1, 2]
+    out = execute("x = (\n", trace=True, debug_mode=False)  # does not compile
+    assert out.debug == {"trace": [], "trace_truncated": False}
+    assert execute("x = 1", debug_mode=False).debug is None
