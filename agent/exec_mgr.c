@@ -38,7 +38,7 @@
 #define EXEC_RESULT_MAX (2u << 20)
 #define EXEC_READ_CHUNK 65536
 #define EXEC_OUTPUT_CUT "\n<output cut>"
-#define EXEC_ERROR_MAX 4096 /* bytes of a program's own error text kept in "error" */
+#define EXEC_ERROR_MAX  4096 /* bytes of a program's own error text kept in "error" */
 
 enum exec_state { EXEC_PENDING, EXEC_RUNNING, EXEC_DONE };
 

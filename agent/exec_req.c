@@ -85,6 +85,7 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     if (!r.root)
         return -ERR_INVALID;
     r.debug_mode = true;
+    r.trace_limit = r.repr_limit = -1;
     r.timeout_s = lim->default_timeout;
     r.max_output_bytes = lim->max_output_bytes;
     r.policy = lim->policy;
@@ -130,6 +131,14 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
         json_util_get_bool(r.root, "trace", &r.trace, e) < 0 ||
         json_util_get_bool(r.root, "async", &r.async, e) < 0)
         goto fail;
+    if ((x = json_util_get_int(r.root, "trace_limit", 0, 100000, &mob, e)) < 0)
+        goto fail;
+    if (x == 0)
+        r.trace_limit = (long)mob;
+    if ((x = json_util_get_int(r.root, "repr_limit", 10, 100000, &mob, e)) < 0)
+        goto fail;
+    if (x == 0)
+        r.repr_limit = (long)mob;
     x = json_util_get_int(r.root, "max_output_bytes", 1, lim->max_output_bytes, &mob, e);
     if (x < 0)
         goto fail;
@@ -194,6 +203,10 @@ char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *w
         json_pack("{s:s, s:s%, s:O?, s:O?, s:b, s:s, s:b, s:o?}", "execution_id", exec_id, "code",
                   r->code, r->code_len, "input_data", r->input_data, "env", r->env, "debug_mode",
                   r->debug_mode, "policy", r->policy, "trace", r->trace, "base_env", base);
+    if (spec && r->trace_limit >= 0)
+        json_object_set_new(spec, "trace_limit", json_integer(r->trace_limit));
+    if (spec && r->repr_limit >= 0)
+        json_object_set_new(spec, "repr_limit", json_integer(r->repr_limit));
     if (spec && r->network) {
         /* The child listens on these ports of its own loopback (ZYG_PROXY_PORT and
          * ZYG_UPSTREAM_PORT); the proxy behind them applies the scenario. */

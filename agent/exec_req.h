@@ -41,6 +41,8 @@ struct exec_req {
     const char *policy;             /* "standard" | "restricted" */
     bool debug_mode;                /* default true */
     bool trace;                     /* line trace in debug_info */
+    long trace_limit;               /* trace events kept (0..100000), -1: the harness default */
+    long repr_limit;                /* characters per variable repr (10..100000), -1: default */
     bool async;                     /* reply 202 at once */
     long max_output_bytes;          /* per stream */
     const char *restricted_imports; /* borrowed from the limits, passed on in the spec */

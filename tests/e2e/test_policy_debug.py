@@ -82,3 +82,13 @@ def test_trace_without_debug_mode_is_still_served(agent):
     st, body, _ = agent.get(f"/debug/{res['execution_id']}")
     assert st == 200 and [ev["lineno"] for ev in body["detailed_trace"]
                           if ev["event"] == "line"] == [1, 2], body
+
+
+def test_trace_and_repr_limits_reach_the_harness(agent):
+    res = agent.execute("s = 'x' * 500\nfor i in range(50):\n    pass", trace=True,
+                        trace_limit=3, repr_limit=20)
+    d = res["debug_info"]
+    assert len(d["trace"]) == 3 and d["trace_truncated"] is True, d["trace"]
+    assert d["variables_after"]["s"]["repr"] == "'" + "x" * 19 + "...", d["variables_after"]["s"]
+    st, body, _ = agent.post("/execute", {"code": "1", "repr_limit": 5})
+    assert st == 400 and body["error"]["field"] == "repr_limit", body

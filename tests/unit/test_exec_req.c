@@ -115,6 +115,10 @@ static void test_errors(void **state)
         {"{\"code\":\"x\",\"max_output_bytes\":1.5}", "max_output_bytes", "integer"},
         {"{\"code\":\"x\",\"policy\":\"loose\"}", "policy", "standard"},
         {"{\"code\":\"x\",\"processor_id\":[]}", "processor_id", "must be a string"},
+        {"{\"code\":\"x\",\"trace_limit\":-1}", "trace_limit", "between"},
+        {"{\"code\":\"x\",\"trace_limit\":100001}", "trace_limit", "between"},
+        {"{\"code\":\"x\",\"repr_limit\":9}", "repr_limit", "between"},
+        {"{\"code\":\"x\",\"repr_limit\":\"200\"}", "repr_limit", "integer"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -192,6 +196,17 @@ static void test_spec(void **state)
                         "/w/id-1");
     /* The agent's own environment never reaches user code. */
     assert_null(json_object_get(json_object_get(o, "base_env"), "SANDPIT_SECRET"));
+    /* Limits not asked for are left to the harness's defaults. */
+    assert_null(json_object_get(o, "trace_limit"));
+    assert_null(json_object_get(o, "repr_limit"));
+    json_decref(o);
+    free(spec);
+    exec_req_done(&r);
+    assert_int_equal(parse("{\"code\":\"x\",\"trace_limit\":0,\"repr_limit\":500}", &r, &e), 0);
+    spec = exec_req_spec(&r, "id-2", "/w/id-2", NULL, &len);
+    o = json_loads(spec, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(o, "trace_limit")), 0);
+    assert_int_equal(json_integer_value(json_object_get(o, "repr_limit")), 500);
     json_decref(o);
     free(spec);
     exec_req_done(&r);
