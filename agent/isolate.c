@@ -697,6 +697,10 @@ json_t *isolate_report(const struct isolate *iso)
 
         if (v && !iso->on[l])
             json_object_set_new(v, "reason", json_string(iso->reason[l]));
+        /* Root that cannot drop to the sandbox user refuses every execution (never runs it as
+         * root): the agent is not usable, and says so. */
+        if (v && l == ISO_UID_DROP && iso->drop_uid && !iso->on[l])
+            json_object_set_new(v, "refuses_executions", json_true());
         json_object_set_new(o, isolate_names[l], v);
     }
     return o;
@@ -838,8 +842,8 @@ int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, 
     }
     if (iso->on[ISO_MOUNT_NS] && (r = isolate_mounts(iso, disk_mb, why, why_len)) < 0)
         return r;
-    if (iso->on[ISO_LOOPBACK])
-        (void)isolate_loopback_up(); /* probed at start */
+    if (iso->on[ISO_NET_NS])
+        (void)isolate_loopback_up(); /* the probe reports it; a failure here is the same */
     if (iso->on[ISO_IPC_UTS_NS])
         (void)!sethostname("sandpit", 7);
     if (iso->drop_uid) {

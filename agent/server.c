@@ -50,6 +50,7 @@ struct server {
     struct runtimes *rts; /* borrowed */
     char available[512];  /* the runtimes' names, for error messages */
     struct MHD_Daemon *daemon;
+    int listen_fd; /* after server_quiesce: closed after MHD_stop_daemon; else -1 */
     uint16_t port;
     int64_t started_ns;
     atomic_ulong err_counts[SERR_COUNT];
@@ -274,6 +275,17 @@ static enum MHD_Result server_health(struct req_ctx *c)
     for (int i = 0; i < SERR_COUNT; i++)
         json_object_set_new(errs, server_err_codes[i],
                             json_integer((json_int_t)atomic_load(&s->err_counts[i])));
+    /* A layer that makes every execution fail (see isolate_report) leaves the agent unusable. */
+    if (ready && z) {
+        const char *k;
+        json_t *v;
+
+        json_object_foreach(json_object_get(z, "isolation"), k, v)
+        {
+            if (json_is_true(json_object_get(v, "refuses_executions")))
+                ready = false;
+        }
+    }
     o = json_pack("{s:s, s:s, s:s, s:f}", "status", ready ? "ok" : "degraded", "service",
                   "sandpit-agent", "version", SERVER_VERSION, "uptime_s",
                   (double)(clock_mono_ns() - s->started_ns) / 1e9);
@@ -597,6 +609,7 @@ struct server *server_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, str
         err_set(e, ENOMEM, "", "out of memory");
         return NULL;
     }
+    s->listen_fd = -1;
     s->cfg = cfg;
     s->mgr = mgr;
     s->zc = zc;
@@ -620,8 +633,8 @@ uint16_t server_port(const struct server *s)
 
 void server_quiesce(struct server *s)
 {
-    if (s)
-        http_reply_daemon_quiesce(s->daemon);
+    if (s && s->listen_fd < 0)
+        s->listen_fd = http_reply_daemon_quiesce(s->daemon);
 }
 
 void server_drain(struct server *s, int timeout_ms)
@@ -638,5 +651,7 @@ void server_free(struct server *s)
         return;
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
     free(s);
 }

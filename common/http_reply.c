@@ -128,14 +128,17 @@ struct MHD_Daemon *http_reply_daemon_start(const char *host, long port, unsigned
     return d;
 }
 
-void http_reply_daemon_quiesce(struct MHD_Daemon *d)
+int http_reply_daemon_quiesce(struct MHD_Daemon *d)
 {
     MHD_socket fd;
 
     if (!d)
-        return;
-    /* After quiescing, the listen socket is ours to close. */
+        return -1;
     fd = MHD_quiesce_daemon(d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (fd == MHD_INVALID_SOCKET)
+        return -1;
+    /* New connections are refused from now on (a listening socket shut down stops listening),
+     * while the fd number stays taken until MHD is done with it. */
+    (void)shutdown(fd, SHUT_RDWR);
+    return fd;
 }

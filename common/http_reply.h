@@ -35,7 +35,9 @@ struct MHD_Daemon *http_reply_daemon_start(const char *host, long port, unsigned
                                            MHD_RequestCompletedCallback done, void *done_cls,
                                            uint16_t *port_out, struct err *e);
 
-/* Stops accepting connections (existing ones go on) and closes the listen socket. NULL ok. */
-void http_reply_daemon_quiesce(struct MHD_Daemon *d);
+/* Stops accepting connections (existing ones go on, new ones are refused). Returns the listen
+ * socket, which the caller closes after MHD_stop_daemon (MHD's threads may still hold it until
+ * then), or -1. NULL ok. */
+int http_reply_daemon_quiesce(struct MHD_Daemon *d);
 
 #endif

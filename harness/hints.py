@@ -334,8 +334,9 @@ def _for_exception(exc, namespace, source_tree, allowed_imports):
         return _type_error(exc, scope)
     if isinstance(exc, FileNotFoundError):
         return _file_not_found(exc)
-    if isinstance(exc, SystemError) and any(text in message(exc) for text in _NULL_RESULT):
-        return [_RUNAWAY_RECURSION]
+    if (isinstance(exc, SystemError) and any(text in message(exc) for text in _NULL_RESULT)
+            and len(user_frames(exc.__traceback__)) >= 500):
+        return [_RUNAWAY_RECURSION]  # deep: not some C extension's bug
     found = _value_error(exc) if isinstance(exc, ValueError) else []
     found += [text for kind, text in _STATIC_HINTS if isinstance(exc, kind)]
     return found

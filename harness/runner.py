@@ -30,9 +30,14 @@ from .program import CODE_FILENAME
 
 RESULT_JSON_LIMIT = 64 * 1024  # trailing-expression value returned as JSON up to this size
 RESULT_REPR_LIMIT = 10000  # ...else as its repr, cut to this many characters
+FRAME_LIMIT = 1 << 20  # bytes of a result frame; the agent keeps 2 MiB (EXEC_RESULT_MAX)
+ERROR_LIMIT = 8192  # characters of "error" kept when the frame must shrink
 
 _CATCH_ALL = BaseException  # bound here: `except BaseException` needs builtins intact
 _MemoryError = MemoryError
+_OSError = OSError
+_memoryview = memoryview
+_len = len
 _BUILTINS = builtins.__dict__
 _BUILTINS_SNAPSHOT = dict(_BUILTINS)
 _builtins_module = builtins
@@ -63,6 +68,7 @@ _NO_VALUE = object()
 # own printer does (sys.tracebacklimit's default); deeper ones are cut before the report.
 _TRACEBACK_LIMIT = 1000
 _KEEP_LOCALS = 10  # innermost frames of a cut traceback that keep their locals (for hints)
+_CO_RESUMABLE = 0x20 | 0x80 | 0x200  # CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
 
 # Written when the report could not be built: encoded now, so sending them allocates nothing.
 _OUT_OF_MEMORY = (b'{"exit_code":1,"error":"MemoryError: the code left too little memory to build '
@@ -173,7 +179,7 @@ def run(spec, result_fd):
                 raise  # the code's, not the harness's: reported as such below
             report = _internal_error(exc)
         try:
-            data = _encode(report)
+            data = _encode_fitted(report)
         except _CATCH_ALL as exc:
             if isinstance(exc, _MemoryError):
                 raise
@@ -203,14 +209,48 @@ def _encode(report):
     return _JSON_ENCODER.encode(report).encode("ascii")
 
 
+def _encode_fitted(report):
+    """The encoded report, made to fit FRAME_LIMIT: the agent drops a larger frame whole, and
+    a long trace (trace_limit up to 100,000), wide reprs (repr_limit) or a huge exception
+    message can make one. Cut in this order until it fits: the error text, the trace's tail,
+    the variables, then debug_info altogether."""
+    data = _encode(report)
+    if len(data) <= FRAME_LIMIT:
+        return data
+    if isinstance(report["error"], str) and len(report["error"]) > ERROR_LIMIT:
+        report["error"] = report["error"][:ERROR_LIMIT] + " ... (cut)"
+        data = _encode(report)
+    info = report["debug_info"]
+    if isinstance(info, dict) and len(data) > FRAME_LIMIT and info.get("trace"):
+        info["trace_truncated"] = True
+        while len(data) > FRAME_LIMIT and info["trace"]:
+            # Keep the share that fits (with a margin), from the start of the run.
+            keep = int(len(info["trace"]) * FRAME_LIMIT / len(data) * 0.9)
+            info["trace"] = info["trace"][:keep]
+            data = _encode(report)
+    if isinstance(info, dict) and len(data) > FRAME_LIMIT and info.get("variables_after"):
+        info["variables_after"], info["variables_truncated"] = {}, True
+        data = _encode(report)
+    if len(data) > FRAME_LIMIT:
+        report["debug_info"] = None
+        data = _encode(report)
+    return data
+
+
 def _write_all(fd, data):
     """os.write until everything is written (pipes take partial writes);
     gives up silently when the fd is closed or broken."""
-    view = memoryview(data)
+    try:
+        written = _os_write(fd, data)  # a pipe takes it whole unless it is large
+    except _OSError:
+        return
+    if written == _len(data):
+        return
+    view = _memoryview(data)[written:]
     while view:
         try:
             written = _os_write(fd, view)
-        except OSError:
+        except _OSError:
             return
         view = view[written:]
 
@@ -293,12 +333,24 @@ def _traceback_text(exc):
             return errors.plain_traceback(exc)
 
 
+def _cut_deep_tracebacks(exc):
+    """_cut_deep_traceback for the exception and what it is chained from (as reported: at most
+    errors' chain limit, each once)."""
+    seen = []
+    while exc is not None and _len(seen) < 10 and not any(e is exc for e in seen):
+        seen.append(exc)
+        _cut_deep_traceback(exc.__traceback__)
+        exc = exc.__cause__ if exc.__cause__ is not None else exc.__context__
+
+
 def _cut_deep_traceback(tb):
     """Cut a traceback deeper than _TRACEBACK_LIMIT to its first entry (the harness's frame)
     and the innermost _TRACEBACK_LIMIT, and clear the locals of all but the innermost
-    _KEEP_LOCALS frames. A runaway recursion that exhausted memory holds it through these
-    frames, and formatting hundreds of thousands of them would need more: this gives the
-    report back what it needs. Allocates nothing (memory may be exhausted here)."""
+    _KEEP_LOCALS frames. A runaway recursion that exhausted memory holds it in these frames'
+    locals, and formatting hundreds of thousands of entries would need more again. The cut
+    frames themselves stay alive (a finished frame keeps its caller through f_back); their
+    traceback entries and locals are what is freed. Allocates next to nothing (a counter):
+    memory may be exhausted here."""
     depth, entry = 0, tb
     while entry is not None:
         depth += 1
@@ -310,7 +362,9 @@ def _cut_deep_traceback(tb):
         index += 1
         if index == depth - _TRACEBACK_LIMIT:
             first_kept = entry
-        if index < depth - _KEEP_LOCALS:
+        # A generator's frame may still be suspended (an exception it caught and yielded):
+        # clearing it would finalise the generator, running user code here.
+        if index < depth - _KEEP_LOCALS and not entry.tb_frame.f_code.co_flags & _CO_RESUMABLE:
             try:
                 entry.tb_frame.clear()
             except RuntimeError:  # still executing (cannot happen below the harness's frame)
@@ -386,7 +440,7 @@ class _Execution:
         value, exc = self._run_user_code(prog, namespace, trace)
         _BUILTINS.update(_BUILTINS_SNAPSHOT)
         if exc is not None:
-            _cut_deep_traceback(exc.__traceback__)
+            _cut_deep_tracebacks(exc)
         self._finish_like_python(exc)
         resources = self._resources()
         self._restore_interpreter()

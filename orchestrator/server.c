@@ -74,6 +74,7 @@ struct server {
     struct jobs *jobs;
     const struct nadoo_keys *keys; /* X-API-Key for /api/v1 (n == 0: none) */
     struct MHD_Daemon *daemon;
+    int listen_fd; /* after server_quiesce: closed after MHD_stop_daemon; else -1 */
     uint16_t port;
     int64_t started_ns;
     atomic_ulong err_counts[SERR_COUNT];
@@ -1199,6 +1200,7 @@ struct server *server_new(const struct orch_cfg *cfg, struct registry *reg, stru
         err_set(e, ENOMEM, "", "out of memory");
         return NULL;
     }
+    s->listen_fd = -1;
     s->cfg = cfg;
     s->reg = reg;
     s->d = d;
@@ -1221,8 +1223,8 @@ uint16_t server_port(const struct server *s)
 
 void server_quiesce(struct server *s)
 {
-    if (s)
-        http_reply_daemon_quiesce(s->daemon);
+    if (s && s->listen_fd < 0)
+        s->listen_fd = http_reply_daemon_quiesce(s->daemon);
 }
 
 void server_free(struct server *s)
@@ -1231,5 +1233,7 @@ void server_free(struct server *s)
         return;
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
     free(s);
 }

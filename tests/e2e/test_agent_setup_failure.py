@@ -44,6 +44,9 @@ class CappedAgent:
                                      {"Content-Type": "application/json"})
         return json.load(urllib.request.urlopen(req, timeout=30))
 
+    def health(self):
+        return json.load(urllib.request.urlopen(self.url + "/health", timeout=10))
+
     def isolation(self):
         """The layers, once the zygote has reported them."""
         deadline = time.time() + 20
@@ -85,6 +88,9 @@ def test_without_setuid_executions_fail_their_set_up(capped):
     layer = ag.isolation()["uid_drop"]
     assert layer["on"] is False and "dropping to uid" in layer["reason"], layer
     assert "Operation not permitted" in layer["reason"], layer
+    assert layer["refuses_executions"] is True, layer
+    # Unusable, and saying so: an orchestrator routes nothing to a degraded agent.
+    assert ag.health()["status"] == "degraded"
     for lang, code in (("python", "print(1)"), ("sh", "echo 1")):
         res = ag.execute({"code": code, "language": lang})
         assert res["status"] == "failed", res
@@ -102,6 +108,7 @@ def test_without_net_admin_the_loopback_is_reported_down(capped):
     layer = iso["network_loopback"]
     assert layer["on"] is False and "bringing lo up" in layer["reason"], layer
     assert "Operation not permitted" in layer["reason"], layer
+    assert ag.health()["status"] == "ok"  # executions run; only their loopback is down
     # The execution itself runs; its 127.0.0.1 is unreachable, as /health said.
     res = ag.execute({"code": "import socket\ns = socket.socket()\n"
                               "print(s.connect_ex(('127.0.0.1', 9)))"})

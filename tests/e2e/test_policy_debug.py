@@ -92,3 +92,14 @@ def test_trace_and_repr_limits_reach_the_harness(agent):
     assert d["variables_after"]["s"]["repr"] == "'" + "x" * 19 + "...", d["variables_after"]["s"]
     st, body, _ = agent.post("/execute", {"code": "1", "repr_limit": 5})
     assert st == 400 and body["error"]["field"] == "repr_limit", body
+
+
+def test_a_trace_too_large_for_the_result_frame_is_cut_not_lost(agent):
+    # 50,000 traced lines would make a ~10 MB frame: the harness cuts the trace to fit, and the
+    # error and the rest of debug_info arrive.
+    res = agent.execute("for i in range(50000):\n    x = i\nraise ValueError('boom')",
+                        trace=True, trace_limit=100000, timeout=60)
+    assert res["error"] == "ValueError: boom", res["error"]
+    d = res["debug_info"]
+    assert d["trace_truncated"] is True and 1000 < len(d["trace"]) < 100000
+    assert d["exceptions"][0]["type"] == "ValueError"

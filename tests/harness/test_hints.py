@@ -202,11 +202,21 @@ def test_sys_exit_has_no_hints():
     "<function f at 0x7f0> returned NULL without setting an exception"])
 def test_systemerror_of_a_recursion_out_of_memory_explains_itself(text):
     # What CPython 3.11 raises when a raised recursion limit lets frames exhaust memory (seen
-    # through the agent: tests/security 41_deep_recursion); raised here directly so the hint is
-    # checked whichever allocation a real run would have failed first.
-    found = hints_for("raise SystemError(%r)" % text)
+    # through the agent: tests/security 41_deep_recursion); raised here directly, 1000 levels
+    # down, so the hint is checked whichever allocation a real run would have failed first.
+    found = hints_for(code("""
+        import sys
+        sys.setrecursionlimit(5000)
+        def down(n):
+            if n == 0:
+                raise SystemError(%r)
+            return down(n - 1)
+        down(1000)
+    """ % text))
     assert len(found) == 1 and found[0].startswith("the recursion ran out of memory"), found
 
 
 def test_other_systemerrors_get_no_recursion_hint():
     assert hints_for("raise SystemError('bad internal call')") == []
+    # The same text without a deep recursion: some C extension's bug, not memory.
+    assert hints_for("raise SystemError('error return without exception set')") == []

@@ -1,11 +1,13 @@
 """User code that attacks the harness's own machinery still gets one result."""
 
+import json
 import textwrap
 import time
 
 import pytest
 
 from conftest import execute
+from harness import runner
 
 
 def code(text):
@@ -267,3 +269,66 @@ def test_code_that_leaves_no_memory_still_gets_a_result_frame():
         "error_type": "MemoryError", "exit_reason": None, "result": None, "result_type": None,
         "debug_info": None}, out
     assert out.exit_code == 1
+
+
+def test_a_deep_recursion_chained_into_another_error_is_cut_too():
+    out = execute(code(_CAP_MEMORY + """
+    import sys
+    sys.setrecursionlimit(10 ** 7)
+    def down(n):
+        return down(n + 1)
+    _cap(100)
+    try:
+        down(0)
+    except BaseException as e:
+        raise RuntimeError("wrapped") from e
+    """))
+    assert out.result["error"] == "RuntimeError: wrapped", out.result
+    repeated = [line for line in out.stderr.splitlines()
+                if line.startswith("  [Previous line repeated ")]
+    assert len(repeated) == 1 and int(repeated[0].split()[3]) < 1000, repeated
+    assert "The above exception was the direct cause of the following exception:" in out.stderr
+    assert [e.get("chain") for e in out.debug["exceptions"]] == [None, "cause"]
+
+
+def test_a_suspended_generator_in_a_deep_traceback_is_not_finalised():
+    # The generator caught an error raised 20 calls below it and yielded it; the code re-raises
+    # it 2000 levels down. The generator's frame is then deep in a traceback that is cut, and
+    # clearing its locals would close it (its finally would print).
+    out = execute(code("""
+        import sys
+        sys.setrecursionlimit(10000)
+        def inner(n):
+            if n == 0:
+                1 / 0
+            return inner(n - 1)
+        def keeper():
+            try:
+                try:
+                    inner(20)
+                except ZeroDivisionError as e:
+                    yield e
+            finally:
+                print("generator finalised")
+        gen = keeper()
+        err = next(gen)
+        def down(n):
+            if n == 0:
+                raise err
+            return down(n - 1)
+        down(2000)
+    """))
+    assert out.result["error"] == "ZeroDivisionError: division by zero", out.result
+    assert "generator finalised" not in out.stdout, out.stdout
+
+
+def test_a_huge_trace_or_message_is_cut_to_fit_the_frame():
+    out = execute("for i in range(50000):\n    x = i\nraise ValueError('boom')",
+                  trace=True, trace_limit=100000)
+    assert len(json.dumps(out.result, separators=(",", ":"))) <= runner.FRAME_LIMIT
+    assert out.result["error"] == "ValueError: boom"
+    assert out.debug["trace_truncated"] is True and 1000 < len(out.debug["trace"]) < 100000
+    out = execute("raise ValueError('x' * 3000000)")
+    assert len(json.dumps(out.result, separators=(",", ":"))) <= runner.FRAME_LIMIT
+    assert out.result["error"] == "ValueError: " + "x" * (runner.ERROR_LIMIT - 12) + " ... (cut)"
+    assert out.stderr.endswith("x" * 1000 + "\n")  # stderr keeps the whole message
