@@ -5,6 +5,7 @@
  * needs no lock; the result is published under the lock when the exec becomes DONE. */
 #include "exec_mgr.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -278,6 +279,24 @@ static int exec_set_frame_error(json_t *o, const char *text, size_t len)
     return r;
 }
 
+/* Sets "error_type" to the type label that starts "error" ("ValueError" of "ValueError: x",
+ * "TimeoutError", "Signal", "CompileError"...), or null: a loop can branch on it without
+ * parsing the text. A label is a dotted identifier followed by ':' or the end. */
+static void exec_set_error_type(json_t *o)
+{
+    const char *err = json_string_value(json_object_get(o, "error"));
+    size_t n = 0;
+
+    while (err && n < 128 &&
+           (isalpha((unsigned char)err[n]) || err[n] == '_' ||
+            (n > 0 && (isdigit((unsigned char)err[n]) || err[n] == '.'))))
+        n++;
+    if (err && n > 0 && n < 128 && (err[n] == ':' || err[n] == '\0'))
+        json_object_set_new(o, "error_type", json_stringn(err, n));
+    else
+        json_object_set_new(o, "error_type", json_null());
+}
+
 /* Builds the ExecutionResult of a finished exec from the status record and the harness frame.
  * Runs on the I/O thread without the lock (the exec is not DONE yet, nobody else reads it). */
 static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const struct zyg_status *stp,
@@ -398,6 +417,7 @@ static json_t *exec_build_result(struct exec_mgr *m, struct exec *ex, const stru
     } else {
         json_object_set_new(o, "error", errbuf[0] ? json_string(errbuf) : json_null());
     }
+    exec_set_error_type(o);
     json_object_set_new(o, "exit_code", exit_code >= 0 ? json_integer(exit_code) : json_null());
     json_object_set_new(o, "signal", sig ? json_integer(sig) : json_null());
     json_object_set_new(o, "exit_reason", reason ? json_string(reason) : json_null());

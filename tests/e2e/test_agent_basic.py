@@ -339,3 +339,22 @@ def test_pandas_and_matplotlib_work(agent):
     res = agent.execute(code, timeout=20)
     assert res["status"] == "completed", res
     assert res["stdout"] == "6 True\n", res
+
+
+@pytest.mark.parametrize("body, error_type", [
+    ({"code": "1/0"}, "ZeroDivisionError"),
+    ({"code": "class Boom(Exception): pass\nraise Boom"}, "Boom"),
+    ({"code": "import json\njson.loads('{')"}, "JSONDecodeError"),
+    ({"code": "if True print(1)"}, "SyntaxError"),
+    ({"code": "import sys\nsys.exit(3)"}, "SystemExit"),
+    ({"code": "import time\ntime.sleep(5)", "timeout": 0.5}, "TimeoutError"),
+    ({"code": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"}, "Signal"),
+    ({"code": "int main(void) { return 0 }", "language": "c"}, "CompileError"),
+    ({"code": "exit 4", "language": "sh"}, "ProcessExit"),
+    ({"code": "print(1)"}, None),
+])
+def test_error_type_is_the_label_of_error(agent, body, error_type):
+    res = agent.execute(body.pop("code"), **body)
+    assert res["error_type"] == error_type, res
+    if error_type:
+        assert res["error"].startswith(error_type), res
