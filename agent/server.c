@@ -649,9 +649,6 @@ void server_free(struct server *s)
 {
     if (!s)
         return;
-    if (s->daemon)
-        MHD_stop_daemon(s->daemon);
-    if (s->listen_fd >= 0)
-        close(s->listen_fd);
+    http_reply_daemon_stop(s->daemon, s->listen_fd);
     free(s);
 }

@@ -142,3 +142,11 @@ int http_reply_daemon_quiesce(struct MHD_Daemon *d)
     (void)shutdown(fd, SHUT_RDWR);
     return fd;
 }
+
+void http_reply_daemon_stop(struct MHD_Daemon *d, int listen_fd)
+{
+    if (d)
+        MHD_stop_daemon(d);
+    if (listen_fd >= 0)
+        close(listen_fd);
+}

@@ -40,4 +40,7 @@ struct MHD_Daemon *http_reply_daemon_start(const char *host, long port, unsigned
  * then), or -1. NULL ok. */
 int http_reply_daemon_quiesce(struct MHD_Daemon *d);
 
+/* Stops the daemon (NULL ok), then closes listen_fd (the quiesce's, or -1): in that order. */
+void http_reply_daemon_stop(struct MHD_Daemon *d, int listen_fd);
+
 #endif
