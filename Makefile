@@ -7,7 +7,7 @@ WERROR  ?= 1
 
 # Sanitizer builds live apart so a normal build never links a sanitized object.
 ifeq ($(SANITIZE),)
-B := build
+B ?= build
 OPT := -O2
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection -fPIE
 else
@@ -32,8 +32,11 @@ CFLAGS  := -std=gnu11 $(OPT) -g -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP $(
            -Icommon $(EXTRA_CFLAGS)
 LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
+# The tree by concern (docs/architecture.md): common/ both daemons, agent/ the agent daemon,
+# sandbox/ the zygote and what runs in a child, netshape/ the shaping proxy, orchestrator/.
 COMMON_SRC := $(wildcard common/*.c)
-AGENT_SRC  := $(filter-out agent/nsinit.c,$(wildcard agent/*.c))
+AGENT_SRC  := $(wildcard agent/*.c) $(filter-out sandbox/nsinit.c,$(wildcard sandbox/*.c)) \
+              $(filter-out netshape/proxy_cli.c,$(wildcard netshape/*.c))
 ORCH_SRC   := $(wildcard orchestrator/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 AGENT_OBJ  := $(AGENT_SRC:%.c=$(B)/%.o)
@@ -49,6 +52,8 @@ ifneq ($(wildcard orchestrator/main.c),)
 BINS += $(B)/sandpit-orchestrator
 endif
 BINS += $(B)/sandpit-proxy
+
+AGENT_INC := -Iagent -Isandbox -Inetshape
 
 PYTEST := /usr/bin/python3 -m pytest
 
@@ -67,7 +72,7 @@ FORCE:
 $(B)/%.o: %.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) $(if $(filter agent/%,$<),$(PY_CFLAGS)) -c $< -o $@
+	@$(CC) $(CFLAGS) $(if $(filter agent/% sandbox/% netshape/%,$<),$(PY_CFLAGS) $(AGENT_INC)) -c $< -o $@
 
 $(B)/libcommon.a: $(COMMON_OBJ)
 	@ar rcs $@ $^
@@ -78,7 +83,7 @@ $(B)/sandpit-agent: $(AGENT_OBJ) $(B)/libcommon.a
 	    $(PY_LIBS) -lpthread -lm
 
 # pid 1 of each execution's PID namespace: static, tiny, spawned with vfork+exec (cheap).
-$(B)/sandpit-init: agent/nsinit.c $(B)/.flags
+$(B)/sandpit-init: sandbox/nsinit.c $(B)/.flags
 	@echo "  LD      $@"
 	@$(CC) -std=gnu11 -O2 -D_GNU_SOURCE $(WARN) -static -o $@ $<
 
@@ -88,24 +93,25 @@ $(B)/sandpit-orchestrator: $(ORCH_OBJ) $(B)/libcommon.a
 	    -lpthread -lm
 
 # The shaping proxy on its own (tests, bench, egress service; docs/proxy.md): the agent's
-# proxy.o and toxics.o behind a small main.
-$(B)/sandpit-proxy: $(B)/tools/proxy_cli.o $(B)/agent/proxy.o $(B)/agent/toxics.o $(B)/libcommon.a
+# netshape/ objects behind a small main.
+NETSHAPE_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out netshape/proxy_cli.c,$(wildcard netshape/*.c)))
+$(B)/sandpit-proxy: $(B)/netshape/proxy_cli.o $(NETSHAPE_OBJ) $(B)/libcommon.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lpthread -lm
--include $(B)/tools/proxy_cli.d
+-include $(B)/netshape/proxy_cli.d
 
 # Unit tests #include the .c under test and link libcommon (STYLE §13).
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/libcommon.a $(B)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(CFLAGS) $(PY_CFLAGS) -Iagent -Iorchestrator $(LDFLAGS) -o $@ $< $(B)/libcommon.a \
+	@$(CC) $(CFLAGS) $(PY_CFLAGS) $(AGENT_INC) -Iorchestrator $(LDFLAGS) -o $@ $< $(B)/libcommon.a \
 	    -lcmocka -ljansson -lpthread -lm
 
 # Fuzz targets replayed over their seed corpus under gcc in `make test` (STYLE §10).
 $(B)/tests/replay_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/libcommon.a $(B)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  REPLAY  $@"
-	@$(CC) $(CFLAGS) -Wno-missing-prototypes -Iagent -Iorchestrator $(LDFLAGS) -o $@ \
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(AGENT_INC) -Iorchestrator $(LDFLAGS) -o $@ \
 	    tests/fuzz/replay_main.c $< $(B)/libcommon.a -ljansson -lpthread
 
 # Every suite; tests/run.sh prints the closing "N passed, N failed" line.

@@ -1,8 +1,31 @@
-/* err.c - fills struct err. */
+/* err.c - struct err and the one table from an error code to HTTP. */
 #include "err.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+static const struct {
+    unsigned status;
+    const char *name;
+} err_table[ERR_COUNT] = {
+    [ERR_INVALID - ERR_INVALID] = {400, "invalid_request"},
+    [ERR_UNAUTHORIZED - ERR_INVALID] = {401, "unauthorized"},
+    [ERR_NOT_FOUND - ERR_INVALID] = {404, "not_found"},
+    [ERR_METHOD - ERR_INVALID] = {405, "method_not_allowed"},
+    [ERR_CONFLICT - ERR_INVALID] = {409, "conflict"},
+    [ERR_TOO_LARGE - ERR_INVALID] = {413, "too_large"},
+    [ERR_URI_TOO_LONG - ERR_INVALID] = {414, "uri_too_long"},
+    [ERR_BUSY - ERR_INVALID] = {503, "busy"},
+    [ERR_UNAVAILABLE - ERR_INVALID] = {503, "unavailable"},
+    [ERR_ZYGOTE_DIED - ERR_INVALID] = {503, "zygote_died"},
+    [ERR_NO_AGENT - ERR_INVALID] = {503, "no_healthy_agent"},
+    [ERR_SHUTTING_DOWN - ERR_INVALID] = {503, "shutting_down"},
+    [ERR_AGENT_FAILED - ERR_INVALID] = {502, "agent_failed"},
+    [ERR_AGENT_TIMEOUT - ERR_INVALID] = {504, "agent_timeout"},
+    [ERR_PROTO - ERR_INVALID] = {500, "protocol_error"},
+    [ERR_INTERNAL - ERR_INVALID] = {500, "internal"},
+};
 
 int err_set(struct err *e, int code, const char *field, const char *fmt, ...)
 {
@@ -16,4 +39,47 @@ int err_set(struct err *e, int code, const char *field, const char *fmt, ...)
         va_end(ap);
     }
     return -code;
+}
+
+int err_code_of(int r)
+{
+    int c = r < 0 ? -r : r;
+
+    if (c >= ERR_INVALID && c < ERR_END)
+        return c;
+    switch (c) {
+    case ENOMEM:
+    case EAGAIN:
+        return ERR_BUSY;
+    case ENOENT:
+        return ERR_NOT_FOUND;
+    case EINVAL:
+        return ERR_INVALID;
+    case E2BIG:
+    case EMSGSIZE:
+        return ERR_TOO_LARGE;
+    case ESHUTDOWN:
+        return ERR_SHUTTING_DOWN;
+    case ETIMEDOUT:
+        return ERR_AGENT_TIMEOUT;
+    case EPROTO:
+        return ERR_PROTO;
+    default:
+        return ERR_INTERNAL;
+    }
+}
+
+int err_index(int code)
+{
+    return err_code_of(code) - ERR_INVALID;
+}
+
+unsigned err_http_status(int code)
+{
+    return err_table[err_index(code)].status;
+}
+
+const char *err_name(int code)
+{
+    return err_table[err_index(code)].name;
 }

@@ -1,11 +1,11 @@
-/* route.h - the orchestrator's URL space: method + path -> endpoint and {id}; pure. */
+/* route.h - the orchestrator's URL space: its endpoint table over common/route_table; pure. */
 #ifndef SANDPIT_ROUTE_H
 #define SANDPIT_ROUTE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#define ROUTE_ARG_MAX 64 /* bytes of an {id} segment, NUL included */
+#include "route_table.h"
 
 enum route_id {
     ROUTE_NONE,       /* no endpoint has this path */
@@ -28,20 +28,11 @@ enum route_id {
     ROUTE_V1_HEALTH,  /* GET /api/v1/health */
 };
 
-struct route_match {
-    enum route_id id;        /* the endpoint, ROUTE_NONE when the path is unknown */
-    const char *allow;       /* static: methods the endpoint takes (for 405 Allow), or NULL */
-    char arg[ROUTE_ARG_MAX]; /* the {id} segment, NUL-terminated; "" when none */
-    bool v1;                 /* an /api/v1 endpoint (Nadoo dialect: X-API-Key applies) */
-};
-
-/* Matches method and path (len bytes, query string already removed; one trailing '/' is
- * ignored). Always fills m. Returns 0 on a match, -ENOENT when no endpoint has the path,
- * -EINVAL when the {id} segment is not a UUID, or a {name} segment not a language-like name
- * ([A-Za-z0-9+#._-]) (m->id names the endpoint), -EPERM when the endpoint exists but not for
- * this method (m->allow lists the methods). HEAD counts as GET. m->v1 is set for every path
- * under /api/v1, even an unknown one. */
+/* Matches method and path (len bytes, query removed) against the orchestrator's endpoints;
+ * returns and fills m as route_table_match does. */
 int route_parse(const char *method, const char *path, size_t len, struct route_match *m);
+/* True for every path under /api/v1 (Nadoo dialect: X-API-Key applies), known or not. */
+bool route_is_v1(const char *path, size_t len);
 /* Short static name of an endpoint for logs and metrics ("execute", "job_run", ...). */
 const char *route_name(enum route_id id);
 

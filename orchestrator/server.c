@@ -1055,7 +1055,7 @@ static enum MHD_Result server_route(struct req_ctx *c, const char *method, const
 
     /* The /api/v1 family (but its health check, for load balancers) wants a key when keys
      * are configured; unknown /api/v1 paths too, so they reveal nothing. */
-    if (m.v1 && m.id != ROUTE_V1_HEALTH &&
+    if (route_is_v1(url, strlen(url)) && m.id != ROUTE_V1_HEALTH &&
         !nadoo_keys_check(c->srv->keys,
                           MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-API-Key"))) {
         bool given = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-API-Key") != NULL;

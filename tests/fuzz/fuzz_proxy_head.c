@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../agent/toxics.c"
+#include "../../netshape/toxics.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

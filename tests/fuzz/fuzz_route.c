@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = route_parse(method, copy, size, &m);
     if (strnlen(m.arg, ROUTE_ARG_MAX) >= ROUTE_ARG_MAX)
         abort();
-    if (rc == 0 && (m.id == ROUTE_NONE || !m.allow))
+    if (rc == 0 && (m.id == ROUTE_NONE || !m.allow[0]))
         abort();
     if (rc == -ENOENT && m.id != ROUTE_NONE)
         abort();

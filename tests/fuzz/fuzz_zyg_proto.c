@@ -1,7 +1,7 @@
 /* fuzz_zyg_proto.c - libFuzzer target for every zygote-protocol decoder. */
 #include <stdint.h>
 
-#include "../../agent/zyg_proto.c"
+#include "../../sandbox/zyg_proto.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

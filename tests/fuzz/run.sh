@@ -13,7 +13,7 @@ status=0
 for src in tests/fuzz/fuzz_*.c; do
   t=$(basename "$src" .c); t=${t#fuzz_}
   bin=build/fuzz/fuzz_$t
-  $CC -std=gnu11 -g -O1 -D_GNU_SOURCE -Icommon -Iagent -Iorchestrator \
+  $CC -std=gnu11 -g -O1 -D_GNU_SOURCE -Icommon -Iagent -Isandbox -Inetshape -Iorchestrator \
       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
       "$src" common/*.c -o "$bin" -ljansson -lmicrohttpd -lpthread
   mkdir -p "build/fuzz/corpus/$t"

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../agent/runtime.c"
+#include "../../sandbox/runtime.c"
 
 static void check_class(const char *code, const char *want)
 {

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "../../agent/toxics.c"
-#include "../../agent/proxy.c"
+#include "../../netshape/toxics.c"
+#include "../../netshape/proxy.c"
 
 #include <dirent.h>
 #include <sys/time.h>

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "../../agent/zyg_proto.c"
+#include "../../sandbox/zyg_proto.c"
 
 static void test_job_round_trip(void **state)
 {

@@ -15,8 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../agent/proxy.h"
-#include "../agent/toxics.h"
+#include "proxy.h"
+#include "toxics.h"
 #include "cfg.h"
 #include "log.h"
 
