@@ -33,23 +33,23 @@ struct http_srv {
 struct http_req {
     struct http_srv *srv;
     struct MHD_Connection *conn;
-    const char *method;                /* MHD's, valid for the request */
-    const char *url;                   /* MHD's, valid for the request */
-    char id[IDS_UUID_LEN + 1];         /* X-Request-Id */
-    int64_t start_ns;                  /* monotonic arrival */
-    struct buf body;                   /* the upload, capped at max_body */
-    bool too_large;                    /* the upload went past the cap (rest discarded) */
-    void *data;                        /* the daemon's, see http_req_set_data */
-    http_req_data_free_fn data_free;   /* frees data */
-    http_req_decorate_fn decorate;     /* a dialect's error fields, or NULL */
-    http_req_resume_fn resume;         /* builds the reply after a wake */
-    bool waiting;                      /* suspended once: the next call is a resume */
-    pthread_mutex_t lock;              /* orders suspend against wake/complete */
-    bool suspended;                    /* guarded by lock */
-    bool done;                         /* guarded by lock: woken or completed */
-    bool has_reply;                    /* guarded by lock: complete stored a reply */
-    unsigned reply_status;             /* guarded by lock */
-    json_t *reply;                     /* guarded by lock: owned */
+    const char *method;              /* MHD's, valid for the request */
+    const char *url;                 /* MHD's, valid for the request */
+    char id[IDS_UUID_LEN + 1];       /* X-Request-Id */
+    int64_t start_ns;                /* monotonic arrival */
+    struct buf body;                 /* the upload, capped at max_body */
+    bool too_large;                  /* the upload went past the cap (rest discarded) */
+    void *data;                      /* the daemon's, see http_req_set_data */
+    http_req_data_free_fn data_free; /* frees data */
+    http_req_decorate_fn decorate;   /* a dialect's error fields, or NULL */
+    http_req_resume_fn resume;       /* builds the reply after a wake */
+    bool waiting;                    /* suspended once: the next call is a resume */
+    pthread_mutex_t lock;            /* orders suspend against wake/complete */
+    bool suspended;                  /* guarded by lock */
+    bool done;                       /* guarded by lock: woken or completed */
+    bool has_reply;                  /* guarded by lock: complete stored a reply */
+    unsigned reply_status;           /* guarded by lock */
+    json_t *reply;                   /* guarded by lock: owned */
 };
 
 /* The reply when even the error cannot be built: static, so it needs no memory. */
@@ -175,8 +175,8 @@ enum MHD_Result http_req_unrouted(struct http_req *r, int rc, const struct route
     char msg[256];
 
     if (rc == -EPERM) {
-        snprintf(msg, sizeof(msg), "method %.16s is not allowed on %.100s; allowed: %s",
-                 r->method, r->url, m->allow);
+        snprintf(msg, sizeof(msg), "method %.16s is not allowed on %.100s; allowed: %s", r->method,
+                 r->url, m->allow);
         return http_req_error_allow(r, ERR_METHOD, NULL, msg, m->allow);
     }
     return http_req_error(r, ERR_NOT_FOUND, NULL, "no such endpoint: %.16s %.200s", r->method,
@@ -228,8 +228,8 @@ int http_req_query_long(const struct http_req *r, const char *key, long min, lon
     if (*s == '\0' || *end || errno || v < min || v > max) {
         if (max == LONG_MAX)
             return err_set(e, ERR_INVALID, key, "query '%s' must be an integer >= %ld", key, min);
-        return err_set(e, ERR_INVALID, key, "query '%s' must be an integer in [%ld, %ld]", key,
-                       min, max);
+        return err_set(e, ERR_INVALID, key, "query '%s' must be an integer in [%ld, %ld]", key, min,
+                       max);
     }
     *out = v;
     return 0;
@@ -514,7 +514,7 @@ int http_srv_metrics(const struct http_srv *s, struct buf *b)
     if (r == 0)
         r = buf_printf(b, "# TYPE %s_http_errors_total counter\n", ns);
     for (int i = 0; r == 0 && i < ERR_COUNT; i++)
-        r = buf_printf(b, "%s_http_errors_total{code=\"%s\"} %lu\n", ns,
-                       err_name(ERR_INVALID + i), atomic_load(&s->err_counts[i]));
+        r = buf_printf(b, "%s_http_errors_total{code=\"%s\"} %lu\n", ns, err_name(ERR_INVALID + i),
+                       atomic_load(&s->err_counts[i]));
     return r;
 }

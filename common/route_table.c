@@ -82,9 +82,9 @@ int route_table_match(const struct route_row *rows, size_t n, const char *method
     m->id = (hit ? hit : first)->id;
     m->name = (hit ? hit : first)->name;
     if (first->arg != ROUTE_ARG_NONE) {
-        bool ok = slen < ROUTE_ARG_MAX && (first->arg == ROUTE_ARG_UUID
-                                               ? ids_is_uuid(seg, slen)
-                                               : route_table_name_ok(seg, slen));
+        bool ok =
+            slen < ROUTE_ARG_MAX && (first->arg == ROUTE_ARG_UUID ? ids_is_uuid(seg, slen)
+                                                                  : route_table_name_ok(seg, slen));
         /* A bad segment keeps a printable prefix for the 404 message. */
         size_t keep = slen < ROUTE_ARG_MAX - 1 ? slen : ROUTE_ARG_MAX - 1;
 
