@@ -24,7 +24,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "runtime.h"
-#include "server.h"
+#include "api.h"
 #include "zyg_client.h"
 #include "zygote.h"
 
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
     struct outbox *ob = NULL;
     struct runtimes *rts = NULL;
     char **zargv = NULL, **zenv = NULL;
-    struct server *srv = NULL;
+    struct api *api = NULL;
     struct err e = {0};
     sigset_t mask;
     int sfd = -1, rc = 1, lvl, r;
@@ -311,8 +311,8 @@ int main(int argc, char **argv)
         log_error("outbox: %s", e.msg);
         goto out;
     }
-    srv = server_new(&cfg, mgr, zc, ob, rts, &e);
-    if (!srv) {
+    api = api_new(&cfg, mgr, zc, ob, rts, &e);
+    if (!api) {
         log_error("%s", e.msg);
         goto out;
     }
@@ -321,11 +321,11 @@ int main(int argc, char **argv)
         goto out;
     }
     cfg_describe(agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]), &cfg, desc, sizeof(desc));
-    log_info("listening on http://%s:%u harness=%s config: %s", cfg.host,
-             (unsigned)server_port(srv), harness, desc);
+    log_info("listening on http://%s:%u harness=%s config: %s", cfg.host, (unsigned)api_port(api),
+             harness, desc);
     if (cfg.port_file) {
         FILE *f = fopen(cfg.port_file, "we");
-        if (!f || fprintf(f, "%u\n", (unsigned)server_port(srv)) < 0 || fclose(f) != 0) {
+        if (!f || fprintf(f, "%u\n", (unsigned)api_port(api)) < 0 || fclose(f) != 0) {
             log_errno(errno, NULL, "cannot write --port-file '%s'", cfg.port_file);
             goto out;
         }
@@ -348,11 +348,11 @@ int main(int argc, char **argv)
 out:
     /* Stop taking work, end what runs and wake every waiting client, let their answers go out,
      * then stop HTTP, then the zygote. */
-    server_quiesce(srv);
+    api_quiesce(api);
     exec_mgr_stop(mgr);
     outbox_free(ob);
-    server_drain(srv, 3000);
-    server_free(srv);
+    api_drain(api, 3000);
+    api_free(api);
     exec_mgr_free(mgr);
     zyg_client_free(zc);
     runtimes_free(rts);

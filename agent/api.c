@@ -1,0 +1,518 @@
+/* api.c - the agent's HTTP API (DESIGN "Agent API") on the shared server core.
+ *
+ * No handler ever blocks. A synchronous /execute suspends its request and the
+ * execution manager wakes it when the result is ready, so one thread serves
+ * thousands of waiting clients and /health always answers. */
+#include "api.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_route.h"
+#include "buf.h"
+#include "clock.h"
+#include "exec_req.h"
+#include "http_srv.h"
+#include "json_util.h"
+#include "log.h"
+
+#define API_MAX_BODY (10u << 20)
+#define API_VERSION  "0.1.0"
+
+struct api {
+    const struct agent_cfg *cfg;
+    struct exec_mgr *mgr;
+    struct zyg_client *zc;
+    struct outbox *ob;
+    struct runtimes *rts; /* borrowed */
+    char available[512];  /* the runtimes' names, for error messages */
+    struct http_srv *http;
+    int64_t started_ns;
+};
+
+/* What a request that waits keeps (http_req_set_data). */
+struct api_req {
+    struct api *api;
+    struct exec *ex;    /* the execution this request waits for (a reference), or NULL */
+    char adj_id[40];    /* POST /adjust-processor: the item, once stored */
+    bool adj_delivered; /* its first attempt reached the backend (written before
+                           the wake) */
+};
+
+/* The request is over: no more wakes from the manager, then the reference goes.
+ */
+static void api_req_free(struct http_req *r, void *data)
+{
+    struct api_req *q = data;
+
+    if (q->ex) {
+        exec_mgr_clear_waiter(q->api->mgr, q->ex, r);
+        exec_unref(q->ex);
+    }
+    free(q);
+}
+
+/* Attaches a new api_req to r: borrowed pointer, or NULL on OOM. */
+static struct api_req *api_req_attach(struct api *a, struct http_req *r)
+{
+    struct api_req *q = calloc(1, sizeof(*q));
+
+    if (q) {
+        q->api = a;
+        http_req_set_data(r, q, api_req_free);
+    }
+    return q;
+}
+
+/* Called by the execution manager (its lock held) when the awaited execution
+ * finishes. */
+static void api_on_exec_done(void *arg)
+{
+    http_req_wake(arg);
+}
+
+/* "Execution not found" with the Brain_Net field next to ours. */
+static enum MHD_Result api_not_found(struct http_req *r)
+{
+    json_t *o = http_req_error_body(r, ERR_NOT_FOUND, NULL, "Execution not found");
+
+    if (o)
+        json_object_set_new(o, "detail", json_string("Execution not found"));
+    return http_req_json(r, err_http_status(ERR_NOT_FOUND), o);
+}
+
+/* Replies with a finished execution: the result, or 503 if the zygote died
+ * under it. */
+static enum MHD_Result api_reply_result(struct http_req *r)
+{
+    struct api_req *q = http_req_data(r);
+    json_t *res = exec_result(q->api->mgr, q->ex), *o;
+
+    if (!res || !exec_lost_zygote(q->ex))
+        return http_req_json(r, MHD_HTTP_OK, res);
+    json_decref(res);
+    o = http_req_error_body(r, ERR_ZYGOTE_DIED, NULL,
+                            "the Python zygote died during this execution; it is "
+                            "being restarted, retry");
+    if (o)
+        json_object_set_new(o, "execution_id", json_string(exec_id(q->ex)));
+    return http_req_json(r, err_http_status(ERR_ZYGOTE_DIED), o);
+}
+
+/* A long-poll answers with the state at wake-up, finished or not. */
+static enum MHD_Result api_reply_poll(struct http_req *r)
+{
+    struct api_req *q = http_req_data(r);
+
+    return http_req_json(r, MHD_HTTP_OK, exec_result(q->api->mgr, q->ex));
+}
+
+/* DELETE's answer: the message and the execution's status now. */
+static enum MHD_Result api_reply_cancel_msg(struct http_req *r, const char *msg)
+{
+    struct api_req *q = http_req_data(r);
+    json_t *res = exec_result(q->api->mgr, q->ex), *o = NULL;
+
+    if (res)
+        o = json_pack("{s:s, s:s, s:O}", "message", msg, "execution_id", exec_id(q->ex), "status",
+                      json_object_get(res, "status"));
+    json_decref(res);
+    return http_req_json(r, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result api_reply_cancelled(struct http_req *r)
+{
+    return api_reply_cancel_msg(r, "Execution cancelled");
+}
+
+/* Suspends r until q->ex finishes or the monotonic deadline (0 = none) passes;
+ * resume then builds the reply. */
+static enum MHD_Result api_wait(struct http_req *r, struct api_req *q, int64_t deadline_ns,
+                                http_req_resume_fn resume)
+{
+    if (exec_mgr_set_waiter(q->api->mgr, q->ex, api_on_exec_done, r, deadline_ns))
+        return resume(r);
+    return http_req_suspend(r, resume);
+}
+
+/* exec_limits.language: the canonical name of an available runtime. */
+static const char *api_language(void *ctx, const char *name)
+{
+    const struct runtime_def *rd = runtimes_find(ctx, name);
+
+    return rd ? runtime_name(rd) : NULL;
+}
+
+static enum MHD_Result api_execute(struct api *a, struct http_req *r)
+{
+    struct exec_limits lim = {.default_timeout = a->cfg->default_timeout,
+                              .max_timeout = a->cfg->max_timeout,
+                              .max_output_bytes = a->cfg->max_output_bytes,
+                              .policy = a->cfg->policy,
+                              .allow_override = a->cfg->allow_override,
+                              .restricted_imports = a->cfg->restricted_imports,
+                              .language = api_language,
+                              .language_ctx = a->rts,
+                              .available = a->available};
+    struct exec_req req;
+    struct api_req *q;
+    struct err e = {0};
+    const char *body;
+    size_t len;
+    bool async;
+
+    if (!(body = http_req_body(r, &len)))
+        return http_req_too_large(r);
+    if (exec_req_parse(body, len, &lim, &req, &e) < 0)
+        return http_req_err(r, &e);
+    async = req.async;
+    q = api_req_attach(a, r);
+    if (!q) {
+        exec_req_done(&req);
+        return http_req_json(r, 0, NULL);
+    }
+    if (exec_mgr_submit_take(a->mgr, &req, &q->ex, &e) < 0)
+        return http_req_err(r, &e);
+    if (async)
+        return http_req_json(
+            r, MHD_HTTP_ACCEPTED,
+            json_pack("{s:s, s:s}", "execution_id", exec_id(q->ex), "status", "pending"));
+    return api_wait(r, q, 0, api_reply_result);
+}
+
+/* GET /execution/{id}?wait=: the result now, or at the end (or the wait's end).
+ */
+static enum MHD_Result api_execution_get(struct api *a, struct http_req *r, const char *id)
+{
+    const char *w = http_req_query(r, "wait");
+    struct api_req *q;
+    double secs = 0;
+    char *end;
+
+    if (w) {
+        secs = strtod(w, &end);
+        if (*w == '\0' || *end || !(secs >= 0 && secs <= 3600))
+            return http_req_error(r, ERR_INVALID, "wait",
+                                  "query 'wait' must be seconds in [0, 3600]");
+    }
+    q = api_req_attach(a, r);
+    if (!q)
+        return http_req_json(r, 0, NULL);
+    q->ex = exec_mgr_find(a->mgr, id);
+    if (!q->ex)
+        return api_not_found(r);
+    if (secs <= 0)
+        return api_reply_poll(r);
+    return api_wait(r, q, clock_mono_ns() + (int64_t)(secs * 1e9), api_reply_poll);
+}
+
+/* DELETE /execution/{id}: really stops it, answers once it has stopped. */
+static enum MHD_Result api_execution_delete(struct api *a, struct http_req *r, const char *id)
+{
+    struct api_req *q = api_req_attach(a, r);
+
+    if (!q)
+        return http_req_json(r, 0, NULL);
+    q->ex = exec_mgr_find(a->mgr, id);
+    if (!q->ex)
+        return api_not_found(r);
+    if (exec_mgr_cancel(a->mgr, q->ex) == 1)
+        return api_reply_cancel_msg(r, "Execution already finished");
+    return api_wait(r, q, 0, api_reply_cancelled);
+}
+
+static enum MHD_Result api_debug(struct api *a, struct http_req *r, const char *id)
+{
+    struct exec *ex = exec_mgr_find(a->mgr, id);
+    enum MHD_Result res;
+    json_t *d;
+
+    if (!ex)
+        return api_not_found(r);
+    d = exec_debug_info(a->mgr, ex);
+    res = http_req_json(r, MHD_HTTP_OK,
+                        json_pack("{s:s, s:O?, s:O?}", "execution_id", exec_id(ex), "debug_info", d,
+                                  "detailed_trace", d ? json_object_get(d, "trace") : NULL));
+    json_decref(d);
+    exec_unref(ex);
+    return res;
+}
+
+/* Outbox callback after an adjustment's first delivery attempt (outbox thread,
+ * its lock held). */
+static void api_on_adjust_first(void *arg, bool delivered)
+{
+    struct http_req *r = arg;
+    struct api_req *q = http_req_data(r);
+
+    q->adj_delivered = delivered;
+    http_req_wake(r);
+}
+
+static enum MHD_Result api_reply_adjust(struct http_req *r)
+{
+    struct api_req *q = http_req_data(r);
+
+    return http_req_json(r, q->adj_delivered ? MHD_HTTP_OK : MHD_HTTP_ACCEPTED,
+                         json_pack("{s:s, s:s}", "status",
+                                   q->adj_delivered ? "delivered" : "queued", "id", q->adj_id));
+}
+
+/* POST /adjust-processor: stored on disk first, then the first delivery attempt
+ * is awaited (suspended, never blocking a thread) to tell "delivered" from
+ * "queued". */
+static enum MHD_Result api_adjust(struct api *a, struct http_req *r)
+{
+    struct err e = {0};
+    struct api_req *q;
+    const char *text;
+    json_t *body;
+    size_t len;
+    int rc;
+
+    if (!(text = http_req_body(r, &len)))
+        return http_req_too_large(r);
+    body = json_util_parse_object(text, len, &e);
+    if (!body)
+        return http_req_err(r, &e);
+    q = api_req_attach(a, r);
+    rc = q ? outbox_add(a->ob, body, q->adj_id, api_on_adjust_first, r, &e)
+           : err_set(&e, ENOMEM, "", "out of memory, retry");
+    json_decref(body);
+    if (rc < 0)
+        return http_req_err(r, &e);
+    return http_req_suspend(r, api_reply_adjust);
+}
+
+static enum MHD_Result api_adjustments(struct api *a, struct http_req *r)
+{
+    json_t *arr = outbox_list(a->ob, http_req_query(r, "processor_id"));
+
+    return http_req_json(r, MHD_HTTP_OK,
+                         json_pack("{s:o, s:I}", "adjustments", arr ? arr : json_array(), "total",
+                                   (json_int_t)json_array_size(arr)));
+}
+
+static enum MHD_Result api_list(struct api *a, struct http_req *r)
+{
+    long limit, offset;
+    size_t total = 0;
+    struct err e = {0};
+    json_t *arr;
+
+    if (http_req_query_long(r, "limit", 1, 1000, 50, &limit, &e) < 0 ||
+        http_req_query_long(r, "offset", 0, LONG_MAX, 0, &offset, &e) < 0)
+        return http_req_err(r, &e);
+    arr = exec_mgr_list(a->mgr, (size_t)limit, (size_t)offset, http_req_query(r, "processor_id"),
+                        &total);
+    return http_req_json(r, MHD_HTTP_OK,
+                         json_pack("{s:o, s:I, s:I, s:I}", "executions", arr ? arr : json_array(),
+                                   "total", (json_int_t)total, "limit", (json_int_t)limit, "offset",
+                                   (json_int_t)offset));
+}
+
+/* Is the agent usable? Not while the zygote is down, nor when a layer refuses
+ * every execution (see isolate_report). */
+static bool api_ready(struct api *a, json_t *z)
+{
+    const char *k;
+    json_t *v;
+
+    if (!zyg_client_is_ready(a->zc) || !z)
+        return false;
+    json_object_foreach(json_object_get(z, "isolation"), k, v)
+    {
+        if (json_is_true(json_object_get(v, "refuses_executions")))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result api_health(struct api *a, struct http_req *r)
+{
+    json_t *z = zyg_client_health(a->zc), *vers = runtimes_versions(a->rts), *names = json_array();
+    const struct agent_cfg *cfg = a->cfg;
+    const char *k;
+    json_t *o, *v;
+
+    o = json_pack("{s:s, s:s, s:s, s:f}", "status", api_ready(a, z) ? "ok" : "degraded", "service",
+                  "sandpit-agent", "version", API_VERSION, "uptime_s",
+                  (double)(clock_mono_ns() - a->started_ns) / 1e9);
+    json_object_foreach(vers, k, v)
+    {
+        json_array_append_new(names, json_string(k));
+    }
+    if (o) {
+        json_object_set_new(o, "languages", names ? names : json_array());
+        json_object_set_new(o, "runtimes", vers ? vers : json_object());
+        names = vers = NULL;
+        /* The isolation layers in force, at the top level where operators look
+         * first. */
+        if (z && json_object_get(z, "isolation"))
+            json_object_set(o, "isolation", json_object_get(z, "isolation"));
+        /* The zygote's last report on its warm pool, else just the configured size.
+         */
+        if (z && json_object_get(z, "warm_pool"))
+            json_object_set(o, "warm_pool", json_object_get(z, "warm_pool"));
+        else
+            json_object_set_new(o, "warm_pool",
+                                json_pack("{s:I}", "size", (json_int_t)cfg->warm_pool));
+        json_object_set_new(o, "zygote", z ? z : json_null());
+        z = NULL;
+        json_object_set_new(o, "executions", exec_mgr_health(a->mgr));
+        json_object_set_new(o, "adjustments", outbox_health(a->ob));
+        json_object_set_new(
+            o, "limits",
+            json_pack("{s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:s}", "default_timeout_s",
+                      cfg->default_timeout, "max_timeout_s", cfg->max_timeout, "max_output_bytes",
+                      (json_int_t)cfg->max_output_bytes, "max_body_bytes", (json_int_t)API_MAX_BODY,
+                      "memory_mb", (json_int_t)cfg->memory_mb, "pids", (json_int_t)cfg->pids_limit,
+                      "disk_mb", (json_int_t)cfg->disk_mb, "policy", cfg->policy));
+        json_object_set_new(o, "errors", http_srv_errors_json(a->http));
+    }
+    json_decref(z);
+    json_decref(vers);
+    json_decref(names);
+    return http_req_json(r, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result api_root(struct http_req *r)
+{
+    return http_req_json(
+        r, MHD_HTTP_OK,
+        json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s]}", "service", "sandpit-agent", "version",
+                  API_VERSION, "endpoints", "POST /execute", "GET /execution/{id}",
+                  "DELETE /execution/{id}", "GET /executions?limit=&offset=&processor_id=",
+                  "GET /debug/{id}", "GET /languages", "GET /health", "GET /metrics"));
+}
+
+static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
+{
+    json_t *ex = exec_mgr_health(a->mgr), *z = zyg_client_health(a->zc);
+    const char *k;
+    struct buf b;
+    char *data;
+    json_t *v;
+    size_t len;
+    int rc;
+
+    buf_init(&b, 0);
+    rc = http_srv_metrics(a->http, &b);
+    json_object_foreach(ex, k, v)
+    {
+        if (rc == 0)
+            rc = buf_printf(&b, "sandpit_executions{kind=\"%s\"} %lld\n", k,
+                            (long long)json_integer_value(v));
+    }
+    if (rc == 0)
+        rc = buf_printf(&b, "sandpit_zygote_restarts_total %lld\nsandpit_zygote_ready %d\n",
+                        (long long)json_integer_value(json_object_get(z, "restarts")),
+                        zyg_client_is_ready(a->zc));
+    json_decref(ex);
+    json_decref(z);
+    data = buf_steal(&b, &len);
+    if (rc < 0) {
+        free(data);
+        data = NULL;
+    }
+    return http_req_bytes(r, MHD_HTTP_OK, data, len, "text/plain; version=0.0.4");
+}
+
+static enum MHD_Result api_route(void *app, struct http_req *r)
+{
+    struct api *a = app;
+    const char *url = http_req_url(r);
+    struct route_match m;
+    int rc = api_route_parse(http_req_method(r), url, strlen(url), &m);
+
+    if (rc == -EINVAL)
+        return api_not_found(r);
+    if (rc < 0)
+        return http_req_unrouted(r, rc, &m);
+    switch ((enum api_route_id)m.id) {
+    case API_ROOT:
+        return api_root(r);
+    case API_EXECUTE:
+        return api_execute(a, r);
+    case API_HEALTH:
+        return api_health(a, r);
+    case API_METRICS:
+        return api_metrics(a, r);
+    case API_LANGUAGES:
+        return http_req_json(r, MHD_HTTP_OK, runtimes_describe(a->rts));
+    case API_ADJUST:
+        return api_adjust(a, r);
+    case API_ADJUSTMENTS:
+        return api_adjustments(a, r);
+    case API_EXECUTIONS:
+        return api_list(a, r);
+    case API_EXECUTION_GET:
+        return api_execution_get(a, r, m.arg);
+    case API_EXECUTION_DELETE:
+        return api_execution_delete(a, r, m.arg);
+    case API_DEBUG:
+        return api_debug(a, r, m.arg);
+    case API_NONE:
+        break;
+    }
+    return http_req_unrouted(r, -ENOENT, &m);
+}
+
+struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zyg_client *zc,
+                    struct outbox *ob, struct runtimes *rts, struct err *e)
+{
+    struct api *a = calloc(1, sizeof(*a));
+    struct http_srv_opts o = {.host = cfg->host,
+                              .port = cfg->port,
+                              .threads = (unsigned)cfg->threads,
+                              .max_body = API_MAX_BODY,
+                              .metrics_ns = "sandpit",
+                              .route = api_route,
+                              .app = a};
+
+    if (!a) {
+        err_set(e, ERR_BUSY, "", "out of memory");
+        return NULL;
+    }
+    a->cfg = cfg;
+    a->mgr = mgr;
+    a->zc = zc;
+    a->ob = ob;
+    a->rts = rts;
+    runtimes_list(rts, a->available, sizeof(a->available));
+    a->started_ns = clock_mono_ns();
+    a->http = http_srv_start(&o, e);
+    if (!a->http) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+uint16_t api_port(const struct api *a)
+{
+    return http_srv_port(a->http);
+}
+
+void api_quiesce(struct api *a)
+{
+    if (a)
+        http_srv_quiesce(a->http);
+}
+
+void api_drain(struct api *a, int timeout_ms)
+{
+    if (a)
+        http_srv_drain(a->http, timeout_ms);
+}
+
+void api_free(struct api *a)
+{
+    if (!a)
+        return;
+    http_srv_free(a->http);
+    free(a);
+}

@@ -1,0 +1,32 @@
+/* api.h - the agent's HTTP API (DESIGN "Agent API") on common/http_srv. */
+#ifndef SANDPIT_API_H
+#define SANDPIT_API_H
+
+#include <stdint.h>
+
+#include "agent_cfg.h"
+#include "err.h"
+#include "exec_mgr.h"
+#include "outbox.h"
+#include "runtime.h"
+#include "zyg_client.h"
+
+struct api;
+
+/* Starts listening (MHD threads). All pointers are borrowed for the API's life.
+ * NULL with e set when the address cannot be bound. */
+struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zyg_client *zc,
+                    struct outbox *ob, struct runtimes *rts, struct err *e);
+/* The bound port (useful with --port 0). */
+uint16_t api_port(const struct api *a);
+/* Stops accepting new connections; existing ones continue. NULL ok. */
+void api_quiesce(struct api *a);
+/* Waits (at most timeout_ms) until every request in progress has been answered,
+ * so clients woken during shutdown get their reply before the connections
+ * close. NULL ok. */
+void api_drain(struct api *a, int timeout_ms);
+/* Stops the threads and frees; every suspended request must have been woken.
+ * NULL ok. */
+void api_free(struct api *a);
+
+#endif

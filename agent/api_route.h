@@ -1,0 +1,30 @@
+/* api_route.h - the agent's URL space: its endpoint table over
+ * common/route_table; pure. */
+#ifndef SANDPIT_API_ROUTE_H
+#define SANDPIT_API_ROUTE_H
+
+#include <stddef.h>
+
+#include "route_table.h"
+
+enum api_route_id {
+    API_NONE,             /* no endpoint has this path */
+    API_ROOT,             /* GET / */
+    API_EXECUTE,          /* POST /execute */
+    API_HEALTH,           /* GET /health */
+    API_METRICS,          /* GET /metrics */
+    API_LANGUAGES,        /* GET /languages */
+    API_ADJUST,           /* POST /adjust-processor */
+    API_ADJUSTMENTS,      /* GET /adjustments */
+    API_EXECUTIONS,       /* GET /executions */
+    API_EXECUTION_GET,    /* GET /execution/{id} */
+    API_EXECUTION_DELETE, /* DELETE /execution/{id} */
+    API_DEBUG,            /* GET /debug/{id} */
+};
+
+/* Matches method and path (len bytes, query removed) against the agent's
+ * endpoints; returns and fills m as route_table_match does (-EINVAL: the {id}
+ * is not an execution id). */
+int api_route_parse(const char *method, const char *path, size_t len, struct route_match *m);
+
+#endif
