@@ -35,7 +35,7 @@ enum err_code {
 struct err {
     int code;       /* one of enum err_code, 0 when unset */
     char field[48]; /* the request field at fault, "" when none */
-    char msg[160];  /* human-readable, names the problem */
+    char msg[320];  /* human-readable, names the problem; room for a quoted agent message */
 };
 
 /* Fills e (when not NULL) and returns -code, so callers can `return err_set(...)`. */

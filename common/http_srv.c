@@ -273,8 +273,8 @@ static enum MHD_Result http_req_answer(struct http_req *r)
     r->reply = NULL;
     r->has_reply = false;
     pthread_mutex_unlock(&r->lock);
-    if (has)
-        return http_req_json(r, status, reply);
+    if (has || !r->resume)
+        return http_req_json(r, has ? status : MHD_HTTP_INTERNAL_SERVER_ERROR, reply);
     return r->resume(r);
 }
 

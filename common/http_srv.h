@@ -106,8 +106,8 @@ enum MHD_Result http_req_too_large(struct http_req *r);
 enum MHD_Result http_req_unrouted(struct http_req *r, int rc, const struct route_match *m);
 
 /* After handing work to another thread: suspends the request until http_req_wake (then
- * resume(r) builds the reply) or http_req_complete (its reply is sent). Answers at once when
- * that already happened. MHD thread. */
+ * resume(r) builds the reply) or http_req_complete (its reply is sent; resume may be NULL when
+ * only complete is used). Answers at once when that already happened. MHD thread. */
 enum MHD_Result http_req_suspend(struct http_req *r, http_req_resume_fn resume);
 /* Wakes a suspended (or about to suspend) request. Any thread. */
 void http_req_wake(struct http_req *r);

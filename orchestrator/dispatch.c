@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_client.h"
 #include "clock.h"
 #include "log.h"
 #include "strx.h"
@@ -266,35 +267,18 @@ int dispatch_submit(struct dispatch *d, struct dcall *c)
     return upstream_post(d->up, dispatch_task, c);
 }
 
-/* The agent's {"error":{"code"}} of an error body, or "". */
-static void dispatch_error_code(const char *body, size_t len, char *code, size_t size, char *msg,
-                                size_t msize)
-{
-    json_t *o = json_loadb(body, len, 0, NULL);
-    json_t *e = json_object_get(o, "error");
-
-    snprintf(code, size, "%s",
-             json_is_string(json_object_get(e, "code"))
-                 ? json_string_value(json_object_get(e, "code"))
-                 : "");
-    snprintf(msg, msize, "%s",
-             json_is_string(json_object_get(e, "message"))
-                 ? json_string_value(json_object_get(e, "message"))
-                 : "");
-    json_decref(o);
-}
-
 static void dispatch_on_done(void *arg, struct upstream_resp *r)
 {
     struct dcall *c = arg;
     struct dispatch *d = c->d;
-    char code[48] = "", msg[200] = "", why[sizeof(c->err)];
+    struct agent_client_error ae = {{0}};
+    char why[sizeof(c->err)];
     bool busy = false, failed;
 
     c->attempts++;
     if (r->status >= 500 && r->body.len)
-        dispatch_error_code(r->body.data, r->body.len, code, sizeof(code), msg, sizeof(msg));
-    busy = r->status == 503 && !strcmp(code, "busy");
+        agent_client_error_read(r->body.data, r->body.len, &ae);
+    busy = r->status == 503 && !strcmp(ae.code, "busy");
     failed = r->curl_code != 0 || (r->status >= 500 && !busy);
     if (c->slot && (failed || busy || !c->keep_slot)) {
         dispatch_release(d, c->answered_by, c->answered_gen);
@@ -325,7 +309,7 @@ static void dispatch_on_done(void *arg, struct upstream_resp *r)
         strx_printf(why, sizeof(why), "agent %s failed: %s", c->agent_url, r->err);
     else
         strx_printf(why, sizeof(why), "agent %s answered HTTP %ld%s%.200s", c->agent_url, r->status,
-                    msg[0] ? ": " : "", msg);
+                    ae.msg[0] ? ": " : "", ae.msg);
     /* A pinned call (a long-poll, a cancel) that runs out of time says more about the call
      * than about the agent; every other failure takes the agent out until a check passes. */
     if (!(r->timed_out && c->agent >= 0))

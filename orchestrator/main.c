@@ -32,7 +32,7 @@
 #include "nadoo.h"
 #include "orch_cfg.h"
 #include "registry.h"
-#include "server.h"
+#include "api.h"
 #include "supervisor.h"
 #include "upstream.h"
 #include "strx.h"
@@ -163,7 +163,7 @@ int main(int argc, char **argv)
     struct dispatch *d = NULL;
     struct supervisor *sup = NULL;
     struct jobs *jobs = NULL;
-    struct server *srv = NULL;
+    struct api *api = NULL;
     struct err e = {0};
     bool curl_ready = false, spawn;
     sigset_t mask;
@@ -268,8 +268,8 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    srv = server_new(&cfg, reg, d, jobs, &keys, &e);
-    if (!srv) {
+    api = api_new(&cfg, reg, d, jobs, &keys, &e);
+    if (!api) {
         log_error("%s", e.msg);
         goto out;
     }
@@ -277,11 +277,11 @@ int main(int argc, char **argv)
     shown = cfg;
     shown.api_keys = keys.n ? "(set)" : "";
     cfg_describe(orch_opts, ORCH_N_OPTS, &shown, desc, sizeof(desc));
-    log_info("listening on http://%s:%u config: %s", cfg.host, (unsigned)server_port(srv), desc);
+    log_info("listening on http://%s:%u config: %s", cfg.host, (unsigned)api_port(api), desc);
     sig = main_wait_agents(reg, sfd, cfg.start_timeout);
     if (!sig && cfg.port_file) {
         FILE *f = fopen(cfg.port_file, "we");
-        if (!f || fprintf(f, "%u\n", (unsigned)server_port(srv)) < 0 || fclose(f) != 0) {
+        if (!f || fprintf(f, "%u\n", (unsigned)api_port(api)) < 0 || fclose(f) != 0) {
             log_errno(errno, NULL, "cannot write --port-file '%s'", cfg.port_file);
             goto out;
         }
@@ -304,10 +304,10 @@ int main(int argc, char **argv)
     log_info("signal %d received, shutting down", sig);
     rc = 0;
 out:
-    server_quiesce(srv);
+    api_quiesce(api);
     upstream_stop(up);
     supervisor_free(sup);
-    server_free(srv);
+    api_free(api);
     jobs_free(jobs);
     dispatch_free(d);
     upstream_free(up);

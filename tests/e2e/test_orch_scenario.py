@@ -34,13 +34,14 @@ def _timed(orch, code, **fields):
 
 
 def test_artificial_delay_makes_execute_slower(orch):
-    base = min(_timed(orch, "print('x')", timeout=10)[0] for _ in range(3))
     took, res = _timed(orch, "print('x')", timeout=10, scenario={"artificialDelayMs": 300})
     assert res["process_status"] == "completed" and res["stdout"] == "x\n", res
     assert res["artificial_delay_s"] == pytest.approx(0.3), res
     assert res["scenario"] == {"artificialDelayMs": 300}, res
+    # The delay is a floor on the whole call. (Not "took - an undelayed run's time": while the
+    # start is held back the zygote refills its warm pool, so the delayed run's own part is
+    # often faster than any undelayed one, and that comparison failed under load.)
     assert took >= 0.3, took
-    assert took - base >= 0.28, (took, base)
     # The delay is the scenario's, not the code's: execution_time leaves it out.
     assert res["execution_time"] < took, res
 

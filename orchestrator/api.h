@@ -1,0 +1,29 @@
+/* api.h - the orchestrator's HTTP API (DESIGN "Orchestrator API") on common/http_srv: routing,
+ * keys, health and metrics here; one file per dialect (api_toolcall.c, api_jobs.c,
+ * api_nadoo.c); agent_client.c talks to the agents. */
+#ifndef SANDPIT_API_H
+#define SANDPIT_API_H
+
+#include <stdint.h>
+
+#include "dispatch.h"
+#include "err.h"
+#include "jobs.h"
+#include "nadoo.h"
+#include "orch_cfg.h"
+#include "registry.h"
+
+struct api;
+
+/* Starts listening (MHD threads). All pointers are borrowed for the API's life. NULL with e
+ * set when the address cannot be bound. */
+struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dispatch *d,
+                    struct jobs *jobs, const struct nadoo_keys *keys, struct err *e);
+/* The bound port (useful with --port 0). */
+uint16_t api_port(const struct api *a);
+/* Stops accepting new connections; existing ones continue. NULL ok. */
+void api_quiesce(struct api *a);
+/* Stops the threads and frees; every suspended request must have been woken. NULL ok. */
+void api_free(struct api *a);
+
+#endif

@@ -1,0 +1,63 @@
+/* api_int.h - what the orchestrator's API files share (api.c and one file per dialect); not
+ * for the rest of the tree. */
+#ifndef SANDPIT_API_INT_H
+#define SANDPIT_API_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api.h"
+#include "http_srv.h"
+
+#define API_MAX_BODY (10u << 20)
+#define API_VERSION  "0.1.0"
+
+struct api {
+    const struct orch_cfg *cfg;
+    struct registry *reg;
+    struct dispatch *d;
+    struct jobs *jobs;
+    const struct nadoo_keys *keys; /* X-API-Key for /api/v1 (n == 0: none) */
+    struct http_srv *http;
+    int64_t started_ns;
+    atomic_ulong executions;
+    atomic_ulong exec_status[3]; /* completed, error, timeout (NVIDIA process_status) */
+};
+
+/* Builds a dialect's reply from an agent's ExecutionResult (borrowed): new reference, or NULL
+ * when the result cannot be read. */
+typedef json_t *(*api_run_reply_fn)(const struct dcall *dc, json_t *res, void *ctx);
+
+/* Checks that some agent could serve lang; otherwise answers 400 naming the available ones on
+ * field (e.g. "language", "executions[2].language") and returns false. */
+bool api_lang_known(struct api *a, struct http_req *r, const char *lang, const char *field,
+                    enum MHD_Result *res);
+/* Runs body (borrowed) on an agent serving lang and answers r when done, with reply(dc, result,
+ * ctx) or the agent's error in r's dialect. ctx is freed with free() when r is over. Suspends
+ * r; returns what the handler returns. */
+enum MHD_Result api_run(struct api *a, struct http_req *r, const char *lang, json_t *body,
+                        double timeout, double delay_s, api_run_reply_fn reply, void *ctx);
+/* Counts one execution's NVIDIA process_status for /metrics. */
+void api_count_status(struct api *a, const char *process_status);
+
+/* POST /execute (NVIDIA tool-call contract). */
+enum MHD_Result api_toolcall_execute(struct api *a, struct http_req *r);
+
+/* The job API (HARDIK dialect). */
+enum MHD_Result api_jobs_run(struct api *a, struct http_req *r);
+enum MHD_Result api_jobs_get(struct api *a, struct http_req *r, const char *id,
+                             enum jobs_view view);
+enum MHD_Result api_jobs_list(struct api *a, struct http_req *r);
+enum MHD_Result api_jobs_cancel(struct api *a, struct http_req *r, const char *id);
+
+/* The Nadoo dialect (/api/v1). */
+enum MHD_Result api_nadoo_execute(struct api *a, struct http_req *r);
+enum MHD_Result api_nadoo_async(struct api *a, struct http_req *r);
+enum MHD_Result api_nadoo_status(struct api *a, struct http_req *r, const char *id);
+enum MHD_Result api_nadoo_batch(struct api *a, struct http_req *r);
+enum MHD_Result api_nadoo_languages(struct api *a, struct http_req *r);
+enum MHD_Result api_nadoo_language(struct api *a, struct http_req *r, const char *name);
+enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r);
+
+#endif
