@@ -18,8 +18,7 @@ void agent_client_error_read(const char *body, size_t len, struct agent_client_e
     if (!m)
         m = json_string_value(json_object_get(o, "detail"));
     strx_copy(out->code, sizeof(out->code), json_string_value(json_object_get(e, "code")) ?: "");
-    strx_copy(out->field, sizeof(out->field),
-              json_string_value(json_object_get(e, "field")) ?: "");
+    strx_copy(out->field, sizeof(out->field), json_string_value(json_object_get(e, "field")) ?: "");
     strx_copy(out->msg, sizeof(out->msg), m ? m : "");
     json_decref(o);
 }

@@ -14,9 +14,9 @@
 /* What an agent's error body ({"error":{code,message,field}} or {"detail"}) says; "" when
  * absent. */
 struct agent_client_error {
-    char code[48];   /* the agent's stable code ("busy", "zygote_died", ...) */
-    char msg[400];   /* its message (or Brain_Net's "detail") */
-    char field[48];  /* the request field at fault */
+    char code[48];  /* the agent's stable code ("busy", "zygote_died", ...) */
+    char msg[400];  /* its message (or Brain_Net's "detail") */
+    char field[48]; /* the request field at fault */
 };
 
 /* Reads an agent's error body (len bytes, not necessarily JSON) into out. */

@@ -64,7 +64,9 @@ bool api_lang_known(struct api *a, struct http_req *r, const char *lang, const c
 
 void api_count_status(struct api *a, const char *ps)
 {
-    atomic_fetch_add(&a->exec_status[!strcmp(ps, "completed") ? 0 : !strcmp(ps, "error") ? 1 : 2],
+    atomic_fetch_add(&a->exec_status[!strcmp(ps, "completed") ? 0
+                                     : !strcmp(ps, "error")   ? 1
+                                                              : 2],
                      1);
 }
 
@@ -199,7 +201,8 @@ static enum MHD_Result api_root(struct http_req *r)
 /* The agents' and the jobs' lines of /metrics. */
 static int api_metrics_agents(struct api *a, struct buf *b)
 {
-    json_t *agents = registry_agents_json(a->reg, clock_mono_ns()), *jobs = jobs_stats_json(a->jobs);
+    json_t *agents = registry_agents_json(a->reg, clock_mono_ns()),
+           *jobs = jobs_stats_json(a->jobs);
     const char *k;
     size_t i;
     json_t *v;

@@ -46,8 +46,7 @@ enum MHD_Result api_jobs_run(struct api *a, struct http_req *r)
                          json_pack("{s:s, s:s}", "jobId", id, "status", "queued"));
 }
 
-enum MHD_Result api_jobs_get(struct api *a, struct http_req *r, const char *id,
-                             enum jobs_view view)
+enum MHD_Result api_jobs_get(struct api *a, struct http_req *r, const char *id, enum jobs_view view)
 {
     json_t *o = NULL;
     int rc = jobs_get_json(a->jobs, id, view, &o);
@@ -85,7 +84,8 @@ static void api_jobs_cancel_done(void *arg, unsigned status, json_t *reply)
 /* jobs.c's 409 body (taken) as our error body, with its jobId and status kept: new or NULL. */
 static json_t *api_jobs_conflict(struct http_req *r, json_t *reply)
 {
-    const char *msg = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
     json_t *o = http_req_error_body(r, ERR_CONFLICT, NULL, msg ? msg : "the job has finished");
 
     if (o && (json_object_set(o, "jobId", json_object_get(reply, "jobId")) < 0 ||

@@ -126,8 +126,8 @@ enum MHD_Result api_nadoo_async(struct api *a, struct http_req *r)
 
     if (!api_nadoo_read(a, r, &req, &code, &code_len, &kind, &res))
         return res;
-    if (jobs_submit_take(a->jobs, &req, code, code_len, codefmt_kind_name(kind), http_req_id(r),
-                         id, &e) < 0)
+    if (jobs_submit_take(a->jobs, &req, code, code_len, codefmt_kind_name(kind), http_req_id(r), id,
+                         &e) < 0)
         return http_req_error(r, ERR_BUSY, NULL, "%s", e.msg);
     log_msg(LOG_DEBUG, http_req_id(r), "execution %s queued", id);
     return http_req_json(r, MHD_HTTP_ACCEPTED,
@@ -231,9 +231,9 @@ static struct api_nadoo_batch *api_nadoo_batch_new(struct api *a, struct http_re
         b->items[i].b = b;
         b->items[i].i = i;
         strx_copy(b->langs[i], sizeof(b->langs[i]), reqs[i].language);
-        calls[i] = agent_client_execute(a->cfg, reqs[i].language, body, reqs[i].timeout,
-                                        reqs[i].delay_s, http_req_id(r), api_nadoo_batch_done,
-                                        &b->items[i]);
+        calls[i] =
+            agent_client_execute(a->cfg, reqs[i].language, body, reqs[i].timeout, reqs[i].delay_s,
+                                 http_req_id(r), api_nadoo_batch_done, &b->items[i]);
         json_decref(body);
         if (!calls[i] || json_array_append_new(b->results, json_null()) < 0)
             goto fail_calls;
@@ -265,8 +265,7 @@ enum MHD_Result api_nadoo_batch(struct api *a, struct http_req *r)
 
     if (!(text = http_req_body(r, &len)))
         return http_req_too_large(r);
-    if (api_nadoo_bad(r, nadoo_batch_parse(text, len, a->cfg->max_timeout, reqs, &n, &e), &e,
-                      &res))
+    if (api_nadoo_bad(r, nadoo_batch_parse(text, len, a->cfg->max_timeout, reqs, &n, &e), &e, &res))
         return res;
     if (!api_nadoo_prepare(a, r, reqs, n, true, codes, lens, kinds, &res)) {
         for (i = 0; i < n; i++)
@@ -284,7 +283,8 @@ enum MHD_Result api_nadoo_batch(struct api *a, struct http_req *r)
     for (i = 0; i < n; i++) {
         if (dispatch_submit(a->d, calls[i]) < 0) {
             dcall_free(calls[i]);
-            api_nadoo_batch_put(b, i, nadoo_failure(b->langs[i], "the orchestrator is shutting down"));
+            api_nadoo_batch_put(b, i,
+                                nadoo_failure(b->langs[i], "the orchestrator is shutting down"));
         }
     }
     return http_req_suspend(r, NULL);

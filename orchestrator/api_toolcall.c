@@ -13,9 +13,9 @@
 
 /* What the reply of one run needs (api_run's ctx). */
 struct api_toolcall_ctx {
-    long long max_chars;            /* max_output_characters, -1 = none */
-    const char *code_format;        /* static name of the recognised format */
-    char req_id[IDS_UUID_LEN + 1];  /* echoed in the reply */
+    long long max_chars;           /* max_output_characters, -1 = none */
+    const char *code_format;       /* static name of the recognised format */
+    char req_id[IDS_UUID_LEN + 1]; /* echoed in the reply */
 };
 
 /* The dialect's error fields on every error body of the request: process_status "error",
