@@ -43,6 +43,14 @@ run_pytest() {
   add "$p" "$f"
 }
 
+# The C sources as clang-format 14 writes them (STYLE §11): one check, named files on failure.
+echo "== clang-format"
+if out=$(clang-format --dry-run --Werror $(git ls-files '*.[ch]') 2>&1); then
+  echo "  every tracked C file is formatted"; add 1 0
+else
+  echo "$out" | grep -oE '^[^:]+\.[ch]' | sort -u | sed 's/^/  not formatted: /'
+  echo "  (run: make format)"; add 0 1
+fi
 echo "== C unit tests"
 for t in build/tests/test_*; do [ -x "$t" ] && [ "${t%.d}" = "$t" ] && run_cmocka "$t"; done
 echo "== C unit tests under ASan+UBSan"
