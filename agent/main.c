@@ -19,6 +19,7 @@
 
 #include "agent_cfg.h"
 #include "cfg.h"
+#include "daemon.h"
 #include "exec_mgr.h"
 #include "fdio.h"
 #include "log.h"
@@ -230,22 +231,12 @@ int main(int argc, char **argv)
     char **zargv = NULL, **zenv = NULL;
     struct api *api = NULL;
     struct err e = {0};
-    sigset_t mask;
-    int sfd = -1, rc = 1, lvl, r;
+    enum log_level lvl = LOG_INFO;
+    int sfd = -1, rc = 1, r;
 
-    r = cfg_parse(agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]), &cfg, argc, argv,
-                  agent_usage, &e);
-    if (r == 1)
-        return 0;
-    if (r < 0) {
-        fprintf(stderr, "sandpit-agent: %s\n", e.msg);
-        return 2;
-    }
-    lvl = log_level_parse(cfg.log_level);
-    if (lvl < 0) {
-        fprintf(stderr, "sandpit-agent: --log-level must be debug, info, warn or error\n");
-        return 2;
-    }
+    if ((r = daemon_args("sandpit-agent", agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]),
+                         &cfg, argc, argv, agent_usage, &cfg.log_level, &lvl)) >= 0)
+        return r;
     if (strcmp(cfg.policy, "standard") != 0 && strcmp(cfg.policy, "restricted") != 0) {
         fprintf(stderr, "sandpit-agent: --policy must be standard or restricted\n");
         return 2;
@@ -278,17 +269,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    /* Before any thread: signals go to the signalfd below, and the zygote starts now. */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    /* Before any thread: signals go to the signalfd, and the zygote starts now. */
+    sfd = daemon_signals(false);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     if (sfd < 0 || (r = main_mkdirs(cfg.work_dir)) < 0) {
-        log_errno(sfd < 0 ? errno : -r, NULL, "start-up (work dir '%s')", cfg.work_dir);
+        log_errno(sfd < 0 ? -sfd : -r, NULL, "start-up (work dir '%s')", cfg.work_dir);
         goto out;
     }
     main_raise_nofile();
@@ -323,27 +308,15 @@ int main(int argc, char **argv)
     cfg_describe(agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]), &cfg, desc, sizeof(desc));
     log_info("listening on http://%s:%u harness=%s config: %s", cfg.host, (unsigned)api_port(api),
              harness, desc);
-    if (cfg.port_file) {
-        FILE *f = fopen(cfg.port_file, "we");
-        if (!f || fprintf(f, "%u\n", (unsigned)api_port(api)) < 0 || fclose(f) != 0) {
-            log_errno(errno, NULL, "cannot write --port-file '%s'", cfg.port_file);
-            goto out;
-        }
+    if (cfg.port_file && (r = daemon_write_port_file(cfg.port_file, api_port(api))) < 0) {
+        log_errno(-r, NULL, "cannot write --port-file '%s'", cfg.port_file);
+        goto out;
     }
-
-    for (;;) {
-        struct signalfd_siginfo si;
-        ssize_t n = read(sfd, &si, sizeof(si));
-
-        if (n == (ssize_t)sizeof(si)) {
-            log_info("signal %u received, shutting down", si.ssi_signo);
-            break;
-        }
-        if (n < 0 && errno != EINTR) {
-            log_errno(errno, NULL, "signalfd read");
-            break;
-        }
-    }
+    r = daemon_wait_signal(sfd, false);
+    if (r < 0)
+        log_errno(-r, NULL, "signalfd read");
+    else
+        log_info("signal %d received, shutting down", r);
     rc = 0;
 out:
     /* Stop taking work, end what runs and wake every waiting client, let their answers go out,

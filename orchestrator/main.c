@@ -25,6 +25,7 @@
 
 #include "cfg.h"
 #include "clock.h"
+#include "daemon.h"
 #include "dispatch.h"
 #include "fdio.h"
 #include "jobs.h"
@@ -166,21 +167,12 @@ int main(int argc, char **argv)
     struct api *api = NULL;
     struct err e = {0};
     bool curl_ready = false, spawn;
-    sigset_t mask;
-    int sfd = -1, rc = 1, lvl, r, sig = 0;
+    enum log_level lvl = LOG_INFO;
+    int sfd = -1, rc = 1, r, sig = 0;
 
-    r = cfg_parse(orch_opts, ORCH_N_OPTS, &cfg, argc, argv, orch_usage, &e);
-    if (r == 1)
-        return 0;
-    if (r < 0) {
-        fprintf(stderr, "sandpit-orchestrator: %s\n", e.msg);
-        return 2;
-    }
-    lvl = log_level_parse(cfg.log_level);
-    if (lvl < 0) {
-        fprintf(stderr, "sandpit-orchestrator: --log-level must be debug, info, warn or error\n");
-        return 2;
-    }
+    if ((r = daemon_args("sandpit-orchestrator", orch_opts, ORCH_N_OPTS, &cfg, argc, argv,
+                         orch_usage, &cfg.log_level, &lvl)) >= 0)
+        return r;
     if (nadoo_keys_parse(cfg.api_keys, &keys, &e) < 0) {
         fprintf(stderr, "sandpit-orchestrator: --api-keys: %s\n", e.msg);
         return 2;
@@ -224,17 +216,9 @@ int main(int argc, char **argv)
     }
 
     /* Before any thread: signals go to signalfds (SIGCHLD to the supervisor's). */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    sigdelset(&mask, SIGCHLD);
-    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    sfd = daemon_signals(true);
     if (sfd < 0) {
-        log_errno(errno, NULL, "signalfd");
+        log_errno(-sfd, NULL, "signalfd");
         goto out;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -279,27 +263,15 @@ int main(int argc, char **argv)
     cfg_describe(orch_opts, ORCH_N_OPTS, &shown, desc, sizeof(desc));
     log_info("listening on http://%s:%u config: %s", cfg.host, (unsigned)api_port(api), desc);
     sig = main_wait_agents(reg, sfd, cfg.start_timeout);
-    if (!sig && cfg.port_file) {
-        FILE *f = fopen(cfg.port_file, "we");
-        if (!f || fprintf(f, "%u\n", (unsigned)api_port(api)) < 0 || fclose(f) != 0) {
-            log_errno(errno, NULL, "cannot write --port-file '%s'", cfg.port_file);
-            goto out;
-        }
+    if (!sig && cfg.port_file && (r = daemon_write_port_file(cfg.port_file, api_port(api))) < 0) {
+        log_errno(-r, NULL, "cannot write --port-file '%s'", cfg.port_file);
+        goto out;
     }
     if (!sig)
         log_info("ready");
-    while (!sig) {
-        struct signalfd_siginfo si;
-        ssize_t n = read(sfd, &si, sizeof(si));
-
-        if (n == (ssize_t)sizeof(si)) {
-            sig = (int)si.ssi_signo;
-            break;
-        }
-        if (n < 0 && errno != EINTR) {
-            log_errno(errno, NULL, "signalfd read");
-            goto out;
-        }
+    if (!sig && (sig = daemon_wait_signal(sfd, false)) < 0) {
+        log_errno(-sig, NULL, "signalfd read");
+        goto out;
     }
     log_info("signal %d received, shutting down", sig);
     rc = 0;
