@@ -492,21 +492,9 @@ struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zy
     return a;
 }
 
-uint16_t api_port(const struct api *a)
+struct http_srv *api_http(const struct api *a)
 {
-    return http_srv_port(a->http);
-}
-
-void api_quiesce(struct api *a)
-{
-    if (a)
-        http_srv_quiesce(a->http);
-}
-
-void api_drain(struct api *a, int timeout_ms)
-{
-    if (a)
-        http_srv_drain(a->http, timeout_ms);
+    return a->http;
 }
 
 void api_free(struct api *a)

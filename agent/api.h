@@ -6,6 +6,7 @@
 
 #include "agent_cfg.h"
 #include "err.h"
+#include "http_srv.h"
 #include "exec_mgr.h"
 #include "outbox.h"
 #include "runtime.h"
@@ -17,14 +18,8 @@ struct api;
  * NULL with e set when the address cannot be bound. */
 struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zyg_client *zc,
                     struct outbox *ob, struct runtimes *rts, struct err *e);
-/* The bound port (useful with --port 0). */
-uint16_t api_port(const struct api *a);
-/* Stops accepting new connections; existing ones continue. NULL ok. */
-void api_quiesce(struct api *a);
-/* Waits (at most timeout_ms) until every request in progress has been answered,
- * so clients woken during shutdown get their reply before the connections
- * close. NULL ok. */
-void api_drain(struct api *a, int timeout_ms);
+/* The HTTP server (borrowed, valid until api_free): its port, quiesce and drain. */
+struct http_srv *api_http(const struct api *a);
 /* Stops the threads and frees; every suspended request must have been woken.
  * NULL ok. */
 void api_free(struct api *a);

@@ -29,10 +29,7 @@
 #include "zyg_client.h"
 #include "zygote.h"
 
-#define OPT(n, t, lo, hi, d, f, h)                                                                 \
-    {                                                                                              \
-        n, t, lo, hi, d, offsetof(struct agent_cfg, f), h                                          \
-    }
+#define OPT(...) CFG_OPT(struct agent_cfg, __VA_ARGS__)
 
 static const struct cfg_opt agent_opts[] = {
     OPT("host", CFG_STR, 0, 0, "127.0.0.1", host, "IPv4 address to listen on"),
@@ -306,9 +303,10 @@ int main(int argc, char **argv)
         goto out;
     }
     cfg_describe(agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]), &cfg, desc, sizeof(desc));
-    log_info("listening on http://%s:%u harness=%s config: %s", cfg.host, (unsigned)api_port(api),
-             harness, desc);
-    if (cfg.port_file && (r = daemon_write_port_file(cfg.port_file, api_port(api))) < 0) {
+    log_info("listening on http://%s:%u harness=%s config: %s", cfg.host,
+             (unsigned)http_srv_port(api_http(api)), harness, desc);
+    if (cfg.port_file &&
+        (r = daemon_write_port_file(cfg.port_file, http_srv_port(api_http(api)))) < 0) {
         log_errno(-r, NULL, "cannot write --port-file '%s'", cfg.port_file);
         goto out;
     }
@@ -321,10 +319,12 @@ int main(int argc, char **argv)
 out:
     /* Stop taking work, end what runs and wake every waiting client, let their answers go out,
      * then stop HTTP, then the zygote. */
-    api_quiesce(api);
+    if (api)
+        http_srv_quiesce(api_http(api));
     exec_mgr_stop(mgr);
     outbox_free(ob);
-    api_drain(api, 3000);
+    if (api)
+        http_srv_drain(api_http(api), 3000);
     api_free(api);
     exec_mgr_free(mgr);
     zyg_client_free(zc);

@@ -33,6 +33,12 @@ struct cfg_opt {
     const char *help;   /* one line for --help */
 };
 
+/* One row of an option table for field f of the daemon's config struct st. */
+#define CFG_OPT(st, n, t, lo, hi, d, f, h)                                                         \
+    {                                                                                              \
+        n, t, lo, hi, d, offsetof(st, f), h                                                        \
+    }
+
 /* Fills cfg from defaults, then SANDPIT_<NAME> variables, then argv (argv wins).
  * Returns 0, 1 when --help was printed (caller exits 0), or -ERR_INVALID with e naming the
  * option. Strings stay borrowed from argv/environ: keep them alive for the process. */

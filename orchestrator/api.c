@@ -370,15 +370,9 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
     return a;
 }
 
-uint16_t api_port(const struct api *a)
+struct http_srv *api_http(const struct api *a)
 {
-    return http_srv_port(a->http);
-}
-
-void api_quiesce(struct api *a)
-{
-    if (a)
-        http_srv_quiesce(a->http);
+    return a->http;
 }
 
 void api_free(struct api *a)

@@ -8,6 +8,7 @@
 
 #include "dispatch.h"
 #include "err.h"
+#include "http_srv.h"
 #include "jobs.h"
 #include "nadoo.h"
 #include "orch_cfg.h"
@@ -19,10 +20,8 @@ struct api;
  * set when the address cannot be bound. */
 struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dispatch *d,
                     struct jobs *jobs, const struct nadoo_keys *keys, struct err *e);
-/* The bound port (useful with --port 0). */
-uint16_t api_port(const struct api *a);
-/* Stops accepting new connections; existing ones continue. NULL ok. */
-void api_quiesce(struct api *a);
+/* The HTTP server (borrowed, valid until api_free): its port, quiesce and drain. */
+struct http_srv *api_http(const struct api *a);
 /* Stops the threads and frees; every suspended request must have been woken. NULL ok. */
 void api_free(struct api *a);
 

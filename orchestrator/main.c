@@ -38,10 +38,7 @@
 #include "upstream.h"
 #include "strx.h"
 
-#define OPT(n, t, lo, hi, d, f, h)                                                                 \
-    {                                                                                              \
-        n, t, lo, hi, d, offsetof(struct orch_cfg, f), h                                           \
-    }
+#define OPT(...) CFG_OPT(struct orch_cfg, __VA_ARGS__)
 
 static const struct cfg_opt orch_opts[] = {
     OPT("host", CFG_STR, 0, 0, "127.0.0.1", host, "IPv4 address to listen on"),
@@ -261,9 +258,11 @@ int main(int argc, char **argv)
     shown = cfg;
     shown.api_keys = keys.n ? "(set)" : "";
     cfg_describe(orch_opts, ORCH_N_OPTS, &shown, desc, sizeof(desc));
-    log_info("listening on http://%s:%u config: %s", cfg.host, (unsigned)api_port(api), desc);
+    log_info("listening on http://%s:%u config: %s", cfg.host,
+             (unsigned)http_srv_port(api_http(api)), desc);
     sig = main_wait_agents(reg, sfd, cfg.start_timeout);
-    if (!sig && cfg.port_file && (r = daemon_write_port_file(cfg.port_file, api_port(api))) < 0) {
+    if (!sig && cfg.port_file &&
+        (r = daemon_write_port_file(cfg.port_file, http_srv_port(api_http(api)))) < 0) {
         log_errno(-r, NULL, "cannot write --port-file '%s'", cfg.port_file);
         goto out;
     }
@@ -276,7 +275,8 @@ int main(int argc, char **argv)
     log_info("signal %d received, shutting down", sig);
     rc = 0;
 out:
-    api_quiesce(api);
+    if (api)
+        http_srv_quiesce(api_http(api));
     upstream_stop(up);
     supervisor_free(sup);
     api_free(api);
