@@ -9,6 +9,12 @@
 #include <cmocka.h>
 
 #include "../../netshape/toxics.c"
+#include "../../netshape/proxy_resolver.c"
+#include "../../netshape/proxy_engine.c"
+#include "../../netshape/proxy_listen.c"
+#include "../../netshape/proxy_conn.c"
+#include "../../netshape/proxy_http.c"
+#include "../../netshape/proxy_relay.c"
 #include "../../netshape/proxy.c"
 
 #include <dirent.h>
