@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fdpass.h"
 #include "log.h"
 #include "proxy_engine.h"
 #include "toxics.h"
@@ -235,29 +236,10 @@ int proxy_session_open(struct proxy *p, const struct proxy_conf *conf, uint64_t 
     return 0;
 }
 
+/* fdpass_send is a bare sendmsg: safe in a forked child of a threaded process. */
 int proxy_send_listener(int chan_fd, char kind, int listen_fd)
 {
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    struct iovec iov = {.iov_base = &kind, .iov_len = 1};
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf)};
-    struct cmsghdr *h;
-
-    memset(&cm, 0, sizeof(cm));
-    h = CMSG_FIRSTHDR(&mh);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &listen_fd, sizeof(int));
-    for (;;) {
-        if (sendmsg(chan_fd, &mh, MSG_NOSIGNAL) == 1)
-            return 0;
-        if (errno != EINTR)
-            return -errno;
-    }
+    return fdpass_send(chan_fd, &kind, 1, &listen_fd, 1);
 }
 
 int proxy_session_add_listener(struct proxy *p, uint64_t sid, char kind, int listen_fd)

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "log.h"
 #include "proxy_conn.h"
 
@@ -110,39 +111,29 @@ static void proxy_listen_chan_close(struct proxy *p, struct proxy_session *s)
     s->chan = -1;
 }
 
-/* Reads listener messages from s's channel: 1 byte kind + exactly one fd each. */
+/* Reads listener messages from s's channel: 1 byte kind + exactly one fd each. Bounded per
+ * wake-up; level-triggered epoll brings us back for the rest. */
 void proxy_listen_chan_read(struct proxy *p, struct proxy_session *s)
 {
     for (int k = 0; k < 16 && s->chan >= 0; k++) {
-        union {
-            struct cmsghdr h;
-            char buf[CMSG_SPACE(sizeof(int) * 8)];
-        } cm;
         char kind[8];
-        struct iovec iov = {.iov_base = kind, .iov_len = sizeof(kind)};
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = cm.buf,
-                            .msg_controllen = sizeof(cm.buf)};
-        int fds[8], nfds = 0, r;
-        ssize_t n = recvmsg(s->chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        int fds[FDPASS_MAX], nfds = 0, r;
+        ssize_t n = fdpass_recv(s->chan, kind, sizeof(kind), fds, FDPASS_MAX, &nfds, MSG_DONTWAIT);
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
+        if (n == -EAGAIN)
             return;
-        for (struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; h; h = CMSG_NXTHDR(&mh, h)) {
-            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-                continue;
-            for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int) && nfds < 8; i++)
-                memcpy(&fds[nfds++], CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+        if (n == -EMSGSIZE) {
+            /* Cut (too long or too many fds): what came along is closed already. */
+            log_debug("proxy session %llu: channel message too long, dropped",
+                      (unsigned long long)s->id);
+            continue;
         }
         if (n < 0 || (n == 0 && nfds == 0)) {
             /* EOF: the child is done sending; the session goes on. */
             proxy_listen_chan_close(p, s);
             return;
         }
-        if (n != 1 || nfds != 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if (n != 1 || nfds != 1) {
             log_debug("proxy session %llu: malformed channel message (%zd bytes, %d fds)",
                       (unsigned long long)s->id, n, nfds);
             for (int i = 0; i < nfds; i++)
@@ -155,6 +146,7 @@ void proxy_listen_chan_read(struct proxy *p, struct proxy_session *s)
     }
 }
 
+/* The session ends: nothing of its listeners or channel stays open. */
 void proxy_listen_close_all(struct proxy *p, struct proxy_session *s)
 {
     while (s->listeners) {
