@@ -14,6 +14,17 @@
 #include "log.h"
 #include "proxy_conn.h"
 
+#define PROXY_LISTENERS_MAX 16 /* listeners per session */
+
+struct proxy_listener {
+    struct proxy_session *s;     /* owner */
+    struct proxy_listener *next; /* the session's listeners */
+    int fd;                      /* listening socket (ours) */
+    char kind;                   /* 'H' or 'U' */
+    bool edge;                   /* EPOLLET after a failed accept (see proxy_listen_accept) */
+    struct proxy_watch w;        /* epoll data */
+};
+
 /* Switches l between level- and edge-triggered. */
 static void proxy_listen_edge(struct proxy *p, struct proxy_listener *l, bool edge)
 {

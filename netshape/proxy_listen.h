@@ -4,20 +4,7 @@
 #ifndef SANDPIT_PROXY_LISTEN_H
 #define SANDPIT_PROXY_LISTEN_H
 
-#include <stdbool.h>
-
 #include "proxy_engine.h"
-
-#define PROXY_LISTENERS_MAX 16 /* listeners per session */
-
-struct proxy_listener {
-    struct proxy_session *s;     /* owner */
-    struct proxy_listener *next; /* the session's listeners */
-    int fd;                      /* listening socket (ours) */
-    char kind;                   /* 'H' or 'U' */
-    bool edge;                   /* EPOLLET after a failed accept (see proxy_listen_accept) */
-    struct proxy_watch w;        /* epoll data */
-};
 
 /* Validates and starts watching a listener for s. Takes fd, even on failure. 0, -EINVAL (not
  * a listening TCP socket, bad kind), -EMFILE (too many), -ENOMEM, -errno. */

@@ -16,6 +16,15 @@
 #define PROXY_PIPE_SIZE (1 << 20) /* splice pipe asked for (the kernel may give less) */
 #define PROXY_ROUNDS    16        /* read/write rounds per flow per wake-up */
 
+/* Bytes waiting in a direction, released no earlier than due_ns. */
+struct proxy_chunk {
+    struct proxy_chunk *next; /* FIFO */
+    int64_t due_ns;           /* from the latency schedule; 0 = now */
+    size_t len, off;          /* data[off, len) still to send */
+    bool counted;             /* payload (counters, limit_data), not a reply of ours */
+    char data[];              /* the bytes */
+};
+
 void proxy_relay_flow_init(struct proxy_session *s, struct proxy_flow *f, bool up, int64_t now)
 {
     const struct proxy_conf *cf = &s->conf;

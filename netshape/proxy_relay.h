@@ -15,14 +15,7 @@
 enum { PROXY_CLIENT = 0, PROXY_SERVER = 1 };     /* the sides of a connection */
 enum { PROXY_FLOW_UP = 1, PROXY_FLOW_DOWN = 2 }; /* which flows to pump */
 
-/* Bytes waiting in a direction, released no earlier than due_ns. */
-struct proxy_chunk {
-    struct proxy_chunk *next; /* FIFO */
-    int64_t due_ns;           /* from the latency schedule; 0 = now */
-    size_t len, off;          /* data[off, len) still to send */
-    bool counted;             /* payload (counters, limit_data), not a reply of ours */
-    char data[];              /* the bytes */
-};
+struct proxy_chunk; /* queued bytes (proxy_relay.c) */
 
 /* One direction of a connection. */
 struct proxy_flow {
