@@ -261,12 +261,42 @@ static int cli_port_file(const char *path, int port)
     return 0;
 }
 
+/* The listener's kind for --mode: 'H' or 'U', or 0 with a message on stderr. */
+static char cli_kind(const char *mode, const struct proxy_conf *conf)
+{
+    if (!strcmp(mode, "http"))
+        return 'H';
+    if (strcmp(mode, "tcp")) {
+        fprintf(stderr, "sandpit-proxy: --mode must be http or tcp\n");
+        return 0;
+    }
+    if (!conf->upstream_port) {
+        fprintf(stderr, "sandpit-proxy: --mode tcp needs --upstream host:port\n");
+        return 0;
+    }
+    return 'U';
+}
+
+/* Waits for SIGTERM or SIGINT on sfd (SIGHUP is ignored). 0 or -errno. */
+static int cli_wait(int sfd)
+{
+    struct signalfd_siginfo si;
+
+    for (;;) {
+        ssize_t n = read(sfd, &si, sizeof(si));
+
+        if (n == (ssize_t)sizeof(si) && si.ssi_signo != SIGHUP)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
 int main(int argc, char **argv)
 {
     static struct proxy_cli_cfg cfg;
     static struct proxy_conf conf;
     struct proxy_counters c = {0};
-    struct signalfd_siginfo si;
     struct proxy *p = NULL;
     struct err e = {0};
     char desc[2048];
@@ -300,18 +330,9 @@ int main(int argc, char **argv)
     log_init("proxy", (enum log_level)lvl);
     if (cli_conf(&cfg, &conf) < 0)
         return 2;
-    if (!strcmp(cfg.mode, "http")) {
-        kind = 'H';
-    } else if (!strcmp(cfg.mode, "tcp")) {
-        kind = 'U';
-        if (!conf.upstream_port) {
-            fprintf(stderr, "sandpit-proxy: --mode tcp needs --upstream host:port\n");
-            return 2;
-        }
-    } else {
-        fprintf(stderr, "sandpit-proxy: --mode must be http or tcp\n");
+    kind = cli_kind(cfg.mode, &conf);
+    if (!kind)
         return 2;
-    }
 
     /* Before any thread: signals go to a signalfd. */
     sigemptyset(&mask);
@@ -353,15 +374,9 @@ int main(int argc, char **argv)
         log_errno(-r, NULL, "cannot write --port-file '%s'", cfg.port_file);
         goto out;
     }
-    for (;;) {
-        ssize_t n = read(sfd, &si, sizeof(si));
-
-        if (n == (ssize_t)sizeof(si) && si.ssi_signo != SIGHUP)
-            break;
-        if (n < 0 && errno != EINTR) {
-            log_errno(errno, NULL, "signalfd read");
-            goto out;
-        }
+    if ((r = cli_wait(sfd)) < 0) {
+        log_errno(-r, NULL, "signalfd read");
+        goto out;
     }
     (void)proxy_session_close(p, sid, &c);
     sid = 0;

@@ -9,6 +9,12 @@
 #include <cmocka.h>
 
 #include "../../netshape/toxics.c"
+#include "../../netshape/proxy_resolver.c"
+#include "../../netshape/proxy_engine.c"
+#include "../../netshape/proxy_listen.c"
+#include "../../netshape/proxy_conn.c"
+#include "../../netshape/proxy_http.c"
+#include "../../netshape/proxy_relay.c"
 #include "../../netshape/proxy.c"
 
 #include <dirent.h>
@@ -558,7 +564,8 @@ static int tcp_accept(int lfd)
     return fd;
 }
 
-/* Sends one TCP forward through a 'U' listener handed over the channel, as a child does. */
+/* Sends one TCP forward through a 'U' listener handed over the channel, as a child does;
+ * malformed channel messages are dropped with their fds (count_fds at the end). */
 static void test_proxy_channel_forward(void **state)
 {
     struct proxy_conf conf = {0};
@@ -589,6 +596,9 @@ static void test_proxy_channel_forward(void **state)
     assert_int_equal(proxy_send_listener(child, 'U', sv[0]), 0);
     assert_int_equal(proxy_send_listener(child, 'X', sv[1]), 0);
     assert_int_equal(send(child, "U", 1, 0), 1);
+    /* Two fds in one message, and a message longer than a kind: dropped, their fds closed. */
+    assert_int_equal(fdpass_send(child, "U", 1, sv, 2), 0);
+    assert_int_equal(fdpass_send(child, "UUUUUUUUU", 9, sv, 1), 0);
     close(sv[0]);
     close(sv[1]);
 
