@@ -3,17 +3,16 @@
 
 #include <math.h>
 #include <string.h>
-#include <strings.h>
 
 #include "json_util.h"
+#include "lang.h"
 #include "zyg_proto.h"
-
-/* Names the embedded runtime answers to when the agent gives no runtime table. */
-static const char *const exec_req_python_names[] = {"python", "python3", "py", "py3"};
 
 static int exec_req_language(const struct exec_limits *lim, const char *lang, const char **out,
                              struct err *e)
 {
+    const char *canon;
+
     if (lim->language) {
         *out = lim->language(lim->language_ctx, lang);
         if (*out)
@@ -22,11 +21,11 @@ static int exec_req_language(const struct exec_limits *lim, const char *lang, co
                        "language '%.40s' is not available here; available: %s", lang,
                        lim->available ? lim->available : "");
     }
-    for (size_t i = 0; i < sizeof(exec_req_python_names) / sizeof(exec_req_python_names[0]); i++) {
-        if (!strcasecmp(lang, exec_req_python_names[i])) {
-            *out = "python";
-            return 0;
-        }
+    /* No runtime table: only the embedded Python, under any of its names. */
+    canon = lang_lookup(lang, strlen(lang));
+    if (canon && !strcmp(canon, "python")) {
+        *out = canon;
+        return 0;
     }
     return err_set(e, ERR_INVALID, "language",
                    "language '%.40s' is not available here; available: python", lang);

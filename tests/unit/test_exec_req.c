@@ -79,6 +79,25 @@ static void test_code_keeps_nul_and_length(void **state)
     exec_req_done(&r);
 }
 
+/* Without a runtime table only the embedded Python answers, under each of its names. */
+static void test_python_names(void **state)
+{
+    static const char *const names[] = {"python", "PY", "python3", "Py3"};
+    struct exec_req r;
+    struct err e = {0};
+    char body[96];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(body, sizeof(body), "{\"code\":\"x\",\"language\":\"%s\"}", names[i]);
+        assert_int_equal(parse(body, &r, &e), 0);
+        assert_string_equal(r.language, "python");
+        exec_req_done(&r);
+    }
+    assert_int_equal(parse("{\"code\":\"x\",\"language\":\"node\"}", &r, &e), -ERR_INVALID);
+    assert_string_equal(e.msg, "language 'node' is not available here; available: python");
+}
+
 /* Each bad body must fail with ERR_INVALID and name the field. */
 static void test_errors(void **state)
 {
@@ -270,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_all_fields),
         cmocka_unit_test(test_code_keeps_nul_and_length),
+        cmocka_unit_test(test_python_names),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_env_limits),
         cmocka_unit_test(test_policy_override),

@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include "../../orchestrator/lang.c"
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/job_req.c"
 #include "../../orchestrator/nadoo.c"

@@ -1,5 +1,5 @@
-/* test_scenario.c - scenario_parse (common/scenario.c), the job API's request body and
- * language names, table-driven. */
+/* test_scenario.c - scenario_parse (common/scenario.c) and the job API's request body,
+ * table-driven (language names: test_lang.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,6 @@
 #include <cmocka.h>
 
 #include "../../orchestrator/job_req.c"
-#include "../../orchestrator/lang.c"
 #include "../../common/scenario.c"
 #include "../../orchestrator/reqfields.c"
 
@@ -241,34 +240,12 @@ static void test_job_req_table(void **state)
     }
 }
 
-static void test_lang_canon(void **state)
-{
-    static const char *const ok[][2] = {
-        {"python", "python"}, {"Python3", "python"},  {"py", "python"},
-        {"PY3", "python"},    {"node", "javascript"}, {"JS", "javascript"},
-        {"c#", "csharp"},     {"C++", "cpp"},         {"sh", "sh"},
-        {"dash", "sh"},       {"shell", "bash"},      {"brainf_ck-2.0", "brainf_ck-2.0"}};
-    static const char *const bad[] = {"", "py thon", "p\xc3\xa9", "a/b", "x\n"};
-    char out[LANG_NAME_MAX];
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        assert_int_equal(lang_canon(ok[i][0], strlen(ok[i][0]), out, NULL), 0);
-        assert_string_equal(out, ok[i][1]);
-    }
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(lang_canon(bad[i], strlen(bad[i]), out, NULL), -ERR_INVALID);
-    assert_int_equal(lang_canon("abcdefghijklmnopqrstuvwxyz01234", 31, out, NULL), 0);
-    assert_int_equal(lang_canon("abcdefghijklmnopqrstuvwxyz012345", 32, out, NULL), -ERR_INVALID);
-    assert_int_equal(lang_canon(NULL, 0, out, NULL), -ERR_INVALID);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenario_table),      cmocka_unit_test(test_scenario_values),
         cmocka_unit_test(test_scenario_directions), cmocka_unit_test(test_scenario_many_hosts),
-        cmocka_unit_test(test_job_req_table),       cmocka_unit_test(test_lang_canon),
+        cmocka_unit_test(test_job_req_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,6 @@
 
 #include <cmocka.h>
 
-#include "../../orchestrator/lang.c"
 #include "../../common/scenario.c"
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/toolcall.c"
