@@ -199,6 +199,14 @@ static const struct job_case job_cases[] = {
     {"{\"language\":\"js\",\"code\":\"x\",\"timeout\":2.5}", 0, NULL, NULL, "x", "javascript", 2.5,
      0},
     {"{\"generated_code\":\"y\"}", 0, NULL, NULL, "y", "python", 0, 0},
+    /* One precedence in every dialect: generated_code wins, wherever it stands. */
+    {"{\"code\":\"x\",\"generated_code\":\"y\"}", 0, NULL, NULL, "y", "python", 0, 0},
+    {"{\"generated_code\":\"y\",\"code\":\"x\"}", 0, NULL, NULL, "y", "python", 0, 0},
+    {"{\"generated_code\":null,\"code\":\"x\"}", 0, NULL, NULL, "x", "python", 0, 0},
+    /* The job API does not read stdin or env: ignored, not checked. */
+    {"{\"code\":\"x\",\"stdin\":5,\"env\":{\"A\":1}}", 0, NULL, NULL, "x", "python", 0, 0},
+    {"{\"code\":\"x\",\"generated_code\":[]}", -ERR_INVALID, "generated_code", "must be a string",
+     NULL, NULL, 0, 0},
     {"{\"code\":\"x\",\"scenario\":null}", 0, NULL, NULL, "x", "python", 0, 0},
     {"", -ERR_INVALID, "body", "empty", NULL, NULL, 0, 0},
     {"nope", -ERR_INVALID, "body", "not valid JSON", NULL, NULL, 0, 0},
@@ -234,7 +242,8 @@ static void test_job_req_table(void **state)
         if (req.code_len != strlen(t->code) || memcmp(req.code, t->code, req.code_len) ||
             strcmp(req.language, t->lang) || req.timeout != t->timeout ||
             (req.scenario != NULL) != t->scenario ||
-            (req.scenario && req.scenario != json_object_get(req.root, "scenario")))
+            (req.scenario && req.scenario != json_object_get(req.root, "scenario")) ||
+            req.stdin_text || req.env)
             fail_msg("case %zu %s: wrong result", i, t->body);
         job_req_done(&req);
     }
