@@ -1,19 +1,18 @@
 /* exec_req.c - POST /execute body parser. */
 #include "exec_req.h"
 
-#include <math.h>
 #include <string.h>
-#include <strings.h>
 
 #include "json_util.h"
+#include "lang.h"
+#include "reqbody.h"
 #include "zyg_proto.h"
-
-/* Names the embedded runtime answers to when the agent gives no runtime table. */
-static const char *const exec_req_python_names[] = {"python", "python3", "py", "py3"};
 
 static int exec_req_language(const struct exec_limits *lim, const char *lang, const char **out,
                              struct err *e)
 {
+    const char *canon;
+
     if (lim->language) {
         *out = lim->language(lim->language_ctx, lang);
         if (*out)
@@ -22,54 +21,14 @@ static int exec_req_language(const struct exec_limits *lim, const char *lang, co
                        "language '%.40s' is not available here; available: %s", lang,
                        lim->available ? lim->available : "");
     }
-    for (size_t i = 0; i < sizeof(exec_req_python_names) / sizeof(exec_req_python_names[0]); i++) {
-        if (!strcasecmp(lang, exec_req_python_names[i])) {
-            *out = "python";
-            return 0;
-        }
+    /* No runtime table: only the embedded Python, under any of its names. */
+    canon = lang_lookup(lang, strlen(lang));
+    if (canon && !strcmp(canon, "python")) {
+        *out = canon;
+        return 0;
     }
     return err_set(e, ERR_INVALID, "language",
                    "language '%.40s' is not available here; available: python", lang);
-}
-
-static bool exec_req_env_name_ok(const char *k)
-{
-    size_t n = strlen(k);
-
-    if (n == 0 || n > 128 || (k[0] >= '0' && k[0] <= '9'))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = k[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_'))
-            return false;
-    }
-    return true;
-}
-
-static int exec_req_env(json_t *env, struct err *e)
-{
-    size_t total = 0;
-    const char *k;
-    json_t *v;
-
-    if (json_object_size(env) > EXEC_REQ_MAX_ENV)
-        return err_set(e, ERR_INVALID, "env", "env has more than %d entries", EXEC_REQ_MAX_ENV);
-    json_object_foreach(env, k, v)
-    {
-        if (!exec_req_env_name_ok(k))
-            return err_set(e, ERR_INVALID, "env",
-                           "env name '%.40s' must match [A-Za-z_][A-Za-z0-9_]* (at most 128)", k);
-        if (!json_is_string(v))
-            return err_set(e, ERR_INVALID, "env", "env value of '%.40s' must be a string", k);
-        if (memchr(json_string_value(v), '\0', json_string_length(v)))
-            return err_set(e, ERR_INVALID, "env", "env value of '%.40s' contains a NUL byte", k);
-        total += strlen(k) + json_string_length(v) + 2;
-        if (total > EXEC_REQ_MAX_ENV_BYTES)
-            return err_set(e, ERR_INVALID, "env", "env is larger than %d bytes",
-                           EXEC_REQ_MAX_ENV_BYTES);
-    }
-    return 0;
 }
 
 int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
@@ -78,7 +37,6 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     struct exec_req r = {0};
     const char *lang = "python";
     long long mob;
-    double t;
     int x;
 
     r.root = json_util_parse_object(body, len, e);
@@ -91,9 +49,7 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     r.policy = lim->policy;
     r.restricted_imports = lim->restricted_imports;
 
-    x = json_util_get_str(r.root, "code", &r.code, &r.code_len, e);
-    if (x == 1)
-        x = json_util_get_str(r.root, "generated_code", &r.code, &r.code_len, e);
+    x = reqbody_code(r.root, &r.code, &r.code_len, e);
     if (x < 0)
         goto fail;
     if (x == 1) {
@@ -103,17 +59,8 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     if (json_util_get_str(r.root, "language", &lang, NULL, e) < 0 ||
         exec_req_language(lim, lang, &r.language, e) < 0)
         goto fail;
-    x = json_util_get_number(r.root, "timeout", &t, e);
-    if (x < 0)
+    if (reqbody_timeout(r.root, lim->max_timeout, &r.timeout_s, e) < 0)
         goto fail;
-    if (x == 0) {
-        if (!isfinite(t) || t <= 0 || t > lim->max_timeout) {
-            err_set(e, ERR_INVALID, "timeout",
-                    "field 'timeout' must be a number of seconds > 0 and <= %g", lim->max_timeout);
-            goto fail;
-        }
-        r.timeout_s = t;
-    }
     if (json_util_get_str(r.root, "processor_id", &r.processor_id, NULL, e) < 0)
         goto fail;
     if (r.processor_id && strlen(r.processor_id) > EXEC_REQ_MAX_ID) {
@@ -124,7 +71,7 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     r.input_data = json_object_get(r.root, "input_data");
     if (r.input_data && json_is_null(r.input_data))
         r.input_data = NULL;
-    if (json_util_get_object(r.root, "env", &r.env, e) < 0 || (r.env && exec_req_env(r.env, e) < 0))
+    if (json_util_get_object(r.root, "env", &r.env, e) < 0 || (r.env && reqbody_env(r.env, e) < 0))
         goto fail;
     if (json_util_get_str(r.root, "stdin", &r.stdin_data, &r.stdin_len, e) < 0 ||
         json_util_get_bool(r.root, "debug_mode", &r.debug_mode, e) < 0 ||

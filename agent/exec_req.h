@@ -9,9 +9,7 @@
 #include "err.h"
 #include "scenario.h"
 
-#define EXEC_REQ_MAX_ENV       256
-#define EXEC_REQ_MAX_ENV_BYTES (256 * 1024)
-#define EXEC_REQ_MAX_ID        128
+#define EXEC_REQ_MAX_ID 128
 
 struct exec_limits {
     double default_timeout;         /* seconds */
@@ -51,7 +49,8 @@ struct exec_req {
     bool network;                   /* the scenario asks for network */
 };
 
-/* Parses body (len bytes, not necessarily NUL-terminated) into out. Returns 0, or
+/* Parses body (len bytes, not necessarily NUL-terminated) into out; the program, timeout and
+ * env are read as in every dialect (reqbody.h: generated_code wins over code). Returns 0, or
  * -ERR_INVALID with e naming the field. On success the caller owns out (exec_req_done). */
 int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
                    struct exec_req *out, struct err *e);

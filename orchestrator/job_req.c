@@ -12,28 +12,38 @@ void job_req_done(struct job_req *req)
     memset(req, 0, sizeof(*req));
 }
 
-int job_req_parse(const char *body, size_t len, double max_timeout, struct job_req *req,
-                  struct err *e)
+int job_req_read(json_t *o, unsigned opts, double max_timeout, struct job_req *req, struct err *e)
 {
+    struct reqfields f;
     int r;
 
     memset(req, 0, sizeof(*req));
-    req->root = json_util_parse_object(body, len, e);
-    if (!req->root)
-        return -ERR_INVALID;
-    r = json_util_get_str(req->root, "code", &req->code, &req->code_len, e);
-    if (r == 1)
-        r = json_util_get_str(req->root, "generated_code", &req->code, &req->code_len, e);
-    if (r == 1)
-        r = err_set(e, ERR_INVALID, "code", "missing field 'code' (the program to run)");
-    if (r < 0)
-        goto fail;
-    if ((r = reqfields_parse(req->root, max_timeout, req->language, &req->timeout, &req->scenario,
-                             &req->delay_s, e)) < 0)
-        goto fail;
+    if ((r = reqfields_read(o, "code", opts, max_timeout, &f, e)) < 0)
+        return r;
+    req->root = json_incref(o);
+    req->code = f.code;
+    req->code_len = f.code_len;
+    memcpy(req->language, f.language, sizeof(req->language));
+    req->timeout = f.timeout;
+    req->scenario = f.scenario;
+    req->stdin_text = f.stdin_text;
+    req->env = f.env;
+    req->delay_s = f.delay_s;
     return 0;
-fail:
-    job_req_done(req);
+}
+
+int job_req_parse(const char *body, size_t len, double max_timeout, struct job_req *req,
+                  struct err *e)
+{
+    json_t *o = json_util_parse_object(body, len, e);
+    int r;
+
+    memset(req, 0, sizeof(*req));
+    if (!o)
+        return -ERR_INVALID;
+    /* The job API has never read stdin or env: they are ignored, not checked. */
+    r = job_req_read(o, 0, max_timeout, req, e);
+    json_decref(o);
     return r;
 }
 

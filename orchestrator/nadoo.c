@@ -21,59 +21,17 @@ static int nadoo_prefix(struct err *e, const char *prefix, int r)
     return r;
 }
 
-/* env: an object whose values are strings (the agent checks names and sizes). */
-static int nadoo_check_env(json_t *env, struct err *e)
-{
-    const char *k;
-    json_t *v;
-
-    json_object_foreach(env, k, v)
-    {
-        if (!json_is_string(v))
-            return err_set(e, ERR_INVALID, "env", "env value of '%.40s' must be a string", k);
-    }
-    return 0;
-}
-
 int nadoo_parse_value(json_t *o, const char *prefix, double max_timeout, struct job_req *req,
                       struct err *e)
 {
-    const char *s;
-    size_t n;
     int r;
 
     memset(req, 0, sizeof(*req));
     if (!json_is_object(o))
         return nadoo_prefix(
             e, prefix, err_set(e, ERR_INVALID, "", "an execution request must be a JSON object"));
-    req->root = json_incref(o);
-    r = json_util_get_str(o, "code", &req->code, &req->code_len, e);
-    if (r == 1)
-        r = json_util_get_str(o, "generated_code", &req->code, &req->code_len, e);
-    if (r == 1)
-        r = err_set(e, ERR_INVALID, "code", "missing field 'code' (the program to run)");
-    if (r < 0)
-        goto fail;
-    if ((r = reqfields_parse(o, max_timeout, req->language, &req->timeout, &req->scenario,
-                             &req->delay_s, e)) < 0)
-        goto fail;
-    /* stdin, or its alias input; both given is ambiguous. */
-    r = json_util_get_str(o, "stdin", &s, &n, e);
-    if (r == 0 && json_object_get(o, "input") && !json_is_null(json_object_get(o, "input")))
-        r = err_set(e, ERR_INVALID, "input", "give 'stdin' or 'input', not both");
-    if (r == 0)
-        req->stdin_text = json_object_get(o, "stdin");
-    if (r == 1 && (r = json_util_get_str(o, "input", &s, &n, e)) == 0)
-        req->stdin_text = json_object_get(o, "input");
-    if (r < 0)
-        goto fail;
-    if ((r = json_util_get_object(o, "env", &req->env, e)) < 0 ||
-        (req->env && (r = nadoo_check_env(req->env, e)) < 0))
-        goto fail;
-    return 0;
-fail:
-    job_req_done(req);
-    return nadoo_prefix(e, prefix, r);
+    r = job_req_read(o, REQFIELDS_STDIN | REQFIELDS_INPUT | REQFIELDS_ENV, max_timeout, req, e);
+    return r < 0 ? nadoo_prefix(e, prefix, r) : 0;
 }
 
 int nadoo_parse(const char *body, size_t len, double max_timeout, struct job_req *req,

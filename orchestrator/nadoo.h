@@ -16,9 +16,10 @@
 #define NADOO_KEY_MAX   256 /* bytes of one key */
 
 /* Parses one execution request {code, language?, timeout?, stdin? (or input), scenario?,
- * env?} from body (len bytes) into req (release with job_req_done): code a string (required;
- * generated_code accepted too), language and timeout and scenario as every dialect reads them,
- * stdin a string, env an object of strings; other fields are ignored. 0, -ERR_INVALID with e
+ * env?} from body (len bytes) into req (release with job_req_done), every field as every
+ * dialect reads it (reqfields_read): code a string (required; generated_code accepted too and
+ * winning when both are given), stdin a string (input its alias, not both), env an object of
+ * strings checked as the agent checks it; other fields are ignored. 0, -ERR_INVALID with e
  * naming the field, or -ENOMEM. */
 int nadoo_parse(const char *body, size_t len, double max_timeout, struct job_req *req,
                 struct err *e);

@@ -18,6 +18,7 @@ void toolcall_req_done(struct toolcall_req *req)
 int toolcall_parse(const char *body, size_t len, double max_timeout, struct toolcall_req *req,
                    struct err *e)
 {
+    struct reqfields f;
     long long mc;
     int r;
 
@@ -26,17 +27,15 @@ int toolcall_parse(const char *body, size_t len, double max_timeout, struct tool
     req->root = json_util_parse_object(body, len, e);
     if (!req->root)
         return -ERR_INVALID;
-    r = json_util_get_str(req->root, "generated_code", &req->code, &req->code_len, e);
-    if (r == 1)
-        r = json_util_get_str(req->root, "code", &req->code, &req->code_len, e);
-    if (r == 1)
-        r = err_set(e, ERR_INVALID, "generated_code",
-                    "missing field 'generated_code' (the program to run; 'code' is accepted too)");
-    if (r < 0)
+    if ((r = reqfields_read(req->root, "generated_code", REQFIELDS_STDIN | REQFIELDS_ENV,
+                            max_timeout, &f, e)) < 0)
         goto fail;
-    if ((r = reqfields_parse(req->root, max_timeout, req->language, &req->timeout, &req->scenario,
-                             &req->delay_s, e)) < 0)
-        goto fail;
+    req->code = f.code;
+    req->code_len = f.code_len;
+    memcpy(req->language, f.language, sizeof(req->language));
+    req->timeout = f.timeout;
+    req->scenario = f.scenario;
+    req->delay_s = f.delay_s;
     r = json_util_get_int(req->root, "max_output_characters", 0, TOOLCALL_MAX_CHARS, &mc, e);
     if (r < 0)
         goto fail;

@@ -26,19 +26,18 @@ struct toolcall_req {
     double delay_s;               /* seconds the scenario delays the run (artificialDelayMs) */
 };
 
-/* Parses body (len bytes): generated_code (or code) string, required; timeout number of
- * seconds > 0 and <= max_timeout; language string; max_output_characters integer >= 0;
- * scenario object (validated with scenario_parse, passed on to the agent); other fields are
- * ignored. Returns 0 (release with toolcall_req_done), -ERR_INVALID with e naming the field, or
- * -ENOMEM. */
+/* Parses body (len bytes): the fields every dialect shares (reqfields_read: generated_code or
+ * code, required, generated_code winning when both are given; language; timeout; stdin; env;
+ * scenario) and max_output_characters integer >= 0; other fields are ignored. Returns 0
+ * (release with toolcall_req_done), -ERR_INVALID with e naming the field, or -ENOMEM. */
 int toolcall_parse(const char *body, size_t len, double max_timeout, struct toolcall_req *req,
                    struct err *e);
 /* Releases what toolcall_parse allocated; safe on a zeroed struct. */
 void toolcall_req_done(struct toolcall_req *req);
 
 /* The agent's POST /execute body for req with the normalised code (borrowed): new reference,
- * or NULL on OOM. stdin, env and input_data are passed through for the agent to validate, the
- * scenario unchanged for the agent to apply. */
+ * or NULL on OOM. stdin, env and input_data are passed through (input_data for the agent to
+ * validate), the scenario unchanged for the agent to apply. */
 json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, size_t code_len);
 
 /* The contract's reply for an agent ExecutionResult (borrowed): {process_status, stdout,

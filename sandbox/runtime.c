@@ -13,17 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "lang.h"
 #include "log.h"
 
 extern char **environ;
 
 #define RT_MAX_ARGS      16
-#define RT_MAX_ALIASES   5
 #define RT_SYSTEM_PATH   "/usr/local/bin:/usr/bin:/bin"
 #define RT_VERSION_MAX_S 15
 
@@ -33,12 +32,12 @@ enum runtime_flag {
                               Mono): no RLIMIT_AS when the memory cgroup bounds it instead */
 };
 
-/* One row per language. Words of the commands are argv entries; the first word is a tool
+/* One row per language, keyed by its canonical name in the language table (common/lang.c,
+ * where its aliases are). Words of the commands are argv entries; the first word is a tool
  * found on the search path. In words: {src} the source file, {main} its stem (the class for
  * Java), {dir} the working directory, {tools} the project's tools directory. */
 struct runtime_def {
-    const char *name;
-    const char *aliases[RT_MAX_ALIASES];
+    const char *name; /* canonical (common/lang.c), which also holds its aliases */
     const char *file;
     const char *compile[RT_MAX_ARGS];
     unsigned compile_s; /* the compile phase's own limit */
@@ -49,18 +48,13 @@ struct runtime_def {
 };
 
 static const struct runtime_def runtime_table[] = {
-    {.name = "python",
-     .aliases = {"py", "python3", "py3"},
-     .file = "main.py",
-     .flags = RT_EMBEDDED},
+    {.name = "python", .file = "main.py", .flags = RT_EMBEDDED},
     {.name = "javascript",
-     .aliases = {"js", "node", "nodejs"},
      .file = "main.js",
      .run = {"node", "{src}"},
      .version = {"node", "--version"},
      .flags = RT_BIG_VM},
     {.name = "typescript",
-     .aliases = {"ts"},
      .file = "main.ts",
      .compile = {"tsc", "--pretty", "false", "--noEmitOnError", "--target", "es2020", "--module",
                  "commonjs", "--skipLibCheck", "--types", "node", "--typeRoots",
@@ -69,25 +63,18 @@ static const struct runtime_def runtime_table[] = {
      .run = {"node", "{main}.js"},
      .version = {"tsc", "--version"},
      .flags = RT_BIG_VM},
-    {.name = "bash",
-     .aliases = {"shell"},
-     .file = "main.sh",
-     .run = {"bash", "{src}"},
-     .version = {"bash", "--version"}},
+    {.name = "bash", .file = "main.sh", .run = {"bash", "{src}"}, .version = {"bash", "--version"}},
     {.name = "sh",
-     .aliases = {"dash", "posix-sh"},
      .file = "main.sh",
      .run = {"sh", "{src}"},
      .version = {"dpkg-query", "-W", "-f=dash ${Version}\\n", "dash"}},
     {.name = "c",
-     .aliases = {"gcc"},
      .file = "main.c",
      .compile = {"gcc", "-std=gnu17", "-O2", "-pipe", "-o", "{main}", "{src}", "-lm"},
      .compile_s = 30,
      .run = {"./{main}"},
      .version = {"gcc", "--version"}},
     {.name = "cpp",
-     .aliases = {"c++", "cxx", "g++"},
      .file = "main.cpp",
      .compile = {"g++", "-std=gnu++17", "-O2", "-pipe", "-o", "{main}", "{src}"},
      .compile_s = 60,
@@ -103,7 +90,6 @@ static const struct runtime_def runtime_table[] = {
      .version = {"java", "-version"},
      .flags = RT_BIG_VM},
     {.name = "go",
-     .aliases = {"golang"},
      .file = "main.go",
      .compile = {"go", "build", "-o", "{main}", "{src}"},
      .compile_s = 60,
@@ -113,35 +99,23 @@ static const struct runtime_def runtime_table[] = {
              "CGO_ENABLED=0"},
      .flags = RT_BIG_VM},
     {.name = "rust",
-     .aliases = {"rs"},
      .file = "main.rs",
      .compile = {"rustc", "--edition", "2021", "-C", "debuginfo=0", "-o", "{main}", "{src}"},
      .compile_s = 60,
      .run = {"./{main}"},
      .version = {"rustc", "--version"}},
-    {.name = "ruby",
-     .aliases = {"rb"},
-     .file = "main.rb",
-     .run = {"ruby", "{src}"},
-     .version = {"ruby", "--version"}},
+    {.name = "ruby", .file = "main.rb", .run = {"ruby", "{src}"}, .version = {"ruby", "--version"}},
     {.name = "php", .file = "main.php", .run = {"php", "{src}"}, .version = {"php", "--version"}},
     {.name = "perl",
-     .aliases = {"pl"},
      .file = "main.pl",
      .run = {"perl", "{src}"},
      .version = {"perl", "-e", "print qq(perl $^V\\n)"}},
-    {.name = "lua",
-     .aliases = {"lua5.4"},
-     .file = "main.lua",
-     .run = {"lua5.4", "{src}"},
-     .version = {"lua5.4", "-v"}},
+    {.name = "lua", .file = "main.lua", .run = {"lua5.4", "{src}"}, .version = {"lua5.4", "-v"}},
     {.name = "sql",
-     .aliases = {"sqlite", "sqlite3"},
      .file = "main.sql",
      .run = {"sqlite3", "-bail", "-batch", ":memory:", ".read {src}"},
      .version = {"sqlite3", "--version"}},
     {.name = "csharp",
-     .aliases = {"cs", "c#"},
      .file = "main.cs",
      .compile = {"mcs", "-out:{main}.exe", "{src}"},
      .compile_s = 60,
@@ -149,7 +123,6 @@ static const struct runtime_def runtime_table[] = {
      .version = {"mcs", "--version"},
      .flags = RT_BIG_VM},
     {.name = "r",
-     .aliases = {"rscript"},
      .file = "main.R",
      .run = {"Rscript", "--vanilla", "{src}"},
      .version = {"Rscript", "--version"}},
@@ -195,14 +168,14 @@ static int runtime_which(const char *tools_dir, const char *tool, char *out, siz
     return -ENOENT;
 }
 
-static bool runtime_in_list(const char *list, const char *name)
+/* True when the comma-separated list names the runtime d (by its canonical name or an alias). */
+static bool runtime_in_list(const char *list, const struct runtime_def *d)
 {
-    size_t n = strlen(name);
-
     for (const char *p = list; *p;) {
         size_t k = strcspn(p, ", ");
+        const char *canon = lang_lookup(p, k);
 
-        if (k == n && !strncasecmp(p, name, n))
+        if (canon && !strcmp(canon, d->name))
             return true;
         p += k;
         p += strspn(p, ", ");
@@ -210,15 +183,14 @@ static bool runtime_in_list(const char *list, const char *name)
     return false;
 }
 
+/* The row of the runtime called name (canonical or alias, any case), or NULL. */
 static const struct runtime_def *runtime_table_find(const char *name)
 {
-    for (size_t i = 0; i < RT_COUNT; i++) {
-        if (!strcasecmp(runtime_table[i].name, name))
+    const char *canon = lang_lookup(name, strlen(name));
+
+    for (size_t i = 0; canon && i < RT_COUNT; i++) {
+        if (!strcmp(runtime_table[i].name, canon))
             return &runtime_table[i];
-        for (int k = 0; k < RT_MAX_ALIASES && runtime_table[i].aliases[k]; k++) {
-            if (!strcasecmp(runtime_table[i].aliases[k], name))
-                return &runtime_table[i];
-        }
     }
     return NULL;
 }
@@ -252,8 +224,7 @@ struct runtimes *runtimes_new(const char *tools_dir, const char *only, struct er
         struct rt_entry *en = &rts->e[rts->n];
         const char *miss = NULL;
 
-        if (only && *only && !runtime_in_list(only, d->name) &&
-            !(d->aliases[0] && runtime_in_list(only, d->aliases[0])))
+        if (only && *only && !runtime_in_list(only, d))
             continue;
         memset(en, 0, sizeof(*en));
         en->def = d;
@@ -526,10 +497,12 @@ json_t *runtimes_describe(struct runtimes *rts)
     pthread_mutex_lock(&rts->lock);
     for (size_t i = 0; list && i < rts->n; i++) {
         const struct runtime_def *d = rts->e[i].def;
+        const char *const *group = lang_aliases(d->name, strlen(d->name));
         json_t *al = json_array();
 
-        for (int k = 0; al && k < RT_MAX_ALIASES && d->aliases[k]; k++)
-            json_array_append_new(al, json_string(d->aliases[k]));
+        /* The group's first name is the canonical one, d->name itself. */
+        for (size_t k = 1; al && group && group[k]; k++)
+            json_array_append_new(al, json_string(group[k]));
         json_array_append_new(
             list, json_pack("{s:s, s:o, s:s?, s:b, s:b, s:s}", "name", d->name, "aliases", al,
                             "version", rts->e[i].version, "compiled", d->compile[0] != NULL,

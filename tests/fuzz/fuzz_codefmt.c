@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "../../orchestrator/codefmt.c"
-#include "../../orchestrator/lang.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "../../orchestrator/job_req.c"
-#include "../../orchestrator/lang.c"
 #include "../../orchestrator/reqfields.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../orchestrator/lang.c"
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/job_req.c"
 #include "../../orchestrator/nadoo.c"

@@ -79,6 +79,49 @@ static void test_code_keeps_nul_and_length(void **state)
     exec_req_done(&r);
 }
 
+/* One precedence in every dialect: generated_code wins over code, wherever it stands. */
+static void test_code_precedence(void **state)
+{
+    static const char *const bodies[] = {
+        "{\"code\":\"c\",\"generated_code\":\"g\"}",
+        "{\"generated_code\":\"g\",\"code\":\"c\"}",
+        "{\"generated_code\":\"g\",\"code\":5}",
+    };
+    struct exec_req r;
+    struct err e = {0};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        assert_int_equal(parse(bodies[i], &r, &e), 0);
+        assert_string_equal(r.code, "g");
+        exec_req_done(&r);
+    }
+    assert_int_equal(parse("{\"generated_code\":null,\"code\":\"c\"}", &r, &e), 0);
+    assert_string_equal(r.code, "c");
+    exec_req_done(&r);
+    assert_int_equal(parse("{\"code\":\"c\",\"generated_code\":5}", &r, &e), -ERR_INVALID);
+    assert_string_equal(e.field, "generated_code");
+}
+
+/* Without a runtime table only the embedded Python answers, under each of its names. */
+static void test_python_names(void **state)
+{
+    static const char *const names[] = {"python", "PY", "python3", "Py3"};
+    struct exec_req r;
+    struct err e = {0};
+    char body[96];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(body, sizeof(body), "{\"code\":\"x\",\"language\":\"%s\"}", names[i]);
+        assert_int_equal(parse(body, &r, &e), 0);
+        assert_string_equal(r.language, "python");
+        exec_req_done(&r);
+    }
+    assert_int_equal(parse("{\"code\":\"x\",\"language\":\"node\"}", &r, &e), -ERR_INVALID);
+    assert_string_equal(e.msg, "language 'node' is not available here; available: python");
+}
+
 /* Each bad body must fail with ERR_INVALID and name the field. */
 static void test_errors(void **state)
 {
@@ -143,7 +186,7 @@ static void test_env_limits(void **state)
     (void)state;
     buf_init(&b, 0);
     buf_printf(&b, "{\"code\":\"x\",\"env\":{");
-    for (int i = 0; i <= EXEC_REQ_MAX_ENV; i++)
+    for (int i = 0; i <= REQBODY_MAX_ENV; i++)
         buf_printf(&b, "%s\"V%d\":\"x\"", i ? "," : "", i);
     buf_printf(&b, "}}");
     assert_int_equal(exec_req_parse(b.data, b.len, &lim, &r, &e), -ERR_INVALID);
@@ -270,6 +313,8 @@ int main(void)
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_all_fields),
         cmocka_unit_test(test_code_keeps_nul_and_length),
+        cmocka_unit_test(test_code_precedence),
+        cmocka_unit_test(test_python_names),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_env_limits),
         cmocka_unit_test(test_policy_override),

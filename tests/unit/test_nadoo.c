@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include "../../orchestrator/lang.c"
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/job_req.c"
 #include "../../orchestrator/nadoo.c"
@@ -39,6 +38,10 @@ static const struct parse_case parse_cases[] = {
        false),
     OK("{\"code\":\"x\"}", "x", "python", 0, NULL, false, false),
     OK("{\"generated_code\":\"g\",\"language\":\"JS\"}", "g", "javascript", 0, NULL, false, false),
+    /* One precedence in every dialect: generated_code wins, wherever it stands. */
+    OK("{\"code\":\"c\",\"generated_code\":\"g\"}", "g", "python", 0, NULL, false, false),
+    OK("{\"generated_code\":\"g\",\"code\":\"c\"}", "g", "python", 0, NULL, false, false),
+    OK("{\"generated_code\":null,\"code\":\"c\"}", "c", "python", 0, NULL, false, false),
     OK("{\"code\":\"x\",\"language\":\"sh\",\"timeout\":2.5}", "x", "sh", 2.5, NULL, false, false),
     OK("{\"code\":\"x\",\"stdin\":\"in\\n\"}", "x", "python", 0, "in\n", false, false),
     OK("{\"code\":\"x\",\"input\":\"alias\"}", "x", "python", 0, "alias", false, false),
@@ -54,6 +57,7 @@ static const struct parse_case parse_cases[] = {
     BAD("[1]", "body", "must be a JSON object"),
     BAD("{}", "code", "missing field 'code'"),
     BAD("{\"code\":5}", "code", "must be a string"),
+    BAD("{\"code\":\"x\",\"generated_code\":5}", "generated_code", "must be a string"),
     BAD("{\"code\":\"x\",\"language\":7}", "language", "must be a string"),
     BAD("{\"code\":\"x\",\"language\":\"a b\"}", "language", "character"),
     BAD("{\"code\":\"x\",\"timeout\":0}", "timeout", "> 0"),
@@ -63,6 +67,9 @@ static const struct parse_case parse_cases[] = {
     BAD("{\"code\":\"x\",\"stdin\":\"a\",\"input\":\"b\"}", "input", "not both"),
     BAD("{\"code\":\"x\",\"env\":[]}", "env", "must be an object"),
     BAD("{\"code\":\"x\",\"env\":{\"A\":1}}", "env", "'A' must be a string"),
+    /* env as the agent reads it (reqbody_env). */
+    BAD("{\"code\":\"x\",\"env\":{\"1A\":\"v\"}}", "env", "must match"),
+    BAD("{\"code\":\"x\",\"env\":{\"A\":\"a\\u0000b\"}}", "env", "NUL"),
     BAD("{\"code\":\"x\",\"scenario\":[]}", "scenario", "must be an object"),
     BAD("{\"code\":\"x\",\"scenario\":{\"nope\":1}}", "scenario.nope",
         "unknown scenario key 'nope'"),

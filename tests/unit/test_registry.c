@@ -8,7 +8,6 @@
 
 #include <cmocka.h>
 
-#include "../../orchestrator/lang.c"
 #include "../../orchestrator/registry.c"
 
 struct spec_case {

@@ -63,6 +63,38 @@ static void test_only_and_aliases(void **state)
     runtimes_list(rts, list, sizeof(list));
     assert_string_equal(list, "python, sh");
     runtimes_free(rts);
+    /* The list may name runtimes by any alias of the language table, in any case. */
+    rts = runtimes_new("", "PY3, posix-sh", &e);
+    assert_non_null(rts);
+    runtimes_list(rts, list, sizeof(list));
+    assert_string_equal(list, "python, sh");
+    runtimes_free(rts);
+}
+
+/* /languages lists each runtime's aliases from the language table, canonical name apart. */
+static void test_describe_aliases(void **state)
+{
+    struct err e = {0};
+    struct runtimes *rts = runtimes_new("", "python,sh", &e);
+    json_t *o, *langs, *al;
+
+    (void)state;
+    assert_non_null(rts);
+    o = runtimes_describe(rts);
+    langs = json_object_get(o, "languages");
+    assert_int_equal(json_array_size(langs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(langs, 0), "name")),
+                        "python");
+    al = json_object_get(json_array_get(langs, 0), "aliases");
+    assert_int_equal(json_array_size(al), 3);
+    assert_string_equal(json_string_value(json_array_get(al, 0)), "py");
+    assert_string_equal(json_string_value(json_array_get(al, 1)), "python3");
+    assert_string_equal(json_string_value(json_array_get(al, 2)), "py3");
+    al = json_object_get(json_array_get(langs, 1), "aliases");
+    assert_int_equal(json_array_size(al), 2);
+    assert_string_equal(json_string_value(json_array_get(al, 0)), "dash");
+    json_decref(o);
+    runtimes_free(rts);
 }
 
 static void test_spec_substitutes(void **state)
@@ -104,9 +136,8 @@ static void test_spec_substitutes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_java_class),
-        cmocka_unit_test(test_unknown_language_in_list),
-        cmocka_unit_test(test_only_and_aliases),
+        cmocka_unit_test(test_java_class),       cmocka_unit_test(test_unknown_language_in_list),
+        cmocka_unit_test(test_only_and_aliases), cmocka_unit_test(test_describe_aliases),
         cmocka_unit_test(test_spec_substitutes),
     };
 

@@ -9,7 +9,6 @@
 
 #include <cmocka.h>
 
-#include "../../orchestrator/lang.c"
 #include "../../common/scenario.c"
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/toolcall.c"
@@ -39,6 +38,13 @@ static const struct parse_case parse_cases[] = {
     OK("{\"generated_code\":\"print(1)\"}", "print(1)", "python", 0, -1, 0),
     OK("{\"code\":\"x=1\"}", "x=1", "python", 0, -1, 0),
     OK("{\"generated_code\":\"a\",\"code\":\"b\"}", "a", "python", 0, -1, 0),
+    /* One precedence in every dialect: generated_code wins, wherever it stands. */
+    OK("{\"code\":\"b\",\"generated_code\":\"a\"}", "a", "python", 0, -1, 0),
+    OK("{\"code\":\"s\",\"generated_code\":\"s\"}", "s", "python", 0, -1, 0),
+    OK("{\"generated_code\":null,\"code\":\"b\"}", "b", "python", 0, -1, 0),
+    OK("{\"generated_code\":\"a\",\"code\":5}", "a", "python", 0, -1, 0),
+    OK("{\"generated_code\":\"a\",\"env\":{\"A_1\":\"v\"},\"stdin\":null}", "a", "python", 0, -1,
+       0),
     OK("{\"generated_code\":\"\",\"timeout\":5}", "", "python", 5, -1, 0),
     OK("{\"generated_code\":\"a\",\"timeout\":0.5,\"language\":\"PY\"}", "a", "python", 0.5, -1, 0),
     OK("{\"generated_code\":\"a\",\"timeout\":300}", "a", "python", 300, -1, 0),
@@ -64,6 +70,13 @@ static const struct parse_case parse_cases[] = {
     BAD("{\"generated_code\":null}", "generated_code", "missing"),
     BAD("{\"generated_code\":5}", "generated_code", "must be a string"),
     BAD("{\"generated_code\":[\"a\"]}", "generated_code", "must be a string"),
+    BAD("{\"code\":\"b\",\"generated_code\":5}", "generated_code", "must be a string"),
+    BAD("{\"generated_code\":null,\"code\":5}", "code", "must be a string"),
+    /* stdin and env as the agent reads them (reqbody_env): refused before any agent is asked. */
+    BAD("{\"generated_code\":\"a\",\"stdin\":5}", "stdin", "must be a string"),
+    BAD("{\"generated_code\":\"a\",\"env\":[]}", "env", "must be an object"),
+    BAD("{\"generated_code\":\"a\",\"env\":{\"A\":1}}", "env", "'A' must be a string"),
+    BAD("{\"generated_code\":\"a\",\"env\":{\"A=B\":\"1\"}}", "env", "must match"),
     BAD("{\"code\":{}}", "code", "must be a string"),
     BAD("{\"generated_code\":\"a\",\"timeout\":\"5\"}", "timeout", "must be a number"),
     BAD("{\"generated_code\":\"a\",\"timeout\":0}", "timeout", "> 0"),

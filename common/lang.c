@@ -1,11 +1,13 @@
-/* lang.c - language aliases: the one table both the router and the code-format normaliser
- * (fence tags) use, so a name one accepts the other understands. */
+/* lang.c - language names and aliases: the one table of both daemons (the orchestrator's router
+ * and code-format normaliser, the agent's request parser and runtime table), so a name one
+ * accepts the others understand. */
 #include "lang.h"
 
 #include <string.h>
 #include <strings.h>
 
-/* First entry: the canonical name, the one agents report in /health. */
+/* First entry: the canonical name, the one agents report in /health and sandbox/runtime.c keys
+ * its rows by; the rest are aliases (tests/unit/test_lang.c checks every runtime has a row). */
 static const char *const lang_groups[][6] = {
     {"python", "py", "python3", "py3", NULL},
     {"javascript", "js", "node", "nodejs", NULL},
@@ -43,9 +45,17 @@ const char *const *lang_aliases(const char *name, size_t len)
     return NULL;
 }
 
+const char *lang_lookup(const char *name, size_t len)
+{
+    const char *const *group = name ? lang_aliases(name, len) : NULL;
+
+    return group ? group[0] : NULL;
+}
+
 int lang_canon(const char *name, size_t len, char out[LANG_NAME_MAX], struct err *e)
 {
     char low[LANG_NAME_MAX];
+    const char *canon;
 
     if (!name || len == 0)
         return err_set(e, ERR_INVALID, "language", "field 'language' must not be empty");
@@ -63,14 +73,10 @@ int lang_canon(const char *name, size_t len, char out[LANG_NAME_MAX], struct err
         low[i] = c;
     }
     low[len] = '\0';
-    {
-        const char *const *group = lang_aliases(low, len);
-
-        if (group) {
-            strcpy(out, group[0]);
-            return 0;
-        }
-    }
-    memcpy(out, low, len + 1);
+    canon = lang_lookup(low, len);
+    if (canon)
+        strcpy(out, canon);
+    else
+        memcpy(out, low, len + 1);
     return 0;
 }

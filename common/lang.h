@@ -1,4 +1,7 @@
-/* lang.h - language names: the canonical name of a name or alias ("py" -> "python"); pure. */
+/* lang.h - the language names both daemons know: one table (lang.c) of canonical names and
+ * their aliases. The orchestrator canonicalises request and agent names with it, the agent's
+ * runtime table (sandbox/runtime.c) is keyed by its canonical names and takes its aliases from
+ * it. Pure: no state, any thread. */
 #ifndef SANDPIT_LANG_H
 #define SANDPIT_LANG_H
 
@@ -16,5 +19,8 @@ int lang_canon(const char *name, size_t len, char out[LANG_NAME_MAX], struct err
 /* The alias group holding name (len bytes, any case): static, NULL-terminated, canonical name
  * first; NULL when the name is not a known language. */
 const char *const *lang_aliases(const char *name, size_t len);
+/* The canonical name of a known language called name (len bytes, canonical or alias, any
+ * case): static; NULL when the table does not know it. */
+const char *lang_lookup(const char *name, size_t len);
 
 #endif
