@@ -64,14 +64,23 @@ int daemon_wait_signal(int sfd, bool ignore_hup)
 
 int daemon_write_port_file(const char *path, unsigned port)
 {
-    FILE *f = fopen(path, "we");
+    char tmp[4096];
+    FILE *f;
     int r = 0;
 
+    /* Through a temporary file and rename, so a reader never sees it half written. */
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    f = fopen(tmp, "we");
     if (!f)
         return -errno;
     if (fprintf(f, "%u\n", port) < 0)
         r = -EIO;
     if (fclose(f) != 0 && r == 0)
         r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        (void)unlink(tmp);
     return r;
 }

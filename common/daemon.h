@@ -26,7 +26,8 @@ int daemon_signals(bool with_chld);
  * not count (a detached terminal is no reason to stop). */
 int daemon_wait_signal(int sfd, bool ignore_hup);
 
-/* Writes the bound port and a newline to path (tests and supervisors read it). 0 or -errno. */
+/* Writes the bound port and a newline to path (tests and supervisors read it), atomically
+ * (a temporary file renamed). 0 or -errno. */
 int daemon_write_port_file(const char *path, unsigned port);
 
 #endif

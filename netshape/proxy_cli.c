@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "proxy.h"
 #include "toxics.h"
 #include "cfg.h"
+#include "daemon.h"
 #include "log.h"
 
 struct proxy_cli_cfg {
@@ -40,10 +40,7 @@ struct proxy_cli_cfg {
     const char *log_level; /* debug, info, warn, error */
 };
 
-#define OPT(n, t, lo, hi, d, f, h)                                                                 \
-    {                                                                                              \
-        n, t, lo, hi, d, offsetof(struct proxy_cli_cfg, f), h                                      \
-    }
+#define OPT(...) CFG_OPT(struct proxy_cli_cfg, __VA_ARGS__)
 
 static const struct cfg_opt cli_opts[] = {
     OPT("listen", CFG_STR, 0, 0, "127.0.0.1:0", listen,
@@ -244,23 +241,6 @@ static int cli_listen(const char *spec, int *port_out)
     return fd;
 }
 
-/* Writes the port to path through a temporary file, so a reader never sees it half written. */
-static int cli_port_file(const char *path, int port)
-{
-    char tmp[4096];
-    FILE *f;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    f = fopen(tmp, "we");
-    if (!f)
-        return -errno;
-    fprintf(f, "%d\n", port);
-    if (fclose(f) != 0 || rename(tmp, path) < 0)
-        return -errno;
-    return 0;
-}
-
 /* The listener's kind for --mode: 'H' or 'U', or 0 with a message on stderr. */
 static char cli_kind(const char *mode, const struct proxy_conf *conf)
 {
@@ -277,21 +257,6 @@ static char cli_kind(const char *mode, const struct proxy_conf *conf)
     return 'U';
 }
 
-/* Waits for SIGTERM or SIGINT on sfd (SIGHUP is ignored). 0 or -errno. */
-static int cli_wait(int sfd)
-{
-    struct signalfd_siginfo si;
-
-    for (;;) {
-        ssize_t n = read(sfd, &si, sizeof(si));
-
-        if (n == (ssize_t)sizeof(si) && si.ssi_signo != SIGHUP)
-            return 0;
-        if (n < 0 && errno != EINTR)
-            return -errno;
-    }
-}
-
 int main(int argc, char **argv)
 {
     static struct proxy_cli_cfg cfg;
@@ -301,8 +266,8 @@ int main(int argc, char **argv)
     struct err e = {0};
     char desc[2048];
     uint64_t sid = 0;
-    sigset_t mask;
-    int r, lvl, lfd = -1, sfd = -1, child_fd = -1, port = 0, rc = 1;
+    enum log_level lvl = LOG_INFO;
+    int r, lfd = -1, sfd = -1, child_fd = -1, port = 0, rc = 1;
     char kind;
 
     for (int i = 1; i < argc; i++) {
@@ -315,18 +280,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "sandpit-proxy: cannot read the environment\n");
         return 2;
     }
-    r = cfg_parse(cli_opts, CLI_N_OPTS, &cfg, argc, argv, cli_usage, &e);
-    if (r == 1)
-        return 0;
-    if (r < 0) {
-        fprintf(stderr, "sandpit-proxy: %s\n", e.msg);
-        return 2;
-    }
-    lvl = log_level_parse(cfg.log_level);
-    if (lvl < 0) {
-        fprintf(stderr, "sandpit-proxy: --log-level must be debug, info, warn or error\n");
-        return 2;
-    }
+    if ((r = daemon_args("sandpit-proxy", cli_opts, CLI_N_OPTS, &cfg, argc, argv, cli_usage,
+                         &cfg.log_level, &lvl)) >= 0)
+        return r;
     log_init("proxy", (enum log_level)lvl);
     if (cli_conf(&cfg, &conf) < 0)
         return 2;
@@ -335,15 +291,9 @@ int main(int argc, char **argv)
         return 2;
 
     /* Before any thread: signals go to a signalfd. */
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    sfd = daemon_signals(false);
     if (sfd < 0) {
-        log_errno(errno, NULL, "signalfd");
+        log_errno(-sfd, NULL, "signalfd");
         goto out;
     }
     lfd = cli_listen(cfg.listen, &port);
@@ -370,11 +320,11 @@ int main(int argc, char **argv)
     }
     cfg_describe(cli_opts, CLI_N_OPTS, &cfg, desc, sizeof(desc));
     log_info("listening on port %d: %s", port, desc);
-    if (cfg.port_file && (r = cli_port_file(cfg.port_file, port)) < 0) {
+    if (cfg.port_file && (r = daemon_write_port_file(cfg.port_file, (unsigned)port)) < 0) {
         log_errno(-r, NULL, "cannot write --port-file '%s'", cfg.port_file);
         goto out;
     }
-    if ((r = cli_wait(sfd)) < 0) {
+    if ((r = daemon_wait_signal(sfd, true)) < 0) {
         log_errno(-r, NULL, "signalfd read");
         goto out;
     }
