@@ -32,7 +32,7 @@ IMAGES_DIR = ROOT / "images"
 AGENT, ORCH, PROXY = "sandpit-agent", "sandpit-orchestrator", "sandpit-proxy"
 DAEMONS = (AGENT, ORCH, PROXY)
 
-# What the agent's isolation uses (agent/isolate.c, agent/zygote.c; docs/deploy.md has each one's
+# What the agent's isolation uses (sandbox/isolate*.c, sandbox/zygote.c; docs/deploy.md has each one's
 # use and what missing it does). REQUIRED: without SETUID, SETGID or CHOWN every execution fails
 # its set-up; without SYS_ADMIN there are no namespaces at all.
 AGENT_CAPS_REQUIRED = {"SYS_ADMIN", "SETUID", "SETGID", "CHOWN"}
@@ -955,7 +955,7 @@ def test_agent_image_layout(df):
 @df_params(serves_typescript)
 def test_agent_tools_visible_to_executions(df):
     """tsc runs inside the execution, where the agent covers the directory holding harness/ and
-    its own binary directory with an empty tmpfs (agent/zygote.c): the --tools-dir (default:
+    its own binary directory with an empty tmpfs (sandbox/zygote.c): the --tools-dir (default:
     <harness root>/runtimes/node_modules/.bin) must be installed and lie outside both."""
     dests = image_paths(df)
     hidden = [dests[AGENT].parent, dests["harness"].parent]
