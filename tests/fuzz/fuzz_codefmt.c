@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../orchestrator/codefmt.c"
+#include "../../orchestrator/codefmt_dict.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

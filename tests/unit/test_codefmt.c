@@ -17,6 +17,7 @@ static long test_malloc_budget = -1; /* successful mallocs left; -1 = unlimited 
 static void *test_malloc_hook(size_t n);
 #define malloc(n) test_malloc_hook(n)
 #include "../../orchestrator/codefmt.c"
+#include "../../orchestrator/codefmt_dict.c"
 #undef malloc
 
 static void *test_malloc_hook(size_t n)
