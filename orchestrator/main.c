@@ -150,6 +150,45 @@ static int main_wait_agents(struct registry *reg, int sfd, double timeout_s)
     return 0;
 }
 
+/* Fills the registry with the --agent URLs and, when spawning, one entry per runtime and
+ * --spawn-count (agent_bin gets the binary's path). Errors go to stderr; 0 or -1. */
+static int main_add_agents(const struct orch_cfg *cfg, struct registry *reg, bool spawn,
+                           char *agent_bin, size_t bin_size)
+{
+    struct err e = {0};
+    int r;
+
+    for (int i = 0; i < cfg->agents.n; i++) {
+        struct agent_spec spec;
+
+        if (registry_parse_spec(cfg->agents.items[i], &spec, &e) < 0 ||
+            registry_add(reg, &spec, false, &e) < 0) {
+            fprintf(stderr, "sandpit-orchestrator: --agent '%s': %s\n", cfg->agents.items[i],
+                    e.msg);
+            return -1;
+        }
+    }
+    if (!spawn)
+        return 0;
+    if ((r = main_agent_bin(cfg->agent_bin, agent_bin, bin_size)) < 0) {
+        fprintf(stderr, "sandpit-orchestrator: cannot run the agent binary '%s': %s\n", agent_bin,
+                strerror(-r));
+        return -1;
+    }
+    for (size_t k = 0; k < sizeof(orch_runtimes) / sizeof(orch_runtimes[0]); k++) {
+        for (long n = 0; n < cfg->spawn_count; n++) {
+            struct agent_spec spec = {.n_langs = 1};
+
+            strx_copy(spec.langs[0], sizeof(spec.langs[0]), orch_runtimes[k]);
+            if (registry_add(reg, &spec, true, &e) < 0) {
+                fprintf(stderr, "sandpit-orchestrator: %s\n", e.msg);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct orch_cfg cfg;
@@ -180,36 +219,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "sandpit-orchestrator: out of memory\n");
         return 1;
     }
-    for (int i = 0; i < cfg.agents.n; i++) {
-        struct agent_spec spec;
-
-        if (registry_parse_spec(cfg.agents.items[i], &spec, &e) < 0 ||
-            registry_add(reg, &spec, false, &e) < 0) {
-            fprintf(stderr, "sandpit-orchestrator: --agent '%s': %s\n", cfg.agents.items[i], e.msg);
-            rc = 2;
-            goto out;
-        }
-    }
     spawn = cfg.spawn_agents || cfg.agents.n == 0;
-    if (spawn) {
-        if ((r = main_agent_bin(cfg.agent_bin, agent_bin, sizeof(agent_bin))) < 0) {
-            fprintf(stderr, "sandpit-orchestrator: cannot run the agent binary '%s': %s\n",
-                    agent_bin, strerror(-r));
-            rc = 2;
-            goto out;
-        }
-        for (size_t k = 0; k < sizeof(orch_runtimes) / sizeof(orch_runtimes[0]); k++) {
-            for (long n = 0; n < cfg.spawn_count; n++) {
-                struct agent_spec spec = {.n_langs = 1};
-
-                strx_copy(spec.langs[0], sizeof(spec.langs[0]), orch_runtimes[k]);
-                if (registry_add(reg, &spec, true, &e) < 0) {
-                    fprintf(stderr, "sandpit-orchestrator: %s\n", e.msg);
-                    rc = 2;
-                    goto out;
-                }
-            }
-        }
+    if (main_add_agents(&cfg, reg, spawn, agent_bin, sizeof(agent_bin)) < 0) {
+        rc = 2;
+        goto out;
     }
 
     /* Before any thread: signals go to signalfds (SIGCHLD to the supervisor's). */
