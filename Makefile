@@ -105,7 +105,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libcommon.a $(B)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) $(PY_CFLAGS) $(AGENT_INC) -Iorchestrator $(LDFLAGS) -o $@ $< $(B)/libcommon.a \
-	    -lcmocka -ljansson -lpthread -lm
+	    -lcmocka -lmicrohttpd -ljansson -lpthread -lm
 
 # Fuzz targets replayed over their seed corpus under gcc in `make test` (STYLE §10).
 $(B)/tests/replay_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/libcommon.a $(B)/.flags
