@@ -12,9 +12,9 @@
 #include "clock.h"
 #include "json_util.h"
 #include "log.h"
+#include "store.h"
 #include "strx.h"
 
-#define JOBS_BUCKETS        4096  /* hash buckets for id lookups */
 #define JOBS_SUBMIT_MS      30000 /* async submit: the agent answers 202 at once */
 #define JOBS_DELETE_MS      30000 /* DELETE waits for the process to be gone */
 #define JOBS_POLL_MIN_MS    100   /* an agent that ignores ?wait= is polled this often */
@@ -61,22 +61,19 @@ struct job {
     bool delete_sent;                 /* DELETE went to the agent */
     int pending;                      /* dispatch calls and timers pointing at this job */
     struct job_waiter *waiters;       /* cancels waiting for the end of the run */
-    struct job *newer, *older;        /* every job, newest first */
+    struct store_node node;           /* in the store: id table and history */
     struct job *qnext;                /* the queue */
-    struct job *hnext;                /* hash chain */
 };
 
 struct jobs {
     const struct orch_cfg *cfg;
     struct dispatch *d;
     struct upstream *up;
-    pthread_mutex_t lock;        /* guards everything below and every job */
-    struct job *newest, *oldest; /* every job */
-    size_t count;                /* jobs kept */
-    struct job *qhead, *qtail;   /* queued jobs, oldest first */
+    pthread_mutex_t lock;      /* guards everything below and every job */
+    struct store store;        /* every job kept, newest first */
+    struct job *qhead, *qtail; /* queued jobs, oldest first */
     size_t queued, running;
     bool pumping; /* jobs_pump_locked is on the stack */
-    struct job *buckets[JOBS_BUCKETS];
     unsigned long completed, failed, cancelled, evicted, rejected;
 };
 
@@ -84,22 +81,13 @@ static void jobs_poll_locked(struct job *job, long delay_ms);
 static void jobs_poll_now_locked(struct job *job, int wait_s);
 static void jobs_finish_locked(struct job *job, enum job_status st, const char *error, json_t *res);
 
-static unsigned jobs_hash(const char *id)
-{
-    unsigned h = 2166136261u;
-
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h % JOBS_BUCKETS;
-}
+#define JOB_OF(n) STORE_ENTRY(n, struct job, node)
 
 static struct job *jobs_find_locked(struct jobs *j, const char *id)
 {
-    for (struct job *x = j->buckets[jobs_hash(id)]; x; x = x->hnext) {
-        if (!strcmp(x->id, id))
-            return x;
-    }
-    return NULL;
+    struct store_node *n = store_find(&j->store, id);
+
+    return n ? JOB_OF(n) : NULL;
 }
 
 static void jobs_iso(int64_t ns, char *out, size_t size)
@@ -136,19 +124,6 @@ static void jobs_log(struct job *job, const char *fmt, ...)
     }
 }
 
-struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct upstream *up)
-{
-    struct jobs *j = calloc(1, sizeof(*j));
-
-    if (!j)
-        return NULL;
-    j->cfg = cfg;
-    j->d = d;
-    j->up = up;
-    pthread_mutex_init(&j->lock, NULL);
-    return j;
-}
-
 static void jobs_free_job(struct job *job)
 {
     free(job->body);
@@ -162,15 +137,39 @@ static void jobs_free_job(struct job *job)
     free(job);
 }
 
+/* The store's callbacks, with the lock held: a finished job goes once no dispatch call or
+ * timer points at it any more. */
+static bool jobs_may_evict(const struct store_node *n)
+{
+    return JOB_OF(n)->phase == JOB_PHASE_DONE && JOB_OF(n)->pending == 0;
+}
+
+static void jobs_release(struct store_node *n)
+{
+    jobs_free_job(JOB_OF(n));
+}
+
+static const struct store_ops jobs_store_ops = {jobs_may_evict, jobs_release};
+
+struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct upstream *up)
+{
+    struct jobs *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    j->cfg = cfg;
+    j->d = d;
+    j->up = up;
+    pthread_mutex_init(&j->lock, NULL);
+    store_init(&j->store, &jobs_store_ops);
+    return j;
+}
+
 void jobs_free(struct jobs *j)
 {
     if (!j)
         return;
-    while (j->newest) {
-        struct job *x = j->newest;
-        j->newest = x->older;
-        jobs_free_job(x);
-    }
+    store_done(&j->store);
     pthread_mutex_destroy(&j->lock);
     free(j);
 }
@@ -178,31 +177,7 @@ void jobs_free(struct jobs *j)
 /* Drops the oldest finished jobs while more than --max-jobs are kept. */
 static void jobs_evict_locked(struct jobs *j)
 {
-    struct job *x = j->oldest;
-
-    while (j->count > (size_t)j->cfg->max_jobs && x) {
-        struct job *newer = x->newer, **pp;
-
-        if (x->phase != JOB_PHASE_DONE || x->pending > 0) {
-            x = newer;
-            continue;
-        }
-        for (pp = &j->buckets[jobs_hash(x->id)]; *pp != x; pp = &(*pp)->hnext)
-            ;
-        *pp = x->hnext;
-        if (x->newer)
-            x->newer->older = x->older;
-        else
-            j->newest = x->older;
-        if (x->older)
-            x->older->newer = x->newer;
-        else
-            j->oldest = x->newer;
-        j->count--;
-        j->evicted++;
-        jobs_free_job(x);
-        x = newer;
-    }
+    j->evicted += store_evict(&j->store, j->store.count, (size_t)j->cfg->max_jobs);
 }
 
 static void jobs_on_submitted(struct dcall *c);
@@ -275,7 +250,6 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
     json_t *body = job_req_agent_body(req, code, code_len, true);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     bool has_scenario = req->scenario != NULL;
-    unsigned h;
 
     json_decref(body);
     free(code);
@@ -310,16 +284,7 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
     job_req_done(req);
     jobs_log(job, "Job queued (language %s, code format %s, %zu bytes%s)", job->language, fmt,
              code_len, has_scenario ? ", with a scenario" : "");
-    h = jobs_hash(job->id);
-    job->hnext = j->buckets[h];
-    j->buckets[h] = job;
-    job->older = j->newest;
-    if (j->newest)
-        j->newest->newer = job;
-    j->newest = job;
-    if (!j->oldest)
-        j->oldest = job;
-    j->count++;
+    store_insert(&j->store, &job->node, job->id);
     if (j->qtail)
         j->qtail->qnext = job;
     else
@@ -749,10 +714,28 @@ int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **
     return 0;
 }
 
+/* A listing: the wanted status (-1 = any) and the page. */
+struct jobs_list {
+    int want;
+    json_t *arr;
+};
+
+static bool jobs_list_match(const struct store_node *n, void *arg)
+{
+    const struct jobs_list *l = arg;
+
+    return l->want < 0 || (int)JOB_OF(n)->status == l->want;
+}
+
+static void jobs_list_visit(struct store_node *n, void *arg)
+{
+    json_array_append_new(((struct jobs_list *)arg)->arr, jobs_status_view(JOB_OF(n), false));
+}
+
 int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out, struct err *e)
 {
     int want = -1;
-    size_t total = 0;
+    size_t total;
     json_t *arr;
 
     if (status && *status) {
@@ -769,13 +752,8 @@ int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out,
     if (!arr)
         return -ENOMEM;
     pthread_mutex_lock(&j->lock);
-    for (struct job *x = j->newest; x; x = x->older) {
-        if (want >= 0 && (int)x->status != want)
-            continue;
-        total++;
-        if ((long)json_array_size(arr) < limit)
-            json_array_append_new(arr, jobs_status_view(x, false));
-    }
+    total = store_page(&j->store, 0, limit > 0 ? (size_t)limit : 0, jobs_list_match,
+                       jobs_list_visit, &(struct jobs_list){want, arr});
     pthread_mutex_unlock(&j->lock);
     *out = json_pack("{s:o, s:I, s:I}", "jobs", arr, "total", (json_int_t)total, "count",
                      (json_int_t)json_array_size(arr));
@@ -864,7 +842,7 @@ json_t *jobs_stats_json(struct jobs *j)
     pthread_mutex_lock(&j->lock);
     o = json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "queued",
                   (json_int_t)j->queued, "running", (json_int_t)j->running, "kept",
-                  (json_int_t)j->count, "workers", (int)j->cfg->job_workers, "max_queue",
+                  (json_int_t)j->store.count, "workers", (int)j->cfg->job_workers, "max_queue",
                   (int)j->cfg->job_queue, "max_jobs", (int)j->cfg->max_jobs, "completed",
                   (json_int_t)j->completed, "failed", (json_int_t)j->failed, "cancelled",
                   (json_int_t)j->cancelled, "evicted", (json_int_t)j->evicted, "rejected",
