@@ -137,20 +137,6 @@ static void exec_store_release(struct store_node *n)
 
 static const struct store_ops exec_store_ops = {exec_store_may_evict, exec_store_release};
 
-/* Lists ex in the store (the store takes a reference). Caller holds the lock. */
-static void exec_mgr_list_add(struct exec_mgr *m, struct exec *ex)
-{
-    exec_ref(ex);
-    store_insert(&m->store, &ex->node, ex->id);
-}
-
-/* Unlists ex and drops the store's reference. Caller holds the lock. */
-static void exec_mgr_list_remove(struct exec_mgr *m, struct exec *ex)
-{
-    store_remove(&m->store, &ex->node);
-    exec_unref(ex);
-}
-
 struct exec *exec_mgr_find(struct exec_mgr *m, const char *id)
 {
     struct store_node *n;
@@ -175,8 +161,6 @@ bool exec_is_done(struct exec_mgr *m, struct exec *ex)
     return d;
 }
 
-/* Publishes the result, wakes the waiter, evicts old history, starts the next queued exec.
- * Called on the I/O thread (or a submitter for queue-side cancels) without the lock. */
 static void exec_mgr_start_queued(struct exec_mgr *m);
 
 /* Makes res the execution's answer and wakes every waiter. Caller holds the lock. */
@@ -397,8 +381,7 @@ out:
     for (int i = 0; i < ZYG_JOB_NFDS; i++)
         fdio_close(&child[i]);
     if (r < 0) {
-        for (int s = 0; s < EXEC_IO_NSTREAMS; s++)
-            fdio_close(&ex->io.fds[s].fd);
+        exec_io_streams_done(&ex->io); /* nothing was read: only our ends to close */
         exec_proxy_close(m, ex);
     }
     json_decref(runtime);
@@ -485,7 +468,8 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
                        m->cfg->max_concurrent, m->cfg->max_queue);
     }
     ex->seq = ++m->next_seq;
-    exec_mgr_list_add(m, ex);
+    exec_ref(ex); /* the store's */
+    store_insert(&m->store, &ex->node, ex->id);
     pthread_mutex_unlock(&m->lock);
 
     if (run_now) {
@@ -496,7 +480,8 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
             m->running--;
             ex->slot_held = false;
             m->n_rejected++;
-            exec_mgr_list_remove(m, ex);
+            store_remove(&m->store, &ex->node);
+            exec_unref(ex); /* the store's */
             pthread_mutex_unlock(&m->lock);
             exec_unref(ex);
             exec_mgr_start_queued(m);
@@ -628,17 +613,15 @@ int exec_mgr_cancel(struct exec_mgr *m, struct exec *ex)
     return 0;
 }
 
-/* A placeholder result for a pending or running exec. Caller holds the lock. */
-static json_t *exec_partial_result(struct exec *ex)
+/* The result as clients see it now, a placeholder until DONE: new reference. Caller holds the
+ * lock. */
+static json_t *exec_view(struct exec *ex)
 {
-    char created[40];
-
-    clock_iso(ex->start_real_ns ? ex->start_real_ns : ex->created_real_ns, created,
-              sizeof(created));
-    return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:n, s:n, s:n, s:n}", "execution_id", ex->id,
-                     "status", ex->state == EXEC_PENDING ? "pending" : "running", "language",
-                     ex->req.language, "processor_id", ex->req.processor_id, "start_time", created,
-                     "end_time", "error", "result", "exit_code");
+    if (ex->state == EXEC_DONE)
+        return json_incref(ex->result);
+    return exec_result_pending(ex->id, ex->req.language, ex->req.processor_id,
+                               ex->state == EXEC_RUNNING,
+                               ex->start_real_ns ? ex->start_real_ns : ex->created_real_ns);
 }
 
 json_t *exec_result(struct exec_mgr *m, struct exec *ex)
@@ -646,7 +629,7 @@ json_t *exec_result(struct exec_mgr *m, struct exec *ex)
     json_t *r;
 
     pthread_mutex_lock(&m->lock);
-    r = ex->state == EXEC_DONE ? json_incref(ex->result) : exec_partial_result(ex);
+    r = exec_view(ex);
     pthread_mutex_unlock(&m->lock);
     return r;
 }
@@ -679,10 +662,8 @@ static bool exec_list_match(const struct store_node *n, void *arg)
 static void exec_list_visit(struct store_node *n, void *arg)
 {
     struct exec_list *l = arg;
-    struct exec *ex = EXEC_OF(n);
 
-    json_array_append_new(l->arr, ex->state == EXEC_DONE ? json_incref(ex->result)
-                                                         : exec_partial_result(ex));
+    json_array_append_new(l->arr, exec_view(EXEC_OF(n)));
 }
 
 json_t *exec_mgr_list(struct exec_mgr *m, size_t limit, size_t offset, const char *processor_id,

@@ -258,3 +258,14 @@ json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_ou
     json_decref(frame);
     return o;
 }
+
+json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,
+                            bool running, int64_t since_real_ns)
+{
+    char since[40];
+
+    clock_iso(since_real_ns, since, sizeof(since));
+    return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:n, s:n, s:n, s:n}", "execution_id", id, "status",
+                     running ? "running" : "pending", "language", language, "processor_id",
+                     processor_id, "start_time", since, "end_time", "error", "result", "exit_code");
+}

@@ -56,5 +56,9 @@ struct exec_result_outcome {
 
 /* The ExecutionResult: new reference (json_decref), NULL on out of memory (oc still set). */
 json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_outcome *oc);
+/* The placeholder of an execution still pending or running (processor_id may be NULL; since:
+ * its start, else its submission): new reference, NULL on out of memory. */
+json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,
+                            bool running, int64_t since_real_ns);
 
 #endif

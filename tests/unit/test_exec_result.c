@@ -339,6 +339,29 @@ static void test_exec_result_long_error_and_bad_utf8(void **state)
     free(msg);
 }
 
+/* Pending and running executions answer a placeholder with the fields clients poll. */
+static void test_exec_result_pending(void **state)
+{
+    json_t *o;
+
+    (void)state;
+    o = exec_result_pending("id-1", "python", NULL, false, 1700000000000000000LL);
+    assert_non_null(o);
+    check_str_or_null(o, "status", "pending", "pending");
+    check_str_or_null(o, "processor_id", NULL, "pending");
+    check_str_or_null(o, "start_time", "2023-11-14T22:13:20.000000Z", "pending");
+    assert_true(json_is_null(json_object_get(o, "end_time")));
+    assert_true(json_is_null(json_object_get(o, "error")));
+    assert_true(json_is_null(json_object_get(o, "result")));
+    assert_true(json_is_null(json_object_get(o, "exit_code")));
+    json_decref(o);
+    o = exec_result_pending("id-1", "python", "proc-1", true, 1700000000000000000LL);
+    check_str_or_null(o, "status", "running", "running");
+    check_str_or_null(o, "processor_id", "proc-1", "running");
+    check_str_or_null(o, "execution_id", "id-1", "running");
+    json_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_exec_result_times_and_resources),
         cmocka_unit_test(test_exec_result_scenario),
         cmocka_unit_test(test_exec_result_long_error_and_bad_utf8),
+        cmocka_unit_test(test_exec_result_pending),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
