@@ -1,5 +1,6 @@
 /* jobs.c - job store and job runs (see jobs.h). */
 #include "jobs.h"
+#include "jobs_result.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -298,66 +299,6 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
     return 0;
 }
 
-/* A borrowed string member of o, or "" when absent: new reference. */
-static json_t *jobs_str_or_empty(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-
-    return json_is_string(v) ? json_incref(v) : json_string("");
-}
-
-/* ExecutionResult fields about the scenario, copied into a job's result when present. */
-static const char *const jobs_scenario_keys[] = {"scenario", "network", "artificial_delay_s"};
-
-/* The job's result object: new reference, NULL on OOM. res (borrowed) is the agent's
- * ExecutionResult, or NULL when the run ended before one existed. */
-static json_t *jobs_result(struct job *job, const char *error, json_t *res)
-{
-    json_t *code = json_object_get(res, "exit_code"), *t = json_object_get(res, "execution_time");
-    const char *reason = json_string_value(json_object_get(res, "exit_reason"));
-    double ms = 0;
-    json_t *o = json_object();
-
-    if (json_is_number(t))
-        ms = json_number_value(t) * 1000;
-    else if (job->run_mono_ns)
-        ms = (double)(clock_mono_ns() - job->run_mono_ns) / 1e6;
-    if (!o)
-        return NULL;
-    /* error may quote agent text cut mid-character: json_util_set_text keeps it valid. */
-    if (json_object_set_new(o, "output", jobs_str_or_empty(res, "stdout")) < 0 ||
-        json_object_set_new(o, "stdout", jobs_str_or_empty(res, "stdout")) < 0 ||
-        json_object_set_new(o, "stderr", jobs_str_or_empty(res, "stderr")) < 0 ||
-        json_object_set_new(o, "exitCode",
-                            json_is_integer(code) ? json_incref(code) : json_null()) < 0 ||
-        (error ? json_util_set_text(o, "error", error, strlen(error))
-               : json_object_set_new(o, "error", json_null())) < 0 ||
-        json_object_set_new(o, "durationMs", json_real((double)(long long)(ms * 1000) / 1000)) <
-            0 ||
-        json_object_set_new(o, "warnings",
-                            json_is_array(json_object_get(res, "warnings"))
-                                ? json_incref(json_object_get(res, "warnings"))
-                                : json_array()) < 0 ||
-        json_object_set_new(o, "executionId",
-                            job->exec_id[0] ? json_string(job->exec_id) : json_null()) < 0 ||
-        json_object_set_new(o, "exitReason", reason ? json_string(reason) : json_null()) < 0 ||
-        json_object_set_new(o, "agent",
-                            job->agent_url[0] ? json_string(job->agent_url) : json_null()) < 0) {
-        json_decref(o);
-        return NULL;
-    }
-    /* What the agent made of the scenario, as it said it. */
-    for (size_t i = 0; i < sizeof(jobs_scenario_keys) / sizeof(jobs_scenario_keys[0]); i++) {
-        json_t *v = json_object_get(res, jobs_scenario_keys[i]);
-
-        if (v && json_object_set(o, jobs_scenario_keys[i], v) < 0) {
-            json_decref(o);
-            return NULL;
-        }
-    }
-    return o;
-}
-
 /* Ends the run: fixes status and result, frees the worker, wakes cancels, starts the next. */
 static void jobs_finish_locked(struct job *job, enum job_status st, const char *error, json_t *res)
 {
@@ -376,7 +317,9 @@ static void jobs_finish_locked(struct job *job, enum job_status st, const char *
         j->running--;
     job->phase = JOB_PHASE_DONE;
     json_decref(job->result);
-    job->result = jobs_result(job, st == JOB_COMPLETED ? NULL : error, res);
+    job->result =
+        jobs_result_new(res, st == JOB_COMPLETED ? NULL : error, job->exec_id, job->agent_url,
+                        job->run_mono_ns ? (double)(clock_mono_ns() - job->run_mono_ns) / 1e6 : 0);
     if (job->slot) {
         dispatch_release(j->d, job->agent, job->agent_gen);
         job->slot = false;
