@@ -1,5 +1,6 @@
 /* jobs.c - job store and job runs (see jobs.h). */
 #include "jobs.h"
+#include "jobs_result.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,9 +13,9 @@
 #include "clock.h"
 #include "json_util.h"
 #include "log.h"
+#include "store.h"
 #include "strx.h"
 
-#define JOBS_BUCKETS        4096  /* hash buckets for id lookups */
 #define JOBS_SUBMIT_MS      30000 /* async submit: the agent answers 202 at once */
 #define JOBS_DELETE_MS      30000 /* DELETE waits for the process to be gone */
 #define JOBS_POLL_MIN_MS    100   /* an agent that ignores ?wait= is polled this often */
@@ -61,22 +62,19 @@ struct job {
     bool delete_sent;                 /* DELETE went to the agent */
     int pending;                      /* dispatch calls and timers pointing at this job */
     struct job_waiter *waiters;       /* cancels waiting for the end of the run */
-    struct job *newer, *older;        /* every job, newest first */
+    struct store_node node;           /* in the store: id table and history */
     struct job *qnext;                /* the queue */
-    struct job *hnext;                /* hash chain */
 };
 
 struct jobs {
     const struct orch_cfg *cfg;
     struct dispatch *d;
     struct upstream *up;
-    pthread_mutex_t lock;        /* guards everything below and every job */
-    struct job *newest, *oldest; /* every job */
-    size_t count;                /* jobs kept */
-    struct job *qhead, *qtail;   /* queued jobs, oldest first */
+    pthread_mutex_t lock;      /* guards everything below and every job */
+    struct store store;        /* every job kept, newest first */
+    struct job *qhead, *qtail; /* queued jobs, oldest first */
     size_t queued, running;
     bool pumping; /* jobs_pump_locked is on the stack */
-    struct job *buckets[JOBS_BUCKETS];
     unsigned long completed, failed, cancelled, evicted, rejected;
 };
 
@@ -84,22 +82,13 @@ static void jobs_poll_locked(struct job *job, long delay_ms);
 static void jobs_poll_now_locked(struct job *job, int wait_s);
 static void jobs_finish_locked(struct job *job, enum job_status st, const char *error, json_t *res);
 
-static unsigned jobs_hash(const char *id)
-{
-    unsigned h = 2166136261u;
-
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h % JOBS_BUCKETS;
-}
+#define JOB_OF(n) STORE_ENTRY(n, struct job, node)
 
 static struct job *jobs_find_locked(struct jobs *j, const char *id)
 {
-    for (struct job *x = j->buckets[jobs_hash(id)]; x; x = x->hnext) {
-        if (!strcmp(x->id, id))
-            return x;
-    }
-    return NULL;
+    struct store_node *n = store_find(&j->store, id);
+
+    return n ? JOB_OF(n) : NULL;
 }
 
 static void jobs_iso(int64_t ns, char *out, size_t size)
@@ -136,19 +125,6 @@ static void jobs_log(struct job *job, const char *fmt, ...)
     }
 }
 
-struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct upstream *up)
-{
-    struct jobs *j = calloc(1, sizeof(*j));
-
-    if (!j)
-        return NULL;
-    j->cfg = cfg;
-    j->d = d;
-    j->up = up;
-    pthread_mutex_init(&j->lock, NULL);
-    return j;
-}
-
 static void jobs_free_job(struct job *job)
 {
     free(job->body);
@@ -162,15 +138,39 @@ static void jobs_free_job(struct job *job)
     free(job);
 }
 
+/* The store's callbacks, with the lock held: a finished job goes once no dispatch call or
+ * timer points at it any more. */
+static bool jobs_may_evict(const struct store_node *n)
+{
+    return JOB_OF(n)->phase == JOB_PHASE_DONE && JOB_OF(n)->pending == 0;
+}
+
+static void jobs_release(struct store_node *n)
+{
+    jobs_free_job(JOB_OF(n));
+}
+
+static const struct store_ops jobs_store_ops = {jobs_may_evict, jobs_release};
+
+struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct upstream *up)
+{
+    struct jobs *j = calloc(1, sizeof(*j));
+
+    if (!j)
+        return NULL;
+    j->cfg = cfg;
+    j->d = d;
+    j->up = up;
+    pthread_mutex_init(&j->lock, NULL);
+    store_init(&j->store, &jobs_store_ops);
+    return j;
+}
+
 void jobs_free(struct jobs *j)
 {
     if (!j)
         return;
-    while (j->newest) {
-        struct job *x = j->newest;
-        j->newest = x->older;
-        jobs_free_job(x);
-    }
+    store_done(&j->store);
     pthread_mutex_destroy(&j->lock);
     free(j);
 }
@@ -178,31 +178,7 @@ void jobs_free(struct jobs *j)
 /* Drops the oldest finished jobs while more than --max-jobs are kept. */
 static void jobs_evict_locked(struct jobs *j)
 {
-    struct job *x = j->oldest;
-
-    while (j->count > (size_t)j->cfg->max_jobs && x) {
-        struct job *newer = x->newer, **pp;
-
-        if (x->phase != JOB_PHASE_DONE || x->pending > 0) {
-            x = newer;
-            continue;
-        }
-        for (pp = &j->buckets[jobs_hash(x->id)]; *pp != x; pp = &(*pp)->hnext)
-            ;
-        *pp = x->hnext;
-        if (x->newer)
-            x->newer->older = x->older;
-        else
-            j->newest = x->older;
-        if (x->older)
-            x->older->newer = x->newer;
-        else
-            j->oldest = x->newer;
-        j->count--;
-        j->evicted++;
-        jobs_free_job(x);
-        x = newer;
-    }
+    j->evicted += store_evict(&j->store, j->store.count, (size_t)j->cfg->max_jobs);
 }
 
 static void jobs_on_submitted(struct dcall *c);
@@ -275,7 +251,6 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
     json_t *body = job_req_agent_body(req, code, code_len, true);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     bool has_scenario = req->scenario != NULL;
-    unsigned h;
 
     json_decref(body);
     free(code);
@@ -310,16 +285,7 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
     job_req_done(req);
     jobs_log(job, "Job queued (language %s, code format %s, %zu bytes%s)", job->language, fmt,
              code_len, has_scenario ? ", with a scenario" : "");
-    h = jobs_hash(job->id);
-    job->hnext = j->buckets[h];
-    j->buckets[h] = job;
-    job->older = j->newest;
-    if (j->newest)
-        j->newest->newer = job;
-    j->newest = job;
-    if (!j->oldest)
-        j->oldest = job;
-    j->count++;
+    store_insert(&j->store, &job->node, job->id);
     if (j->qtail)
         j->qtail->qnext = job;
     else
@@ -331,66 +297,6 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
     jobs_evict_locked(j);
     pthread_mutex_unlock(&j->lock);
     return 0;
-}
-
-/* A borrowed string member of o, or "" when absent: new reference. */
-static json_t *jobs_str_or_empty(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-
-    return json_is_string(v) ? json_incref(v) : json_string("");
-}
-
-/* ExecutionResult fields about the scenario, copied into a job's result when present. */
-static const char *const jobs_scenario_keys[] = {"scenario", "network", "artificial_delay_s"};
-
-/* The job's result object: new reference, NULL on OOM. res (borrowed) is the agent's
- * ExecutionResult, or NULL when the run ended before one existed. */
-static json_t *jobs_result(struct job *job, const char *error, json_t *res)
-{
-    json_t *code = json_object_get(res, "exit_code"), *t = json_object_get(res, "execution_time");
-    const char *reason = json_string_value(json_object_get(res, "exit_reason"));
-    double ms = 0;
-    json_t *o = json_object();
-
-    if (json_is_number(t))
-        ms = json_number_value(t) * 1000;
-    else if (job->run_mono_ns)
-        ms = (double)(clock_mono_ns() - job->run_mono_ns) / 1e6;
-    if (!o)
-        return NULL;
-    /* error may quote agent text cut mid-character: json_util_set_text keeps it valid. */
-    if (json_object_set_new(o, "output", jobs_str_or_empty(res, "stdout")) < 0 ||
-        json_object_set_new(o, "stdout", jobs_str_or_empty(res, "stdout")) < 0 ||
-        json_object_set_new(o, "stderr", jobs_str_or_empty(res, "stderr")) < 0 ||
-        json_object_set_new(o, "exitCode",
-                            json_is_integer(code) ? json_incref(code) : json_null()) < 0 ||
-        (error ? json_util_set_text(o, "error", error, strlen(error))
-               : json_object_set_new(o, "error", json_null())) < 0 ||
-        json_object_set_new(o, "durationMs", json_real((double)(long long)(ms * 1000) / 1000)) <
-            0 ||
-        json_object_set_new(o, "warnings",
-                            json_is_array(json_object_get(res, "warnings"))
-                                ? json_incref(json_object_get(res, "warnings"))
-                                : json_array()) < 0 ||
-        json_object_set_new(o, "executionId",
-                            job->exec_id[0] ? json_string(job->exec_id) : json_null()) < 0 ||
-        json_object_set_new(o, "exitReason", reason ? json_string(reason) : json_null()) < 0 ||
-        json_object_set_new(o, "agent",
-                            job->agent_url[0] ? json_string(job->agent_url) : json_null()) < 0) {
-        json_decref(o);
-        return NULL;
-    }
-    /* What the agent made of the scenario, as it said it. */
-    for (size_t i = 0; i < sizeof(jobs_scenario_keys) / sizeof(jobs_scenario_keys[0]); i++) {
-        json_t *v = json_object_get(res, jobs_scenario_keys[i]);
-
-        if (v && json_object_set(o, jobs_scenario_keys[i], v) < 0) {
-            json_decref(o);
-            return NULL;
-        }
-    }
-    return o;
 }
 
 /* Ends the run: fixes status and result, frees the worker, wakes cancels, starts the next. */
@@ -411,7 +317,9 @@ static void jobs_finish_locked(struct job *job, enum job_status st, const char *
         j->running--;
     job->phase = JOB_PHASE_DONE;
     json_decref(job->result);
-    job->result = jobs_result(job, st == JOB_COMPLETED ? NULL : error, res);
+    job->result =
+        jobs_result_new(res, st == JOB_COMPLETED ? NULL : error, job->exec_id, job->agent_url,
+                        job->run_mono_ns ? (double)(clock_mono_ns() - job->run_mono_ns) / 1e6 : 0);
     if (job->slot) {
         dispatch_release(j->d, job->agent, job->agent_gen);
         job->slot = false;
@@ -749,10 +657,28 @@ int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **
     return 0;
 }
 
+/* A listing: the wanted status (-1 = any) and the page. */
+struct jobs_list {
+    int want;
+    json_t *arr;
+};
+
+static bool jobs_list_match(const struct store_node *n, void *arg)
+{
+    const struct jobs_list *l = arg;
+
+    return l->want < 0 || (int)JOB_OF(n)->status == l->want;
+}
+
+static void jobs_list_visit(struct store_node *n, void *arg)
+{
+    json_array_append_new(((struct jobs_list *)arg)->arr, jobs_status_view(JOB_OF(n), false));
+}
+
 int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out, struct err *e)
 {
     int want = -1;
-    size_t total = 0;
+    size_t total;
     json_t *arr;
 
     if (status && *status) {
@@ -769,13 +695,8 @@ int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out,
     if (!arr)
         return -ENOMEM;
     pthread_mutex_lock(&j->lock);
-    for (struct job *x = j->newest; x; x = x->older) {
-        if (want >= 0 && (int)x->status != want)
-            continue;
-        total++;
-        if ((long)json_array_size(arr) < limit)
-            json_array_append_new(arr, jobs_status_view(x, false));
-    }
+    total = store_page(&j->store, 0, limit > 0 ? (size_t)limit : 0, jobs_list_match,
+                       jobs_list_visit, &(struct jobs_list){want, arr});
     pthread_mutex_unlock(&j->lock);
     *out = json_pack("{s:o, s:I, s:I}", "jobs", arr, "total", (json_int_t)total, "count",
                      (json_int_t)json_array_size(arr));
@@ -864,7 +785,7 @@ json_t *jobs_stats_json(struct jobs *j)
     pthread_mutex_lock(&j->lock);
     o = json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "queued",
                   (json_int_t)j->queued, "running", (json_int_t)j->running, "kept",
-                  (json_int_t)j->count, "workers", (int)j->cfg->job_workers, "max_queue",
+                  (json_int_t)j->store.count, "workers", (int)j->cfg->job_workers, "max_queue",
                   (int)j->cfg->job_queue, "max_jobs", (int)j->cfg->max_jobs, "completed",
                   (json_int_t)j->completed, "failed", (json_int_t)j->failed, "cancelled",
                   (json_int_t)j->cancelled, "evicted", (json_int_t)j->evicted, "rejected",

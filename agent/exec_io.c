@@ -1,0 +1,257 @@
+/* exec_io.c - the executions' I/O thread (see exec_io.h). */
+#include "exec_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fdio.h"
+#include "log.h"
+
+#define EXEC_IO_READ_CHUNK 65536
+#define EXEC_IO_EVENTS     256
+
+struct exec_io {
+    const struct exec_io_ops *ops; /* static */
+    void *arg;                     /* the ops' argument */
+    pthread_t thread;
+    int epfd;
+    int evfd; /* wakes the thread */
+};
+
+void exec_io_streams_init(struct exec_io_streams *s, size_t max_output, size_t max_frame)
+{
+    memset(s, 0, sizeof(*s));
+    for (int i = 0; i < EXEC_IO_NSTREAMS; i++) {
+        s->fds[i].s = s;
+        s->fds[i].fd = -1;
+        s->fds[i].which = i;
+    }
+    buf_init(&s->out, max_output);
+    buf_init(&s->err, max_output);
+    buf_init(&s->res, max_frame);
+}
+
+int exec_io_streams_pipes(struct exec_io_streams *s, int child[EXEC_IO_NSTREAMS])
+{
+    int p[2];
+
+    for (int i = 0; i < EXEC_IO_NSTREAMS; i++) {
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return -errno;
+        (void)fdio_set_nonblock(p[0], 1);
+        s->fds[i].fd = p[0];
+        child[i] = p[1];
+    }
+    /* Bigger pipes mean fewer wake-ups for chatty programs (best effort). */
+    (void)fcntl(s->fds[EXEC_IO_OUT].fd, F_SETPIPE_SZ, 1 << 20);
+    return 0;
+}
+
+void exec_io_streams_drop_buffers(struct exec_io_streams *s)
+{
+    buf_done(&s->out);
+    buf_done(&s->err);
+    buf_done(&s->res);
+}
+
+void exec_io_streams_done(struct exec_io_streams *s)
+{
+    for (int i = 0; i < EXEC_IO_NSTREAMS; i++)
+        fdio_close(&s->fds[i].fd);
+    exec_io_streams_drop_buffers(s);
+}
+
+/* Keeps a chunk of one stream. */
+static void exec_io_keep(struct exec_io_fd *f, const char *chunk, size_t n)
+{
+    struct exec_io_streams *s = f->s;
+
+    switch (f->which) {
+    case EXEC_IO_OUT:
+    case EXEC_IO_ERR: {
+        struct buf *b = f->which == EXEC_IO_OUT ? &s->out : &s->err;
+        long kept = buf_append_upto(b, chunk, n);
+
+        /* Beyond the cap we keep reading (the program must never block on a full pipe) and
+         * drop the bytes. */
+        if (kept < (long)n) {
+            if (f->which == EXEC_IO_OUT)
+                s->out_cut = true;
+            else
+                s->err_cut = true;
+        }
+        break;
+    }
+    case EXEC_IO_RES:
+        (void)buf_append_upto(&s->res, chunk, n);
+        break;
+    case EXEC_IO_STATUS: {
+        size_t room = sizeof(s->status_rec) - s->status_len;
+        size_t take = n < room ? n : room;
+
+        memcpy(s->status_rec + s->status_len, chunk, take);
+        s->status_len += take;
+        break;
+    }
+    }
+}
+
+/* Reads what is available on one stream; returns true at EOF. */
+static bool exec_io_drain(struct exec_io_fd *f)
+{
+    char chunk[EXEC_IO_READ_CHUNK];
+
+    for (;;) {
+        ssize_t n = read(f->fd, chunk, sizeof(chunk));
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno != EAGAIN;
+        }
+        if (n == 0)
+            return true;
+        exec_io_keep(f, chunk, (size_t)n);
+    }
+}
+
+static void exec_io_close_stream(struct exec_io *io, struct exec_io_fd *f)
+{
+    (void)epoll_ctl(io->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+    fdio_close(&f->fd);
+    f->s->open_fds--;
+}
+
+/* One epoll event: the wake-up, or data or EOF on a stream. Returns true when that ended an
+ * execution. */
+static bool exec_io_event(struct exec_io *io, struct exec_io_fd *f)
+{
+    struct exec_io_streams *s;
+
+    if (!f) {
+        uint64_t v;
+
+        (void)!read(io->evfd, &v, sizeof(v));
+        return false;
+    }
+    s = f->s;
+    if (f->fd < 0)
+        return false;
+    if (exec_io_drain(f))
+        exec_io_close_stream(io, f);
+    if (s->open_fds > 0)
+        return false;
+    io->ops->done(s, io->arg);
+    return true;
+}
+
+static void *exec_io_thread(void *arg)
+{
+    struct exec_io *io = arg;
+    struct epoll_event evs[EXEC_IO_EVENTS];
+    int64_t last_trim_ns = 0;
+    unsigned long finished_since_trim = 0;
+
+    for (;;) {
+        int n = epoll_wait(io->epfd, evs, EXEC_IO_EVENTS, io->ops->tick(io->arg));
+        int64_t now = clock_mono_ns();
+
+        /* Results come and go (--history): give freed memory back to the kernel now and then, so
+         * the agent's RSS reflects what it holds rather than its high-water mark. */
+        if (finished_since_trim && now - last_trim_ns > 1000000000) {
+            (void)malloc_trim(0);
+            last_trim_ns = now;
+            finished_since_trim = 0;
+        }
+        if (n < 0 && errno != EINTR) {
+            log_errno(errno, NULL, "exec epoll_wait");
+            return NULL;
+        }
+        for (int i = 0; i < n; i++) {
+            if (exec_io_event(io, evs[i].data.ptr))
+                finished_since_trim++;
+        }
+        if (io->ops->should_exit(io->arg))
+            return NULL;
+    }
+}
+
+struct exec_io *exec_io_new(const struct exec_io_ops *ops, void *arg, struct err *e)
+{
+    struct exec_io *io = calloc(1, sizeof(*io));
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    int r;
+
+    if (!io) {
+        err_set(e, ENOMEM, "", "out of memory");
+        return NULL;
+    }
+    io->ops = ops;
+    io->arg = arg;
+    io->epfd = epoll_create1(EPOLL_CLOEXEC);
+    io->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (io->epfd < 0 || io->evfd < 0 || epoll_ctl(io->epfd, EPOLL_CTL_ADD, io->evfd, &ev) < 0) {
+        err_set(e, errno, "", "epoll set-up: %s", strerror(errno));
+        goto fail;
+    }
+    r = pthread_create(&io->thread, NULL, exec_io_thread, io);
+    if (r) {
+        err_set(e, r, "", "cannot start the I/O thread: %s", strerror(r));
+        goto fail;
+    }
+    return io;
+fail:
+    exec_io_free(io);
+    return NULL;
+}
+
+int exec_io_watch(struct exec_io *io, struct exec_io_streams *s)
+{
+    int r = 0;
+
+    s->open_fds = EXEC_IO_NSTREAMS;
+    for (int i = 0; i < EXEC_IO_NSTREAMS; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &s->fds[i]};
+
+        if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, s->fds[i].fd, &ev) < 0) {
+            /* Cannot happen short of ENOMEM: the stream counts as closed, so the others
+             * still finish the execution. */
+            r = -errno;
+            fdio_close(&s->fds[i].fd);
+            s->open_fds--;
+        }
+    }
+    return r;
+}
+
+void exec_io_wake(struct exec_io *io)
+{
+    uint64_t one = 1;
+
+    (void)!write(io->evfd, &one, sizeof(one));
+}
+
+void exec_io_join(struct exec_io *io)
+{
+    exec_io_wake(io);
+    pthread_join(io->thread, NULL);
+}
+
+void exec_io_free(struct exec_io *io)
+{
+    if (!io)
+        return;
+    if (io->epfd >= 0)
+        close(io->epfd);
+    if (io->evfd >= 0)
+        close(io->evfd);
+    free(io);
+}

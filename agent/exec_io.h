@@ -1,0 +1,74 @@
+/* exec_io.h - the I/O thread of the executions: one epoll loop that drains every running
+ * execution's stdout, stderr, result frame and status record, and says when all four are
+ * closed.
+ *
+ * Threads: exec_io_new starts the thread; it alone reads a watched execution's fds and buffers
+ * until ops->done, so those need no lock. The ops run on that thread. */
+#ifndef SANDPIT_EXEC_IO_H
+#define SANDPIT_EXEC_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "zyg_proto.h"
+
+enum exec_io_stream { EXEC_IO_OUT, EXEC_IO_ERR, EXEC_IO_RES, EXEC_IO_STATUS, EXEC_IO_NSTREAMS };
+
+struct exec_io_streams;
+
+/* One stream's read end, as epoll reports it. */
+struct exec_io_fd {
+    struct exec_io_streams *s; /* back pointer for epoll events */
+    int fd;                    /* read end, -1 once at EOF */
+    int which;                 /* enum exec_io_stream */
+};
+
+/* An execution's streams and what came through them; embedded in the execution. */
+struct exec_io_streams {
+    struct exec_io_fd fds[EXEC_IO_NSTREAMS];
+    int open_fds;             /* streams not yet at EOF */
+    struct buf out, err, res; /* stdout, stderr, harness result frame */
+    bool out_cut, err_cut;    /* output beyond the cap was dropped */
+    uint8_t status_rec[ZYG_STATUS_SIZE];
+    size_t status_len; /* bytes of status_rec received */
+};
+
+struct exec_io_ops {
+    /* Before each wait: handles what is due, returns the wait's timeout in ms. */
+    int (*tick)(void *arg);
+    /* Every stream of s is closed: the execution is over. */
+    void (*done)(struct exec_io_streams *s, void *arg);
+    /* After each round: true ends the thread. */
+    bool (*should_exit)(void *arg);
+};
+
+struct exec_io;
+
+/* No fds, empty buffers capped at max_output (stdout, stderr) and max_frame bytes. */
+void exec_io_streams_init(struct exec_io_streams *s, size_t max_output, size_t max_frame);
+/* Creates the four pipes: keeps the read ends (non-blocking) in s and stores the write ends,
+ * for the child, in child[EXEC_IO_OUT..EXEC_IO_STATUS] (new fds, the caller closes them). 0 or
+ * -errno; on failure the fds created so far stay in s and child for the caller to close. */
+int exec_io_streams_pipes(struct exec_io_streams *s, int child[EXEC_IO_NSTREAMS]);
+/* Frees the buffers (the result holds its own copies); the fds stay. */
+void exec_io_streams_drop_buffers(struct exec_io_streams *s);
+/* Closes the fds not yet closed and frees the buffers. s must not be watched. */
+void exec_io_streams_done(struct exec_io_streams *s);
+
+/* New I/O loop (free with exec_io_free) running ops with arg on its own thread. NULL with e
+ * set on failure. ops (static) and arg must outlive it. */
+struct exec_io *exec_io_new(const struct exec_io_ops *ops, void *arg, struct err *e);
+/* Watches every fd of s until each is at EOF, then calls ops->done(s). 0, or -errno when a
+ * stream could not be watched (that fd is closed and counted as done). Any thread. */
+int exec_io_watch(struct exec_io *io, struct exec_io_streams *s);
+/* Makes the thread run a round now (ops->tick, ops->should_exit). Any thread. */
+void exec_io_wake(struct exec_io *io);
+/* Wakes the thread and waits until ops->should_exit has ended it. */
+void exec_io_join(struct exec_io *io);
+/* Frees io; its thread must have been joined (or never started). NULL is fine. */
+void exec_io_free(struct exec_io *io);
+
+#endif

@@ -1,0 +1,271 @@
+/* exec_result.c - status record + harness frame + streams -> ExecutionResult (see
+ * exec_result.h). */
+#include "exec_result.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "clock.h"
+#include "json_util.h"
+
+/* The outcome before it becomes JSON. */
+struct exec_result_class {
+    const char *status;  /* static */
+    const char *reason;  /* static exit_reason, or NULL */
+    char error[256];     /* the agent's own error text, "" = none */
+    json_t *frame_error; /* the program's own error text, borrowed from the frame, or NULL */
+    int exit_code;       /* -1 = none */
+    int sig;             /* 0 = none */
+};
+
+static const char *exec_result_signal_name(int sig)
+{
+    const char *s = sigabbrev_np(sig);
+
+    return s ? s : "?";
+}
+
+/* A normal exit: completed at 0, else failed with the program's own error text when its frame
+ * has one. The frame may only label the failure as a policy refusal or a failed compile phase
+ * (both written before any user code ran). */
+static void exec_result_exited(struct exec_result_class *c, int code, json_t *frame)
+{
+    json_t *fe = json_object_get(frame, "error");
+    const char *fr = json_string_value(json_object_get(frame, "exit_reason"));
+
+    c->exit_code = code;
+    c->reason = "exited";
+    if (code == 0) {
+        c->status = "completed";
+        return;
+    }
+    if (json_is_string(fe) && json_string_length(fe) > 0)
+        c->frame_error = fe;
+    else
+        snprintf(c->error, sizeof(c->error), "ProcessExit: exited with code %d", code);
+    if (fr && !strcmp(fr, "policy"))
+        c->reason = "policy";
+    if (fr && !strcmp(fr, "compile_error"))
+        c->reason = "compile_error";
+}
+
+/* Classifies the run from the status record (never from anything the program could write:
+ * a forged frame cannot change status, exit code, signal or reason). */
+static void exec_result_classify(const struct exec_result_in *in, json_t *frame,
+                                 struct exec_result_class *c)
+{
+    const struct zyg_status *st = in->st;
+
+    c->status = "failed";
+    c->exit_code = -1;
+    if (!st && in->cancel_requested) {
+        c->status = c->reason = "cancelled";
+    } else if (!st) {
+        c->reason = "internal";
+        snprintf(c->error, sizeof(c->error),
+                 "AgentError: the execution was lost because the zygote died; retry");
+    } else if (st->flags & ZYG_ST_SPAWN_FAILED) {
+        c->reason = "internal";
+        snprintf(c->error, sizeof(c->error), "AgentError: could not start the execution");
+    } else if ((st->flags & ZYG_ST_SETUP_FAILED) &&
+               !(st->flags & (ZYG_ST_CANCELLED | ZYG_ST_TIMED_OUT))) {
+        c->reason = "internal";
+        snprintf(c->error, sizeof(c->error),
+                 "AgentError: the execution's isolation set-up failed on this host before any "
+                 "code ran (the agent log says which layer)");
+    } else if (st->flags & ZYG_ST_CANCELLED) {
+        c->status = c->reason = "cancelled";
+        snprintf(c->error, sizeof(c->error), "Cancelled: the execution was cancelled");
+    } else if (st->flags & ZYG_ST_OOM) {
+        c->reason = "oom";
+        snprintf(c->error, sizeof(c->error),
+                 "MemoryError: the execution ran out of memory (limit %ld MiB) and was killed",
+                 in->memory_mb);
+        if (WIFSIGNALED(st->wait_status))
+            c->sig = WTERMSIG(st->wait_status);
+        else
+            c->exit_code = WEXITSTATUS(st->wait_status);
+    } else if (st->flags & ZYG_ST_TIMED_OUT) {
+        c->status = c->reason = "timeout";
+        if (st->flags & ZYG_ST_COMPILING)
+            snprintf(c->error, sizeof(c->error),
+                     "TimeoutError: compilation exceeded its %u s limit (the run had not started)",
+                     in->compile_ms / 1000);
+        else
+            snprintf(c->error, sizeof(c->error),
+                     "TimeoutError: execution exceeded the %g s timeout", in->timeout_s);
+    } else if (WIFSIGNALED(st->wait_status)) {
+        c->sig = WTERMSIG(st->wait_status);
+        /* RLIMIT_CPU, the backstop of the deadline, is a timeout too. */
+        c->reason = c->sig == SIGXCPU ? "timeout" : "signaled";
+        snprintf(c->error, sizeof(c->error), "Signal: killed by signal %d (SIG%s)", c->sig,
+                 exec_result_signal_name(c->sig));
+    } else {
+        exec_result_exited(c, WEXITSTATUS(st->wait_status), frame);
+    }
+}
+
+/* Stores a stream as valid UTF-8 text, "<output cut>" appended when it was cut. */
+static int exec_result_set_stream(json_t *o, const char *key, const struct exec_result_text *t)
+{
+    size_t mlen = strlen(EXEC_RESULT_OUTPUT_CUT);
+    char *joined;
+    int r;
+
+    if (!t->cut)
+        return json_util_set_text(o, key, t->data ? t->data : "", t->len);
+    /* The cap bounds what was kept; the marker is extra and always appended. */
+    if (!(joined = malloc(t->len + mlen)))
+        return -ENOMEM;
+    if (t->len)
+        memcpy(joined, t->data, t->len);
+    memcpy(joined + t->len, EXEC_RESULT_OUTPUT_CUT, mlen);
+    r = json_util_set_text(o, key, joined, t->len + mlen);
+    free(joined);
+    return r;
+}
+
+/* Sets "error" to the program's own error text, cut to EXEC_RESULT_ERROR_MAX bytes on a
+ * character boundary: the text is the exception's message, which may be anything. */
+static int exec_result_set_frame_error(json_t *o, const char *text, size_t len)
+{
+    static const char more[] = " ... (cut)";
+    size_t cut = EXEC_RESULT_ERROR_MAX;
+    char *buf;
+    int r;
+
+    if (len <= EXEC_RESULT_ERROR_MAX)
+        return json_util_set_text(o, "error", text, len);
+    while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+        cut--;
+    if (!(buf = malloc(cut + sizeof(more))))
+        return -ENOMEM;
+    memcpy(buf, text, cut);
+    memcpy(buf + cut, more, sizeof(more));
+    r = json_util_set_text(o, "error", buf, cut + sizeof(more) - 1);
+    free(buf);
+    return r;
+}
+
+/* Sets "error_type" to the type label that starts "error" ("ValueError" of "ValueError: x",
+ * "TimeoutError", "Signal", "CompileError"...), or null: a loop can branch on it without
+ * parsing the text. A label is a dotted identifier followed by ':' or the end. */
+static void exec_result_set_error_type(json_t *o)
+{
+    const char *err = json_string_value(json_object_get(o, "error"));
+    size_t n = 0;
+
+    while (err && n < 128 &&
+           (isalpha((unsigned char)err[n]) || err[n] == '_' ||
+            (n > 0 && (isdigit((unsigned char)err[n]) || err[n] == '.'))))
+        n++;
+    if (err && n > 0 && n < 128 && (err[n] == ':' || err[n] == '\0'))
+        json_object_set_new(o, "error_type", json_stringn(err, n));
+    else
+        json_object_set_new(o, "error_type", json_null());
+}
+
+/* The scenario as applied: echoed, with what this host could not do as asked; the artificial
+ * delay is not the code's time. */
+static void exec_result_set_scenario(json_t *o, const struct exec_result_in *in)
+{
+    if (!in->scenario)
+        return;
+    json_object_set(o, "scenario", in->scenario);
+    json_object_set_new(o, "warnings", in->warnings ? json_incref(in->warnings) : json_array());
+    json_object_set_new(o, "artificial_delay_s", json_real(in->delay_ms / 1e3));
+    if (in->st && in->delay_ms > 0)
+        json_object_set_new(o, "execution_time",
+                            json_real(fmax(0, (double)in->st->wall_us / 1e6 - in->delay_ms / 1e3)));
+}
+
+/* Every field the classification and the frame give. */
+static int exec_result_set_fields(json_t *o, const struct exec_result_in *in, json_t *frame,
+                                  const struct exec_result_class *c)
+{
+    struct zyg_status none = {0};
+    const struct zyg_status *st = in->st ? in->st : &none;
+    json_t *v;
+
+    if (exec_result_set_stream(o, "stdout", &in->out) < 0 ||
+        exec_result_set_stream(o, "stderr", &in->err) < 0)
+        return -ENOMEM;
+    json_object_set(o, "output", json_object_get(o, "stdout"));
+    if (c->frame_error) {
+        if (exec_result_set_frame_error(o, json_string_value(c->frame_error),
+                                        json_string_length(c->frame_error)) < 0)
+            return -ENOMEM;
+    } else {
+        json_object_set_new(o, "error", c->error[0] ? json_string(c->error) : json_null());
+    }
+    exec_result_set_error_type(o);
+    json_object_set_new(o, "exit_code",
+                        c->exit_code >= 0 ? json_integer(c->exit_code) : json_null());
+    json_object_set_new(o, "signal", c->sig ? json_integer(c->sig) : json_null());
+    json_object_set_new(o, "exit_reason", c->reason ? json_string(c->reason) : json_null());
+    json_object_set_new(o, "processor_id",
+                        in->processor_id ? json_string(in->processor_id) : json_null());
+    v = json_object_get(frame, "result");
+    json_object_set(o, "result", v ? v : json_null());
+    v = json_object_get(frame, "result_type");
+    if (v && !json_is_null(v))
+        json_object_set(o, "result_type", v);
+    v = json_object_get(frame, "debug_info");
+    json_object_set(o, "debug_info", v ? v : json_null());
+    json_object_set_new(o, "resources",
+                        json_pack("{s:f, s:I}", "cpu_time_s", (double)st->cpu_us / 1e6,
+                                  "max_rss_kb", (json_int_t)st->max_rss_kb));
+    exec_result_set_scenario(o, in);
+    if (in->network)
+        json_object_set(o, "network", in->network);
+    return 0;
+}
+
+json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_outcome *oc)
+{
+    struct exec_result_class c = {0};
+    json_t *frame = NULL, *o = NULL;
+    char start[40], end[40];
+    double secs;
+
+    if (in->frame_len)
+        frame = json_loadb(in->frame, in->frame_len, 0, NULL);
+    if (frame && !json_is_object(frame)) {
+        json_decref(frame);
+        frame = NULL;
+    }
+    exec_result_classify(in, frame, &c);
+    oc->status = c.status;
+    oc->lost_zygote = !in->st && !in->cancel_requested;
+    clock_iso(in->start_real_ns ? in->start_real_ns : in->created_real_ns, start, sizeof(start));
+    clock_iso(in->end_real_ns, end, sizeof(end));
+    secs = in->st ? (double)in->st->wall_us / 1e6
+                  : (double)(in->end_real_ns - in->start_real_ns) / 1e9;
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:b, s:b}", "execution_id", in->id, "status",
+                  c.status, "language", in->language, "start_time", start, "end_time", end,
+                  "execution_time", secs, "truncated", in->out.cut || in->err.cut,
+                  "stdout_truncated", in->out.cut, "stderr_truncated", in->err.cut);
+    if (o && exec_result_set_fields(o, in, frame, &c) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(frame);
+    return o;
+}
+
+json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,
+                            bool running, int64_t since_real_ns)
+{
+    char since[40];
+
+    clock_iso(since_real_ns, since, sizeof(since));
+    return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:n, s:n, s:n, s:n}", "execution_id", id, "status",
+                     running ? "running" : "pending", "language", language, "processor_id",
+                     processor_id, "start_time", since, "end_time", "error", "result", "exit_code");
+}
