@@ -89,7 +89,7 @@ $(B)/sandpit-init: sandbox/nsinit.c $(B)/.flags
 
 $(B)/sandpit-orchestrator: $(ORCH_OBJ) $(B)/libcommon.a
 	@echo "  LD      $@"
-	@$(CC) $(LDFLAGS) -o $@ $(ORCH_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lcurl -luuid \
+	@$(CC) $(LDFLAGS) -o $@ $(ORCH_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lcurl \
 	    -lpthread -lm
 
 # The shaping proxy on its own (tests, bench, egress service; docs/proxy.md): the agent's

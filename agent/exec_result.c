@@ -245,8 +245,10 @@ json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_ou
     oc->lost_zygote = !in->st && !in->cancel_requested;
     clock_iso(in->start_real_ns ? in->start_real_ns : in->created_real_ns, start, sizeof(start));
     clock_iso(in->end_real_ns, end, sizeof(end));
-    secs = in->st ? (double)in->st->wall_us / 1e6
-                  : (double)(in->end_real_ns - in->start_real_ns) / 1e9;
+    /* Cancelled before it started: it never ran, so it took no time (not "since 1970"). */
+    secs = in->st              ? (double)in->st->wall_us / 1e6
+           : in->start_real_ns ? (double)(in->end_real_ns - in->start_real_ns) / 1e9
+                               : 0.0;
     o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:b, s:b}", "execution_id", in->id, "status",
                   c.status, "language", in->language, "start_time", start, "end_time", end,
                   "execution_time", secs, "truncated", in->out.cut || in->err.cut,

@@ -12,7 +12,7 @@ enum MHD_Result api_jobs_run(struct api *a, struct http_req *r)
 {
     struct job_req req;
     enum codefmt_kind kind = CODEFMT_RAW;
-    char *code = NULL, id[REQID_LEN + 1];
+    char *code = NULL, id[IDS_UUID_LEN + 1];
     size_t code_len = 0, len;
     enum MHD_Result res;
     struct err e = {0};

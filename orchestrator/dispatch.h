@@ -14,7 +14,7 @@
 #include "lang.h"
 #include "orch_cfg.h"
 #include "registry.h"
-#include "reqid.h"
+#include "ids.h"
 #include "upstream.h"
 
 enum dcall_outcome {
@@ -34,20 +34,20 @@ typedef void (*dcall_done_fn)(struct dcall *c);
 
 struct dcall {
     /* set by the caller */
-    char lang[LANG_NAME_MAX];   /* route to an agent serving this (when agent < 0) */
-    int agent;                  /* pinned agent index (follow-up calls), or -1 */
-    unsigned agent_gen;         /* the pinned agent's generation */
-    const char *method;         /* static: "GET", "POST", "DELETE" */
-    char path[192];             /* "/execute", "/execution/<id>?wait=30", ... */
-    char *body;                 /* owned request body, or NULL */
-    size_t body_len;            /* bytes of body */
-    long timeout_ms;            /* for the whole transfer */
-    bool retry;                 /* may go to a second agent after a failure */
-    bool may_wait;              /* may wait (up to --agent-wait) for a starting agent */
-    bool keep_slot;             /* on success keep the in-flight slot (dispatch_release later) */
-    char req_id[REQID_LEN + 1]; /* X-Request-Id for logs on both sides */
-    dcall_done_fn done;         /* completion callback */
-    void *arg;                  /* for the callback */
+    char lang[LANG_NAME_MAX];      /* route to an agent serving this (when agent < 0) */
+    int agent;                     /* pinned agent index (follow-up calls), or -1 */
+    unsigned agent_gen;            /* the pinned agent's generation */
+    const char *method;            /* static: "GET", "POST", "DELETE" */
+    char path[192];                /* "/execute", "/execution/<id>?wait=30", ... */
+    char *body;                    /* owned request body, or NULL */
+    size_t body_len;               /* bytes of body */
+    long timeout_ms;               /* for the whole transfer */
+    bool retry;                    /* may go to a second agent after a failure */
+    bool may_wait;                 /* may wait (up to --agent-wait) for a starting agent */
+    bool keep_slot;                /* on success keep the in-flight slot (dispatch_release later) */
+    char req_id[IDS_UUID_LEN + 1]; /* X-Request-Id for logs on both sides */
+    dcall_done_fn done;            /* completion callback */
+    void *arg;                     /* for the callback */
 
     /* results, valid in the callback */
     enum dcall_outcome outcome;       /* see enum dcall_outcome */

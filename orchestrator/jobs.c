@@ -1,5 +1,7 @@
 /* jobs.c - job store and job runs (see jobs.h). */
 #include "jobs.h"
+
+#include "agent_client.h"
 #include "jobs_result.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ids.h"
 #include "json_util.h"
 #include "log.h"
 #include "store.h"
@@ -40,8 +43,8 @@ struct job_waiter {
 
 struct job {
     struct jobs *j;                   /* the store (for callbacks) */
-    char id[REQID_LEN + 1];           /* jobId */
-    char req_id[REQID_LEN + 1];       /* the request that created it */
+    char id[IDS_UUID_LEN + 1];        /* jobId */
+    char req_id[IDS_UUID_LEN + 1];    /* the request that created it */
     enum job_status status;           /* what clients see */
     enum job_phase phase;             /* where the run is */
     char language[LANG_NAME_MAX];     /* canonical */
@@ -245,7 +248,8 @@ static void jobs_pump_locked(struct jobs *j)
 }
 
 int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t code_len,
-                     const char *fmt, const char *req_id, char id_out[REQID_LEN + 1], struct err *e)
+                     const char *fmt, const char *req_id, char id_out[IDS_UUID_LEN + 1],
+                     struct err *e)
 {
     struct job *job = NULL;
     json_t *body = job_req_agent_body(req, code, code_len, true);
@@ -265,7 +269,10 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
                        j->cfg->job_queue, j->cfg->job_workers);
     }
     job = text ? calloc(1, sizeof(*job)) : NULL;
-    if (!job || !(job->logs = json_array())) {
+    /* An id from getrandom(2): failing it (no entropy yet) is as fatal as no memory. */
+    if (!job || !(job->logs = json_array()) || ids_uuid4(job->id) < 0) {
+        if (job)
+            json_decref(job->logs);
         pthread_mutex_unlock(&j->lock);
         free(job);
         free(text);
@@ -273,7 +280,6 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
         return err_set(e, ENOMEM, "", "out of memory");
     }
     job->j = j;
-    reqid_new(job->id);
     strx_copy(job->req_id, sizeof(job->req_id), req_id ? req_id : "");
     job->status = JOB_QUEUED;
     job->phase = JOB_PHASE_QUEUED;
@@ -292,7 +298,7 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
         j->qhead = job;
     j->qtail = job;
     j->queued++;
-    strx_copy(id_out, REQID_LEN + 1, job->id);
+    strx_copy(id_out, IDS_UUID_LEN + 1, job->id);
     jobs_pump_locked(j);
     jobs_evict_locked(j);
     pthread_mutex_unlock(&j->lock);
@@ -451,14 +457,11 @@ static void jobs_send_delete_locked(struct job *job)
 /* The agent's error message from an error body, into out. */
 static void jobs_agent_error(const struct dcall *c, char *out, size_t size)
 {
-    json_t *o = c->resp ? json_loadb(c->resp, c->resp_len, 0, NULL) : NULL;
-    const char *m = json_string_value(json_object_get(json_object_get(o, "error"), "message"));
+    struct agent_client_error ae;
 
-    if (!m)
-        m = json_string_value(json_object_get(o, "detail"));
+    agent_client_error_read(c->resp, c->resp_len, &ae);
     snprintf(out, size, "agent %s answered HTTP %ld%s%.200s", c->agent_url, c->status,
-             m ? ": " : "", m ? m : "");
-    json_decref(o);
+             ae.msg[0] ? ": " : "", ae.msg);
 }
 
 static void jobs_on_submitted(struct dcall *c)

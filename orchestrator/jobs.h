@@ -18,7 +18,7 @@
 #include "err.h"
 #include "job_req.h"
 #include "orch_cfg.h"
-#include "reqid.h"
+#include "ids.h"
 #include "upstream.h"
 
 #define JOBS_POLL_WAIT_S 10  /* seconds one long-poll asks the agent to wait */
@@ -41,7 +41,7 @@ void jobs_free(struct jobs *j);
  * the recognised code format's name (static). On success id_out holds the new job id. -ERR_BUSY
  * when the queue is full, -ENOMEM. */
 int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t code_len,
-                     const char *fmt, const char *req_id, char id_out[REQID_LEN + 1],
+                     const char *fmt, const char *req_id, char id_out[IDS_UUID_LEN + 1],
                      struct err *e);
 
 enum jobs_view {

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   # build
   build-essential pkg-config clang clang-format libclang-rt-14-dev
-  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev uuid-dev libseccomp-dev libcmocka-dev
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libseccomp-dev libcmocka-dev
   libpython3.11-dev libpython3-dev python3.11
   # what the sandbox offers its users, and the test runner
   python3-pytest python3-numpy python3-pandas python3-matplotlib python3-scipy python3-plotly

@@ -262,6 +262,8 @@ static void test_exec_result_times_and_resources(void **state)
     check_str_or_null(o, "start_time", "2023-11-14T22:13:20.000000Z", "times");
     assert_true(json_real_value(json_object_get(json_object_get(o, "resources"), "cpu_time_s")) ==
                 0);
+    /* ... and it took no time (not the seconds since 1970). */
+    assert_true(json_real_value(json_object_get(o, "execution_time")) == 0);
     json_decref(o);
 }
 
