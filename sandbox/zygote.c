@@ -714,7 +714,7 @@ static int zygote_send_ready(struct zygote *z, const char *preload_json, int64_t
                   Py_GetVersion(), "init_ms", (double)init_us / 1000.0, "threads",
                   zygote_count_threads(), "pid_namespace", z->use_pidns, "pid_namespace_reason",
                   z->pidns_reason, "preload", pre ? pre : json_null(), "isolation",
-                  isolate_report(z->iso), "heap_huge_pages_mib", (int)z->thp_mib);
+                  isolate_state_json(isolate_layers(z->iso)), "heap_huge_pages_mib", (int)z->thp_mib);
     if (o)
         text = json_dumps(o, JSON_COMPACT);
     if (text)
