@@ -128,6 +128,7 @@ out:
     return r;
 }
 
+/* The seccomp layer: on once the filter compiled, off when --seccomp=false or it did not. */
 void isolate_seccomp_probe(struct isolate *iso)
 {
     char why[128] = "";
