@@ -332,7 +332,7 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
 
     for (int i = 0; i < ZYG_JOB_NFDS; i++)
         child[i] = -1;
-    snprintf(workdir, sizeof(workdir), "%s/%s", m->cfg->work_dir, ex->id);
+    (void)zyg_proto_workdir(m->cfg->work_dir, ex->id, workdir, sizeof(workdir));
     rd = runtimes_find(m->rts, ex->req.language);
     if (rd && !runtime_is_embedded(rd)) {
         runtime = runtimes_spec(m->rts, rd, ex->req.code, ex->req.code_len, workdir);
@@ -349,17 +349,15 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
         goto out;
     }
     if (ex->req.scenario_json) {
-        json_t *health = zyg_client_health(m->zc);
+        struct isolate_state iso;
 
+        (void)zyg_client_isolation(m->zc, &iso); /* unknown: every layer off, saying why */
         ex->warnings = json_array();
         if (!ex->warnings) {
-            json_decref(health);
             r = -ENOMEM;
             goto out;
         }
-        scenario_apply_job(&ex->req.scenario, m->cfg, json_object_get(health, "isolation"), &job,
-                           ex->warnings);
-        json_decref(health);
+        scenario_apply_job(&ex->req.scenario, m->cfg, &iso, &job, ex->warnings);
         ex->memory_mb = (long)job.memory_mb;
     }
     if (job.flags & ZYG_JOB_NETWORK) {

@@ -9,14 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool scenario_apply_layer(json_t *isolation, const char *name, const char **reason)
+/* Whether layer l is on; *reason (borrowed from iso) says why not. */
+static bool scenario_apply_layer(const struct isolate_state *iso, enum isolate_layer l,
+                                 const char **reason)
 {
-    json_t *l = json_object_get(isolation, name);
-
-    *reason = json_string_value(json_object_get(l, "reason"));
-    if (!*reason)
-        *reason = isolation ? "off on this host" : "the isolation report is not available yet";
-    return json_is_true(json_object_get(l, "on"));
+    *reason = iso->reason[l];
+    return isolate_state_has(iso, l);
 }
 
 static __attribute__((format(printf, 2, 3))) int scenario_apply_warn(json_t *w, const char *fmt,
@@ -43,8 +41,8 @@ static uint32_t scenario_apply_cap(double want, long cap, const char *key, const
     return (uint32_t)ceil(want);
 }
 
-int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg, json_t *isolation,
-                       struct zyg_job *job, json_t *warnings)
+int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg,
+                       const struct isolate_state *isolation, struct zyg_job *job, json_t *warnings)
 {
     const char *why;
 
@@ -65,14 +63,14 @@ int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg, js
     if (s->leak) {
         job->flags |= ZYG_JOB_LEAK;
         job->leak_mb_s = (uint32_t)ceil(s->leak_mb_per_sec > 0 ? s->leak_mb_per_sec : 100);
-        if (!scenario_apply_layer(isolation, "cgroup_memory", &why))
+        if (!scenario_apply_layer(isolation, ISOLATE_CGROUP_MEMORY, &why))
             scenario_apply_warn(warnings,
                                 "simulateMemoryLeak: no memory cgroup (%s); the companion stops at "
                                 "its own address-space limit instead of an out-of-memory kill",
                                 why);
     }
     if (s->cpu_limit > 0) {
-        if (scenario_apply_layer(isolation, "cgroup_cpu", &why))
+        if (scenario_apply_layer(isolation, ISOLATE_CGROUP_CPU, &why))
             job->cpu_millis = (uint32_t)ceil(s->cpu_limit * 1000.0);
         else
             scenario_apply_warn(warnings, "cpuLimit not applied: no cpu cgroup (%s)", why);
@@ -80,21 +78,21 @@ int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg, js
     if (s->memory_limit_mb > 0) {
         job->memory_mb = scenario_apply_cap(s->memory_limit_mb, cfg->memory_mb, "memoryLimitMb",
                                             "--memory-mb", warnings);
-        if (!scenario_apply_layer(isolation, "cgroup_memory", &why))
+        if (!scenario_apply_layer(isolation, ISOLATE_CGROUP_MEMORY, &why))
             scenario_apply_warn(warnings,
                                 "memoryLimitMb applied as an address-space limit (RLIMIT_AS) per "
                                 "process: no memory cgroup (%s)",
                                 why);
     }
     if (s->pids_limit > 0) {
-        if (scenario_apply_layer(isolation, "cgroup_pids", &why))
+        if (scenario_apply_layer(isolation, ISOLATE_CGROUP_PIDS, &why))
             job->pids = scenario_apply_cap(s->pids_limit, cfg->pids_limit, "pidsLimit",
                                            "--pids-limit", warnings);
         else
             scenario_apply_warn(warnings, "pidsLimit not applied: no pids cgroup (%s)", why);
     }
     if (s->disk_limit_mb > 0) {
-        if (scenario_apply_layer(isolation, "mount_namespace", &why))
+        if (scenario_apply_layer(isolation, ISOLATE_MOUNT_NS, &why))
             job->disk_mb = scenario_apply_cap(s->disk_limit_mb, cfg->disk_mb, "diskLimitMb",
                                               "--disk-mb", warnings);
         else
@@ -105,12 +103,12 @@ int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg, js
     }
     if (scenario_has_network(s)) {
         job->flags |= ZYG_JOB_NETWORK;
-        if (!scenario_apply_layer(isolation, "network_namespace", &why))
+        if (!scenario_apply_layer(isolation, ISOLATE_NET_NS, &why))
             scenario_apply_warn(warnings,
                                 "network: no network namespace (%s); the program is not confined "
                                 "to the proxy",
                                 why);
-        else if (!scenario_apply_layer(isolation, "network_loopback", &why))
+        else if (!scenario_apply_layer(isolation, ISOLATE_LOOPBACK, &why))
             scenario_apply_warn(warnings,
                                 "network: the execution's loopback is down (%s); the program "
                                 "cannot reach the proxy",

@@ -7,15 +7,17 @@
 #include <jansson.h>
 
 #include "agent_cfg.h"
+#include "isolate_state.h"
 #include "proxy.h"
 #include "scenario.h"
 #include "zyg_proto.h"
 
-/* Fills job's scenario fields from s. isolation is the zygote's layer report ({name: {on,
- * reason?}}, borrowed; NULL = unknown, treated as off). Appends warnings (strings) to
- * warnings. Returns 0 or -ENOMEM. */
-int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg, json_t *isolation,
-                       struct zyg_job *job, json_t *warnings);
+/* Fills job's scenario fields from s. isolation: the layers the zygote reported (borrowed;
+ * zyg_client_isolation, every layer off with its reason while unknown). Appends warnings
+ * (strings) to warnings. Returns 0 or -ENOMEM. */
+int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg,
+                       const struct isolate_state *isolation, struct zyg_job *job,
+                       json_t *warnings);
 /* The proxy's configuration for s (network keys only). */
 void scenario_apply_proxy(const struct scenario *s, struct proxy_conf *pc);
 

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 
 #include "fdio.h"
+#include "fdpass.h"
 #include "proxy.h"
 #include "runexec.h"
 
@@ -78,36 +79,24 @@ static int child_wire_fds(const int fds[CHILD_JOB_NFDS], int ctl)
 static int child_wait_job(int ctl, struct zyg_job *job, int fds[CHILD_JOB_NFDS])
 {
     uint8_t buf[256];
-    char cbuf[CMSG_SPACE(sizeof(int) * CHILD_JOB_NFDS)];
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-    struct cmsghdr *cm;
+    int got[CHILD_JOB_NFDS + 1], n_got = 0;
     const uint8_t *body;
     size_t blen;
     ssize_t n;
-    int got = 0;
 
     /* ECONNRESET: the zygote closed its end while our "ready" byte was unread; the kernel
      * reports that once, ahead of the job already queued for us, which the next call reads. */
     for (int tries = 0;; tries++) {
-        n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-        if (n >= 0 || (errno != EINTR && (errno != ECONNRESET || tries >= 3)))
+        n = fdpass_recv(ctl, buf, sizeof(buf), got, CHILD_JOB_NFDS + 1, &n_got, 0);
+        if (n != -ECONNRESET || tries >= 3)
             break;
     }
-    if (n <= 0)
-        return -1;
-    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            got = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            if (got == CHILD_JOB_NFDS)
-                memcpy(fds, CMSG_DATA(cm), sizeof(int) * CHILD_JOB_NFDS);
-        }
-    }
-    if (got != CHILD_JOB_NFDS ||
+    /* Room for one more than a job brings: a message with any other count is refused. */
+    if (n <= 0 || n_got != CHILD_JOB_NFDS ||
         zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen) != ZYG_MSG_JOB ||
         zyg_proto_decode_job(body, blen, job) < 0)
         return -1;
+    memcpy(fds, got, sizeof(got[0]) * CHILD_JOB_NFDS);
     return 0;
 }
 
@@ -342,9 +331,10 @@ void child_run(const struct child_ctx *c)
         child_die(fds[ZYG_FD_STDERR], "reading the job spec", errno ? errno : EIO);
     if ((r = child_wire_fds(fds, 3)) < 0)
         child_die(fds[ZYG_FD_STDERR], "wiring stdio", -r);
-    snprintf(workdir, sizeof(workdir), "%s/%s", c->cfg->work_dir, job.exec_id);
     /* Inside the private /tmp when mount namespaces work (the parent belongs to us); else the
      * zygote created it on the host before handing the job over. */
+    if ((r = zyg_proto_workdir(c->cfg->work_dir, job.exec_id, workdir, sizeof(workdir))) < 0)
+        child_die(2, "naming the working directory", -r);
     if ((mkdir(workdir, 0700) < 0 && errno != EEXIST) || chdir(workdir) < 0)
         child_die(2, "entering the working directory", errno);
     if (job.delay_ms) {

@@ -6,12 +6,12 @@
 #ifndef SANDPIT_ISOLATE_H
 #define SANDPIT_ISOLATE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "agent_cfg.h"
+#include "isolate_state.h"
 
 struct isolate;
 
@@ -25,8 +25,8 @@ struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[
                             const char *expose);
 /* Frees; removes this instance's cgroups, so call it once every process of ours is gone. */
 void isolate_free(struct isolate *iso);
-/* {layer: {on, reason?}}: new reference, for /health. */
-json_t *isolate_report(const struct isolate *iso);
+/* The layers in force and why the others are off: borrowed, valid until isolate_free. */
+const struct isolate_state *isolate_layers(const struct isolate *iso);
 
 /* Takes a free cgroup slot (reused across executions: a fresh cgroup costs milliseconds).
  * Returns the slot, or -1 when cgroups are off or every slot is taken. */
@@ -39,8 +39,6 @@ void isolate_slot_give(struct isolate *iso, int slot);
 int isolate_slot_limits(struct isolate *iso, int slot, long memory_mb, long pids, long cpu_millis);
 /* True when executions are bounded by a memory cgroup. */
 bool isolate_has_memory_cgroup(const struct isolate *iso);
-/* Whether the layer named as in isolate_report is on. */
-bool isolate_has_layer(const struct isolate *iso, const char *name);
 /* The memory cgroup's OOM-kill count for the slot (0 when unavailable). */
 uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot);
 

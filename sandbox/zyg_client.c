@@ -18,11 +18,14 @@
 #include "clock.h"
 #include "err.h"
 #include "fdio.h"
+#include "fdpass.h"
 #include "log.h"
 
 enum zyg_state { ZYG_DOWN, ZYG_STARTING, ZYG_READY, ZYG_STOPPING };
 
 static const char *const zyg_state_names[] = {"down", "starting", "ready", "stopping"};
+
+#define ZYG_CLIENT_ISO_UNKNOWN "the isolation report is not available yet"
 
 struct zyg_client {
     char **child_argv;    /* owned array (strings borrowed): argv + --zygote-fd=3 */
@@ -34,11 +37,12 @@ struct zyg_client {
     int wake[2]; /* pipe that stops the monitor */
     pid_t pid;   /* the zygote, 0 when none */
     enum zyg_state state;
-    unsigned restarts;  /* how many times it was restarted */
-    int64_t started_ns; /* monotonic time of the last start */
-    json_t *info;       /* the last READY report, or NULL */
-    json_t *stats;      /* the last STATS report (warm pool), or NULL */
-    char last_exit[96]; /* how the previous zygote ended */
+    unsigned restarts;        /* how many times it was restarted */
+    int64_t started_ns;       /* monotonic time of the last start */
+    json_t *info;             /* the last READY report but its isolation, or NULL */
+    struct isolate_state iso; /* the isolation in READY, parsed once; unknown while none */
+    json_t *stats;            /* the last STATS report (warm pool), or NULL */
+    char last_exit[96];       /* how the previous zygote ended */
 };
 
 struct zyg_client *zyg_client_new(char **argv, char **envp)
@@ -60,6 +64,7 @@ struct zyg_client *zyg_client_new(char **argv, char **envp)
     zc->child_argv[argc] = (char *)"--zygote-fd=3";
     zc->envp = envp;
     zc->sock = -1;
+    isolate_state_unknown(&zc->iso, ZYG_CLIENT_ISO_UNKNOWN);
     pthread_mutex_init(&zc->lock, NULL);
     return zc;
 }
@@ -102,6 +107,7 @@ static int zyg_client_spawn(struct zyg_client *zc)
     zc->started_ns = clock_mono_ns();
     json_decref(zc->info);
     zc->info = NULL;
+    isolate_state_unknown(&zc->iso, ZYG_CLIENT_ISO_UNKNOWN);
     return 0;
 }
 
@@ -134,6 +140,27 @@ static void zyg_client_reap(struct zyg_client *zc)
     }
     zc->pid = 0;
     zc->state = ZYG_DOWN;
+}
+
+/* Keeps the zygote's READY report: its isolation layers parsed once into zc->iso (what
+ * scenarios and /health read), the rest as JSON for /health. Monitor thread. */
+static void zyg_client_on_ready(struct zyg_client *zc, const uint8_t *body, size_t blen)
+{
+    json_t *info = json_loadb((const char *)body, blen, 0, NULL);
+    struct isolate_state iso;
+
+    if (isolate_state_parse(json_object_get(info, "isolation"), &iso) < 0) {
+        log_warn("zygote READY without an isolation report, ignoring");
+        isolate_state_unknown(&iso, ZYG_CLIENT_ISO_UNKNOWN);
+    }
+    (void)json_object_del(info, "isolation");
+    pthread_mutex_lock(&zc->lock);
+    json_decref(zc->info);
+    zc->info = info;
+    zc->iso = iso;
+    zc->state = ZYG_READY;
+    pthread_mutex_unlock(&zc->lock);
+    log_info("zygote ready: %.*s", (int)(blen > 900 ? 900 : blen), (const char *)body);
 }
 
 static void *zyg_client_monitor(void *arg)
@@ -185,15 +212,8 @@ static void *zyg_client_monitor(void *arg)
         }
         type = zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen);
         if (type == ZYG_MSG_READY) {
-            json_t *info = json_loadb((const char *)body, blen, 0, NULL);
-
-            pthread_mutex_lock(&zc->lock);
-            json_decref(zc->info);
-            zc->info = info;
-            zc->state = ZYG_READY;
-            pthread_mutex_unlock(&zc->lock);
+            zyg_client_on_ready(zc, body, blen);
             backoff_ms = 100;
-            log_info("zygote ready: %.*s", (int)(blen > 900 ? 900 : blen), (const char *)body);
         } else if (type == ZYG_MSG_STATS) {
             json_t *st = json_loadb((const char *)body, blen, 0, NULL);
 
@@ -221,34 +241,17 @@ int zyg_client_run_monitor(struct zyg_client *zc)
 static int zyg_client_send(struct zyg_client *zc, const uint8_t *msg, size_t len, const int *fds,
                            int nfds)
 {
-    char cbuf[CMSG_SPACE(sizeof(int) * ZYG_JOB_NFDS)] = {0};
-    struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    int r = 0;
+    int r;
 
-    if (nfds > 0) {
-        struct cmsghdr *cm;
-
-        mh.msg_control = cbuf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-    }
     pthread_mutex_lock(&zc->lock);
     if (zc->sock < 0 || zc->state == ZYG_DOWN || zc->state == ZYG_STOPPING) {
         r = -ERR_UNAVAILABLE;
     } else {
         /* Blocking send: the zygote drains its socket between forks, so this waits at most
          * for one fork when the socket buffer is full. */
-        while (sendmsg(zc->sock, &mh, MSG_NOSIGNAL) < 0) {
-            if (errno == EINTR)
-                continue;
-            r = errno == EPIPE || errno == ECONNRESET ? -ERR_UNAVAILABLE : -errno;
-            break;
-        }
+        r = fdpass_send(zc->sock, msg, len, fds, nfds);
+        if (r == -EPIPE || r == -ECONNRESET)
+            r = -ERR_UNAVAILABLE;
     }
     pthread_mutex_unlock(&zc->lock);
     return r;
@@ -283,14 +286,27 @@ json_t *zyg_client_health(struct zyg_client *zc)
     o = json_pack("{s:s, s:i, s:i, s:f}", "state", zyg_state_names[zc->state], "pid", (int)zc->pid,
                   "restarts", (int)zc->restarts, "uptime_s",
                   zc->pid ? (double)(clock_mono_ns() - zc->started_ns) / 1e9 : 0.0);
-    if (o && zc->info)
+    if (o && zc->info) {
         json_object_update_missing(o, zc->info);
+        json_object_set_new(o, "isolation", isolate_state_json(&zc->iso));
+    }
     if (o && zc->last_exit[0])
         json_object_set_new(o, "last_exit", json_string(zc->last_exit));
     if (o && zc->stats)
         json_object_set(o, "warm_pool", zc->stats);
     pthread_mutex_unlock(&zc->lock);
     return o;
+}
+
+int zyg_client_isolation(struct zyg_client *zc, struct isolate_state *out)
+{
+    int r;
+
+    pthread_mutex_lock(&zc->lock);
+    *out = zc->iso;
+    r = zc->info ? 0 : -ERR_UNAVAILABLE;
+    pthread_mutex_unlock(&zc->lock);
+    return r;
 }
 
 int zyg_client_is_ready(struct zyg_client *zc)

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "isolate_state.h"
 #include "zyg_proto.h"
 
 struct zyg_client;
@@ -27,6 +28,10 @@ int zyg_client_send_job(struct zyg_client *zc, const struct zyg_job *job,
 int zyg_client_cancel(struct zyg_client *zc, uint64_t job_id);
 /* Health snapshot {state, pid, restarts, ...info}: new reference. Thread-safe. */
 json_t *zyg_client_health(struct zyg_client *zc);
+/* Copies the isolation layers the zygote reported in its last READY into out. 0, or
+ * -ERR_UNAVAILABLE before the first READY (out then has every layer off, saying why).
+ * Thread-safe. */
+int zyg_client_isolation(struct zyg_client *zc, struct isolate_state *out);
 /* True once the zygote has sent READY and is alive. */
 int zyg_client_is_ready(struct zyg_client *zc);
 /* Stops the monitor, closes the socket (the zygote exits and kills its jobs) and reaps it. */

@@ -2,6 +2,7 @@
 #include "zyg_proto.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static void put32(uint8_t *p, uint32_t v)
@@ -179,4 +180,11 @@ int zyg_proto_decode_status(const uint8_t *buf, size_t len, struct zyg_status *s
     st->max_rss_kb = (int64_t)get64(buf + 24);
     st->wall_us = (int64_t)get64(buf + 32);
     return 0;
+}
+
+int zyg_proto_workdir(const char *work_dir, const char *exec_id, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/%s", work_dir, exec_id);
+
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }

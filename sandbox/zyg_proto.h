@@ -102,4 +102,9 @@ int zyg_proto_decode_job(const uint8_t *body, size_t len, struct zyg_job *job);
 int zyg_proto_decode_cancel(const uint8_t *body, size_t len, uint64_t *job_id);
 int zyg_proto_decode_status(const uint8_t *buf, size_t len, struct zyg_status *st);
 
+/* The execution's working directory, <work_dir>/<exec_id>, into out (the agent names it in the
+ * spec; the zygote or the child creates it; one definition for the three processes). 0, or
+ * -ENAMETOOLONG when it does not fit (out then holds it cut). */
+int zyg_proto_workdir(const char *work_dir, const char *exec_id, char *out, size_t size);
+
 #endif

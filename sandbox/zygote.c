@@ -1,7 +1,8 @@
 /* zygote.c - init CPython once, preload, then fork per job and enforce deadlines (STYLE §7).
  *
  * Per job: unshare(CLONE_NEWPID) so the next processes start a new PID namespace; spawn
- * sandpit-init (vfork+exec, cheap) as its pid 1; fork the user process (pid 2); setns back.
+ * sandpit-init (vfork+exec, cheap) as its pid 1; fork the user process (pid 2); setns back
+ * (zygote_pidns.c). Children are forked ahead of need into a warm pool (zygote_warm.c).
  * The user process is our child, so wait4 gives its true status and rusage. When it exits, or
  * at the deadline, or on cancel, init is SIGKILLed and the kernel kills the whole namespace.
  * Only when both are reaped does the status record go out: at that point no process of the
@@ -17,9 +18,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +35,13 @@
 #include "child.h"
 #include "clock.h"
 #include "fdio.h"
+#include "fdpass.h"
 #include "isolate.h"
 #include "log.h"
 #include "pyrt.h"
 #include "zyg_proto.h"
-
-extern char **environ;
+#include "zygote_pidns.h"
+#include "zygote_warm.h"
 
 struct zjob {
     uint64_t id;         /* server's job id */
@@ -64,39 +64,21 @@ struct zjob {
     char workdir[512];   /* removed when the job ends */
 };
 
-/* A child forked and isolated ahead of need, waiting on ctl for its job. */
-struct zwarm {
-    pid_t pid;           /* the waiting child */
-    pid_t init_pid;      /* its namespace's init, 0 when none */
-    int ctl;             /* our end of its control socket */
-    int slot;            /* cgroup slot it joined, -1 = none */
-    uint64_t oom_before; /* the slot's OOM-kill count when it was taken */
-    bool ready;          /* it said so on ctl: its set-up is done */
-};
-
 struct zygote {
     const struct agent_cfg *cfg; /* borrowed */
     struct pyrt *rt;             /* the interpreter */
     int sock;                    /* to the agent */
     int sigfd;                   /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
-    int pidns_fd;                /* our own PID namespace, to return to after each spawn */
-    int init_pipe[2];            /* read end is every init's fd 0; write end never leaves us */
-    int devnull;                 /* init's stdout and stderr */
-    const char *init_path;       /* sandpit-init */
+    struct zygote_pidns pidns;   /* a PID namespace and its init per execution, when on */
     struct isolate *iso;         /* the layers, probed at start */
-    bool use_pidns;              /* PID namespaces work here */
-    char pidns_reason[160];      /* why not, when they don't */
     struct zjob *jobs;           /* running jobs */
     size_t n_jobs, cap_jobs;
     struct pollfd *pf; /* poll set: the agent, signals, compiling jobs' ctl */
     size_t cap_pf;
-    struct zwarm *warm; /* the warm pool, cfg->warm_pool entries */
-    size_t n_warm;
-    int64_t refill_after_ns; /* backoff after a warm child died during set-up */
-    uint64_t warm_hits, warm_misses, warm_deaths;
-    int64_t stats_sent_ns; /* when the last STATS went out */
-    long thp_mib;          /* heap collapsed into huge pages at start, MiB */
-    bool stats_dirty;      /* the pool changed since */
+    struct zygote_warm warm; /* children isolated ahead of need */
+    int64_t stats_sent_ns;   /* when the last STATS went out */
+    long thp_mib;            /* heap collapsed into huge pages at start, MiB */
+    bool stats_dirty;        /* the pool changed since */
 };
 
 static int zygote_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -153,7 +135,7 @@ static void zygote_job_kill(struct zygote *z, struct zjob *j, uint32_t why)
     if (j->init_pid > 0)
         (void)kill(j->init_pid, SIGKILL);
     if (j->pid > 0)
-        (void)kill(z->use_pidns ? j->pid : -j->pid, SIGKILL);
+        (void)kill(z->pidns.on ? j->pid : -j->pid, SIGKILL);
 }
 
 static int zygote_add_job(struct zygote *z, struct zjob **out)
@@ -175,35 +157,8 @@ static int zygote_add_job(struct zygote *z, struct zjob **out)
     return 0;
 }
 
-/* Spawns the namespace's pid 1. Caller has unshared CLONE_NEWPID. */
-static int zygote_spawn_init(struct zygote *z, pid_t *pid)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t all, none;
-    char *argv[] = {(char *)"sandpit-init", NULL};
-    char *envp[] = {NULL};
-    int r;
-
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    posix_spawn_file_actions_adddup2(&fa, z->init_pipe[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, z->devnull, 1);
-    posix_spawn_file_actions_adddup2(&fa, z->devnull, 2);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    r = posix_spawn(pid, z->init_path, &fa, &attr, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return -r;
-}
-
 /* Forks one child that isolates itself and waits on its control socket (child.c). */
-static int zygote_spawn_warm(struct zygote *z, struct zwarm *w, long disk_mb)
+static int zygote_spawn_warm(struct zygote *z, struct zygote_warm_child *w, long disk_mb)
 {
     struct child_ctx cc = {0};
     int sv[2] = {-1, -1}, r;
@@ -216,31 +171,21 @@ static int zygote_spawn_warm(struct zygote *z, struct zwarm *w, long disk_mb)
     w->slot = isolate_slot_take(z->iso);
     if (w->slot >= 0)
         w->oom_before = isolate_slot_oom_kills(z->iso, w->slot);
-    if (z->use_pidns) {
-        if (unshare(CLONE_NEWPID) < 0) {
-            r = -errno;
-            goto fail;
-        }
-        r = zygote_spawn_init(z, &w->init_pid);
-        if (r < 0) {
-            (void)setns(z->pidns_fd, CLONE_NEWPID);
-            goto fail;
-        }
-    }
+    if ((r = zygote_pidns_enter(&z->pidns, &w->init_pid)) < 0)
+        goto fail;
     cc.cfg = z->cfg;
     cc.rt = z->rt;
     cc.iso = z->iso;
     cc.slot = w->slot;
     cc.ctl = sv[1];
     cc.zygote_pid = getpid();
-    cc.in_pidns = z->use_pidns;
+    cc.in_pidns = z->pidns.on;
     cc.disk_mb = disk_mb;
     pid = pyrt_fork(z->rt);
     if (pid == 0)
         child_run(&cc);
     r = -errno;
-    if (z->use_pidns)
-        (void)setns(z->pidns_fd, CLONE_NEWPID);
+    zygote_pidns_leave(&z->pidns);
     if (pid < 0)
         goto fail;
     close(sv[1]);
@@ -258,41 +203,6 @@ fail:
     return r;
 }
 
-static void zygote_warm_discard(struct zygote *z, struct zwarm *w)
-{
-    (void)z;
-    if (w->init_pid > 0)
-        (void)kill(w->init_pid, SIGKILL);
-    if (w->pid > 0)
-        (void)kill(w->pid, SIGKILL);
-    fdio_close(&w->ctl);
-    /* Its slot is given back when the child is reaped (zygote_reap). */
-}
-
-/* Takes the oldest warm child that has finished its set-up, else the oldest: a child forked a
- * moment ago may still be joining its cgroup (milliseconds), while older ones are waiting. */
-static struct zwarm zygote_warm_take(struct zygote *z)
-{
-    size_t pick = 0;
-    struct zwarm w;
-
-    for (size_t i = 0; i < z->n_warm; i++) {
-        char b;
-
-        if (!z->warm[i].ready && recv(z->warm[i].ctl, &b, 1, MSG_DONTWAIT) == 1)
-            z->warm[i].ready = true;
-        if (z->warm[i].ready) {
-            pick = i;
-            break;
-        }
-    }
-    w = z->warm[pick];
-    /* Keep the pool in age order (oldest first). */
-    memmove(&z->warm[pick], &z->warm[pick + 1], (z->n_warm - pick - 1) * sizeof(z->warm[0]));
-    z->n_warm--;
-    return w;
-}
-
 /* Hands a job to a warm child (or one forked now when the pool is empty). */
 static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fds[ZYG_JOB_NFDS])
 {
@@ -308,9 +218,9 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
     /* With a mount namespace the child creates the working dir in its private /tmp; without,
      * it lives on the host: create it here and remove it when the job ends. */
     if (!isolate_has_mount_ns(z->iso)) {
-        snprintf(j->workdir, sizeof(j->workdir), "%s/%s", z->cfg->work_dir, job->exec_id);
-        if (mkdir(j->workdir, 0700) < 0) {
-            r = -errno;
+        r = zyg_proto_workdir(z->cfg->work_dir, job->exec_id, j->workdir, sizeof(j->workdir));
+        if (r < 0 || mkdir(j->workdir, 0700) < 0) {
+            r = r < 0 ? r : -errno;
             j->workdir[0] = '\0';
             goto fail;
         }
@@ -318,20 +228,14 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
     }
     n = zyg_proto_encode_job(job, msg, sizeof(msg));
     for (int attempt = 0; attempt < 3; attempt++) {
-        char cbuf[CMSG_SPACE(sizeof(int) * CHILD_JOB_NFDS)] = {0};
-        struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        struct zwarm w;
+        struct zygote_warm_child w;
 
         /* A scenario's disk size is a mount option of the child's private /tmp, fixed when
          * it isolated itself: such a job gets a child of its own. */
-        if (z->n_warm > 0 && !job->disk_mb) {
-            w = zygote_warm_take(z);
-            z->warm_hits++;
+        if (z->warm.n > 0 && !job->disk_mb) {
+            w = zygote_warm_take(&z->warm);
         } else {
-            z->warm_misses++;
+            z->warm.misses++;
             if ((r = zygote_spawn_warm(z, &w, (long)job->disk_mb)) < 0)
                 goto fail;
         }
@@ -339,14 +243,9 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
                                                (long)job->pids, (long)job->cpu_millis) < 0)
             log_warn("job %llu: a cgroup refused the scenario's limits",
                      (unsigned long long)job->job_id);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * CHILD_JOB_NFDS);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * CHILD_JOB_NFDS);
-        if (sendmsg(w.ctl, &mh, MSG_NOSIGNAL) < 0) {
+        if ((r = fdpass_send(w.ctl, msg, (size_t)n, fds, CHILD_JOB_NFDS)) < 0) {
             /* That child died while waiting; its reaping cleans up. Try another. */
-            r = -errno;
-            zygote_warm_discard(z, &w);
+            zygote_warm_discard(&w);
             continue;
         }
         /* Read the child's "ready" byte before closing: closing with unread data makes the
@@ -416,24 +315,13 @@ static void zygote_send_stats(struct zygote *z)
 {
     uint8_t msg[1024];
     char json[512];
-    size_t ready = 0;
-    int n, m;
+    int n, m = -1;
 
     if (!z->stats_dirty || clock_mono_ns() - z->stats_sent_ns < 100000000)
         return;
-    for (size_t i = 0; i < z->n_warm; i++) {
-        char b;
-
-        if (!z->warm[i].ready && recv(z->warm[i].ctl, &b, 1, MSG_DONTWAIT) == 1)
-            z->warm[i].ready = true;
-        ready += z->warm[i].ready;
-    }
-    n = snprintf(json, sizeof(json),
-                 "{\"size\":%ld,\"waiting\":%zu,\"ready\":%zu,\"hits\":%llu,\"misses\":%llu,"
-                 "\"setup_deaths\":%llu,\"running\":%zu}",
-                 z->cfg->warm_pool, z->n_warm, ready, (unsigned long long)z->warm_hits,
-                 (unsigned long long)z->warm_misses, (unsigned long long)z->warm_deaths, z->n_jobs);
-    m = zyg_proto_encode_text(ZYG_MSG_STATS, json, (size_t)n, msg, sizeof(msg));
+    n = zygote_warm_stats(&z->warm, z->n_jobs, json, sizeof(json));
+    if (n > 0)
+        m = zyg_proto_encode_text(ZYG_MSG_STATS, json, (size_t)n, msg, sizeof(msg));
     if (m > 0 && send(z->sock, msg, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
         z->stats_sent_ns = clock_mono_ns();
         z->stats_dirty = false;
@@ -445,17 +333,17 @@ static void zygote_send_stats(struct zygote *z)
 static bool zygote_refill_one(struct zygote *z)
 {
     struct pollfd pf = {.fd = z->sock, .events = POLLIN};
-    struct zwarm w;
+    struct zygote_warm_child w;
 
-    if (z->n_warm >= (size_t)z->cfg->warm_pool || clock_mono_ns() < z->refill_after_ns)
+    if (!zygote_warm_is_short(&z->warm, clock_mono_ns()))
         return false;
     if (poll(&pf, 1, 0) > 0)
         return false; /* a job is waiting: it goes first */
     if (zygote_spawn_warm(z, &w, 0) < 0) {
-        z->refill_after_ns = clock_mono_ns() + 1000000000;
+        zygote_warm_backoff(&z->warm);
         return false;
     }
-    z->warm[z->n_warm++] = w;
+    zygote_warm_add(&z->warm, &w);
     return true;
 }
 
@@ -464,36 +352,19 @@ static bool zygote_refill_one(struct zygote *z)
 static int zygote_on_message(struct zygote *z)
 {
     uint8_t buf[ZYG_MAX_MSG];
-    char cbuf[CMSG_SPACE(sizeof(int) * ZYG_JOB_NFDS)];
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     int fds[ZYG_JOB_NFDS], nfds = 0, type;
     const uint8_t *body;
     size_t body_len;
-    struct cmsghdr *cm;
     ssize_t n;
 
-    n = recvmsg(z->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR ? 0 : -1;
-    if (n == 0)
-        return -1;
-    for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            int k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            int *p = (int *)CMSG_DATA(cm);
-
-            for (int i = 0; i < k; i++) {
-                if (nfds < ZYG_JOB_NFDS)
-                    fds[nfds++] = p[i];
-                else
-                    close(p[i]);
-            }
-        }
-    }
-    type = zyg_proto_decode_hdr(buf, (size_t)n, &body, &body_len);
-    if (type == ZYG_MSG_JOB && nfds == ZYG_JOB_NFDS && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+    /* Descriptors beyond a job's are closed; a cut datagram is refused with its fds closed. */
+    n = fdpass_recv(z->sock, buf, sizeof(buf), fds, ZYG_JOB_NFDS, &nfds, MSG_DONTWAIT);
+    if (n == -EAGAIN)
+        return 0;
+    if (n <= 0 && n != -EMSGSIZE)
+        return -1; /* EOF: the agent has gone */
+    type = n > 0 ? zyg_proto_decode_hdr(buf, (size_t)n, &body, &body_len) : (int)n;
+    if (type == ZYG_MSG_JOB && nfds == ZYG_JOB_NFDS) {
         struct zyg_job job;
 
         if (zyg_proto_decode_job(body, body_len, &job) == 0) {
@@ -537,25 +408,8 @@ static void zygote_reap(struct zygote *z)
 
     zygote_drain_sigfd(z);
     while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
-        for (size_t i = 0; i < z->n_warm; i++) {
-            struct zwarm *w = &z->warm[i];
-
-            if (w->pid != pid)
-                continue;
-            /* A warm child died before its job: set-up failed or someone killed it. Back
-             * off before forking more, so a broken layer cannot make us fork in a loop. */
-            log_warn("warm child %d died during set-up (%s %d), ignoring", (int)pid,
-                     WIFSIGNALED(st) ? "signal" : "exit code",
-                     WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-            w->pid = 0;
-            zygote_warm_discard(z, w);
-            isolate_slot_give(z->iso, w->slot);
-            memmove(&z->warm[i], &z->warm[i + 1], (z->n_warm - i - 1) * sizeof(z->warm[0]));
-            z->n_warm--;
-            z->warm_deaths++;
-            z->refill_after_ns = clock_mono_ns() + 1000000000;
-            break;
-        }
+        if (zygote_warm_reaped(&z->warm, z->iso, pid, st))
+            continue;
         for (size_t i = 0; i < z->n_jobs; i++) {
             struct zjob *j = &z->jobs[i];
 
@@ -571,7 +425,7 @@ static void zygote_reap(struct zygote *z)
                 j->wall_us = (clock_mono_ns() - j->start_ns) / 1000;
                 if (j->init_pid > 0)
                     (void)kill(j->init_pid, SIGKILL);
-                else if (!z->use_pidns)
+                else if (!z->pidns.on)
                     (void)kill(-pid, SIGKILL);
             } else if (j->init_pid == pid) {
                 j->init_pid = 0;
@@ -602,8 +456,8 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
     if (z->stats_dirty && (next < 0 || z->stats_sent_ns + 100000000 < next))
         next = z->stats_sent_ns + 100000000;
     /* Wake up to refill the warm pool once a set-up backoff is over. */
-    if (z->n_warm < (size_t)z->cfg->warm_pool && (next < 0 || z->refill_after_ns < next))
-        next = z->refill_after_ns > now ? z->refill_after_ns : now;
+    if (z->warm.n < z->warm.size && (next < 0 || z->warm.refill_after_ns < next))
+        next = z->warm.refill_after_ns > now ? z->warm.refill_after_ns : now;
     if (next < 0)
         return -1;
     return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
@@ -662,31 +516,6 @@ static long zygote_collapse_thp(void)
     return mib;
 }
 
-/* Probes whether this host lets us create PID namespaces, and enters back. */
-static void zygote_probe_pidns(struct zygote *z)
-{
-    z->pidns_fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-    if (z->pidns_fd < 0) {
-        snprintf(z->pidns_reason, sizeof(z->pidns_reason), "/proc/self/ns/pid: %s",
-                 strerror(errno));
-        return;
-    }
-    if (access(z->init_path, X_OK) < 0) {
-        snprintf(z->pidns_reason, sizeof(z->pidns_reason), "%s: %s", z->init_path, strerror(errno));
-        return;
-    }
-    if (unshare(CLONE_NEWPID) < 0) {
-        snprintf(z->pidns_reason, sizeof(z->pidns_reason), "unshare(CLONE_NEWPID): %s",
-                 strerror(errno));
-        return;
-    }
-    if (setns(z->pidns_fd, CLONE_NEWPID) < 0) {
-        snprintf(z->pidns_reason, sizeof(z->pidns_reason), "setns back: %s", strerror(errno));
-        return;
-    }
-    z->use_pidns = true;
-}
-
 static int zygote_count_threads(void)
 {
     DIR *d = opendir("/proc/self/task");
@@ -712,9 +541,10 @@ static int zygote_send_ready(struct zygote *z, const char *preload_json, int64_t
     pre = preload_json ? json_loads(preload_json, 0, NULL) : NULL;
     o = json_pack("{s:i, s:s, s:f, s:i, s:b, s:s, s:o, s:o, s:i}", "pid", (int)getpid(), "python",
                   Py_GetVersion(), "init_ms", (double)init_us / 1000.0, "threads",
-                  zygote_count_threads(), "pid_namespace", z->use_pidns, "pid_namespace_reason",
-                  z->pidns_reason, "preload", pre ? pre : json_null(), "isolation",
-                  isolate_report(z->iso), "heap_huge_pages_mib", (int)z->thp_mib);
+                  zygote_count_threads(), "pid_namespace", z->pidns.on, "pid_namespace_reason",
+                  z->pidns.reason, "preload", pre ? pre : json_null(), "isolation",
+                  isolate_state_json(isolate_layers(z->iso)), "heap_huge_pages_mib",
+                  (int)z->thp_mib);
     if (o)
         text = json_dumps(o, JSON_COMPACT);
     if (text)
@@ -726,21 +556,32 @@ static int zygote_send_ready(struct zygote *z, const char *preload_json, int64_t
     return m;
 }
 
-int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_root,
-                const char *init_path)
+/* The layers, probed now while probe forks are cheap (before Python makes us large). The
+ * harness root and the directory of our binaries are ours: hidden inside executions; the
+ * runtimes' tools (runtimes/node_modules/.bin) stay visible, the whole runtimes directory. */
+static struct isolate *zygote_isolate_new(const struct agent_cfg *cfg, const char *harness_root,
+                                          const char *init_path)
 {
-    struct zygote z = {.cfg = cfg,
-                       .sock = sock_fd,
-                       .sigfd = -1,
-                       .pidns_fd = -1,
-                       .init_pipe = {-1, -1},
-                       .devnull = -1,
-                       .init_path = init_path};
-    struct err e = {0};
+    static const char bin_suffix[] = "/node_modules/.bin";
+    char bindir[PATH_MAX], expose[PATH_MAX];
+    const char *hide[3] = {harness_root, bindir, NULL};
+    size_t tl = strlen(cfg->tools_dir), sl = sizeof(bin_suffix) - 1;
+
+    snprintf(bindir, sizeof(bindir), "%s", init_path);
+    if (strrchr(bindir, '/'))
+        *strrchr(bindir, '/') = '\0';
+    if (tl > sl && !strcmp(cfg->tools_dir + tl - sl, bin_suffix))
+        tl -= sl;
+    snprintf(expose, sizeof(expose), "%.*s", (int)tl, cfg->tools_dir);
+    return isolate_new(cfg, hide, expose);
+}
+
+/* Everything before the interpreter: thread variables, signals, the PID namespace and the
+ * isolation probes, the warm pool. 0, or -1 (logged). */
+static int zygote_setup(struct zygote *z, const char *harness_root, const char *init_path)
+{
     sigset_t mask;
-    char *preload = NULL;
-    int64_t t0 = clock_mono_ns();
-    int rc = 1, threads;
+    int r;
 
     /* Native libraries must not start threads in the zygote: fork() copies only one. */
     setenv("OPENBLAS_NUM_THREADS", "1", 1);
@@ -758,42 +599,121 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
-    z.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    z.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (z.sigfd < 0 || z.devnull < 0 || pipe2(z.init_pipe, O_CLOEXEC) < 0) {
+    z->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (z->sigfd < 0) {
         log_errno(errno, NULL, "zygote set-up");
-        goto out;
+        return -1;
     }
-    zygote_probe_pidns(&z);
-    /* Probe forks are cheap now, before Python makes this process large. */
-    z.warm = calloc((size_t)cfg->warm_pool + 1, sizeof(*z.warm));
-    {
-        /* The harness root and the directory of our binaries are ours: hide them. */
-        char bindir[PATH_MAX];
-        const char *hide[3] = {harness_root, NULL, NULL};
-
-        snprintf(bindir, sizeof(bindir), "%s", init_path);
-        if (strrchr(bindir, '/'))
-            *strrchr(bindir, '/') = '\0';
-        hide[1] = bindir;
-        char expose[PATH_MAX];
-        size_t tl = strlen(cfg->tools_dir), sl = strlen("/node_modules/.bin");
-
-        /* The runtimes' tools (runtimes/node_modules/.bin): the whole runtimes directory. */
-        snprintf(expose, sizeof(expose), "%.*s",
-                 (int)(tl > sl && !strcmp(cfg->tools_dir + tl - sl, "/node_modules/.bin") ? tl - sl
-                                                                                          : tl),
-                 cfg->tools_dir);
-        z.iso = isolate_new(cfg, hide, expose);
+    if ((r = zygote_pidns_init(&z->pidns, init_path)) < 0) {
+        log_errno(-r, NULL, "zygote set-up");
+        return -1;
     }
-    if (!z.iso) {
+    z->iso = zygote_warm_init(&z->warm, (size_t)z->cfg->warm_pool) == 0
+                 ? zygote_isolate_new(z->cfg, harness_root, init_path)
+                 : NULL;
+    if (!z->iso) {
         log_error("zygote: out of memory probing the isolation layers");
-        goto out;
+        return -1;
     }
-    if (!z.use_pidns)
+    if (!z->pidns.on)
         log_warn("PID namespaces unavailable (%s): descendants are killed by process group",
-                 z.pidns_reason);
+                 z->pidns.reason);
+    return 0;
+}
 
+/* The poll loop: jobs and cancels from the agent, children's control sockets, reaping,
+ * deadlines, the warm pool. Returns 0 when the agent has gone, 1 on an internal failure. */
+static int zygote_serve(struct zygote *z)
+{
+    for (;;) {
+        int64_t now = clock_mono_ns();
+        size_t npf = 2;
+        int n;
+
+        /* The agent, signals, and the control sockets of jobs still compiling. */
+        if (z->cap_pf < z->n_jobs + 2) {
+            struct pollfd *p = realloc(z->pf, (z->n_jobs + 2) * 2 * sizeof(*p));
+
+            if (p) {
+                z->pf = p;
+                z->cap_pf = (z->n_jobs + 2) * 2;
+            }
+        }
+        if (!z->pf) {
+            log_error("zygote: out of memory");
+            return 1;
+        }
+        z->pf[0] = (struct pollfd){.fd = z->sock, .events = POLLIN};
+        z->pf[1] = (struct pollfd){.fd = z->sigfd, .events = POLLIN};
+        for (size_t i = 0; i < z->n_jobs && npf < z->cap_pf; i++) {
+            if (z->jobs[i].ctl >= 0)
+                z->pf[npf++] = (struct pollfd){.fd = z->jobs[i].ctl, .events = POLLIN};
+        }
+        n = poll(z->pf, (nfds_t)npf, zygote_poll_timeout(z, now));
+        if (n < 0 && errno != EINTR) {
+            log_errno(errno, NULL, "zygote poll");
+            return 1;
+        }
+        for (size_t k = 2; n > 0 && k < npf; k++) {
+            if (!z->pf[k].revents)
+                continue;
+            for (size_t i = 0; i < z->n_jobs; i++) {
+                if (z->jobs[i].ctl == z->pf[k].fd)
+                    zygote_on_ctl(&z->jobs[i]);
+            }
+        }
+        if (n > 0 && (z->pf[1].revents & POLLIN))
+            zygote_reap(z);
+        zygote_check_deadlines(z, clock_mono_ns());
+        if (n > 0 && (z->pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (zygote_on_message(z) < 0)
+                return 0;
+            z->stats_dirty = true;
+            continue; /* drain pending jobs before spending a fork on the pool */
+        }
+        if (zygote_refill_one(z))
+            z->stats_dirty = true;
+        zygote_send_stats(z);
+    }
+}
+
+/* The agent is gone: nothing may outlive it. Kills every job and warm child, then reaps until
+ * none is left (5 s at most), so that when the agent sees us exit, everything is gone. */
+static void zygote_stop_all(struct zygote *z)
+{
+    int64_t give_up = clock_mono_ns() + 5 * (int64_t)1000000000;
+
+    for (size_t i = 0; i < z->n_jobs; i++)
+        zygote_job_kill(z, &z->jobs[i], ZYG_ST_CANCELLED);
+    zygote_warm_discard_all(&z->warm);
+    while (clock_mono_ns() < give_up) {
+        pid_t p = waitpid(-1, NULL, WNOHANG);
+
+        if (p < 0)
+            break; /* ECHILD: none left */
+        if (p == 0) {
+            struct pollfd pf = {.fd = z->sigfd, .events = POLLIN};
+
+            (void)poll(&pf, 1, 50);
+            zygote_drain_sigfd(z);
+        }
+    }
+}
+
+int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_root,
+                const char *init_path)
+{
+    struct zygote z = {.cfg = cfg,
+                       .sock = sock_fd,
+                       .sigfd = -1,
+                       .pidns = {.ns_fd = -1, .init_pipe = {-1, -1}, .devnull = -1}};
+    struct err e = {0};
+    char *preload = NULL;
+    int64_t t0 = clock_mono_ns();
+    int rc = 1, threads;
+
+    if (zygote_setup(&z, harness_root, init_path) < 0)
+        goto out;
     z.rt = pyrt_new(harness_root, &e);
     if (!z.rt) {
         log_error("zygote: %s", e.msg);
@@ -812,82 +732,13 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         log_errno(errno, NULL, "zygote: sending READY");
         goto out;
     }
-
-    for (;;) {
-        int64_t now = clock_mono_ns();
-        size_t npf = 2;
-        int n;
-
-        /* The agent, signals, and the control sockets of jobs still compiling. */
-        if (z.cap_pf < z.n_jobs + 2) {
-            struct pollfd *p = realloc(z.pf, (z.n_jobs + 2) * 2 * sizeof(*p));
-
-            if (p) {
-                z.pf = p;
-                z.cap_pf = (z.n_jobs + 2) * 2;
-            }
-        }
-        if (!z.pf) {
-            log_error("zygote: out of memory");
-            break;
-        }
-        z.pf[0] = (struct pollfd){.fd = z.sock, .events = POLLIN};
-        z.pf[1] = (struct pollfd){.fd = z.sigfd, .events = POLLIN};
-        for (size_t i = 0; i < z.n_jobs && npf < z.cap_pf; i++) {
-            if (z.jobs[i].ctl >= 0)
-                z.pf[npf++] = (struct pollfd){.fd = z.jobs[i].ctl, .events = POLLIN};
-        }
-        n = poll(z.pf, (nfds_t)npf, zygote_poll_timeout(&z, now));
-        if (n < 0 && errno != EINTR) {
-            log_errno(errno, NULL, "zygote poll");
-            break;
-        }
-        for (size_t k = 2; n > 0 && k < npf; k++) {
-            if (!z.pf[k].revents)
-                continue;
-            for (size_t i = 0; i < z.n_jobs; i++) {
-                if (z.jobs[i].ctl == z.pf[k].fd)
-                    zygote_on_ctl(&z.jobs[i]);
-            }
-        }
-        if (n > 0 && (z.pf[1].revents & POLLIN))
-            zygote_reap(&z);
-        zygote_check_deadlines(&z, clock_mono_ns());
-        if (n > 0 && (z.pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            if (zygote_on_message(&z) < 0) {
-                rc = 0;
-                break;
-            }
-            z.stats_dirty = true;
-            continue; /* drain pending jobs before spending a fork on the pool */
-        }
-        if (zygote_refill_one(&z))
-            z.stats_dirty = true;
-        zygote_send_stats(&z);
-    }
-    /* The agent is gone: nothing may outlive it. Kill every job and warm child, then reap
-     * until none is left, so that when the agent sees us exit, everything is gone. */
-    for (size_t i = 0; i < z.n_jobs; i++)
-        zygote_job_kill(&z, &z.jobs[i], ZYG_ST_CANCELLED);
-    for (size_t i = 0; i < z.n_warm; i++)
-        zygote_warm_discard(&z, &z.warm[i]);
-    {
-        int64_t give_up = clock_mono_ns() + 5 * (int64_t)1000000000;
-
-        while (clock_mono_ns() < give_up) {
-            pid_t p = waitpid(-1, NULL, WNOHANG);
-
-            if (p < 0)
-                break; /* ECHILD: none left */
-            if (p == 0) {
-                struct pollfd pf = {.fd = z.sigfd, .events = POLLIN};
-                (void)poll(&pf, 1, 50);
-                zygote_drain_sigfd(&z);
-            }
-        }
-    }
+    rc = zygote_serve(&z);
+    zygote_stop_all(&z);
 out:
     isolate_free(z.iso);
+    zygote_pidns_done(&z.pidns);
+    zygote_warm_done(&z.warm);
+    free(z.jobs);
     free(z.pf);
     free(preload);
     _exit(rc);

@@ -7,28 +7,32 @@
 #include <cmocka.h>
 
 #include "../../agent/scenario_apply.c"
+#include "../../sandbox/isolate_state.c"
 
 static const struct agent_cfg cfg = {.memory_mb = 4096, .pids_limit = 256, .disk_mb = 512};
 
-static json_t *layers(bool on)
+/* Every layer on, or every layer off with the cpu cgroup saying why. */
+static void layers(struct isolate_state *st, bool on)
 {
-    return json_pack("{s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b, s:s}}", "cgroup_memory",
-                     "on", on, "cgroup_pids", "on", on, "mount_namespace", "on", on,
-                     "network_namespace", "on", on, "network_loopback", "on", on, "cgroup_cpu",
-                     "on", on, "reason", "read-only cgroupfs");
+    isolate_state_unknown(st, "off on this host");
+    for (int l = 0; on && l < ISOLATE_NLAYERS; l++)
+        isolate_state_on(st, (enum isolate_layer)l);
+    if (!on)
+        isolate_state_off(st, ISOLATE_CGROUP_CPU, "read-only cgroupfs");
 }
 
 static json_t *apply(const char *text, struct zyg_job *job, bool on)
 {
-    json_t *scn = json_loads(text, 0, NULL), *w = json_array(), *iso = layers(on);
+    json_t *scn = json_loads(text, 0, NULL), *w = json_array();
+    struct isolate_state iso;
     struct scenario s;
     struct err e = {0};
 
+    layers(&iso, on);
     assert_non_null(scn);
     assert_int_equal(scenario_parse(scn, &s, &e), 0);
     memset(job, 0, sizeof(*job));
-    assert_int_equal(scenario_apply_job(&s, &cfg, iso, job, w), 0);
-    json_decref(iso);
+    assert_int_equal(scenario_apply_job(&s, &cfg, &iso, job, w), 0);
     json_decref(scn);
     return w;
 }
@@ -109,11 +113,13 @@ static void test_network_and_proxy_conf(void **state)
     struct proxy_conf pc;
     struct zyg_job job = {0};
     struct err e = {0};
-    json_t *w = json_array(), *iso = layers(true);
+    struct isolate_state iso;
+    json_t *w = json_array();
 
     (void)state;
+    layers(&iso, true);
     assert_int_equal(scenario_parse(scn, &s, &e), 0);
-    scenario_apply_job(&s, &cfg, iso, &job, w);
+    scenario_apply_job(&s, &cfg, &iso, &job, w);
     assert_true(job.flags & ZYG_JOB_NETWORK);
     scenario_apply_proxy(&s, &pc);
     assert_int_equal(pc.latency_ms, 200);
@@ -125,24 +131,23 @@ static void test_network_and_proxy_conf(void **state)
     assert_string_equal(pc.allow[1], "*.b.example");
     assert_int_equal(pc.direction, PROXY_DIR_BOTH);
     json_decref(w);
-    json_decref(iso);
     json_decref(scn);
 }
 
 static void test_network_without_loopback_warns(void **state)
 {
     struct zyg_job job;
-    json_t *iso = layers(true), *w = json_array(),
-           *scn = json_loads("{\"networkLatencyMs\":5}", 0, NULL);
+    json_t *w = json_array(), *scn = json_loads("{\"networkLatencyMs\":5}", 0, NULL);
+    struct isolate_state iso;
     struct scenario s;
     struct err e = {0};
 
     (void)state;
-    json_object_set_new(iso, "network_loopback",
-                        json_pack("{s:b, s:s}", "on", 0, "reason", "Operation not permitted"));
+    layers(&iso, true);
+    isolate_state_off(&iso, ISOLATE_LOOPBACK, "Operation not permitted");
     assert_int_equal(scenario_parse(scn, &s, &e), 0);
     memset(&job, 0, sizeof(job));
-    assert_int_equal(scenario_apply_job(&s, &cfg, iso, &job, w), 0);
+    assert_int_equal(scenario_apply_job(&s, &cfg, &iso, &job, w), 0);
     assert_true(job.flags & ZYG_JOB_NETWORK);
     assert_true(has_warning(w, "loopback is down (Operation not permitted)"));
     json_decref(w);
@@ -151,7 +156,28 @@ static void test_network_without_loopback_warns(void **state)
     assert_true(has_warning(w, "no network namespace"));
     assert_false(has_warning(w, "loopback"));
     json_decref(w);
-    json_decref(iso);
+    json_decref(scn);
+}
+
+static void test_unknown_isolation_warns_with_its_reason(void **state)
+{
+    struct zyg_job job = {0};
+    json_t *w = json_array(), *scn = json_loads("{\"cpuLimit\":1,\"pidsLimit\":4}", 0, NULL);
+    struct isolate_state iso;
+    struct scenario s;
+    struct err e = {0};
+
+    (void)state;
+    /* Before the zygote's first READY, as zyg_client_isolation hands it out. */
+    isolate_state_unknown(&iso, "the isolation report is not available yet");
+    assert_int_equal(scenario_parse(scn, &s, &e), 0);
+    assert_int_equal(scenario_apply_job(&s, &cfg, &iso, &job, w), 0);
+    assert_int_equal(job.cpu_millis, 0);
+    assert_int_equal(job.pids, 0);
+    assert_true(has_warning(w, "cpuLimit not applied: no cpu cgroup (the isolation report is not "
+                               "available yet)"));
+    assert_true(has_warning(w, "pidsLimit not applied"));
+    json_decref(w);
     json_decref(scn);
 }
 
@@ -162,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_caps_and_fallbacks_warn),
         cmocka_unit_test(test_network_and_proxy_conf),
         cmocka_unit_test(test_network_without_loopback_warns),
+        cmocka_unit_test(test_unknown_isolation_warns_with_its_reason),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
