@@ -314,21 +314,13 @@ static enum MHD_Result api_list(struct api *a, struct http_req *r)
                                    (json_int_t)offset));
 }
 
-/* Is the agent usable? Not while the zygote is down, nor when a layer refuses
- * every execution (see isolate_report). */
-static bool api_ready(struct api *a, json_t *z)
+/* Is the agent usable? Not while the zygote is down, nor when a layer refuses every
+ * execution (a root agent that cannot drop to the sandbox user, see isolate.c). */
+static bool api_ready(struct api *a)
 {
-    const char *k;
-    json_t *v;
+    struct isolate_state iso;
 
-    if (!zyg_client_is_ready(a->zc) || !z)
-        return false;
-    json_object_foreach(json_object_get(z, "isolation"), k, v)
-    {
-        if (json_is_true(json_object_get(v, "refuses_executions")))
-            return false;
-    }
-    return true;
+    return zyg_client_is_ready(a->zc) && zyg_client_isolation(a->zc, &iso) == 0 && iso.refuses == 0;
 }
 
 static enum MHD_Result api_health(struct api *a, struct http_req *r)
@@ -338,7 +330,7 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
     const char *k;
     json_t *o, *v;
 
-    o = json_pack("{s:s, s:s, s:s, s:f}", "status", api_ready(a, z) ? "ok" : "degraded", "service",
+    o = json_pack("{s:s, s:s, s:s, s:f}", "status", api_ready(a) ? "ok" : "degraded", "service",
                   "sandpit-agent", "version", API_VERSION, "uptime_s",
                   (double)(clock_mono_ns() - a->started_ns) / 1e9);
     json_object_foreach(vers, k, v)

@@ -1,4 +1,5 @@
 /* test_zyg_proto.c - the zygote wire format: round trips and rejection of malformed input. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,12 +126,29 @@ static void test_status_round_trip(void **state)
     assert_int_equal(zyg_proto_decode_status(rec, sizeof(rec), &out), -EBADMSG);
 }
 
+/* The per-execution work directory, one function for the agent, the zygote and the child. */
+static void test_workdir(void **state)
+{
+    char out[64], tiny[9]; /* "/tmp/w/a" and its NUL, exactly */
+    /* Not constants, so the compiler does not refuse the truncation the test asks for. */
+    volatile size_t tiny_size = sizeof(tiny);
+    const char *volatile abc = "abc", *volatile a = "a";
+
+    (void)state;
+    assert_int_equal(zyg_proto_workdir("/tmp/w", "abc", out, sizeof(out)), 0);
+    assert_string_equal(out, "/tmp/w/abc");
+    /* Cut would name another directory: refused instead. */
+    assert_int_equal(zyg_proto_workdir("/tmp/w", abc, tiny, tiny_size), -ENAMETOOLONG);
+    assert_int_equal(zyg_proto_workdir("/tmp/w", a, tiny, tiny_size), 0);
+    assert_string_equal(tiny, "/tmp/w/a");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_job_round_trip),    cmocka_unit_test(test_job_rejects_bad_ids),
         cmocka_unit_test(test_cancel_and_ready),  cmocka_unit_test(test_hdr_rejects),
-        cmocka_unit_test(test_status_round_trip),
+        cmocka_unit_test(test_status_round_trip), cmocka_unit_test(test_workdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
