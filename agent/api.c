@@ -30,7 +30,6 @@ struct api {
     struct runtimes *rts; /* borrowed */
     char available[512];  /* the runtimes' names, for error messages */
     struct http_srv *http;
-    int64_t started_ns;
 };
 
 /* What a request that waits keeps (http_req_set_data). */
@@ -331,8 +330,7 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
     json_t *o, *v;
 
     o = json_pack("{s:s, s:s, s:s, s:f}", "status", api_ready(a) ? "ok" : "degraded", "service",
-                  "sandpit-agent", "version", API_VERSION, "uptime_s",
-                  (double)(clock_mono_ns() - a->started_ns) / 1e9);
+                  "sandpit-agent", "version", API_VERSION, "uptime_s", http_srv_uptime_s(a->http));
     json_object_foreach(vers, k, v)
     {
         json_array_append_new(names, json_string(k));
@@ -475,7 +473,6 @@ struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zy
     a->ob = ob;
     a->rts = rts;
     runtimes_list(rts, a->available, sizeof(a->available));
-    a->started_ns = clock_mono_ns();
     a->http = http_srv_start(&o, e);
     if (!a->http) {
         free(a);

@@ -25,6 +25,7 @@ struct http_srv {
     struct MHD_Daemon *daemon;
     int listen_fd; /* after http_srv_quiesce: closed after MHD_stop_daemon; else -1 */
     uint16_t port;
+    int64_t started_ns; /* monotonic, for uptime */
     atomic_ulong requests;
     atomic_long in_flight; /* requests not yet completed (idle keep-alive connections excluded) */
     atomic_ulong err_counts[ERR_COUNT];
@@ -425,6 +426,7 @@ struct http_srv *http_srv_start(const struct http_srv_opts *o, struct err *e)
     }
     s->o = *o;
     s->listen_fd = -1;
+    s->started_ns = clock_mono_ns();
     /* The logger goes first: options before it would log through MHD's default logger.
      * poll(), not epoll: MHD 0.9.75 quiescing an epoll daemon races its own threads removing the
      * listen socket from their epoll sets and aborts the process (MHD_PANIC on ENOENT, seen
@@ -498,6 +500,11 @@ json_t *http_srv_errors_json(const struct http_srv *s)
         json_object_set_new(o, err_name(ERR_INVALID + i),
                             json_integer((json_int_t)atomic_load(&s->err_counts[i])));
     return o;
+}
+
+double http_srv_uptime_s(const struct http_srv *s)
+{
+    return (double)(clock_mono_ns() - s->started_ns) / 1e9;
 }
 
 unsigned long http_srv_requests(const struct http_srv *s)

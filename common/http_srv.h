@@ -58,6 +58,8 @@ void http_srv_drain(struct http_srv *s, int timeout_ms);
 void http_srv_free(struct http_srv *s);
 /* {"<code>": count, ...} for every error code: new reference or NULL. */
 json_t *http_srv_errors_json(const struct http_srv *s);
+/* Seconds since the server started. */
+double http_srv_uptime_s(const struct http_srv *s);
 /* Requests received since start. */
 unsigned long http_srv_requests(const struct http_srv *s);
 /* Appends the core's metrics (requests, errors per code) in Prometheus text. 0 or -ENOMEM. */

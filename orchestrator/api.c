@@ -154,10 +154,10 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
         r, MHD_HTTP_OK,
         json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, s:I, s:o}", "status", state,
                   "service", "sandpit-orchestrator", "version", API_VERSION, "uptime_s",
-                  (double)(now - a->started_ns) / 1e9, "agents_up", up, "agents_total", total,
-                  "agents", agents ? agents : json_array(), "languages",
-                  langs ? langs : json_array(), "jobs", jobs ? jobs : json_object(), "requests",
-                  (json_int_t)http_srv_requests(a->http), "errors", errs ? errs : json_object()));
+                  http_srv_uptime_s(a->http), "agents_up", up, "agents_total", total, "agents",
+                  agents ? agents : json_array(), "languages", langs ? langs : json_array(), "jobs",
+                  jobs ? jobs : json_object(), "requests", (json_int_t)http_srv_requests(a->http),
+                  "errors", errs ? errs : json_object()));
 }
 
 enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r)
@@ -169,9 +169,9 @@ enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r)
     return http_req_json(r, MHD_HTTP_OK,
                          json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:b}", "status", state,
                                    "service", "sandpit-orchestrator", "version", API_VERSION,
-                                   "uptime_s", (double)(clock_mono_ns() - a->started_ns) / 1e9,
-                                   "agents_up", up, "agents_total", total, "languages",
-                                   langs ? langs : json_array(), "auth_required", a->keys->n > 0));
+                                   "uptime_s", http_srv_uptime_s(a->http), "agents_up", up,
+                                   "agents_total", total, "languages", langs ? langs : json_array(),
+                                   "auth_required", a->keys->n > 0));
 }
 
 static enum MHD_Result api_languages(struct api *a, struct http_req *r)
@@ -361,7 +361,6 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
     a->d = d;
     a->jobs = jobs;
     a->keys = keys;
-    a->started_ns = clock_mono_ns();
     a->http = http_srv_start(&o, e);
     if (!a->http) {
         free(a);

@@ -20,7 +20,6 @@ struct api {
     struct jobs *jobs;
     const struct nadoo_keys *keys; /* X-API-Key for /api/v1 (n == 0: none) */
     struct http_srv *http;
-    int64_t started_ns;
     atomic_ulong executions;
     atomic_ulong exec_status[3]; /* completed, error, timeout (NVIDIA process_status) */
 };
