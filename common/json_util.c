@@ -131,8 +131,7 @@ int json_util_get_object(json_t *o, const char *key, json_t **out, struct err *e
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when invalid. */
-static size_t json_util_utf8_len(const unsigned char *p, size_t n)
+size_t json_util_utf8_len(const unsigned char *p, size_t n)
 {
     size_t len;
     unsigned cp;

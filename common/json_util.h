@@ -20,6 +20,9 @@ int json_util_get_int(json_t *o, const char *key, long long min, long long max, 
                       struct err *e);
 int json_util_get_object(json_t *o, const char *key, json_t **out, struct err *e);
 
+/* Length of the valid UTF-8 sequence at p (1-4 of n > 0 bytes), or 0 when invalid. */
+size_t json_util_utf8_len(const unsigned char *p, size_t n);
+
 /* Sets key to a string built from n bytes that may hold invalid UTF-8 (replaced by U+FFFD), so
  * program output always yields valid JSON. 0 or -ENOMEM. */
 int json_util_set_text(json_t *o, const char *key, const char *p, size_t n);
