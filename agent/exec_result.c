@@ -16,12 +16,13 @@
 
 /* The outcome before it becomes JSON. */
 struct exec_result_class {
-    const char *status;  /* static */
-    const char *reason;  /* static exit_reason, or NULL */
-    char error[256];     /* the agent's own error text, "" = none */
-    json_t *frame_error; /* the program's own error text, borrowed from the frame, or NULL */
-    int exit_code;       /* -1 = none */
-    int sig;             /* 0 = none */
+    const char *status;     /* static */
+    const char *reason;     /* static exit_reason, or NULL */
+    char error[256];        /* the agent's own error text, "" = none */
+    json_t *frame_error;    /* the program's own error text, borrowed from the frame, or NULL */
+    char report_error[320]; /* why the frame could not be read, "" = it could (or none came) */
+    int exit_code;          /* -1 = none */
+    int sig;                /* 0 = none */
 };
 
 static const char *exec_result_signal_name(int sig)
@@ -31,10 +32,36 @@ static const char *exec_result_signal_name(int sig)
     return s ? s : "?";
 }
 
+/* The last line of stderr when it reads "Label: message" (a traceback's last line): the
+ * program's own error when its report was lost. Copies it into out (a prefix when long);
+ * false when stderr ends otherwise. */
+static bool exec_result_stderr_error(const struct exec_result_text *t, char *out, size_t size)
+{
+    size_t end = t->len, start, n = 0;
+
+    while (end > 0 && (t->data[end - 1] == '\n' || t->data[end - 1] == '\r'))
+        end--;
+    start = end;
+    while (start > 0 && t->data[start - 1] != '\n')
+        start--;
+    while (start + n < end && n < 128 &&
+           (isalpha((unsigned char)t->data[start + n]) || t->data[start + n] == '_' ||
+            (n > 0 && (isdigit((unsigned char)t->data[start + n]) || t->data[start + n] == '.'))))
+        n++;
+    if (n == 0 || start + n >= end || t->data[start + n] != ':')
+        return false;
+    n = end - start < size - 1 ? end - start : size - 1;
+    memcpy(out, t->data + start, n);
+    out[n] = '\0';
+    return true;
+}
+
 /* A normal exit: completed at 0, else failed with the program's own error text when its frame
- * has one. The frame may only label the failure as a policy refusal or a failed compile phase
- * (both written before any user code ran). */
-static void exec_result_exited(struct exec_result_class *c, int code, json_t *frame)
+ * has one (or, when the frame could not be read, when stderr ends with it). The frame may only
+ * label the failure as a policy refusal or a failed compile phase (both written before any
+ * user code ran). */
+static void exec_result_exited(struct exec_result_class *c, int code, json_t *frame,
+                               const struct exec_result_text *err)
 {
     json_t *fe = json_object_get(frame, "error");
     const char *fr = json_string_value(json_object_get(frame, "exit_reason"));
@@ -47,7 +74,7 @@ static void exec_result_exited(struct exec_result_class *c, int code, json_t *fr
     }
     if (json_is_string(fe) && json_string_length(fe) > 0)
         c->frame_error = fe;
-    else
+    else if (!c->report_error[0] || !exec_result_stderr_error(err, c->error, sizeof(c->error)))
         snprintf(c->error, sizeof(c->error), "ProcessExit: exited with code %d", code);
     if (fr && !strcmp(fr, "policy"))
         c->reason = "policy";
@@ -107,28 +134,54 @@ static void exec_result_classify(const struct exec_result_in *in, json_t *frame,
         snprintf(c->error, sizeof(c->error), "Signal: killed by signal %d (SIG%s)", c->sig,
                  exec_result_signal_name(c->sig));
     } else {
-        exec_result_exited(c, WEXITSTATUS(st->wait_status), frame);
+        exec_result_exited(c, WEXITSTATUS(st->wait_status), frame, &in->err);
     }
 }
 
-/* Stores a stream as valid UTF-8 text, "<output cut>" appended when it was cut. */
+/* Bytes of p[0..n) without a character the cap cut in two (at most 3 bytes of a valid start),
+ * so a cut never reads as invalid output. */
+static size_t exec_result_whole_chars(const char *p, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        const unsigned char *u = (const unsigned char *)p + n - back;
+
+        size_t want;
+
+        if ((*u & 0xc0) == 0x80)
+            continue;
+        /* A lead byte whose sequence is longer than what is left was cut. */
+        want = (*u & 0xe0) == 0xc0 ? 2 : (*u & 0xf0) == 0xe0 ? 3 : (*u & 0xf8) == 0xf0 ? 4 : 1;
+        return want > back ? n - back : n;
+    }
+    return n;
+}
+
+/* Stores a stream as valid UTF-8 text, "<output cut>" appended when it was cut, and
+ * "<key>_replaced" saying whether invalid UTF-8 in it became U+FFFD (the bytes are otherwise
+ * kept: NUL travels as \u0000). 0 or -ENOMEM. */
 static int exec_result_set_stream(json_t *o, const char *key, const struct exec_result_text *t)
 {
-    size_t mlen = strlen(EXEC_RESULT_OUTPUT_CUT);
-    char *joined;
+    size_t mlen = strlen(EXEC_RESULT_OUTPUT_CUT), keep = t->len;
+    char *joined, flag[32];
     int r;
 
-    if (!t->cut)
-        return json_util_set_text(o, key, t->data ? t->data : "", t->len);
-    /* The cap bounds what was kept; the marker is extra and always appended. */
-    if (!(joined = malloc(t->len + mlen)))
-        return -ENOMEM;
-    if (t->len)
-        memcpy(joined, t->data, t->len);
-    memcpy(joined + t->len, EXEC_RESULT_OUTPUT_CUT, mlen);
-    r = json_util_set_text(o, key, joined, t->len + mlen);
-    free(joined);
-    return r;
+    if (!t->cut) {
+        r = json_util_set_text(o, key, t->data ? t->data : "", t->len);
+    } else {
+        /* The cap bounds what was kept; the marker is extra and always appended. */
+        if (!(joined = malloc(t->len + mlen)))
+            return -ENOMEM;
+        if (t->len)
+            memcpy(joined, t->data, t->len);
+        keep = exec_result_whole_chars(joined, t->len);
+        memcpy(joined + keep, EXEC_RESULT_OUTPUT_CUT, mlen);
+        r = json_util_set_text(o, key, joined, keep + mlen);
+        free(joined);
+    }
+    if (r < 0)
+        return r;
+    snprintf(flag, sizeof(flag), "%s_replaced", key);
+    return json_object_set_new(o, flag, json_boolean(r > 0)) < 0 ? -ENOMEM : 0;
 }
 
 /* Sets "error" to the program's own error text, cut to EXEC_RESULT_ERROR_MAX bytes on a
@@ -202,8 +255,14 @@ static int exec_result_set_fields(json_t *o, const struct exec_result_in *in, js
                                         json_string_length(c->frame_error)) < 0)
             return -ENOMEM;
     } else {
-        json_object_set_new(o, "error", c->error[0] ? json_string(c->error) : json_null());
+        if (c->error[0] ? json_util_set_text(o, "error", c->error, strlen(c->error)) < 0
+                        : json_object_set_new(o, "error", json_null()) < 0)
+            return -ENOMEM;
     }
+    /* Status, exit code and streams stand; only the report's extras were lost. */
+    if (c->report_error[0] &&
+        json_util_set_text(o, "report_error", c->report_error, strlen(c->report_error)) < 0)
+        return -ENOMEM;
     exec_result_set_error_type(o);
     json_object_set_new(o, "exit_code",
                         c->exit_code >= 0 ? json_integer(c->exit_code) : json_null());
@@ -232,10 +291,19 @@ json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_ou
     struct exec_result_class c = {0};
     json_t *frame = NULL, *o = NULL;
     char start[40], end[40];
+    json_error_t je;
     double secs;
 
-    if (in->frame_len)
-        frame = json_loadb(in->frame, in->frame_len, 0, NULL);
+    /* The frame is the program process's: anything may be there (a forged or a second frame, an
+     * integer past int64). It never decides the outcome; unreadable, it is only named. */
+    if (in->frame_len) {
+        frame = json_loadb(in->frame, in->frame_len, JSON_ALLOW_NUL, &je);
+        if (!json_is_object(frame))
+            snprintf(c.report_error, sizeof(c.report_error),
+                     "the harness's report could not be read (%s); result and debug_info are "
+                     "lost, status, exit_code and the streams are the program's own",
+                     frame ? "not an object" : je.text);
+    }
     if (frame && !json_is_object(frame)) {
         json_decref(frame);
         frame = NULL;

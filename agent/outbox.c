@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "fdio.h"
 #include "ids.h"
+#include "json_out.h"
 #include "json_util.h"
 #include "log.h"
 
@@ -50,7 +51,7 @@ struct outbox {
 static int outbox_persist(struct outbox *o, struct outbox_item *it)
 {
     char path[600], tmp[620];
-    char *text = json_dumps(it->doc, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = json_out_dumps(it->doc, JSON_OUT_SORT_KEYS, NULL);
     int fd = -1, dfd = -1, r = 0;
 
     if (!text)
@@ -131,7 +132,8 @@ static void outbox_attempt(struct outbox *o, struct outbox_item *it)
         json_pack("{s:O, s:O, s:s, s:O}", "adjustments", json_object_get(it->doc, "adjustments"),
                   "reason", json_object_get(it->doc, "reason"), "source", "sandbox", "execution_id",
                   json_object_get(it->doc, "execution_id"));
-    body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    /* The adjustments as the client wrote them: 0.2 stays 0.2. */
+    body = json_out_dumps(payload, 0, NULL);
     json_decref(payload);
     snprintf(url, sizeof(url), "%s/api/v1/processors/%s/adjust", o->backend,
              json_string_value(json_object_get(it->doc, "processor_id")));
@@ -259,7 +261,7 @@ static void outbox_load(struct outbox *o)
         if (n != IDS_UUID_LEN + 5 || strcmp(de->d_name + IDS_UUID_LEN, ".json") != 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", o->dir, de->d_name);
-        doc = json_load_file(path, 0, NULL);
+        doc = json_load_file(path, JSON_ALLOW_NUL, NULL);
         id = doc ? json_string_value(json_object_get(doc, "id")) : NULL;
         if (!doc || !id || !ids_is_uuid(id, strlen(id)) ||
             !json_is_string(json_object_get(doc, "state")) || outbox_push(o, doc) < 0) {

@@ -2,6 +2,7 @@
 #include "json_util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,5 +204,5 @@ int json_util_set_text(json_t *o, const char *key, const char *p, size_t n)
     }
     if (!s || json_object_set_new(o, key, s) < 0)
         return -ENOMEM;
-    return 0;
+    return bad > INT32_MAX ? INT32_MAX : (int)bad;
 }

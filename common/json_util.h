@@ -24,7 +24,8 @@ int json_util_get_object(json_t *o, const char *key, json_t **out, struct err *e
 size_t json_util_utf8_len(const unsigned char *p, size_t n);
 
 /* Sets key to a string built from n bytes that may hold invalid UTF-8 (replaced by U+FFFD), so
- * program output always yields valid JSON. 0 or -ENOMEM. */
+ * program output always yields valid JSON. Returns how many bytes were replaced (0 for valid
+ * text), or -ENOMEM. */
 int json_util_set_text(json_t *o, const char *key, const char *p, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "log.h"
 #include "strx.h"
 
@@ -11,7 +12,7 @@
 
 void agent_client_error_read(const char *body, size_t len, struct agent_client_error *out)
 {
-    json_t *o = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *o = body && len ? json_loadb(body, len, JSON_ALLOW_NUL, NULL) : NULL;
     json_t *e = json_object_get(o, "error");
     const char *m = json_string_value(json_object_get(e, "message"));
 
@@ -40,12 +41,11 @@ struct dcall *agent_client_execute(const struct orch_cfg *cfg, const char *lang,
 
     if (!dc)
         return NULL;
-    dc->body = json_dumps(body, JSON_COMPACT);
+    dc->body = json_out_dumps(body, 0, &dc->body_len);
     if (!dc->body) {
         dcall_free(dc);
         return NULL;
     }
-    dc->body_len = strlen(dc->body);
     strx_copy(dc->lang, sizeof(dc->lang), lang);
     dc->method = "POST";
     snprintf(dc->path, sizeof(dc->path), "/execute");
@@ -98,7 +98,7 @@ int agent_client_result(const struct dcall *dc, json_t **res, struct err *e)
     }
     if (dc->status != 200)
         return agent_client_http_error(dc, e);
-    *res = json_loadb(dc->resp ? dc->resp : "", dc->resp_len, 0, NULL);
+    *res = json_loadb(dc->resp ? dc->resp : "", dc->resp_len, JSON_ALLOW_NUL, NULL);
     if (json_is_object(*res))
         return 0;
     json_decref(*res);

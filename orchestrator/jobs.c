@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "ids.h"
+#include "json_out.h"
 #include "json_util.h"
 #include "log.h"
 #include "store.h"
@@ -122,7 +123,7 @@ static void jobs_log(struct job *job, const char *fmt, ...)
     {
         json_t *tmp = json_object();
 
-        if (tmp && json_util_set_text(tmp, "l", line, strlen(line)) == 0)
+        if (tmp && json_util_set_text(tmp, "l", line, strlen(line)) >= 0)
             json_array_append(job->logs, json_object_get(tmp, "l"));
         json_decref(tmp);
     }
@@ -253,7 +254,7 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
 {
     struct job *job = NULL;
     json_t *body = job_req_agent_body(req, code, code_len, true);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = json_out_dumps(body, 0, NULL);
     bool has_scenario = req->scenario != NULL;
 
     json_decref(body);
@@ -480,7 +481,7 @@ static void jobs_on_submitted(struct dcall *c)
         strx_copy(job->agent_url, sizeof(job->agent_url), c->agent_url);
     }
     if (c->outcome == DCALL_OK && c->status == 202) {
-        json_t *o = json_loadb(c->resp ? c->resp : "", c->resp_len, 0, NULL);
+        json_t *o = json_loadb(c->resp ? c->resp : "", c->resp_len, JSON_ALLOW_NUL, NULL);
         const char *id = json_string_value(json_object_get(o, "execution_id"));
 
         if (id && strlen(id) < sizeof(job->exec_id)) {
@@ -514,7 +515,7 @@ static void jobs_on_polled(struct dcall *c)
         /* A poll still out when the job ended (shutdown, a failed cancel). */
         jobs_evict_locked(j);
     } else if (c->outcome == DCALL_OK && c->status == 200) {
-        json_t *o = json_loadb(c->resp ? c->resp : "", c->resp_len, 0, NULL);
+        json_t *o = json_loadb(c->resp ? c->resp : "", c->resp_len, JSON_ALLOW_NUL, NULL);
         const char *st = json_string_value(json_object_get(o, "status"));
 
         if (!st) {

@@ -13,9 +13,10 @@ static json_t *jobs_result_str(json_t *o, const char *key)
     return json_is_string(v) ? json_incref(v) : json_string("");
 }
 
-/* ExecutionResult fields about the scenario, copied into a job's result when present. */
-static const char *const jobs_result_scenario_keys[] = {"scenario", "network",
-                                                        "artificial_delay_s"};
+/* ExecutionResult fields copied into a job's result when present: the scenario's outcome and
+ * whether invalid UTF-8 in a stream was replaced. */
+static const char *const jobs_result_copied_keys[] = {"scenario", "network", "artificial_delay_s",
+                                                      "stdout_replaced", "stderr_replaced"};
 
 json_t *jobs_result_new(json_t *res, const char *error, const char *exec_id, const char *agent_url,
                         double run_ms)
@@ -48,11 +49,11 @@ json_t *jobs_result_new(json_t *res, const char *error, const char *exec_id, con
         return NULL;
     }
     /* What the agent made of the scenario, as it said it. */
-    for (size_t i = 0; i < sizeof(jobs_result_scenario_keys) / sizeof(jobs_result_scenario_keys[0]);
+    for (size_t i = 0; i < sizeof(jobs_result_copied_keys) / sizeof(jobs_result_copied_keys[0]);
          i++) {
-        json_t *v = json_object_get(res, jobs_result_scenario_keys[i]);
+        json_t *v = json_object_get(res, jobs_result_copied_keys[i]);
 
-        if (v && json_object_set(o, jobs_result_scenario_keys[i], v) < 0) {
+        if (v && json_object_set(o, jobs_result_copied_keys[i], v) < 0) {
             json_decref(o);
             return NULL;
         }

@@ -142,7 +142,9 @@ static int nadoo_is_string(const json_t *v)
 /* Copies the scenario's outcome fields of src that are present. */
 static int nadoo_copy_scenario(json_t *o, json_t *src)
 {
-    static const char *const keys[] = {"warnings", "scenario", "network", "artificial_delay_s"};
+    /* ... and whether the agent replaced invalid UTF-8 in a stream (issue 13). */
+    static const char *const keys[] = {"warnings",           "scenario",        "network",
+                                       "artificial_delay_s", "stdout_replaced", "stderr_replaced"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(src, keys[i]);

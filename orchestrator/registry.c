@@ -230,7 +230,7 @@ void registry_parse_health(long status, const char *body, size_t len, struct reg
         snprintf(h->reason, sizeof(h->reason), "GET /health answered HTTP %ld", status);
         return;
     }
-    o = json_loadb(body, len, 0, NULL);
+    o = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(o)) {
         snprintf(h->reason, sizeof(h->reason), "GET /health answered something not JSON");
         goto out;

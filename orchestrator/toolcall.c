@@ -148,9 +148,11 @@ json_t *toolcall_reply(json_t *res, long long max_chars)
     const char *error = json_string_value(json_object_get(res, "error"));
     /* The scenario's outcome (scenario, warnings, network, artificial_delay_s) is the agent's
      * word: present only when the request had a scenario. */
-    static const char *const copy[] = {"execution_id", "language", "exit_code",         "signal",
-                                       "exit_reason",  "result",   "execution_time",    "scenario",
-                                       "warnings",     "network",  "artificial_delay_s"};
+    static const char *const copy[] = {"execution_id",   "language",           "exit_code",
+                                       "signal",         "exit_reason",        "result",
+                                       "execution_time", "scenario",           "warnings",
+                                       "network",        "artificial_delay_s", "stdout_replaced",
+                                       "stderr_replaced"};
     char line[512];
     const char *suffix = NULL;
     bool cut = false;

@@ -61,7 +61,7 @@ static char **runexec_env(json_t *base, json_t *rt_env, json_t *user)
 
 int runexec_prepare(const char *spec, size_t len, struct runexec *rx, char *why, size_t why_len)
 {
-    json_t *root = json_loadb(spec, len, 0, NULL), *rt;
+    json_t *root = json_loadb(spec, len, JSON_ALLOW_NUL, NULL), *rt;
     const char *file, *code;
     size_t code_len;
     int fd, r = 0;

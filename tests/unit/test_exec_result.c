@@ -341,6 +341,84 @@ static void test_exec_result_long_error_and_bad_utf8(void **state)
     free(msg);
 }
 
+/* NUL and invalid bytes come back (NUL as is, invalid as U+FFFD) and the replacement is
+ * flagged per stream; a character the cap cut in two is dropped, not replaced. */
+static void test_exec_result_bytes_flagged(void **state)
+{
+    static const char out[] = {'a', 0, 'b', (char)0xfe};
+    static const char err[] = {'x', (char)0xe2, (char)0x82}; /* the first 2 bytes of a euro */
+    struct zyg_status st = {.wait_status = EXITED(0)};
+    struct exec_result_in in = row_in(&rows[0], &st);
+    struct exec_result_outcome oc;
+    json_t *o, *v;
+
+    (void)state;
+    in.out = (struct exec_result_text){out, sizeof(out), false};
+    in.err = (struct exec_result_text){err, sizeof(err), true};
+    o = exec_result_build(&in, &oc);
+    assert_non_null(o);
+    v = json_object_get(o, "stdout");
+    assert_int_equal(json_string_length(v), 6);
+    assert_memory_equal(json_string_value(v), "a\0b\xef\xbf\xbd", 6);
+    assert_true(json_is_true(json_object_get(o, "stdout_replaced")));
+    check_str_or_null(o, "stderr", "x" EXEC_RESULT_OUTPUT_CUT, "cut euro");
+    assert_true(json_is_false(json_object_get(o, "stderr_replaced")));
+    json_decref(o);
+}
+
+/* A frame that cannot be read (a second frame after a forged one, an integer past int64)
+ * never hides the program's own error: stderr's last line gives it, and the loss is named. */
+static void test_exec_result_unreadable_frame(void **state)
+{
+    static const char tb[] = "Traceback (most recent call last):\n  File \"<string>\", line 3\n"
+                             "ZeroDivisionError: division by zero\n";
+    static const char *const frames[] = {
+        "{\"result\": 100000000000000000000}",
+        "{\"result\": 1}{\"error\": \"ZeroDivisionError: division by zero\"}",
+        "[1]",
+    };
+    struct zyg_status st = {.wait_status = EXITED(1)};
+    struct exec_result_in in = row_in(&rows[0], &st);
+    struct exec_result_outcome oc;
+
+    (void)state;
+    in.err = (struct exec_result_text){tb, strlen(tb), false};
+    for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+        json_t *o;
+
+        in.frame = frames[i];
+        in.frame_len = strlen(frames[i]);
+        o = exec_result_build(&in, &oc);
+        assert_non_null(o);
+        check_str_or_null(o, "status", "failed", frames[i]);
+        check_str_or_null(o, "error", "ZeroDivisionError: division by zero", frames[i]);
+        check_str_or_null(o, "error_type", "ZeroDivisionError", frames[i]);
+        assert_int_equal(json_integer_value(json_object_get(o, "exit_code")), 1);
+        assert_non_null(
+            strstr(json_string_value(json_object_get(o, "report_error")), "could not be read"));
+        assert_true(json_is_null(json_object_get(o, "result")));
+        json_decref(o);
+    }
+    /* Unreadable and stderr says nothing labelled: the exit code. */
+    in.err = (struct exec_result_text){"boom\n", 5, false};
+    {
+        json_t *o = exec_result_build(&in, &oc);
+
+        check_str_or_null(o, "error", "ProcessExit: exited with code 1", "no label");
+        json_decref(o);
+    }
+    /* A readable frame never gets a report_error. */
+    in.frame = "{\"error\": \"ValueError: x\"}";
+    in.frame_len = strlen(in.frame);
+    {
+        json_t *o = exec_result_build(&in, &oc);
+
+        check_str_or_null(o, "error", "ValueError: x", "readable");
+        assert_null(json_object_get(o, "report_error"));
+        json_decref(o);
+    }
+}
+
 /* Pending and running executions answer a placeholder with the fields clients poll. */
 static void test_exec_result_pending(void **state)
 {
@@ -372,6 +450,8 @@ int main(void)
         cmocka_unit_test(test_exec_result_times_and_resources),
         cmocka_unit_test(test_exec_result_scenario),
         cmocka_unit_test(test_exec_result_long_error_and_bad_utf8),
+        cmocka_unit_test(test_exec_result_bytes_flagged),
+        cmocka_unit_test(test_exec_result_unreadable_frame),
         cmocka_unit_test(test_exec_result_pending),
     };
 
