@@ -34,6 +34,9 @@ void exec_io_streams_init(struct exec_io_streams *s, size_t max_output, size_t m
         s->fds[i].fd = -1;
         s->fds[i].which = i;
     }
+    /* A default mutex needs no pthread_mutex_destroy on Linux: streams are embedded and may be
+     * torn down twice (exec_io_streams_done after a failed start, then the exec's free). */
+    pthread_mutex_init(&s->lock, NULL);
     buf_init(&s->out, max_output);
     buf_init(&s->err, max_output);
     buf_init(&s->res, max_frame);
@@ -57,9 +60,48 @@ int exec_io_streams_pipes(struct exec_io_streams *s, int child[EXEC_IO_NSTREAMS]
 
 void exec_io_streams_drop_buffers(struct exec_io_streams *s)
 {
+    pthread_mutex_lock(&s->lock);
     buf_done(&s->out);
     buf_done(&s->err);
+    pthread_mutex_unlock(&s->lock);
     buf_done(&s->res);
+}
+
+/* A copy of b's bytes: new (free), NULL when empty or out of memory (-ENOMEM in *r). */
+static char *exec_io_copy(const struct buf *b, int *r)
+{
+    char *p = b->len ? malloc(b->len) : NULL;
+
+    if (b->len && !p)
+        *r = -ENOMEM;
+    else if (p)
+        memcpy(p, b->data, b->len);
+    return p;
+}
+
+int exec_io_streams_snapshot(struct exec_io_streams *s, struct exec_io_snapshot *snap)
+{
+    int r = 0;
+
+    memset(snap, 0, sizeof(*snap));
+    pthread_mutex_lock(&s->lock);
+    snap->out = exec_io_copy(&s->out, &r);
+    snap->err = exec_io_copy(&s->err, &r);
+    snap->out_len = snap->out ? s->out.len : 0;
+    snap->err_len = snap->err ? s->err.len : 0;
+    snap->out_cut = s->out_cut;
+    snap->err_cut = s->err_cut;
+    pthread_mutex_unlock(&s->lock);
+    if (r < 0)
+        exec_io_snapshot_done(snap);
+    return r;
+}
+
+void exec_io_snapshot_done(struct exec_io_snapshot *snap)
+{
+    free(snap->out);
+    free(snap->err);
+    memset(snap, 0, sizeof(*snap));
 }
 
 void exec_io_streams_done(struct exec_io_streams *s)
@@ -78,8 +120,10 @@ static void exec_io_keep(struct exec_io_fd *f, const char *chunk, size_t n)
     case EXEC_IO_OUT:
     case EXEC_IO_ERR: {
         struct buf *b = f->which == EXEC_IO_OUT ? &s->out : &s->err;
-        long kept = buf_append_upto(b, chunk, n);
+        long kept;
 
+        pthread_mutex_lock(&s->lock);
+        kept = buf_append_upto(b, chunk, n);
         /* Beyond the cap we keep reading (the program must never block on a full pipe) and
          * drop the bytes. */
         if (kept < (long)n) {
@@ -88,6 +132,7 @@ static void exec_io_keep(struct exec_io_fd *f, const char *chunk, size_t n)
             else
                 s->err_cut = true;
         }
+        pthread_mutex_unlock(&s->lock);
         break;
     }
     case EXEC_IO_RES:

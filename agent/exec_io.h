@@ -3,10 +3,12 @@
  * closed.
  *
  * Threads: exec_io_new starts the thread; it alone reads a watched execution's fds and buffers
- * until ops->done, so those need no lock. The ops run on that thread. */
+ * until ops->done. Only stdout and stderr are also read by others while running (the output so
+ * far, exec_io_streams_snapshot), under the streams' own lock. The ops run on that thread. */
 #ifndef SANDPIT_EXEC_IO_H
 #define SANDPIT_EXEC_IO_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,10 +32,18 @@ struct exec_io_fd {
 struct exec_io_streams {
     struct exec_io_fd fds[EXEC_IO_NSTREAMS];
     int open_fds;             /* streams not yet at EOF */
+    pthread_mutex_t lock;     /* guards out, err, out_cut, err_cut against snapshots */
     struct buf out, err, res; /* stdout, stderr, harness result frame */
     bool out_cut, err_cut;    /* output beyond the cap was dropped */
     uint8_t status_rec[ZYG_STATUS_SIZE];
     size_t status_len; /* bytes of status_rec received */
+};
+
+/* A copy of the output so far (exec_io_streams_snapshot); free with exec_io_snapshot_done. */
+struct exec_io_snapshot {
+    char *out, *err;         /* owned copies, NULL when empty */
+    size_t out_len, err_len; /* bytes */
+    bool out_cut, err_cut;   /* bytes beyond the cap were dropped */
 };
 
 struct exec_io_ops {
@@ -53,6 +63,11 @@ void exec_io_streams_init(struct exec_io_streams *s, size_t max_output, size_t m
  * for the child, in child[EXEC_IO_OUT..EXEC_IO_STATUS] (new fds, the caller closes them). 0 or
  * -errno; on failure the fds created so far stay in s and child for the caller to close. */
 int exec_io_streams_pipes(struct exec_io_streams *s, int child[EXEC_IO_NSTREAMS]);
+/* Copies stdout and stderr as captured so far into snap (bounded by the cap). 0 or -ENOMEM
+ * (snap then empty). Any thread, while s is alive. */
+int exec_io_streams_snapshot(struct exec_io_streams *s, struct exec_io_snapshot *snap);
+/* Frees a snapshot's copies. */
+void exec_io_snapshot_done(struct exec_io_snapshot *snap);
 /* Frees the buffers (the result holds its own copies); the fds stay. */
 void exec_io_streams_drop_buffers(struct exec_io_streams *s);
 /* Closes the fds not yet closed and frees the buffers. s must not be watched. */

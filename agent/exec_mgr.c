@@ -230,9 +230,6 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     in.network = ex->network;
     res = exec_result_build(&in, &oc);
     ex->lost_zygote = oc.lost_zygote;
-    /* The result holds its own copies: the raw buffers (up to 2 x max_output_bytes and a 2 MiB
-     * frame) must not stay alive for as long as the result is kept in the history. */
-    exec_io_streams_drop_buffers(&ex->io);
     pthread_mutex_lock(&m->lock);
     exec_publish(m, ex, res);
     if (ex->slot_held) {
@@ -251,6 +248,10 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     if (ex->lost_zygote)
         m->n_lost++;
     pthread_mutex_unlock(&m->lock);
+    /* The result holds its own copies: the raw buffers (up to 2 x max_output_bytes and a 2 MiB
+     * frame) must not stay alive for as long as the result is kept in the history. Dropped once
+     * published, so a view of the run never sees them empty. */
+    exec_io_streams_drop_buffers(&ex->io);
     if (released)
         exec_mgr_start_queued(m);
 }
@@ -611,15 +612,29 @@ int exec_mgr_cancel(struct exec_mgr *m, struct exec *ex)
     return 0;
 }
 
-/* The result as clients see it now, a placeholder until DONE: new reference. Caller holds the
- * lock. */
+/* The result as clients see it now, a placeholder until DONE (running: with the output so far,
+ * bounded by the same caps): new reference, NULL on out of memory. Caller holds the lock. */
 static json_t *exec_view(struct exec *ex)
 {
+    struct exec_io_snapshot snap;
+    json_t *o;
+
     if (ex->state == EXEC_DONE)
         return json_incref(ex->result);
-    return exec_result_pending(ex->id, ex->req.language, ex->req.processor_id,
-                               ex->state == EXEC_RUNNING,
-                               ex->start_real_ns ? ex->start_real_ns : ex->created_real_ns);
+    o = exec_result_pending(ex->id, ex->req.language, ex->req.processor_id,
+                            ex->state == EXEC_RUNNING,
+                            ex->start_real_ns ? ex->start_real_ns : ex->created_real_ns);
+    if (!o || ex->state != EXEC_RUNNING)
+        return o;
+    if (exec_io_streams_snapshot(&ex->io, &snap) < 0 ||
+        exec_result_set_streams(o, &(struct exec_result_text){snap.out, snap.out_len, snap.out_cut},
+                                &(struct exec_result_text){snap.err, snap.err_len, snap.err_cut}) <
+            0) {
+        json_decref(o);
+        o = NULL;
+    }
+    exec_io_snapshot_done(&snap);
+    return o;
 }
 
 json_t *exec_result(struct exec_mgr *m, struct exec *ex)

@@ -184,6 +184,19 @@ static int exec_result_set_stream(json_t *o, const char *key, const struct exec_
     return json_object_set_new(o, flag, json_boolean(r > 0)) < 0 ? -ENOMEM : 0;
 }
 
+int exec_result_set_streams(json_t *o, const struct exec_result_text *out,
+                            const struct exec_result_text *err)
+{
+    if (exec_result_set_stream(o, "stdout", out) < 0 ||
+        exec_result_set_stream(o, "stderr", err) < 0 ||
+        json_object_set(o, "output", json_object_get(o, "stdout")) < 0 ||
+        json_object_set_new(o, "truncated", json_boolean(out->cut || err->cut)) < 0 ||
+        json_object_set_new(o, "stdout_truncated", json_boolean(out->cut)) < 0 ||
+        json_object_set_new(o, "stderr_truncated", json_boolean(err->cut)) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 /* Sets "error" to the program's own error text, cut to EXEC_RESULT_ERROR_MAX bytes on a
  * character boundary: the text is the exception's message, which may be anything. */
 static int exec_result_set_frame_error(json_t *o, const char *text, size_t len)
@@ -246,10 +259,8 @@ static int exec_result_set_fields(json_t *o, const struct exec_result_in *in, js
     const struct zyg_status *st = in->st ? in->st : &none;
     json_t *v;
 
-    if (exec_result_set_stream(o, "stdout", &in->out) < 0 ||
-        exec_result_set_stream(o, "stderr", &in->err) < 0)
+    if (exec_result_set_streams(o, &in->out, &in->err) < 0)
         return -ENOMEM;
-    json_object_set(o, "output", json_object_get(o, "stdout"));
     if (c->frame_error) {
         if (exec_result_set_frame_error(o, json_string_value(c->frame_error),
                                         json_string_length(c->frame_error)) < 0)
@@ -317,10 +328,9 @@ json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_ou
     secs = in->st              ? (double)in->st->wall_us / 1e6
            : in->start_real_ns ? (double)(in->end_real_ns - in->start_real_ns) / 1e9
                                : 0.0;
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:b, s:b}", "execution_id", in->id, "status",
-                  c.status, "language", in->language, "start_time", start, "end_time", end,
-                  "execution_time", secs, "truncated", in->out.cut || in->err.cut,
-                  "stdout_truncated", in->out.cut, "stderr_truncated", in->err.cut);
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f}", "execution_id", in->id, "status", c.status,
+                  "language", in->language, "start_time", start, "end_time", end, "execution_time",
+                  secs);
     if (o && exec_result_set_fields(o, in, frame, &c) < 0) {
         json_decref(o);
         o = NULL;

@@ -56,6 +56,11 @@ struct exec_result_outcome {
 
 /* The ExecutionResult: new reference (json_decref), NULL on out of memory (oc still set). */
 json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_outcome *oc);
+/* Sets stdout (and its alias output), stderr, their *_replaced and *_truncated flags and
+ * truncated on o from the captured bytes (borrowed): the finished result and a running
+ * execution's output so far. 0 or -ENOMEM. */
+int exec_result_set_streams(json_t *o, const struct exec_result_text *out,
+                            const struct exec_result_text *err);
 /* The placeholder of an execution still pending or running (processor_id may be NULL; since:
  * its start, else its submission): new reference, NULL on out of memory. */
 json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,
