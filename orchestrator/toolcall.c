@@ -164,7 +164,26 @@ static int toolcall_set_stream(json_t *o, const char *key, const char *prefix, c
     return r;
 }
 
-/* True when a Python failure's stderr (which holds its error line) lacks the traceback header. */
+/* True when stderr (len bytes) has a line starting with error's "Type:" (error "Type: message",
+ * whose message the agent may have worded differently, e.g. with "(line 1)" added). */
+static bool toolcall_has_error_line(const char *errs, size_t len, const char *error)
+{
+    const char *colon = strchr(error, ':');
+    char pat[80];
+    size_t n;
+
+    if (!colon || colon == error || (size_t)(colon - error) > sizeof(pat) - 3 ||
+        memchr(error, ' ', (size_t)(colon - error)))
+        return memmem(errs, len, error, strlen(error)) != NULL;
+    n = (size_t)(colon - error) + 1;
+    if (len >= n && !memcmp(errs, error, n))
+        return true;
+    pat[0] = '\n';
+    memcpy(pat + 1, error, n);
+    return memmem(errs, len, pat, n + 1) != NULL;
+}
+
+/* True when a Python failure's stderr holds its error line but not the traceback header. */
 static bool toolcall_needs_traceback(json_t *res, const char *errs, size_t err_len)
 {
     const char *lang = json_string_value(json_object_get(res, "language"));
@@ -202,7 +221,7 @@ json_t *toolcall_reply(json_t *res, long long max_chars)
     } else if (!strcmp(ps, "error")) {
         /* A traceback already ends with the error line; anything else (a signal, sys.exit,
          * a cancel) gets one so stderr always says what happened. */
-        if (error && *error && !memmem(errs, err_len, error, strlen(error))) {
+        if (error && *error && !toolcall_has_error_line(errs, err_len, error)) {
             snprintf(line, sizeof(line), "%s\n", error);
             suffix = line;
         } else if (error && *error && toolcall_needs_traceback(res, errs, err_len)) {

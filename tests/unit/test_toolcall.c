@@ -257,7 +257,7 @@ static const struct reply_case reply_cases[] = {
      * reference server's traceback.format_exc() always writes; other languages do not. */
     {"{\"status\":\"failed\",\"language\":\"python\",\"stdout\":\"\",\"stderr\":\"  File "
      "\\\"<string>\\\", line 1\\n    print(\\n         ^\\nSyntaxError: '(' was never closed\\n\","
-     "\"error\":\"SyntaxError: '(' was never closed\"}",
+     "\"error\":\"SyntaxError: '(' was never closed (line 1)\"}",
      -1, "error", "",
      "Traceback (most recent call last):\n  File \"<string>\", line 1\n    print(\n         ^\n"
      "SyntaxError: '(' was never closed\n",
