@@ -2,6 +2,7 @@
 #include "http_srv.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -343,6 +344,31 @@ static struct http_req *http_req_new(struct http_srv *s, struct MHD_Connection *
     return r;
 }
 
+/* MHD's percent-decoding of the path and arguments, except that "%00" is kept as sent: a
+ * decoded NUL would cut the C string short, so "/api/status/%00%ff" would route as
+ * "/api/status/" and the bad id could not be named. */
+static size_t http_srv_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *w = s;
+
+    (void)cls;
+    (void)conn;
+    for (const char *p = s; *p; p++) {
+        const char *hi = p[0] == '%' && p[1] ? strchr(hex, tolower((unsigned char)p[1])) : NULL;
+        const char *lo = hi && p[2] ? strchr(hex, tolower((unsigned char)p[2])) : NULL;
+
+        if (lo && (hi != hex || lo != hex)) {
+            *w++ = (char)((hi - hex) << 4 | (lo - hex));
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static enum MHD_Result http_srv_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                         const char *method, const char *version,
                                         const char *upload_data, size_t *upload_data_size,
@@ -440,10 +466,10 @@ struct http_srv *http_srv_start(const struct http_srv_opts *o, struct err *e)
             MHD_USE_ERROR_LOG,
         (uint16_t)o->port, NULL, NULL, http_srv_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
         http_srv_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
-        MHD_OPTION_NOTIFY_COMPLETED, http_srv_on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, http_srv_on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        http_srv_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!s->daemon) {
         err_set(e, ERR_UNAVAILABLE, "port", "cannot listen on %s:%ld (in use?)", o->host, o->port);
         free(s);

@@ -23,6 +23,7 @@ struct api_run {
     struct http_req *r;
     api_run_reply_fn reply; /* the dialect's success body */
     void *ctx;              /* for reply; freed with the run */
+    void (*ctx_free)(void *ctx);
 };
 
 static void api_run_free(struct http_req *r, void *data)
@@ -30,7 +31,7 @@ static void api_run_free(struct http_req *r, void *data)
     struct api_run *run = data;
 
     (void)r;
-    free(run->ctx);
+    run->ctx_free(run->ctx);
     free(run);
 }
 
@@ -108,22 +109,26 @@ static void api_run_done(struct dcall *dc)
 }
 
 enum MHD_Result api_run(struct api *a, struct http_req *r, const char *lang, json_t *body,
-                        double timeout, double delay_s, api_run_reply_fn reply, void *ctx)
+                        double timeout, double delay_s, api_run_reply_fn reply, void *ctx,
+                        void (*ctx_free)(void *ctx))
 {
     struct api_run *run = calloc(1, sizeof(*run));
     struct dcall *dc = NULL;
 
+    if (!ctx_free)
+        ctx_free = free;
     if (run) {
         run->a = a;
         run->r = r;
         run->reply = reply;
         run->ctx = ctx;
+        run->ctx_free = ctx_free;
         ctx = NULL;
         http_req_set_data(r, run, api_run_free);
         dc = agent_client_execute(a->cfg, lang, body, timeout, delay_s, http_req_id(r),
                                   api_run_done, run);
     }
-    free(ctx);
+    ctx_free(ctx);
     if (!dc)
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
     atomic_fetch_add(&a->executions, 1);
@@ -134,12 +139,16 @@ enum MHD_Result api_run(struct api *a, struct http_req *r, const char *lang, jso
     return http_req_suspend(r, NULL);
 }
 
-/* "ok" (or "healthy") when every agent is up, "degraded" when some are, the third word else. */
+/* "ok" (or "healthy") when every agent is up, "degraded" when some are; with none up,
+ * "starting" while one is starting or not checked yet (start-up, a restart), the third word
+ * else. */
 static const char *api_agents_state(struct api *a, const char *all, const char *none, int *up,
                                     int *total)
 {
     registry_counts(a->reg, up, total);
-    return *up == *total && *total > 0 ? all : *up > 0 ? "degraded" : none;
+    if (*up == 0)
+        return registry_any_starting(a->reg) ? "starting" : none;
+    return *up == *total ? all : "degraded";
 }
 
 static enum MHD_Result api_health(struct api *a, struct http_req *r)

@@ -33,10 +33,11 @@ typedef json_t *(*api_run_reply_fn)(const struct dcall *dc, json_t *res, void *c
 bool api_lang_known(struct api *a, struct http_req *r, const char *lang, const char *field,
                     enum MHD_Result *res);
 /* Runs body (borrowed) on an agent serving lang and answers r when done, with reply(dc, result,
- * ctx) or the agent's error in r's dialect. ctx is freed with free() when r is over. Suspends
- * r; returns what the handler returns. */
+ * ctx) or the agent's error in r's dialect. ctx (taken) is freed with ctx_free (NULL: free())
+ * when r is over. Suspends r; returns what the handler returns. */
 enum MHD_Result api_run(struct api *a, struct http_req *r, const char *lang, json_t *body,
-                        double timeout, double delay_s, api_run_reply_fn reply, void *ctx);
+                        double timeout, double delay_s, api_run_reply_fn reply, void *ctx,
+                        void (*ctx_free)(void *ctx));
 /* Counts one execution's NVIDIA process_status for /metrics. */
 void api_count_status(struct api *a, const char *process_status);
 

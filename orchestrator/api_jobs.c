@@ -86,7 +86,7 @@ static json_t *api_jobs_conflict(struct http_req *r, json_t *reply)
 {
     const char *msg =
         json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
-    json_t *o = http_req_error_body(r, ERR_CONFLICT, NULL, msg ? msg : "the job has finished");
+    json_t *o = http_req_error_body(r, ERR_CONFLICT, "jobId", msg ? msg : "the job has finished");
 
     if (o && (json_object_set(o, "jobId", json_object_get(reply, "jobId")) < 0 ||
               json_object_set(o, "status", json_object_get(reply, "status")) < 0)) {

@@ -14,6 +14,7 @@
 /* What the reply of one run needs (api_run's ctx). */
 struct api_toolcall_ctx {
     long long max_chars;           /* max_output_characters, -1 = none */
+    json_t *warnings;              /* owned: the request's own warnings (unknown fields) */
     const char *code_format;       /* static name of the recognised format */
     char req_id[IDS_UUID_LEN + 1]; /* echoed in the reply */
 };
@@ -29,11 +30,28 @@ static int api_toolcall_decorate(json_t *body, const char *msg)
     return 0;
 }
 
+static void api_toolcall_ctx_free(void *arg)
+{
+    struct api_toolcall_ctx *ctx = arg;
+
+    if (ctx)
+        json_decref(ctx->warnings);
+    free(ctx);
+}
+
 static json_t *api_toolcall_reply(const struct dcall *dc, json_t *res, void *arg)
 {
     struct api_toolcall_ctx *ctx = arg;
     json_t *reply = toolcall_reply(res, ctx->max_chars);
 
+    if (reply && json_array_size(ctx->warnings) > 0) {
+        json_t *w = json_object_get(reply, "warnings");
+
+        /* Ours first, then what the agent said of the scenario. */
+        if (json_is_array(w))
+            json_array_extend(ctx->warnings, w);
+        json_object_set(reply, "warnings", ctx->warnings);
+    }
     if (reply) {
         json_object_set_new(reply, "agent", json_string(dc->agent_url));
         json_object_set_new(reply, "code_format", json_string(ctx->code_format));
@@ -75,9 +93,11 @@ enum MHD_Result api_toolcall_execute(struct api *a, struct http_req *r)
         goto out;
     }
     ctx->max_chars = req.max_chars;
+    ctx->warnings = json_incref(req.warnings);
     ctx->code_format = codefmt_kind_name(kind);
     strx_copy(ctx->req_id, sizeof(ctx->req_id), http_req_id(r));
-    res = api_run(a, r, req.language, body, req.timeout, req.delay_s, api_toolcall_reply, ctx);
+    res = api_run(a, r, req.language, body, req.timeout, req.delay_s, api_toolcall_reply, ctx,
+                  api_toolcall_ctx_free);
 out:
     toolcall_req_done(&req);
     free(code);

@@ -41,8 +41,9 @@ int job_req_parse(const char *body, size_t len, double max_timeout, struct job_r
     memset(req, 0, sizeof(*req));
     if (!o)
         return -ERR_INVALID;
-    /* The job API has never read stdin or env: they are ignored, not checked. */
-    r = job_req_read(o, 0, max_timeout, req, e);
+    /* Every execution field the agent takes; anything else is a 400 naming it. */
+    r = job_req_read(o, REQFIELDS_STDIN | REQFIELDS_ENV | REQFIELDS_EXEC | REQFIELDS_STRICT,
+                     max_timeout, req, e);
     json_decref(o);
     return r;
 }
@@ -58,7 +59,8 @@ json_t *job_req_agent_body(const struct job_req *req, const char *code, size_t c
         (req->timeout > 0 && json_object_set_new(o, "timeout", json_real(req->timeout)) < 0) ||
         (req->scenario && json_object_set(o, "scenario", req->scenario) < 0) ||
         (req->stdin_text && json_object_set(o, "stdin", req->stdin_text) < 0) ||
-        (req->env && json_object_set(o, "env", req->env) < 0)) {
+        (req->env && json_object_set(o, "env", req->env) < 0) ||
+        reqfields_copy_exec(req->root, o) < 0) {
         json_decref(o);
         return NULL;
     }

@@ -21,11 +21,12 @@ struct job_req {
     double delay_s;               /* seconds the scenario delays the run (artificialDelayMs) */
 };
 
-/* Parses {language?, code, scenario?, timeout?} (len bytes) with reqfields_read: `code` may
- * also be sent as `generated_code` (which wins when both are given); timeout must be > 0 and
- * <= max_timeout; scenario is validated with scenario_parse and left for the agent to apply;
- * stdin and env are ignored. Returns 0 (release with job_req_done), -ERR_INVALID with e naming
- * the field, or -ENOMEM. */
+/* Parses {language?, code, scenario?, timeout?, stdin?, env?, and the agent's other execution
+ * fields (REQFIELDS_EXEC)} (len bytes) with reqfields_read: `code` may also be sent as
+ * `generated_code` (which wins when both are given); timeout must be > 0 and <= max_timeout;
+ * scenario is validated with scenario_parse and left for the agent to apply; any other field
+ * is a 400 naming it. Returns 0 (release with job_req_done), -ERR_INVALID with e naming the
+ * field, or -ENOMEM. */
 int job_req_parse(const char *body, size_t len, double max_timeout, struct job_req *req,
                   struct err *e);
 /* job_req_parse over an already parsed object o (borrowed; on success req holds its own
@@ -35,8 +36,8 @@ int job_req_read(json_t *o, unsigned opts, double max_timeout, struct job_req *r
 /* Releases what job_req_parse allocated; safe on a zeroed struct. */
 void job_req_done(struct job_req *req);
 /* The agent's POST /execute body for req running code (code_len bytes, borrowed): language,
- * timeout, debug_mode false, async when asked, and the scenario, stdin and env unchanged. New
- * reference, or NULL on OOM. */
+ * timeout, debug_mode false (unless the request says), async when asked, and the scenario,
+ * stdin, env and REQFIELDS_EXEC fields unchanged. New reference, or NULL on OOM. */
 json_t *job_req_agent_body(const struct job_req *req, const char *code, size_t code_len,
                            bool async);
 

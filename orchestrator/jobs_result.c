@@ -58,5 +58,11 @@ json_t *jobs_result_new(json_t *res, const char *error, const char *exec_id, con
             return NULL;
         }
     }
+    /* Asked for with debug_mode or trace (null otherwise, and then left out). */
+    if (json_is_object(json_object_get(res, "debug_info")) &&
+        json_object_set(o, "debug_info", json_object_get(res, "debug_info")) < 0) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }

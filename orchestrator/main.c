@@ -270,9 +270,14 @@ int main(int argc, char **argv)
     /* The keys are secrets: the start-up line only says how many there are. */
     shown = cfg;
     shown.api_keys = keys.n ? "(set)" : "";
+    /* The line shows what is done: spawning without --agent is not the flag's default. */
+    shown.spawn_agents = spawn;
     cfg_describe(orch_opts, ORCH_N_OPTS, &shown, desc, sizeof(desc));
     log_info("listening on http://%s:%u config: %s", cfg.host,
              (unsigned)http_srv_port(api_http(api)), desc);
+    if (spawn)
+        log_info("spawning %ld local agent(s) from '%s': %s", cfg.spawn_count, agent_bin,
+                 cfg.spawn_agents ? "--spawn-agents is set" : "no --agent was given");
     sig = main_wait_agents(reg, sfd, cfg.start_timeout);
     if (!sig && cfg.port_file &&
         (r = daemon_write_port_file(cfg.port_file, http_srv_port(api_http(api)))) < 0) {

@@ -30,7 +30,9 @@ int nadoo_parse_value(json_t *o, const char *prefix, double max_timeout, struct 
     if (!json_is_object(o))
         return nadoo_prefix(
             e, prefix, err_set(e, ERR_INVALID, "", "an execution request must be a JSON object"));
-    r = job_req_read(o, REQFIELDS_STDIN | REQFIELDS_INPUT | REQFIELDS_ENV, max_timeout, req, e);
+    r = job_req_read(
+        o, REQFIELDS_STDIN | REQFIELDS_INPUT | REQFIELDS_ENV | REQFIELDS_EXEC | REQFIELDS_STRICT,
+        max_timeout, req, e);
     return r < 0 ? nadoo_prefix(e, prefix, r) : 0;
 }
 
@@ -139,16 +141,25 @@ static int nadoo_is_string(const json_t *v)
     return json_is_string(v);
 }
 
-/* Copies the scenario's outcome fields of src that are present. */
+/* Copies the scenario's outcome fields of src that are present, and debug_info when asked for
+ * (null otherwise, and then left out). */
 static int nadoo_copy_scenario(json_t *o, json_t *src)
 {
     /* ... and whether the agent replaced invalid UTF-8 in a stream (issue 13). */
     static const char *const keys[] = {"warnings",           "scenario",        "network",
                                        "artificial_delay_s", "stdout_replaced", "stderr_replaced"};
 
+    if (json_is_object(json_object_get(src, "debug_info")) &&
+        json_object_set(o, "debug_info", json_object_get(src, "debug_info")) < 0)
+        return -ENOMEM;
+
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(src, keys[i]);
 
+        /* A job's result always holds warnings; without a scenario an empty list is noise
+         * here, as in a synchronous reply. */
+        if (v && json_is_array(v) && json_array_size(v) == 0 && !json_object_get(src, "scenario"))
+            continue;
         if (v && json_object_set(o, keys[i], v) < 0)
             return -ENOMEM;
     }

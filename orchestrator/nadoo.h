@@ -19,8 +19,9 @@
  * env?} from body (len bytes) into req (release with job_req_done), every field as every
  * dialect reads it (reqfields_read): code a string (required; generated_code accepted too and
  * winning when both are given), stdin a string (input its alias, not both), env an object of
- * strings checked as the agent checks it; other fields are ignored. 0, -ERR_INVALID with e
- * naming the field, or -ENOMEM. */
+ * strings checked as the agent checks it, the agent's other execution fields (REQFIELDS_EXEC)
+ * passed on; any other field is a 400 naming it. 0, -ERR_INVALID with e naming the field, or
+ * -ENOMEM. */
 int nadoo_parse(const char *body, size_t len, double max_timeout, struct job_req *req,
                 struct err *e);
 /* nadoo_parse over an already parsed object o (borrowed; req holds its own reference); field

@@ -190,10 +190,13 @@ enum registry_avail registry_avail_locked(const struct registry *r, const char *
     for (int i = 0; i < r->n; i++) {
         const struct agent *a = &r->agents[i];
 
-        /* A bare URL that never answered may serve any language: not the client's mistake. */
-        if (a->n_langs == 0) {
+        /* An agent that has not reported its languages yet (a bare URL, or a spawned agent
+         * that serves whatever runtimes its host has) may serve any language: not the
+         * client's mistake. */
+        if (!a->langs_fixed && !a->langs_learned) {
             unlearned = true;
-            if (a->state == AGENT_UNKNOWN || a->state == AGENT_STARTING)
+            if (a->state == AGENT_UNKNOWN || a->state == AGENT_STARTING ||
+                (a->spawned && a->state != AGENT_STOPPED))
                 unlearned_coming = true;
         }
         if (!registry_agent_serves(a, lang))
@@ -276,6 +279,7 @@ void registry_apply_health_locked(struct agent *a, const struct registry_health 
     if (!a->langs_fixed && h->n_langs > 0) {
         memcpy(a->langs, h->langs, sizeof(h->langs));
         a->n_langs = h->n_langs;
+        a->langs_learned = true;
     }
     for (int i = 0; i < a->n_langs; i++) {
         a->versions[i][0] = '\0';
@@ -430,7 +434,24 @@ void registry_counts(struct registry *r, int *up, int *total)
     pthread_mutex_lock(&r->lock);
     *up = 0;
     for (int i = 0; i < r->n; i++)
-        *up += r->agents[i].state == AGENT_UP;
+        *up += r->agents[i].state == AGENT_UP && r->agents[i].url[0];
     *total = r->n;
     pthread_mutex_unlock(&r->lock);
+}
+
+bool registry_any_starting(struct registry *r)
+{
+    bool starting = false;
+
+    pthread_mutex_lock(&r->lock);
+    for (int i = 0; i < r->n; i++) {
+        const struct agent *a = &r->agents[i];
+
+        /* Not checked yet, or a process being started: none of these has failed. */
+        if (a->state == AGENT_UNKNOWN || a->state == AGENT_STARTING ||
+            (a->state == AGENT_UP && !a->url[0]))
+            starting = true;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return starting;
 }

@@ -44,6 +44,7 @@ struct agent {
     int n_langs;                                   /* entries in langs */
     char versions[REGISTRY_MAX_LANGS][REGISTRY_VERSION_MAX]; /* of langs[i] per /health, or "" */
     bool langs_fixed;       /* given on the command line: kept as is */
+    bool langs_learned;     /* a passed health check reported its languages */
     bool spawned;           /* a local process we supervise */
     enum agent_state state; /* see enum agent_state */
     unsigned gen;           /* bumped when a spawned process is replaced */
@@ -125,7 +126,9 @@ json_t *registry_language_json(struct registry *r, const char *lang, bool *oom);
 /* registry_language_json for every language with an agent up, sorted: new JSON array, or NULL
  * on OOM. Takes the lock. */
 json_t *registry_languages_detail_json(struct registry *r);
-/* Counts agents up and in total. Takes the lock. */
+/* Counts agents up (with a URL) and in total. Takes the lock. */
 void registry_counts(struct registry *r, int *up, int *total);
+/* True when some agent is not checked yet or its process is starting. Takes the lock. */
+bool registry_any_starting(struct registry *r);
 
 #endif

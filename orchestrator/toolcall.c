@@ -12,8 +12,12 @@
 void toolcall_req_done(struct toolcall_req *req)
 {
     json_decref(req->root);
+    json_decref(req->warnings);
     memset(req, 0, sizeof(*req));
 }
+
+/* What this dialect reads: every field the agent takes, and its own max_output_characters. */
+#define TOOLCALL_FIELDS (REQFIELDS_STDIN | REQFIELDS_ENV | REQFIELDS_EXEC | REQFIELDS_MAX_CHARS)
 
 int toolcall_parse(const char *body, size_t len, double max_timeout, struct toolcall_req *req,
                    struct err *e)
@@ -27,9 +31,22 @@ int toolcall_parse(const char *body, size_t len, double max_timeout, struct tool
     req->root = json_util_parse_object(body, len, e);
     if (!req->root)
         return -ERR_INVALID;
-    if ((r = reqfields_read(req->root, "generated_code", REQFIELDS_STDIN | REQFIELDS_ENV,
-                            max_timeout, &f, e)) < 0)
+    if ((r = reqfields_read(req->root, "generated_code", TOOLCALL_FIELDS, max_timeout, &f, e)) < 0)
         goto fail;
+    /* Clients of this contract may send fields of their own: each is named in warnings. */
+    if (!(req->warnings = json_array())) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < f.n_unknown && i < REQFIELDS_MAX_UNKNOWN; i++) {
+        char msg[160];
+
+        reqfields_unknown_msg(f.unknown[i], TOOLCALL_FIELDS, true, msg, sizeof(msg));
+        if (json_array_append_new(req->warnings, json_string(msg)) < 0) {
+            r = -ENOMEM;
+            goto fail;
+        }
+    }
     req->code = f.code;
     req->code_len = f.code_len;
     memcpy(req->language, f.language, sizeof(req->language));
@@ -41,6 +58,13 @@ int toolcall_parse(const char *body, size_t len, double max_timeout, struct tool
         goto fail;
     if (r == 0)
         req->max_chars = mc;
+    /* The reference server refuses a request without a timeout (the toolkit's tests pin it). */
+    if (f.timeout <= 0) {
+        r = err_set(e, ERR_INVALID, "timeout",
+                    "missing field 'timeout' (seconds the program may run, > 0 and <= %g)",
+                    max_timeout);
+        goto fail;
+    }
     return 0;
 fail:
     toolcall_req_done(req);
@@ -49,7 +73,7 @@ fail:
 
 json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, size_t code_len)
 {
-    static const char *const pass[] = {"stdin", "env", "input_data"};
+    static const char *const pass[] = {"stdin", "env"};
     json_t *o = json_object();
 
     if (!o)
@@ -73,8 +97,10 @@ json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, si
         if (v && json_object_set(o, pass[i], v) < 0)
             goto fail;
     }
-    /* Validated by toolcall_parse; the agent applies it. */
-    if (req->scenario && json_object_set(o, "scenario", req->scenario) < 0)
+    /* Validated by toolcall_parse; the agent applies it. An explicit max_output_bytes wins
+     * over the one derived from max_output_characters. */
+    if ((req->scenario && json_object_set(o, "scenario", req->scenario) < 0) ||
+        reqfields_copy_exec(req->root, o) < 0)
         goto fail;
     return o;
 fail:
@@ -108,17 +134,19 @@ const char *toolcall_process_status(const char *agent_status)
     return "error";
 }
 
-/* Sets key to s cut to max_chars characters (+ the cut mark) and then suffix. *cut is set when
- * text was removed. */
-static int toolcall_set_stream(json_t *o, const char *key, const char *s, size_t len,
-                               long long max_chars, const char *suffix, bool *cut)
+/* Sets key to prefix, then s cut to max_chars characters (+ the cut mark), then suffix. *cut
+ * is set when text was removed. */
+static int toolcall_set_stream(json_t *o, const char *key, const char *prefix, const char *s,
+                               size_t len, long long max_chars, const char *suffix, bool *cut)
 {
     size_t keep = toolcall_char_prefix(s, len, max_chars);
     struct buf b;
     int r;
 
     buf_init(&b, 0);
-    r = buf_append(&b, s, keep);
+    r = prefix ? buf_append(&b, prefix, strlen(prefix)) : 0;
+    if (r == 0)
+        r = buf_append(&b, s, keep);
     if (r == 0 && keep < len) {
         *cut = true;
         r = buf_append(&b, TOOLCALL_CUT_MARK, strlen(TOOLCALL_CUT_MARK));
@@ -134,6 +162,36 @@ static int toolcall_set_stream(json_t *o, const char *key, const char *s, size_t
         r = json_util_set_text(o, key, b.data ? b.data : "", b.len);
     buf_done(&b);
     return r;
+}
+
+/* True when stderr (len bytes) has a line starting with error's "Type:" (error "Type: message",
+ * whose message the agent may have worded differently, e.g. with "(line 1)" added). */
+static bool toolcall_has_error_line(const char *errs, size_t len, const char *error)
+{
+    const char *colon = strchr(error, ':');
+    char pat[80];
+    size_t n;
+
+    if (!colon || colon == error || (size_t)(colon - error) > sizeof(pat) - 3 ||
+        memchr(error, ' ', (size_t)(colon - error)))
+        return memmem(errs, len, error, strlen(error)) != NULL;
+    n = (size_t)(colon - error) + 1;
+    if (len >= n && !memcmp(errs, error, n))
+        return true;
+    pat[0] = '\n';
+    memcpy(pat + 1, error, n);
+    return memmem(errs, len, pat, n + 1) != NULL;
+}
+
+/* True when a Python failure's stderr holds its error line but not the traceback header. */
+static bool toolcall_needs_traceback(json_t *res, const char *errs, size_t err_len)
+{
+    const char *lang = json_string_value(json_object_get(res, "language"));
+    size_t n = strlen(TOOLCALL_TRACEBACK);
+
+    if (!lang || strcmp(lang, "python") != 0)
+        return false;
+    return err_len < n || memcmp(errs, TOOLCALL_TRACEBACK, n) != 0;
 }
 
 json_t *toolcall_reply(json_t *res, long long max_chars)
@@ -154,7 +212,7 @@ json_t *toolcall_reply(json_t *res, long long max_chars)
                                        "network",        "artificial_delay_s", "stdout_replaced",
                                        "stderr_replaced"};
     char line[512];
-    const char *suffix = NULL;
+    const char *suffix = NULL, *prefix = NULL;
     bool cut = false;
     json_t *o = json_object();
 
@@ -165,16 +223,24 @@ json_t *toolcall_reply(json_t *res, long long max_chars)
     } else if (!strcmp(ps, "error")) {
         /* A traceback already ends with the error line; anything else (a signal, sys.exit,
          * a cancel) gets one so stderr always says what happened. */
-        if (error && *error && !memmem(errs, err_len, error, strlen(error))) {
+        if (error && *error && !toolcall_has_error_line(errs, err_len, error)) {
             snprintf(line, sizeof(line), "%s\n", error);
             suffix = line;
+        } else if (error && *error && toolcall_needs_traceback(res, errs, err_len)) {
+            /* The reference formats every exception with traceback.format_exc(); a compile
+             * error reported as python3.11 -c does has no such line. */
+            prefix = TOOLCALL_TRACEBACK;
         } else if (!error && status && !strcmp(status, "cancelled")) {
             suffix = "Cancelled\n";
         }
     }
     if (json_object_set_new(o, "process_status", json_string(ps)) < 0 ||
-        toolcall_set_stream(o, "stdout", out, out_len, max_chars, NULL, &cut) < 0 ||
-        toolcall_set_stream(o, "stderr", errs, err_len, max_chars, suffix, &cut) < 0)
+        toolcall_set_stream(o, "stdout", NULL, out, out_len, max_chars, NULL, &cut) < 0 ||
+        toolcall_set_stream(o, "stderr", prefix, errs, err_len, max_chars, suffix, &cut) < 0)
+        goto fail;
+    /* Asked for with debug_mode or trace; null otherwise, and then left out. */
+    if (json_is_object(json_object_get(res, "debug_info")) &&
+        json_object_set(o, "debug_info", json_object_get(res, "debug_info")) < 0)
         goto fail;
     for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++) {
         json_t *v = json_object_get(res, copy[i]);

@@ -13,6 +13,7 @@
 
 #define TOOLCALL_CUT_MARK  "<output cut>"
 #define TOOLCALL_TIMED_OUT "Timed out\n"
+#define TOOLCALL_TRACEBACK "Traceback (most recent call last):\n"
 #define TOOLCALL_MAX_CHARS 1000000000LL /* upper bound of max_output_characters */
 
 struct toolcall_req {
@@ -24,27 +25,32 @@ struct toolcall_req {
     long long max_chars;          /* max_output_characters; -1 = no cut */
     json_t *scenario;             /* the validated scenario object (in root), or NULL */
     double delay_s;               /* seconds the scenario delays the run (artificialDelayMs) */
+    json_t *warnings;             /* owned: array of "unknown field ..." strings, maybe empty */
 };
 
 /* Parses body (len bytes): the fields every dialect shares (reqfields_read: generated_code or
- * code, required, generated_code winning when both are given; language; timeout; stdin; env;
- * scenario) and max_output_characters integer >= 0; other fields are ignored. Returns 0
- * (release with toolcall_req_done), -ERR_INVALID with e naming the field, or -ENOMEM. */
+ * code, required, generated_code winning when both are given; language; timeout, required as
+ * the reference server requires it; stdin; env; scenario; the agent's REQFIELDS_EXEC fields)
+ * and max_output_characters integer >= 0; any other field is named in req->warnings and
+ * ignored. Returns 0 (release with toolcall_req_done), -ERR_INVALID with e naming the field,
+ * or -ENOMEM. */
 int toolcall_parse(const char *body, size_t len, double max_timeout, struct toolcall_req *req,
                    struct err *e);
 /* Releases what toolcall_parse allocated; safe on a zeroed struct. */
 void toolcall_req_done(struct toolcall_req *req);
 
 /* The agent's POST /execute body for req with the normalised code (borrowed): new reference,
- * or NULL on OOM. stdin, env and input_data are passed through (input_data for the agent to
- * validate), the scenario unchanged for the agent to apply. */
+ * or NULL on OOM. stdin, env and the REQFIELDS_EXEC fields are passed through (for the agent to
+ * apply its own limits), the scenario unchanged for the agent to apply. */
 json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, size_t code_len);
 
 /* The contract's reply for an agent ExecutionResult (borrowed): {process_status, stdout,
  * stderr} plus execution_id, language, exit_code, signal, exit_reason, execution_time, result,
  * truncated, and the agent's scenario, warnings, network and artificial_delay_s when present.
  * Streams are cut to max_chars characters (when >= 0) followed by "<output cut>"; a timeout's
- * stderr ends with "Timed out\n"; a failure whose error is not in stderr gets it as the last line.
+ * stderr ends with "Timed out\n"; a failure whose error is not in stderr gets it as the last line;
+ * a Python error report without the traceback header (a compile error) gets it first;
+ * debug_info when the agent sent one.
  * New reference, or NULL on OOM. */
 json_t *toolcall_reply(json_t *res, long long max_chars);
 

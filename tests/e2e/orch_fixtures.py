@@ -199,9 +199,12 @@ class Orchestrator(Proc):
         return body
 
     def execute(self, code, timeout_http=60.0, **fields):
-        """POST /execute {generated_code: code, **fields}; returns (status, body, headers)."""
-        body = {"generated_code": code}
+        """POST /execute {generated_code: code, timeout: 30, **fields} (the NVIDIA contract
+        requires a timeout; timeout=None leaves it out); returns (status, body, headers)."""
+        body = {"generated_code": code, "timeout": 30}
         body.update(fields)
+        if body["timeout"] is None:
+            del body["timeout"]
         return self.post("/execute", body, timeout=timeout_http)
 
     def run_ok(self, code, **fields):

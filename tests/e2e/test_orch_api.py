@@ -132,7 +132,8 @@ BAD_REQUESTS = [
     ("negative_timeout", {"generated_code": "1", "timeout": -1}, "timeout", "timeout"),
     ("huge_timeout", {"generated_code": "1", "timeout": 100000}, "timeout", "timeout"),
     ("mistyped_language", {"generated_code": "1", "language": 3}, "language", "language"),
-    ("unknown_language", {"generated_code": "1", "language": "cobol"}, "language", "cobol"),
+    ("unknown_language", {"generated_code": "1", "language": "cobol", "timeout": 5}, "language",
+     "cobol"),
     ("bad_max_chars", {"generated_code": "1", "max_output_characters": -5},
      "max_output_characters", "max_output_characters"),
     ("bad_scenario", {"generated_code": "1", "scenario": {"warp": 9}}, "scenario.warp", "warp"),
@@ -183,7 +184,8 @@ def test_no_scenario_no_scenario_fields(orch):
 
 def test_request_id_kept_when_client_sends_one(orch):
     rid = str(uuid.uuid4())
-    st, res, hdrs = orch.post("/execute", {"generated_code": "1"}, headers={"X-Request-Id": rid})
+    st, res, hdrs = orch.post("/execute", {"generated_code": "1", "timeout": 5},
+                              headers={"X-Request-Id": rid})
     assert st == 200 and hdrs["x-request-id"] == rid and res["request_id"] == rid, (hdrs, res)
 
 

@@ -51,7 +51,14 @@ static const struct parse_case parse_cases[] = {
     OK("{\"code\":\"x\",\"env\":{}}", "x", "python", 0, NULL, false, true),
     OK("{\"code\":\"x\",\"scenario\":{\"artificialDelayMs\":300}}", "x", "python", 0, NULL, true,
        false),
-    OK("{\"code\":\"x\",\"scenario\":null,\"extra\":[1]}", "x", "python", 0, NULL, false, false),
+    OK("{\"code\":\"x\",\"scenario\":null,\"policy\":\"restricted\",\"debug_mode\":true}", "x",
+       "python", 0, NULL, false, false),
+    /* A field this dialect does not read is a 400 naming it (issue 13 item 4). */
+    BAD("{\"code\":\"x\",\"scenario\":null,\"extra\":[1]}", "extra", "unknown field 'extra'"),
+    BAD("{\"code\":\"x\",\"lang\":\"js\"}", "lang", "did you mean 'language'?"),
+    BAD("{\"code\":\"x\",\"Timeout\":3}", "Timeout", "did you mean 'timeout'?"),
+    BAD("{\"code\":\"x\",\"async\":true}", "async", "unknown field 'async'"),
+    BAD("{\"code\":\"x\",\"trace\":1}", "trace", "boolean"),
     BAD("", "body", "empty"),
     BAD("{", "body", "not valid JSON"),
     BAD("[1]", "body", "must be a JSON object"),
@@ -271,7 +278,7 @@ static void test_reply_fields(void **state)
         "\"stderr\":\"Segmentation fault\",\"exit_code\":139,\"execution_time\":0.5,"
         "\"exit_reason\":\"signaled\",\"error\":\"Signal: SIGSEGV\","
         "\"scenario\":{\"simulateCrash\":true},\"warnings\":[],\"artificial_delay_s\":0,"
-        "\"network\":{\"bytes_up\":0},\"debug_info\":{}}",
+        "\"network\":{\"bytes_up\":0},\"debug_info\":null}",
         0, NULL);
     json_t *o = nadoo_reply(res);
 
@@ -362,6 +369,8 @@ static void test_job_view(void **state)
         assert_true(json_number_value(json_object_get(o, "execution_time")) == 0.0125);
         assert_int_equal(json_integer_value(json_object_get(o, "exit_code")), 0);
         assert_string_equal(json_string_value(json_object_get(o, "stdout")), "1\n");
+        /* A job without a scenario: no warnings, as a synchronous reply (issue 13 item 11). */
+        assert_null(json_object_get(o, "warnings"));
         json_decref(o);
         json_decref(job);
     }

@@ -137,6 +137,7 @@ static void test_avail(void **state)
 {
     struct registry *r = test_reg(2);
     struct agent_spec bare, spawn = {.n_langs = 1};
+    struct registry_health py = {.ok = true, .n_langs = 1, .langs = {"python"}};
 
     (void)state;
     assert_int_equal(registry_avail_locked(r, "python"), REGISTRY_LANG_UP);
@@ -152,6 +153,10 @@ static void test_avail(void **state)
     assert_int_equal(registry_add(r, &spawn, true, NULL), 2);
     r->agents[2].state = AGENT_DOWN;
     assert_int_equal(registry_avail_locked(r, "python"), REGISTRY_LANG_COMING);
+    /* Until it has reported its runtimes it may serve any language (issue 13 item 9). */
+    assert_int_equal(registry_avail_locked(r, "javascript"), REGISTRY_LANG_COMING);
+    registry_apply_health_locked(&r->agents[2], &py);
+    assert_int_equal(registry_avail_locked(r, "javascript"), REGISTRY_LANG_UNKNOWN);
     /* A bare URL not yet checked may serve any language. */
     assert_int_equal(registry_parse_spec("http://bare:1", &bare, NULL), 0);
     assert_int_equal(registry_add(r, &bare, false, NULL), 3);
@@ -161,8 +166,7 @@ static void test_avail(void **state)
     assert_int_equal(registry_avail_locked(r, "cobol"), REGISTRY_LANG_DOWN);
     /* Once it reports its languages, the others are unknown again. */
     r->agents[3].state = AGENT_UP;
-    strcpy(r->agents[3].langs[0], "python");
-    r->agents[3].n_langs = 1;
+    registry_apply_health_locked(&r->agents[3], &py);
     assert_int_equal(registry_avail_locked(r, "cobol"), REGISTRY_LANG_UNKNOWN);
     registry_free(r);
 }

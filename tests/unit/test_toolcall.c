@@ -35,29 +35,48 @@ struct parse_case {
     }
 
 static const struct parse_case parse_cases[] = {
-    OK("{\"generated_code\":\"print(1)\"}", "print(1)", "python", 0, -1, 0),
-    OK("{\"code\":\"x=1\"}", "x=1", "python", 0, -1, 0),
-    OK("{\"generated_code\":\"a\",\"code\":\"b\"}", "a", "python", 0, -1, 0),
+    OK("{\"timeout\":1,\"generated_code\":\"print(1)\"}", "print(1)", "python", 1, -1, 0),
+    OK("{\"timeout\":1,\"code\":\"x=1\"}", "x=1", "python", 1, -1, 0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"code\":\"b\"}", "a", "python", 1, -1, 0),
     /* One precedence in every dialect: generated_code wins, wherever it stands. */
-    OK("{\"code\":\"b\",\"generated_code\":\"a\"}", "a", "python", 0, -1, 0),
-    OK("{\"code\":\"s\",\"generated_code\":\"s\"}", "s", "python", 0, -1, 0),
-    OK("{\"generated_code\":null,\"code\":\"b\"}", "b", "python", 0, -1, 0),
-    OK("{\"generated_code\":\"a\",\"code\":5}", "a", "python", 0, -1, 0),
-    OK("{\"generated_code\":\"a\",\"env\":{\"A_1\":\"v\"},\"stdin\":null}", "a", "python", 0, -1,
-       0),
+    OK("{\"timeout\":1,\"code\":\"b\",\"generated_code\":\"a\"}", "a", "python", 1, -1, 0),
+    OK("{\"timeout\":1,\"code\":\"s\",\"generated_code\":\"s\"}", "s", "python", 1, -1, 0),
+    OK("{\"timeout\":1,\"generated_code\":null,\"code\":\"b\"}", "b", "python", 1, -1, 0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"code\":5}", "a", "python", 1, -1, 0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"env\":{\"A_1\":\"v\"},\"stdin\":null}", "a",
+       "python", 1, -1, 0),
     OK("{\"generated_code\":\"\",\"timeout\":5}", "", "python", 5, -1, 0),
     OK("{\"generated_code\":\"a\",\"timeout\":0.5,\"language\":\"PY\"}", "a", "python", 0.5, -1, 0),
     OK("{\"generated_code\":\"a\",\"timeout\":300}", "a", "python", 300, -1, 0),
-    OK("{\"generated_code\":\"a\",\"language\":\"python3\"}", "a", "python", 0, -1, 0),
-    OK("{\"generated_code\":\"a\",\"language\":\"c++\"}", "a", "cpp", 0, -1, 0),
-    OK("{\"generated_code\":\"a\",\"language\":\"cobol\"}", "a", "cobol", 0, -1, 0),
-    OK("{\"generated_code\":\"a\",\"language\":null,\"timeout\":null}", "a", "python", 0, -1, 0),
-    OK("{\"generated_code\":\"a\",\"max_output_characters\":0}", "a", "python", 0, 0, 0),
-    OK("{\"generated_code\":\"a\",\"max_output_characters\":100}", "a", "python", 0, 100, 0),
-    OK("{\"generated_code\":\"a\",\"extra\":[1,2],\"stdin\":\"x\"}", "a", "python", 0, -1, 0),
-    OK("{\"generated_code\":\"a\",\"scenario\":{}}", "a", "python", 0, -1, 1),
-    OK("{\"generated_code\":\"a\",\"scenario\":{\"jitterMs\":5,\"simulateCrash\":false}}", "a",
-       "python", 0, -1, 1),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"language\":\"python3\"}", "a", "python", 1, -1,
+       0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"language\":\"c++\"}", "a", "cpp", 1, -1, 0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"language\":\"cobol\"}", "a", "cobol", 1, -1, 0),
+    OK("{\"generated_code\":\"a\",\"language\":null,\"timeout\":2}", "a", "python", 2, -1, 0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"max_output_characters\":0}", "a", "python", 1, 0,
+       0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"max_output_characters\":100}", "a", "python", 1,
+       100, 0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"extra\":[1,2],\"stdin\":\"x\"}", "a", "python", 1,
+       -1, 0),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"scenario\":{}}", "a", "python", 1, -1, 1),
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"scenario\":{\"jitterMs\":5,\"simulateCrash\":"
+       "false}}",
+       "a", "python", 1, -1, 1),
+    /* The agent's execution fields are checked here and passed on (issue 13 item 4). */
+    OK("{\"timeout\":1,\"generated_code\":\"a\",\"policy\":\"restricted\",\"debug_mode\":true,"
+       "\"trace\":false,\"trace_limit\":5,\"repr_limit\":20,\"max_output_bytes\":9,"
+       "\"input_data\":{\"k\":1},\"processor_id\":\"p1\"}",
+       "a", "python", 1, -1, 0),
+    /* The reference server requires a timeout (the toolkit's tests pin it). */
+    BAD("{\"generated_code\":\"a\"}", "timeout", "missing field 'timeout'"),
+    BAD("{\"generated_code\":\"a\",\"timeout\":null}", "timeout", "missing field 'timeout'"),
+    BAD("{\"timeout\":1,\"generated_code\":\"a\",\"policy\":\"strict\"}", "policy",
+        "\"standard\" or \"restricted\""),
+    BAD("{\"timeout\":1,\"generated_code\":\"a\",\"debug_mode\":\"yes\"}", "debug_mode", "boolean"),
+    BAD("{\"timeout\":1,\"generated_code\":\"a\",\"repr_limit\":1}", "repr_limit", "between"),
+    BAD("{\"timeout\":1,\"generated_code\":\"a\",\"processor_id\":5}", "processor_id",
+        "must be a string"),
     BAD("", "body", "empty"),
     BAD("hello", "body", "not valid JSON"),
     BAD("{", "body", "not valid JSON"),
@@ -127,7 +146,7 @@ static void test_parse_table(void **state)
 
 static void test_parse_nul_in_code(void **state)
 {
-    static const char body[] = "{\"generated_code\":\"a\\u0000b\"}";
+    static const char body[] = "{\"generated_code\":\"a\\u0000b\",\"timeout\":1}";
     struct toolcall_req req;
 
     (void)state;
@@ -161,9 +180,8 @@ static void test_agent_body(void **state)
     toolcall_req_done(&req);
 
     /* No timeout, no limit: the agent's defaults apply. */
-    assert_int_equal(toolcall_parse("{\"code\":\"y\"}", 12, 300, &req, NULL), 0);
+    assert_int_equal(toolcall_parse("{\"code\":\"y\",\"timeout\":1}", 24, 300, &req, NULL), 0);
     o = toolcall_agent_body(&req, "y", 1);
-    assert_null(json_object_get(o, "timeout"));
     assert_null(json_object_get(o, "max_output_bytes"));
     assert_null(json_object_get(o, "scenario"));
     json_decref(o);
@@ -173,9 +191,10 @@ static void test_agent_body(void **state)
 /* The scenario reaches the agent unchanged (the agent applies it); its delay is known. */
 static void test_agent_body_scenario(void **state)
 {
-    static const char body[] = "{\"code\":\"1\",\"scenario\":{\"artificialDelayMs\":300,"
-                               "\"simulateCrash\":true,\"jitterMs\":null,"
-                               "\"allowHosts\":[\"*.example.com\",\"a.b:443\"]}}";
+    static const char body[] =
+        "{\"code\":\"1\",\"timeout\":1,\"scenario\":{\"artificialDelayMs\":300,"
+        "\"simulateCrash\":true,\"jitterMs\":null,"
+        "\"allowHosts\":[\"*.example.com\",\"a.b:443\"]}}";
     struct toolcall_req req;
     json_t *o, *want;
 
@@ -234,6 +253,18 @@ static const struct reply_case reply_cases[] = {
     {"{\"status\":\"completed\",\"stdout\":\"big<output cut>\",\"stderr\":\"\","
      "\"truncated\":true}",
      -1, "completed", "big<output cut>", "", true},
+    /* A Python compile error reported as python3.11 -c does gets the traceback header the
+     * reference server's traceback.format_exc() always writes; other languages do not. */
+    {"{\"status\":\"failed\",\"language\":\"python\",\"stdout\":\"\",\"stderr\":\"  File "
+     "\\\"<string>\\\", line 1\\n    print(\\n         ^\\nSyntaxError: '(' was never closed\\n\","
+     "\"error\":\"SyntaxError: '(' was never closed (line 1)\"}",
+     -1, "error", "",
+     "Traceback (most recent call last):\n  File \"<string>\", line 1\n    print(\n         ^\n"
+     "SyntaxError: '(' was never closed\n",
+     false},
+    {"{\"status\":\"failed\",\"language\":\"bash\",\"stdout\":\"\",\"stderr\":\"E: x\\n\","
+     "\"error\":\"E: x\"}",
+     -1, "error", "", "E: x\n", false},
     {"{\"status\":\"running\"}", -1, "error", "", "", false},
     {"{}", -1, "error", "", "", false},
 };
@@ -266,7 +297,7 @@ static void test_reply_extra_fields(void **state)
 {
     json_t *res = json_loads("{\"status\":\"completed\",\"stdout\":\"\",\"stderr\":\"\","
                              "\"execution_id\":\"e1\",\"exit_code\":0,\"execution_time\":0.01,"
-                             "\"language\":\"python\",\"result\":[1,2],\"debug_info\":{}}",
+                             "\"language\":\"python\",\"result\":[1,2],\"debug_info\":null}",
                              0, NULL);
     json_t *o = toolcall_reply(res, -1);
 
@@ -277,6 +308,50 @@ static void test_reply_extra_fields(void **state)
     assert_null(json_object_get(o, "debug_info"));
     assert_null(json_object_get(o, "warnings"));
     assert_null(json_object_get(o, "scenario"));
+    json_decref(o);
+    json_decref(res);
+}
+
+/* Every execution field the agent takes reaches it as sent; an unknown one is a warning. */
+static void test_agent_body_exec_fields(void **state)
+{
+    static const char body[] =
+        "{\"code\":\"1\",\"timeout\":1,\"policy\":\"restricted\",\"debug_mode\":true,"
+        "\"trace\":true,\"trace_limit\":5,\"repr_limit\":20,\"max_output_bytes\":9,"
+        "\"max_output_characters\":100,\"input_data\":{\"k\":[1]},\"processor_id\":\"p1\","
+        "\"lang\":\"js\",\"execution_id\":\"x\"}";
+    static const char *const pass[] = {REQFIELDS_EXEC_NAMES};
+    struct toolcall_req req;
+    json_t *o, *want;
+
+    (void)state;
+    assert_int_equal(toolcall_parse(body, sizeof(body) - 1, 300, &req, NULL), 0);
+    o = toolcall_agent_body(&req, "1", 1);
+    want = json_loads(body, 0, NULL);
+    assert_non_null(o);
+    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++)
+        assert_true(json_equal(json_object_get(o, pass[i]), json_object_get(want, pass[i])));
+    assert_null(json_object_get(o, "lang"));
+    assert_int_equal(json_array_size(req.warnings), 2);
+    assert_string_equal(json_string_value(json_array_get(req.warnings, 0)),
+                        "unknown field 'lang' ignored (did you mean 'language'?)");
+    assert_string_equal(json_string_value(json_array_get(req.warnings, 1)),
+                        "unknown field 'execution_id' ignored");
+    json_decref(o);
+    json_decref(want);
+    toolcall_req_done(&req);
+}
+
+/* debug_info comes back when the agent sent one (debug_mode or trace asked for it). */
+static void test_reply_debug_info(void **state)
+{
+    json_t *res = json_loads("{\"status\":\"completed\",\"stdout\":\"\",\"stderr\":\"\","
+                             "\"debug_info\":{\"variables_after\":{}}}",
+                             0, NULL);
+    json_t *o = toolcall_reply(res, -1);
+
+    (void)state;
+    assert_true(json_equal(json_object_get(o, "debug_info"), json_object_get(res, "debug_info")));
     json_decref(o);
     json_decref(res);
 }
@@ -345,6 +420,8 @@ int main(void)
         cmocka_unit_test(test_agent_body),
         cmocka_unit_test(test_reply_table),
         cmocka_unit_test(test_reply_extra_fields),
+        cmocka_unit_test(test_agent_body_exec_fields),
+        cmocka_unit_test(test_reply_debug_info),
         cmocka_unit_test(test_char_prefix),
         cmocka_unit_test(test_process_status),
         cmocka_unit_test(test_agent_body_scenario),
