@@ -203,8 +203,9 @@ static const struct job_case job_cases[] = {
     {"{\"code\":\"x\",\"generated_code\":\"y\"}", 0, NULL, NULL, "y", "python", 0, 0},
     {"{\"generated_code\":\"y\",\"code\":\"x\"}", 0, NULL, NULL, "y", "python", 0, 0},
     {"{\"generated_code\":null,\"code\":\"x\"}", 0, NULL, NULL, "x", "python", 0, 0},
-    /* The job API does not read stdin or env: ignored, not checked. */
-    {"{\"code\":\"x\",\"stdin\":5,\"env\":{\"A\":1}}", 0, NULL, NULL, "x", "python", 0, 0},
+    /* The job API reads stdin and env (issue 13): checked like every dialect's. */
+    {"{\"code\":\"x\",\"stdin\":5}", -ERR_INVALID, "stdin", "must be a string", NULL, NULL, 0, 0},
+    {"{\"code\":\"x\",\"env\":{\"A\":1}}", -ERR_INVALID, "env", "", NULL, NULL, 0, 0},
     {"{\"code\":\"x\",\"generated_code\":[]}", -ERR_INVALID, "generated_code", "must be a string",
      NULL, NULL, 0, 0},
     {"{\"code\":\"x\",\"scenario\":null}", 0, NULL, NULL, "x", "python", 0, 0},
