@@ -90,3 +90,20 @@ def test_root_lists_every_endpoint_it_serves(agent):
         st, rbody, _ = agent.request(method, path, {} if method == "POST" else None)
         assert st not in (405,), (ep, st, rbody)
         assert st != 404 or "Execution not found" in str(rbody), (ep, st, rbody)
+
+
+# -- 10: simulateMemoryLeak ----------------------------------------------------------------------
+
+def test_memory_leak_ends_the_program_as_oom(agent):
+    code = 'import time\nprint("start", flush=True)\ntime.sleep(8)\nprint("end")\n'
+    scn = {"simulateMemoryLeak": True, "leakMbPerSec": 400, "memoryLimitMb": 200}
+    t0 = time.monotonic()
+    res = agent.execute(code, timeout=20, scenario=scn)
+    wall = time.monotonic() - t0
+    iso = agent.health().get("isolation") or {}
+    mem = iso.get("cgroup_memory")
+    if not (mem.get("on") if isinstance(mem, dict) else mem):
+        pytest.skip("no memory cgroup here: the leak ends as signaled (documented)")
+    assert res["status"] == "failed" and res["exit_reason"] == "oom", short(res)
+    assert res["stdout"] == "start\n", short(res)  # it never got to "end"
+    assert wall < 6, wall
