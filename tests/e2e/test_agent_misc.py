@@ -107,3 +107,109 @@ def test_memory_leak_ends_the_program_as_oom(agent):
     assert res["status"] == "failed" and res["exit_reason"] == "oom", short(res)
     assert res["stdout"] == "start\n", short(res)  # it never got to "end"
     assert wall < 6, wall
+
+
+# -- 13: a timeout says where ----------------------------------------------------------------------
+
+SPIN = ("def spin(n):\n"
+        "    total = 0\n"
+        "    while total >= 0:\n"
+        "        total += n\n"
+        "\n"
+        "items = [1, 2, 3]\n"
+        "print('before', flush=True)\n"
+        "spin(len(items))\n")
+
+
+def warm(ag):
+    """One quick run first: a cold first start may take longer than the 1 s timeouts below
+    (then the deadline comes before the code starts, which says so)."""
+    assert ag.execute("print(1)", timeout=30)["status"] == "completed"
+
+
+def test_timeout_reports_the_line_function_and_locals(agent):
+    warm(agent)
+    res = agent.execute(SPIN, timeout=1)
+    assert res["status"] == "timeout" and res["exit_reason"] == "timeout", short(res)
+    assert res["stdout"] == "before\n", short(res)
+    line = res["stderr"].splitlines()[-1]
+    assert line.startswith("Timed out at line ") and " in spin(): " in line, res["stderr"]
+    where = res["debug_info"]["timeout"]
+    assert where["function"] == "spin" and where["lineno"] in (3, 4), where
+    assert line == f"Timed out at line {where['lineno']} in spin(): {where['line']}"
+    outer, inner = where["stack"]
+    assert (outer["name"], outer["lineno"], outer["line"]) == ("<module>", 8, "spin(len(items))")
+    assert inner["locals"]["n"]["value"] == 3 and inner["locals"]["total"]["type"] == "int"
+    assert res["debug_info"]["variables_after"]["items"]["value"] == [1, 2, 3]
+    st, dbg, _ = agent.get(f"/debug/{res['execution_id']}")
+    assert st == 200 and dbg["debug_info"]["timeout"] == where, dbg
+
+
+def test_timeout_location_bounds_a_slow_repr(agent):
+    code = ("class Slow:\n"
+            "    def __repr__(self):\n"
+            "        while True:\n"
+            "            pass\n"
+            "x = Slow()\n"
+            "import time\n"
+            "time.sleep(30)\n")
+    warm(agent)
+    t0 = time.monotonic()
+    res = agent.execute(code, timeout=1)
+    wall = time.monotonic() - t0
+    assert res["status"] == "timeout", short(res)
+    assert res["stderr"] == "Timed out at line 7 in <module>: time.sleep(30)\n", res["stderr"]
+    assert res["debug_info"]["variables_after"]["x"]["repr"] == "<repr timed out>"
+    assert wall < 3.5, wall
+
+
+def test_timeout_without_debug_mode_still_prints_the_line(agent):
+    warm(agent)
+    res = agent.execute("import time\nwhile True:\n    time.sleep(0.01)\n", timeout=1,
+                        debug_mode=False)
+    assert res["status"] == "timeout", short(res)
+    assert res["stderr"] == "Timed out at line 3 in <module>: time.sleep(0.01)\n", res["stderr"]
+    assert res["debug_info"] is None
+
+
+@pytest.mark.parametrize("code", [
+    "import os\nos.system('sleep 30')\n",  # blocked in C (waitpid retries): never back in Python
+    "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])\n"
+    "time.sleep(30)\n",  # the request cannot even be delivered
+])
+def test_program_stuck_in_c_still_times_out_on_time(agent, code):
+    t0 = time.monotonic()
+    res = agent.execute(code, timeout=1)
+    wall = time.monotonic() - t0
+    assert res["status"] == "timeout" and res["exit_reason"] == "timeout", short(res)
+    assert "Timed out at" not in res["stderr"]
+    assert wall < 3.5, wall
+    assert agent.health()["status"] == "ok"
+
+
+EXEC_SPIN = {"javascript": "while (true) {}\n", "c": "int main(void) { for (;;) {} }\n",
+             "bash": "while true; do :; done\n"}
+
+
+def test_exec_runtimes_are_killed_at_once_without_a_report(agent):
+    langs = [lang for lang in EXEC_SPIN if lang in agent.health()["languages"]]
+    if not langs:
+        pytest.skip("no exec runtime installed")
+    res = agent.execute(EXEC_SPIN[langs[0]], language=langs[0], timeout=1)
+    assert res["status"] == "timeout", short(res)
+    assert "Timed out at" not in res["stderr"] and res["debug_info"] is None, short(res)
+
+
+def test_nvidia_dialect_stderr_ends_with_timed_out(tmp_path):
+    from orch_fixtures import Orchestrator
+    o = Orchestrator(tmp_path)
+    try:
+        assert o.run_ok("print(1)", timeout=30)["process_status"] == "completed"
+        st, res, _ = o.execute(SPIN, timeout=1, language="python")
+        assert st == 200 and res["process_status"] == "timeout", res
+        lines = res["stderr"].splitlines()
+        assert lines[-1] == "Timed out", res
+        assert lines[-2].startswith("Timed out at line ") and "in spin():" in lines[-2], res
+        assert res["stdout"] == "before\n"
+    finally:
+        o.stop()
