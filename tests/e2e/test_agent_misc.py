@@ -18,31 +18,29 @@ def short(res):
 
 # -- 8: /adjust-processor ------------------------------------------------------------------------
 
-def test_adjust_rejected_first_attempt_answers_a_rejection(make_agent):
-    be = Backend(codes=[422])
+def first_answer(make_agent, code):
+    """(status, body, items) of one adjustment whose first attempt the backend answers code."""
+    be = Backend(codes=[code])
     try:
         ag = make_agent(backend_url=be.url)
-        st, body, _ = ag.post("/adjust-processor", {"processor_id": "p-rej",
-                                                    "adjustments": {"cpu": -1}})
-        assert st == 422, body
-        assert body["status"] == "rejected" and body["http_status"] == 422, body
-        assert body["error"]["field"] == "adjustments" and "422" in body["error"]["message"]
-        (it,) = items(ag)
-        assert it["id"] == body["id"] and it["state"] == "rejected"
+        st, body, _ = ag.post("/adjust-processor", {"processor_id": "p", "adjustments": {"a": 1}})
+        return st, body, items(ag)
     finally:
         be.stop()
+
+
+def test_adjust_rejected_first_attempt_answers_a_rejection(make_agent):
+    st, body, its = first_answer(make_agent, 422)
+    assert st == 422, body
+    assert body["status"] == "rejected" and body["http_status"] == 422, body
+    assert body["error"]["field"] == "adjustments" and "422" in body["error"]["message"]
+    assert [(it["id"], it["state"]) for it in its] == [(body["id"], "rejected")]
 
 
 def test_adjust_retryable_failure_is_queued_with_its_reason(make_agent):
-    be = Backend(codes=[503])
-    try:
-        ag = make_agent(backend_url=be.url)
-        st, body, _ = ag.post("/adjust-processor", {"processor_id": "p-5xx",
-                                                    "adjustments": {"a": 1}})
-        assert st == 202 and body["status"] == "queued", body
-        assert body["http_status"] == 503 and "503" in body["last_error"], body
-    finally:
-        be.stop()
+    st, body, _ = first_answer(make_agent, 503)
+    assert st == 202 and body["status"] == "queued", body
+    assert body["http_status"] == 503 and "503" in body["last_error"], body
 
 
 def test_adjust_without_backend_says_so(make_agent):
