@@ -12,6 +12,7 @@ SIGKILL ends it on time; a user __repr__ that hangs is cut by a CallGuard well i
 Outside the user code (set-up, the report) the signal is ignored: the report keeps the grace.
 """
 
+import _signal as _c_signal  # signal.signal is a Python wrapper that needs the builtins
 import os
 import signal
 import sys
@@ -27,10 +28,12 @@ MAX_LOCALS = 30  # locals described per frame
 REPR_BUDGET_S = 0.2  # every repr together, well inside the zygote's grace
 REPR_PER_CALL_S = 0.05
 
-_signal = signal.signal
+_signal = _c_signal.signal
 _settrace = sys.settrace
 _os_exit = os._exit
 _CATCH_ALL = BaseException
+_SIGNAL_ERRORS = (ValueError, OSError)  # bound now: user code may clear builtins
+_SIG_IGN = _c_signal.SIG_IGN  # the C module takes its own int, not the enum
 
 _result_fd = 3
 _early = False  # the deadline came before the user code started
@@ -44,7 +47,7 @@ def start(result_fd):
     _result_fd, _early = result_fd, False
     try:
         _signal(REPORT_SIGNAL, _on_early)
-    except (ValueError, OSError):
+    except _SIGNAL_ERRORS:
         pass
 
 
@@ -64,7 +67,7 @@ def arm(execution, namespace, trace):
         _on_deadline(REPORT_SIGNAL, None)
     try:
         _signal(REPORT_SIGNAL, _on_deadline)
-    except (ValueError, OSError):  # not the main thread: nothing to report from
+    except _SIGNAL_ERRORS:  # not the main thread: nothing to report from
         _armed = None
 
 
@@ -73,8 +76,8 @@ def disarm():
     global _armed
     _armed = None
     try:
-        _signal(REPORT_SIGNAL, signal.SIG_IGN)
-    except (ValueError, OSError):
+        _signal(REPORT_SIGNAL, _SIG_IGN)
+    except _SIGNAL_ERRORS:
         pass
 
 
@@ -85,6 +88,7 @@ def _on_deadline(signum, frame):
     _settrace(None)  # the handler's own lines are not the program's
     disarm()
     try:
+        _runner._BUILTINS.update(_runner._BUILTINS_SNAPSHOT)  # the code may have cleared them
         _report_and_exit(state, frame)
     finally:
         _os_exit(EXIT_CODE)

@@ -98,3 +98,9 @@ def test_after_the_user_code_the_signal_is_ignored():
 
 def test_summary_without_user_frames():
     assert deadline.summary({"lineno": None}) == "Timed out outside the submitted code\n"
+
+
+def test_report_after_the_code_cleared_builtins():
+    out = execute(ASK.replace("os.kill", "__builtins__.__dict__.clear(); os.kill"))
+    assert out.stderr.startswith("Timed out at line 2 in <module>: "), out
+    assert out.debug["timeout"]["lineno"] == 2
