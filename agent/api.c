@@ -35,10 +35,9 @@ struct api {
 /* What a request that waits keeps (http_req_set_data). */
 struct api_req {
     struct api *api;
-    struct exec *ex;    /* the execution this request waits for (a reference), or NULL */
-    char adj_id[40];    /* POST /adjust-processor: the item, once stored */
-    bool adj_delivered; /* its first attempt reached the backend (written before
-                           the wake) */
+    struct exec *ex;  /* the execution this request waits for (a reference), or NULL */
+    char adj_id[40];  /* POST /adjust-processor: the item, once stored */
+    json_t *adj_item; /* its state after the first attempt (owned; written before the wake) */
 };
 
 /* The request is over: no more wakes from the manager, then the reference goes.
@@ -51,6 +50,7 @@ static void api_req_free(struct http_req *r, void *data)
         exec_mgr_clear_waiter(q->api->mgr, q->ex, r);
         exec_unref(q->ex);
     }
+    json_decref(q->adj_item);
     free(q);
 }
 
@@ -241,23 +241,49 @@ static enum MHD_Result api_debug(struct api *a, struct http_req *r, const char *
 }
 
 /* Outbox callback after an adjustment's first delivery attempt (outbox thread,
- * its lock held). */
-static void api_on_adjust_first(void *arg, bool delivered)
+ * its lock held): item is ours. */
+static void api_on_adjust_first(void *arg, json_t *item)
 {
     struct http_req *r = arg;
     struct api_req *q = http_req_data(r);
 
-    q->adj_delivered = delivered;
+    q->adj_item = item;
     http_req_wake(r);
 }
 
+/* The first attempt's outcome: 200 delivered; 422 when the backend refused the item for good
+ * (it is never resent); else 202 queued, saying why it waits (no backend, the backend's
+ * answer or the transport error). */
 static enum MHD_Result api_reply_adjust(struct http_req *r)
 {
     struct api_req *q = http_req_data(r);
+    const char *state = json_string_value(json_object_get(q->adj_item, "state"));
+    json_t *code = json_object_get(q->adj_item, "http_status");
+    json_t *why = json_object_get(q->adj_item, "last_error"), *o;
+    unsigned status = MHD_HTTP_ACCEPTED;
 
-    return http_req_json(r, q->adj_delivered ? MHD_HTTP_OK : MHD_HTTP_ACCEPTED,
-                         json_pack("{s:s, s:s}", "status",
-                                   q->adj_delivered ? "delivered" : "queued", "id", q->adj_id));
+    if (state && !strcmp(state, "delivered")) {
+        status = MHD_HTTP_OK;
+        o = json_pack("{s:s, s:s}", "status", "delivered", "id", q->adj_id);
+    } else if (state && !strcmp(state, "rejected")) {
+        char msg[160];
+
+        status = MHD_HTTP_UNPROCESSABLE_CONTENT;
+        snprintf(msg, sizeof(msg),
+                 "the backend rejected the adjustment (HTTP %lld); it will not be resent",
+                 (long long)json_integer_value(code));
+        o = http_req_error_body(r, ERR_INVALID, "adjustments", msg);
+        if (o)
+            json_object_set_new(o, "status", json_string("rejected"));
+    } else {
+        o = json_pack("{s:s, s:s}", "status", "queued", "id", q->adj_id);
+    }
+    if (o && status != MHD_HTTP_OK) {
+        json_object_set_new(o, "id", json_string(q->adj_id));
+        json_object_set(o, "http_status", code ? code : json_null());
+        json_object_set(o, "last_error", why ? why : json_null());
+    }
+    return http_req_json(r, status, o);
 }
 
 /* POST /adjust-processor: stored on disk first, then the first delivery attempt
@@ -369,14 +395,22 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
     return http_req_json(r, MHD_HTTP_OK, o);
 }
 
+/* GET /: every endpoint of the table (api_route.c), so the list is what is served. */
 static enum MHD_Result api_root(struct http_req *r)
 {
-    return http_req_json(
-        r, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s]}", "service", "sandpit-agent", "version",
-                  API_VERSION, "endpoints", "POST /execute", "GET /execution/{id}",
-                  "DELETE /execution/{id}", "GET /executions?limit=&offset=&processor_id=",
-                  "GET /debug/{id}", "GET /languages", "GET /health", "GET /metrics"));
+    json_t *list = json_array(), *o;
+    char ep[128];
+
+    for (size_t i = 0; list && api_route_endpoint(i, ep, sizeof(ep)); i++) {
+        if (json_array_append_new(list, json_string(ep)) < 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    o = list ? json_pack("{s:s, s:s, s:o}", "service", "sandpit-agent", "version", API_VERSION,
+                         "endpoints", list)
+             : NULL;
+    return http_req_json(r, MHD_HTTP_OK, o);
 }
 
 static enum MHD_Result api_metrics(struct api *a, struct http_req *r)

@@ -2,6 +2,8 @@
  */
 #include "api_route.h"
 
+#include <stdio.h>
+
 static const struct route_row api_route_rows[] = {
     {API_ROOT, "GET", "/", ROUTE_ARG_NONE, "", "root"},
     {API_EXECUTE, "POST", "/execute", ROUTE_ARG_NONE, "", "execute"},
@@ -20,4 +22,19 @@ int api_route_parse(const char *method, const char *path, size_t len, struct rou
 {
     return route_table_match(api_route_rows, sizeof(api_route_rows) / sizeof(api_route_rows[0]),
                              method, path, len, m);
+}
+
+int api_route_endpoint(size_t i, char *out, size_t size)
+{
+    const struct route_row *row;
+
+    if (i >= sizeof(api_route_rows) / sizeof(api_route_rows[0]))
+        return 0;
+    row = &api_route_rows[i];
+    snprintf(out, size, "%s %s%s%s", row->method, row->prefix,
+             row->arg == ROUTE_ARG_NONE   ? ""
+             : row->arg == ROUTE_ARG_UUID ? "{id}"
+                                          : "{name}",
+             row->suffix);
+    return 1;
 }

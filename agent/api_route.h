@@ -26,5 +26,8 @@ enum api_route_id {
  * endpoints; returns and fills m as route_table_match does (-EINVAL: the {id}
  * is not an execution id). */
 int api_route_parse(const char *method, const char *path, size_t len, struct route_match *m);
+/* Endpoint i of the table as "METHOD /path" ({id} for an id segment) into out: 1, or 0 past
+ * the last (GET / lists them all, so the list cannot drift from what is served). */
+int api_route_endpoint(size_t i, char *out, size_t size);
 
 #endif

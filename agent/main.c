@@ -89,7 +89,8 @@ static const struct cfg_opt agent_opts[] = {
 
 static const char agent_usage[] =
     "usage: sandpit-agent [options]\n"
-    "Runs Python (and later other languages) for AI agents over HTTP; see README.md.";
+    "Runs code for AI agents over HTTP: Python, and every other installed runtime (see\n"
+    "--languages and GET /languages); see README.md.";
 
 /* Options the zygote must not see: every execution is a copy of the zygote's memory, argv and
  * environment strings included, so a secret there is readable by user code. */
@@ -265,6 +266,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "sandpit-agent: %s\n", e.msg);
         return 2;
     }
+    /* The state directory is ours alone (its lock), or we do not start; no thread yet. */
+    ob = outbox_new(cfg.state_dir, cfg.backend_url, &e);
+    if (!ob) {
+        fprintf(stderr, "sandpit-agent: %s\n", e.msg);
+        runtimes_free(rts);
+        return 2;
+    }
 
     /* Before any thread: signals go to the signalfd, and the zygote starts now. */
     sfd = daemon_signals(false);
@@ -288,8 +296,7 @@ int main(int argc, char **argv)
         log_error("%s", e.msg);
         goto out;
     }
-    ob = outbox_new(cfg.state_dir, cfg.backend_url, &e);
-    if (!ob) {
+    if (outbox_start(ob, &e) < 0) {
         log_error("outbox: %s", e.msg);
         goto out;
     }

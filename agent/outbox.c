@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ struct outbox {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     pthread_t thread;
+    int lock_fd; /* <dir>/.lock, flock'd for the outbox's lifetime */
     bool stop;
     struct outbox_item *items;
     size_t n_items;
@@ -77,6 +79,27 @@ out:
 static const char *outbox_state(const struct outbox_item *it)
 {
     return json_string_value(json_object_get(it->doc, "state"));
+}
+
+/* Tells the request waiting for its first attempt (if any) how it went. Lock held. */
+static void outbox_tell_first(struct outbox_item *it)
+{
+    if (it->first_fn) {
+        it->first_fn(it->first_arg, json_deep_copy(it->doc));
+        it->first_fn = NULL;
+    }
+}
+
+/* No backend: a pending item says why it waits (persisted once). Lock held. */
+static void outbox_mark_no_backend(struct outbox *o, struct outbox_item *it)
+{
+    const char *le = json_string_value(json_object_get(it->doc, "last_error"));
+
+    if (le && !strcmp(le, OUTBOX_NO_BACKEND))
+        return;
+    json_object_set_new(it->doc, "last_error", json_string(OUTBOX_NO_BACKEND));
+    if (outbox_persist(o, it) < 0)
+        log_warn("adjustment %s: cannot persist its state, ignoring", it->id);
 }
 
 static size_t outbox_discard(char *p, size_t size, size_t n, void *arg)
@@ -172,10 +195,8 @@ static void outbox_attempt(struct outbox *o, struct outbox_item *it)
     }
     if (outbox_persist(o, it) < 0)
         log_warn("adjustment %s: cannot persist its state, ignoring", it->id);
-    if (first) {
-        it->first_fn(it->first_arg, !strcmp(outbox_state(it), "delivered"));
-        it->first_fn = NULL;
-    }
+    if (first)
+        outbox_tell_first(it);
 }
 
 static void *outbox_thread(void *arg)
@@ -191,11 +212,9 @@ static void *outbox_thread(void *arg)
             if (strcmp(outbox_state(it), "pending") != 0)
                 continue;
             if (!o->backend[0]) {
-                /* No backend: report "queued" to the first waiter at once. */
-                if (it->first_fn) {
-                    it->first_fn(it->first_arg, false);
-                    it->first_fn = NULL;
-                }
+                /* No backend: the first waiter hears so at once. */
+                outbox_mark_no_backend(o, it);
+                outbox_tell_first(it);
                 continue;
             }
             if (it->next_ns <= now) {
@@ -272,16 +291,39 @@ static void outbox_load(struct outbox *o)
     closedir(d);
 }
 
+/* Takes <dir>/.lock: two agents on one directory would both deliver every item. */
+static int outbox_lock_dir(struct outbox *o, struct err *e)
+{
+    char path[600];
+
+    snprintf(path, sizeof(path), "%s/.lock", o->dir);
+    o->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (o->lock_fd < 0)
+        return err_set(e, errno, "state-dir", "cannot open '%s': %s", path, strerror(errno));
+    if (flock(o->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        int r = errno;
+
+        fdio_close(&o->lock_fd);
+        if (r == EWOULDBLOCK)
+            return err_set(e, EBUSY, "state-dir",
+                           "state directory '%s' is in use by another agent (it holds '%s'); "
+                           "give each agent its own --state-dir",
+                           o->dir, path);
+        return err_set(e, r, "state-dir", "cannot lock '%s': %s", path, strerror(r));
+    }
+    return 0;
+}
+
 struct outbox *outbox_new(const char *dir, const char *backend_url, struct err *e)
 {
     struct outbox *o = calloc(1, sizeof(*o));
     size_t pending = 0;
-    int r;
 
     if (!o) {
         err_set(e, ENOMEM, "", "out of memory");
         return NULL;
     }
+    o->lock_fd = -1;
     snprintf(o->dir, sizeof(o->dir), "%s", dir);
     snprintf(o->backend, sizeof(o->backend), "%s", backend_url ? backend_url : "");
     /* "http://host:port/" and "http://host:port" name the same backend. */
@@ -292,6 +334,10 @@ struct outbox *outbox_new(const char *dir, const char *backend_url, struct err *
         free(o);
         return NULL;
     }
+    if (outbox_lock_dir(o, e) < 0) {
+        free(o);
+        return NULL;
+    }
     pthread_mutex_init(&o->lock, NULL);
     pthread_cond_init(&o->cond, NULL);
     outbox_load(o);
@@ -299,14 +345,18 @@ struct outbox *outbox_new(const char *dir, const char *backend_url, struct err *
         pending += !strcmp(outbox_state(it), "pending");
     if (pending)
         log_info("outbox: %zu undelivered adjustments will be resent", pending);
-    r = pthread_create(&o->thread, NULL, outbox_thread, o);
-    if (r) {
-        err_set(e, r, "", "cannot start the outbox thread: %s", strerror(r));
-        o->thread = 0;
-        outbox_free(o);
-        return NULL;
-    }
     return o;
+}
+
+int outbox_start(struct outbox *o, struct err *e)
+{
+    int r = pthread_create(&o->thread, NULL, outbox_thread, o);
+
+    if (r) {
+        o->thread = 0;
+        return err_set(e, r, "", "cannot start the outbox thread: %s", strerror(r));
+    }
+    return 0;
 }
 
 void outbox_free(struct outbox *o)
@@ -322,12 +372,8 @@ void outbox_free(struct outbox *o)
     }
     /* Requests still waiting for a first attempt get "queued": the item is on disk and will be
      * sent after the restart. */
-    for (struct outbox_item *it = o->items; it; it = it->next) {
-        if (it->first_fn) {
-            it->first_fn(it->first_arg, false);
-            it->first_fn = NULL;
-        }
-    }
+    for (struct outbox_item *it = o->items; it; it = it->next)
+        outbox_tell_first(it);
     while (o->items) {
         struct outbox_item *it = o->items;
 
@@ -337,6 +383,7 @@ void outbox_free(struct outbox *o)
     }
     pthread_cond_destroy(&o->cond);
     pthread_mutex_destroy(&o->lock);
+    fdio_close(&o->lock_fd); /* releases the flock */
     free(o);
 }
 
@@ -390,6 +437,8 @@ int outbox_add(struct outbox *o, json_t *body, char *id, outbox_first_fn fn, voi
         json_object_set_new(doc, "reason", json_null());
     if (!json_object_get(doc, "execution_id"))
         json_object_set_new(doc, "execution_id", json_null());
+    if (!o->backend[0])
+        json_object_set_new(doc, "last_error", json_string(OUTBOX_NO_BACKEND));
 
     pthread_mutex_lock(&o->lock);
     if (o->n_items >= OUTBOX_MAX_ITEMS) {

@@ -65,8 +65,9 @@ int scenario_apply_job(const struct scenario *s, const struct agent_cfg *cfg,
         job->leak_mb_s = (uint32_t)ceil(s->leak_mb_per_sec > 0 ? s->leak_mb_per_sec : 100);
         if (!scenario_apply_layer(isolation, ISOLATE_CGROUP_MEMORY, &why))
             scenario_apply_warn(warnings,
-                                "simulateMemoryLeak: no memory cgroup (%s); the companion stops at "
-                                "its own address-space limit instead of an out-of-memory kill",
+                                "simulateMemoryLeak: no memory cgroup (%s); the leak ends at its "
+                                "own address-space limit and the program is then killed "
+                                "(SIGKILL, reported as signaled, not oom)",
                                 why);
     }
     if (s->cpu_limit > 0) {

@@ -25,7 +25,7 @@ import time
 import traceback
 import types
 
-from . import debuginfo, describe, errors, hints, policy, program, tracer
+from . import deadline, debuginfo, describe, errors, hints, policy, program, tracer
 from .program import CODE_FILENAME
 
 RESULT_JSON_LIMIT = 64 * 1024  # trailing-expression value returned as JSON up to this size
@@ -170,6 +170,7 @@ def run(spec, result_fd):
     Returns the exit code (also in the frame). Never raises: a failure of
     the harness itself becomes an "InternalError: ..." result.
     """
+    deadline.start(result_fd)
     try:
         try:
             report = _Execution(Spec.parse(spec)).run()
@@ -437,7 +438,9 @@ class _Execution:
         if self.restriction is not None:
             self.restriction.install()
         trace = tracer.LineTracer(self.spec.trace_limit) if self.spec.trace else None
+        deadline.arm(self, namespace, trace)  # a timeout reports where it was
         value, exc = self._run_user_code(prog, namespace, trace)
+        deadline.disarm()
         _BUILTINS.update(_BUILTINS_SNAPSHOT)
         if exc is not None:
             _cut_deep_tracebacks(exc)

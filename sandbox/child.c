@@ -195,6 +195,35 @@ static int child_job_limits(const struct child_ctx *c, const struct zyg_job *job
     return 0;
 }
 
+/* simulateMemoryLeak: a watcher whose child touches leak_mb_s MiB a second in ten steps until
+ * the memory limit stops it. The leak stands for the program's own, so when the leaker dies
+ * (the memory cgroup's OOM kill, or its address-space limit without one) the watcher kills the
+ * program as the OOM killer would have: the execution ends there (as oom when the cgroup
+ * counted the kill), not when the program would have finished. Never returns. */
+static __attribute__((noreturn)) void child_leak_watch(pid_t prog, uint32_t leak_mb_s)
+{
+    pid_t leaker = fork();
+    int st;
+
+    if (leaker == 0) {
+        size_t step = ((size_t)(leak_mb_s ? leak_mb_s : 100) << 20) / 10;
+        struct timespec tick = {0, 100000000};
+
+        for (;;) {
+            char *m = malloc(step);
+
+            if (!m)
+                _exit(1); /* the address-space limit: as far as this leak can go */
+            memset(m, 0xa5, step);
+            nanosleep(&tick, NULL);
+        }
+    }
+    while (leaker > 0 && waitpid(leaker, &st, 0) < 0 && errno == EINTR)
+        ;
+    (void)kill(prog, SIGKILL);
+    _exit(0);
+}
+
 /* The scenario's companions, started just before the code in the same PID namespace and
  * cgroups (so they share its CPU and memory budget) and killed with it. */
 static void child_companions(const struct zyg_job *job)
@@ -209,21 +238,11 @@ static void child_companions(const struct zyg_job *job)
         }
     }
     if (job->flags & ZYG_JOB_LEAK) {
-        pid_t p = fork();
+        pid_t prog = getpid(), p = fork();
 
         if (p == 0) {
-            /* Touches leak_mb_s MiB a second in ten steps until the memory limit stops it. */
-            size_t step = ((size_t)(job->leak_mb_s ? job->leak_mb_s : 100) << 20) / 10;
-            struct timespec tick = {0, 100000000};
-
             close_range(0, ~0U, 0);
-            for (;;) {
-                char *m = malloc(step);
-
-                if (m)
-                    memset(m, 0xa5, step);
-                nanosleep(&tick, NULL);
-            }
+            child_leak_watch(prog, job->leak_mb_s);
         }
     }
 }

@@ -43,6 +43,12 @@
 #include "zygote_pidns.h"
 #include "zygote_warm.h"
 
+/* At the deadline a Python program is first asked where it is (harness/deadline.py answers on
+ * the result pipe and exits); SIGKILL follows this much later whatever it does, so a program
+ * stuck in C code is still ended on time. Exec runtimes are killed at once. */
+#define ZYGOTE_REPORT_SIGNAL   SIGUSR2
+#define ZYGOTE_REPORT_GRACE_NS (500 * 1000000LL)
+
 struct zjob {
     uint64_t id;         /* server's job id */
     pid_t pid;           /* user process; 0 once reaped */
@@ -51,6 +57,8 @@ struct zjob {
     int64_t start_ns;    /* monotonic, at fork */
     int64_t deadline_ns; /* monotonic */
     int64_t crash_ns;    /* simulateCrash at: SIGSEGV to the user process; 0 = none */
+    int64_t kill_ns;     /* asked where it is at the deadline: SIGKILL at this time; 0 = none */
+    bool python;         /* the embedded Python runs it (not an exec runtime) */
     uint32_t timeout_ms; /* the run's limit, from the end of the compile phase */
     uint32_t crash_ms;   /* crashAfterMs, counted from the start of the run */
     int ctl;             /* the child's control socket while it compiles or is not ready */
@@ -264,6 +272,7 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
         j->start_ns = clock_mono_ns();
         j->timeout_ms = job->timeout_ms;
         j->crash_ms = (job->flags & ZYG_JOB_CRASH) ? job->crash_after_ms : 0;
+        j->python = !(job->flags & ZYG_JOB_EXEC);
         /* A compile phase has its own limit; the child says "C" on ctl when it is over and the
          * run's clock starts then. A child forked for this job may still be isolating itself:
          * its "R" tells it got through; one that dies without saying it failed its set-up, not
@@ -451,6 +460,8 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
             next = j->deadline_ns;
         if (j->pid > 0 && j->crash_ns && (next < 0 || j->crash_ns < next))
             next = j->crash_ns;
+        if (j->pid > 0 && j->kill_ns && (next < 0 || j->kill_ns < next))
+            next = j->kill_ns;
     }
     /* Wake up to send a pending pool report. */
     if (z->stats_dirty && (next < 0 || z->stats_sent_ns + 100000000 < next))
@@ -469,8 +480,19 @@ static void zygote_check_deadlines(struct zygote *z, int64_t now)
         struct zjob *j = &z->jobs[i];
 
         if (j->pid > 0 && !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED)) &&
-            now >= j->deadline_ns)
+            now >= j->deadline_ns) {
+            if (j->python && !(j->flags & ZYG_ST_COMPILING)) {
+                j->flags |= ZYG_ST_TIMED_OUT;
+                j->kill_ns = now + ZYGOTE_REPORT_GRACE_NS;
+                (void)kill(j->pid, ZYGOTE_REPORT_SIGNAL);
+            } else {
+                zygote_job_kill(z, j, ZYG_ST_TIMED_OUT);
+            }
+        }
+        if (j->pid > 0 && j->kill_ns && now >= j->kill_ns) {
+            j->kill_ns = 0;
             zygote_job_kill(z, j, ZYG_ST_TIMED_OUT);
+        }
         if (j->pid > 0 && j->crash_ns && now >= j->crash_ns) {
             /* simulateCrash at crashAfterMs: the program dies as a segfault would end it. */
             j->crash_ns = 0;

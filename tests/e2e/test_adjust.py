@@ -116,7 +116,7 @@ def test_4xx_is_rejected_not_retried(make_agent):
         ag = make_agent(backend_url=be.url)
         st, body, _ = ag.post("/adjust-processor", {"processor_id": "p4",
                                                     "adjustments": {"x": 1}})
-        assert st == 202 and body["status"] == "queued"
+        assert st == 422 and body["status"] == "rejected"
         assert wait_until(lambda: items(ag)[0]["state"] == "rejected", 5)
         time.sleep(1.2)  # longer than the first backoff: nothing may be resent
         assert len(be.requests) == 1

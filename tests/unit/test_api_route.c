@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -88,6 +90,35 @@ static void test_api_route_nul_and_long(void **state)
     assert_int_equal(strlen(m.arg), ROUTE_ARG_MAX - 1);
 }
 
+/* GET / lists every row, and each listed endpoint routes back to that row. */
+static void test_api_route_endpoint_list(void **state)
+{
+    bool adjust = false, adjustments = false;
+    char ep[128], path[160];
+    size_t i;
+
+    (void)state;
+    for (i = 0; api_route_endpoint(i, ep, sizeof(ep)); i++) {
+        const char *sp = strchr(ep, ' '), *id = strstr(ep, "{id}");
+        struct route_match m;
+        char method[16];
+
+        assert_non_null(sp);
+        snprintf(method, sizeof(method), "%.*s", (int)(sp - ep), ep);
+        if (id)
+            snprintf(path, sizeof(path), "%.*s%s%s", (int)(id - sp - 1), sp + 1, UUID, id + 4);
+        else
+            snprintf(path, sizeof(path), "%s", sp + 1);
+        if (api_route_parse(method, path, strlen(path), &m) != 0 || m.id != api_route_rows[i].id)
+            fail_msg("endpoint %zu '%s' does not route to its row", i, ep);
+        adjust = adjust || !strcmp(ep, "POST /adjust-processor");
+        adjustments = adjustments || !strcmp(ep, "GET /adjustments");
+    }
+    assert_int_equal(i, sizeof(api_route_rows) / sizeof(api_route_rows[0]));
+    assert_true(adjust && adjustments);
+    assert_int_equal(api_route_endpoint(i, ep, sizeof(ep)), 0);
+}
+
 static void test_route_table_under(void **state)
 {
     (void)state;
@@ -102,6 +133,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_api_route_table),
         cmocka_unit_test(test_api_route_nul_and_long),
+        cmocka_unit_test(test_api_route_endpoint_list),
         cmocka_unit_test(test_route_table_under),
     };
 
