@@ -80,7 +80,7 @@ static enum MHD_Result api_not_found(struct http_req *r)
 
     if (o)
         json_object_set_new(o, "detail", json_string("Execution not found"));
-    return http_req_json(r, err_http_status(ERR_NOT_FOUND), o);
+    return http_req_json_take(r, err_http_status(ERR_NOT_FOUND), o);
 }
 
 /* Replies with a finished execution: the result, or 503 if the zygote died
@@ -91,14 +91,14 @@ static enum MHD_Result api_reply_result(struct http_req *r)
     json_t *res = exec_result(q->api->mgr, q->ex), *o;
 
     if (!res || !exec_lost_zygote(q->ex))
-        return http_req_json(r, MHD_HTTP_OK, res);
+        return http_req_json_take(r, MHD_HTTP_OK, res);
     json_decref(res);
     o = http_req_error_body(r, ERR_ZYGOTE_DIED, NULL,
                             "the Python zygote died during this execution; it is "
                             "being restarted, retry");
     if (o)
         json_object_set_new(o, "execution_id", json_string(exec_id(q->ex)));
-    return http_req_json(r, err_http_status(ERR_ZYGOTE_DIED), o);
+    return http_req_json_take(r, err_http_status(ERR_ZYGOTE_DIED), o);
 }
 
 /* A long-poll answers with the state at wake-up, finished or not. */
@@ -106,7 +106,7 @@ static enum MHD_Result api_reply_poll(struct http_req *r)
 {
     struct api_req *q = http_req_data(r);
 
-    return http_req_json(r, MHD_HTTP_OK, exec_result(q->api->mgr, q->ex));
+    return http_req_json_take(r, MHD_HTTP_OK, exec_result(q->api->mgr, q->ex));
 }
 
 /* DELETE's answer: the message and the execution's status now. */
@@ -119,7 +119,7 @@ static enum MHD_Result api_reply_cancel_msg(struct http_req *r, const char *msg)
         o = json_pack("{s:s, s:s, s:O}", "message", msg, "execution_id", exec_id(q->ex), "status",
                       json_object_get(res, "status"));
     json_decref(res);
-    return http_req_json(r, MHD_HTTP_OK, o);
+    return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 
 static enum MHD_Result api_reply_cancelled(struct http_req *r)
@@ -171,12 +171,12 @@ static enum MHD_Result api_execute(struct api *a, struct http_req *r)
     q = api_req_attach(a, r);
     if (!q) {
         exec_req_done(&req);
-        return http_req_json(r, 0, NULL);
+        return http_req_json_take(r, 0, NULL);
     }
     if (exec_mgr_submit_take(a->mgr, &req, &q->ex, &e) < 0)
         return http_req_err(r, &e);
     if (async)
-        return http_req_json(
+        return http_req_json_take(
             r, MHD_HTTP_ACCEPTED,
             json_pack("{s:s, s:s}", "execution_id", exec_id(q->ex), "status", "pending"));
     return api_wait(r, q, 0, api_reply_result);
@@ -199,7 +199,7 @@ static enum MHD_Result api_execution_get(struct api *a, struct http_req *r, cons
     }
     q = api_req_attach(a, r);
     if (!q)
-        return http_req_json(r, 0, NULL);
+        return http_req_json_take(r, 0, NULL);
     q->ex = exec_mgr_find(a->mgr, id);
     if (!q->ex)
         return api_not_found(r);
@@ -214,7 +214,7 @@ static enum MHD_Result api_execution_delete(struct api *a, struct http_req *r, c
     struct api_req *q = api_req_attach(a, r);
 
     if (!q)
-        return http_req_json(r, 0, NULL);
+        return http_req_json_take(r, 0, NULL);
     q->ex = exec_mgr_find(a->mgr, id);
     if (!q->ex)
         return api_not_found(r);
@@ -232,9 +232,10 @@ static enum MHD_Result api_debug(struct api *a, struct http_req *r, const char *
     if (!ex)
         return api_not_found(r);
     d = exec_debug_info(a->mgr, ex);
-    res = http_req_json(r, MHD_HTTP_OK,
-                        json_pack("{s:s, s:O?, s:O?}", "execution_id", exec_id(ex), "debug_info", d,
-                                  "detailed_trace", d ? json_object_get(d, "trace") : NULL));
+    res =
+        http_req_json_take(r, MHD_HTTP_OK,
+                           json_pack("{s:s, s:O?, s:O?}", "execution_id", exec_id(ex), "debug_info",
+                                     d, "detailed_trace", d ? json_object_get(d, "trace") : NULL));
     json_decref(d);
     exec_unref(ex);
     return res;
@@ -283,7 +284,7 @@ static enum MHD_Result api_reply_adjust(struct http_req *r)
         json_object_set(o, "http_status", code ? code : json_null());
         json_object_set(o, "last_error", why ? why : json_null());
     }
-    return http_req_json(r, status, o);
+    return http_req_json_take(r, status, o);
 }
 
 /* POST /adjust-processor: stored on disk first, then the first delivery attempt
@@ -316,9 +317,9 @@ static enum MHD_Result api_adjustments(struct api *a, struct http_req *r)
 {
     json_t *arr = outbox_list(a->ob, http_req_query(r, "processor_id"));
 
-    return http_req_json(r, MHD_HTTP_OK,
-                         json_pack("{s:o, s:I}", "adjustments", arr ? arr : json_array(), "total",
-                                   (json_int_t)json_array_size(arr)));
+    return http_req_json_take(r, MHD_HTTP_OK,
+                              json_pack("{s:o, s:I}", "adjustments", arr ? arr : json_array(),
+                                        "total", (json_int_t)json_array_size(arr)));
 }
 
 static enum MHD_Result api_list(struct api *a, struct http_req *r)
@@ -333,10 +334,10 @@ static enum MHD_Result api_list(struct api *a, struct http_req *r)
         return http_req_err(r, &e);
     arr = exec_mgr_list(a->mgr, (size_t)limit, (size_t)offset, http_req_query(r, "processor_id"),
                         &total);
-    return http_req_json(r, MHD_HTTP_OK,
-                         json_pack("{s:o, s:I, s:I, s:I}", "executions", arr ? arr : json_array(),
-                                   "total", (json_int_t)total, "limit", (json_int_t)limit, "offset",
-                                   (json_int_t)offset));
+    return http_req_json_take(r, MHD_HTTP_OK,
+                              json_pack("{s:o, s:I, s:I, s:I}", "executions",
+                                        arr ? arr : json_array(), "total", (json_int_t)total,
+                                        "limit", (json_int_t)limit, "offset", (json_int_t)offset));
 }
 
 /* Is the agent usable? Not while the zygote is down, nor when a layer refuses every
@@ -392,7 +393,7 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
     json_decref(z);
     json_decref(vers);
     json_decref(names);
-    return http_req_json(r, MHD_HTTP_OK, o);
+    return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 
 /* GET /: every endpoint of the table (api_route.c), so the list is what is served. */
@@ -410,7 +411,7 @@ static enum MHD_Result api_root(struct http_req *r)
     o = list ? json_pack("{s:s, s:s, s:o}", "service", "sandpit-agent", "version", API_VERSION,
                          "endpoints", list)
              : NULL;
-    return http_req_json(r, MHD_HTTP_OK, o);
+    return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 
 static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
@@ -442,7 +443,7 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
         free(data);
         data = NULL;
     }
-    return http_req_bytes(r, MHD_HTTP_OK, data, len, "text/plain; version=0.0.4");
+    return http_req_bytes_take(r, MHD_HTTP_OK, data, len, "text/plain; version=0.0.4");
 }
 
 static enum MHD_Result api_route(void *app, struct http_req *r)
@@ -452,6 +453,9 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
     struct route_match m;
     int rc = api_route_parse(http_req_method(r), url, strlen(url), &m);
 
+    /* A wrong method is a 405 before a bad id is a 404, as the agent always answered. */
+    if (rc == -EINVAL && !m.method_ok)
+        return http_req_unrouted(r, -EPERM, &m);
     if (rc == -EINVAL)
         return api_not_found(r);
     if (rc < 0)
@@ -466,7 +470,7 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
     case API_METRICS:
         return api_metrics(a, r);
     case API_LANGUAGES:
-        return http_req_json(r, MHD_HTTP_OK, runtimes_describe(a->rts));
+        return http_req_json_take(r, MHD_HTTP_OK, runtimes_describe(a->rts));
     case API_ADJUST:
         return api_adjust(a, r);
     case API_ADJUSTMENTS:

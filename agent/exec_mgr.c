@@ -435,7 +435,7 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     ex->created_real_ns = clock_real_ns();
     if ((r = ids_uuid4(ex->id)) < 0) {
         exec_unref(ex);
-        return err_set(e, -r, "", "cannot create an execution id");
+        return err_set(e, ERR_UNAVAILABLE, "", "cannot create an execution id: %s", strerror(-r));
     }
 
     pthread_mutex_lock(&m->lock);

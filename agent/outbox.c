@@ -425,7 +425,7 @@ int outbox_add(struct outbox *o, json_t *body, char *id, outbox_first_fn fn, voi
         json_util_get_str(body, "execution_id", &exec_id, NULL, e) < 0)
         return -ERR_INVALID;
     if ((r = ids_uuid4(id)) < 0)
-        return err_set(e, -r, "", "cannot create an id");
+        return err_set(e, ERR_UNAVAILABLE, "", "cannot create an id: %s", strerror(-r));
     clock_iso(clock_real_ns(), when, sizeof(when));
     doc =
         json_pack("{s:s, s:s, s:O, s:s?, s:s?, s:s, s:s, s:i, s:n, s:n}", "id", id, "processor_id",
@@ -460,7 +460,7 @@ int outbox_add(struct outbox *o, json_t *body, char *id, outbox_first_fn fn, voi
         pthread_mutex_unlock(&o->lock);
         json_decref(it->doc);
         free(it);
-        return err_set(e, -r, "", "cannot write the outbox: %s", strerror(-r));
+        return err_set(e, ERR_INTERNAL, "", "cannot write the outbox: %s", strerror(-r));
     }
     o->items->first_fn = fn;
     o->items->first_arg = arg;

@@ -47,23 +47,17 @@ int err_code_of(int r)
 
     if (c >= ERR_INVALID && c < ERR_END)
         return c;
+    /* An errno says what failed inside, not what the client did wrong: a client error is
+     * always named with its project code where it is decided. Only running out of something
+     * and stopping have a meaning a client can act on. */
     switch (c) {
     case ENOMEM:
     case EAGAIN:
         return ERR_BUSY;
-    case ENOENT:
-        return ERR_NOT_FOUND;
-    case EINVAL:
-        return ERR_INVALID;
-    case E2BIG:
-    case EMSGSIZE:
-        return ERR_TOO_LARGE;
     case ESHUTDOWN:
         return ERR_SHUTTING_DOWN;
     case ETIMEDOUT:
         return ERR_AGENT_TIMEOUT;
-    case EPROTO:
-        return ERR_PROTO;
     default:
         return ERR_INTERNAL;
     }

@@ -42,8 +42,8 @@ struct err {
 int err_set(struct err *e, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The project code for a return value r < 0: -r itself when it is one, else the errno's
- * meaning (ENOMEM busy, ENOENT not found, EINVAL invalid, E2BIG too large, ESHUTDOWN shutting
- * down, ETIMEDOUT agent timeout, anything else internal). */
+ * meaning to a client (ENOMEM/EAGAIN busy, ESHUTDOWN shutting down, ETIMEDOUT agent timeout,
+ * anything else internal: a client error is never inferred from an errno). */
 int err_code_of(int r);
 /* The HTTP status of a code (err_code_of applied first, so -errno works too). */
 unsigned err_http_status(int code);

@@ -2,6 +2,7 @@
 #include "http_srv.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -92,8 +93,8 @@ static enum MHD_Result http_req_queue(struct http_req *r, unsigned status, char 
     return res;
 }
 
-enum MHD_Result http_req_bytes(struct http_req *r, unsigned status, char *data, size_t len,
-                               const char *content_type)
+enum MHD_Result http_req_bytes_take(struct http_req *r, unsigned status, char *data, size_t len,
+                                    const char *content_type)
 {
     return http_req_queue(r, status, data, len, content_type, NULL);
 }
@@ -110,7 +111,7 @@ static enum MHD_Result http_req_json_allow(struct http_req *r, unsigned status, 
     return http_req_queue(r, status, text, len, "application/json", allow);
 }
 
-enum MHD_Result http_req_json(struct http_req *r, unsigned status, json_t *body)
+enum MHD_Result http_req_json_take(struct http_req *r, unsigned status, json_t *body)
 {
     return http_req_json_allow(r, status, body, NULL);
 }
@@ -249,6 +250,7 @@ const char *http_req_body(const struct http_req *r, size_t *len)
 
 void http_req_set_data(struct http_req *r, void *data, http_req_data_free_fn free_fn)
 {
+    assert(!r->data); /* one owner per request: a second would leak the first */
     r->data = data;
     r->data_free = free_fn;
 }
@@ -277,8 +279,10 @@ static enum MHD_Result http_req_answer(struct http_req *r)
     r->reply = NULL;
     r->has_reply = false;
     pthread_mutex_unlock(&r->lock);
-    if (has || !r->resume)
-        return http_req_json(r, has ? status : MHD_HTTP_INTERNAL_SERVER_ERROR, reply);
+    if (has)
+        return http_req_json_take(r, status, reply);
+    if (!r->resume)
+        return http_req_error(r, ERR_INTERNAL, NULL, "woken without a reply (a bug)");
     return r->resume(r);
 }
 
@@ -309,7 +313,7 @@ void http_req_wake(struct http_req *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-void http_req_complete(struct http_req *r, unsigned status, json_t *body)
+void http_req_complete_take(struct http_req *r, unsigned status, json_t *body)
 {
     pthread_mutex_lock(&r->lock);
     json_decref(r->reply);

@@ -7,7 +7,7 @@
  * Threads: MHD's poll() threads call the route function; no handler may block. Work that takes
  * time is handed to another thread, the request suspends (http_req_suspend), and that thread
  * wakes it (http_req_wake: the resume function builds the reply on an MHD thread) or completes
- * it with a ready reply (http_req_complete). */
+ * it with a ready reply (http_req_complete_take). */
 #ifndef SANDPIT_HTTP_SRV_H
 #define SANDPIT_HTTP_SRV_H
 
@@ -89,10 +89,10 @@ void *http_req_data(const struct http_req *r);
 void http_req_set_decorator(struct http_req *r, http_req_decorate_fn fn);
 
 /* Queues body (taken, even on failure; NULL = out of memory: 503 busy) as JSON. */
-enum MHD_Result http_req_json(struct http_req *r, unsigned status, json_t *body);
+enum MHD_Result http_req_json_take(struct http_req *r, unsigned status, json_t *body);
 /* Queues data (taken, freed with free(); NULL = out of memory) with a content type. */
-enum MHD_Result http_req_bytes(struct http_req *r, unsigned status, char *data, size_t len,
-                               const char *content_type);
+enum MHD_Result http_req_bytes_take(struct http_req *r, unsigned status, char *data, size_t len,
+                                    const char *content_type);
 /* The error body for code (err.h) with this request's id and decorator, counted: new reference,
  * or NULL on OOM. The message may quote client text cut anywhere (kept as valid UTF-8). */
 json_t *http_req_error_body(struct http_req *r, int code, const char *field, const char *msg);
@@ -108,12 +108,12 @@ enum MHD_Result http_req_too_large(struct http_req *r);
 enum MHD_Result http_req_unrouted(struct http_req *r, int rc, const struct route_match *m);
 
 /* After handing work to another thread: suspends the request until http_req_wake (then
- * resume(r) builds the reply) or http_req_complete (its reply is sent; resume may be NULL when
+ * resume(r) builds the reply) or http_req_complete_take (its reply is sent; resume may be NULL when
  * only complete is used). Answers at once when that already happened. MHD thread. */
 enum MHD_Result http_req_suspend(struct http_req *r, http_req_resume_fn resume);
 /* Wakes a suspended (or about to suspend) request. Any thread. */
 void http_req_wake(struct http_req *r);
 /* Wakes the request with its reply: body taken (NULL = out of memory: 503). Any thread. */
-void http_req_complete(struct http_req *r, unsigned status, json_t *body);
+void http_req_complete_take(struct http_req *r, unsigned status, json_t *body);
 
 #endif

@@ -79,6 +79,7 @@ int route_table_match(const struct route_row *rows, size_t n, const char *method
     }
     if (!first)
         return -ENOENT;
+    m->method_ok = hit != NULL;
     m->id = (hit ? hit : first)->id;
     m->name = (hit ? hit : first)->name;
     if (first->arg != ROUTE_ARG_NONE) {

@@ -30,6 +30,7 @@ struct route_match {
     const char *name;            /* static: its name, or "unknown" */
     char allow[ROUTE_ALLOW_MAX]; /* the methods the path takes ("GET, DELETE"), "" when none */
     char arg[ROUTE_ARG_MAX];     /* the {id} segment, NUL-terminated; "" when none */
+    bool method_ok;              /* the path takes this method (also with a bad {id}) */
 };
 
 /* Matches method and path (len bytes, query string already removed; one trailing '/' is

@@ -105,12 +105,12 @@ static void api_run_done(struct dcall *dc)
         reply = http_req_error_body(r, e.code, e.field, e.msg);
     }
     dcall_free(dc);
-    http_req_complete(r, status, reply);
+    http_req_complete_take(r, status, reply);
 }
 
-enum MHD_Result api_run(struct api *a, struct http_req *r, const char *lang, json_t *body,
-                        double timeout, double delay_s, api_run_reply_fn reply, void *ctx,
-                        void (*ctx_free)(void *ctx))
+enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang, json_t *body,
+                             double timeout, double delay_s, api_run_reply_fn reply, void *ctx,
+                             void (*ctx_free)(void *ctx))
 {
     struct api_run *run = calloc(1, sizeof(*run));
     struct dcall *dc = NULL;
@@ -159,7 +159,7 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
     int up = 0, total = 0;
     const char *state = api_agents_state(a, "ok", "down", &up, &total);
 
-    return http_req_json(
+    return http_req_json_take(
         r, MHD_HTTP_OK,
         json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, s:I, s:o}", "status", state,
                   "service", "sandpit-orchestrator", "version", API_VERSION, "uptime_s",
@@ -175,25 +175,25 @@ enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r)
     int up = 0, total = 0;
     const char *state = api_agents_state(a, "healthy", "unhealthy", &up, &total);
 
-    return http_req_json(r, MHD_HTTP_OK,
-                         json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:b}", "status", state,
-                                   "service", "sandpit-orchestrator", "version", API_VERSION,
-                                   "uptime_s", http_srv_uptime_s(a->http), "agents_up", up,
-                                   "agents_total", total, "languages", langs ? langs : json_array(),
-                                   "auth_required", a->keys->n > 0));
+    return http_req_json_take(
+        r, MHD_HTTP_OK,
+        json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:b}", "status", state, "service",
+                  "sandpit-orchestrator", "version", API_VERSION, "uptime_s",
+                  http_srv_uptime_s(a->http), "agents_up", up, "agents_total", total, "languages",
+                  langs ? langs : json_array(), "auth_required", a->keys->n > 0));
 }
 
 static enum MHD_Result api_languages(struct api *a, struct http_req *r)
 {
     json_t *langs = registry_languages_json(a->reg);
 
-    return http_req_json(r, MHD_HTTP_OK,
-                         json_pack("{s:o}", "languages", langs ? langs : json_array()));
+    return http_req_json_take(r, MHD_HTTP_OK,
+                              json_pack("{s:o}", "languages", langs ? langs : json_array()));
 }
 
 static enum MHD_Result api_root(struct http_req *r)
 {
-    return http_req_json(
+    return http_req_json_take(
         r, MHD_HTTP_OK,
         json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service",
                   "sandpit-orchestrator", "version", API_VERSION, "endpoints",
@@ -262,7 +262,7 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
         free(data);
         data = NULL;
     }
-    return http_req_bytes(r, MHD_HTTP_OK, data, len, "text/plain; version=0.0.4");
+    return http_req_bytes_take(r, MHD_HTTP_OK, data, len, "text/plain; version=0.0.4");
 }
 
 /* The /api/v1 family (but its health check, for load balancers) wants a key when keys are

@@ -42,8 +42,8 @@ enum MHD_Result api_jobs_run(struct api *a, struct http_req *r)
     if (rc < 0)
         return http_req_error(r, ERR_BUSY, NULL, "%s", e.msg);
     log_msg(LOG_DEBUG, http_req_id(r), "job %s queued", id);
-    return http_req_json(r, MHD_HTTP_ACCEPTED,
-                         json_pack("{s:s, s:s}", "jobId", id, "status", "queued"));
+    return http_req_json_take(r, MHD_HTTP_ACCEPTED,
+                              json_pack("{s:s, s:s}", "jobId", id, "status", "queued"));
 }
 
 enum MHD_Result api_jobs_get(struct api *a, struct http_req *r, const char *id, enum jobs_view view)
@@ -55,7 +55,7 @@ enum MHD_Result api_jobs_get(struct api *a, struct http_req *r, const char *id, 
         return http_req_error(r, ERR_NOT_FOUND, "jobId", "no job '%s'", id);
     if (rc < 0)
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
-    return http_req_json(r, MHD_HTTP_OK, o);
+    return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 
 enum MHD_Result api_jobs_list(struct api *a, struct http_req *r)
@@ -72,13 +72,13 @@ enum MHD_Result api_jobs_list(struct api *a, struct http_req *r)
         return http_req_err(r, &e);
     if (rc < 0)
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
-    return http_req_json(r, MHD_HTTP_OK, o);
+    return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 
 /* A cancel that waited for the agent is over (upstream loop thread, jobs lock held). */
 static void api_jobs_cancel_done(void *arg, unsigned status, json_t *reply)
 {
-    http_req_complete(arg, status, reply);
+    http_req_complete_take(arg, status, reply);
 }
 
 /* jobs.c's 409 body (taken) as our error body, with its jobId and status kept: new or NULL. */
@@ -111,5 +111,5 @@ enum MHD_Result api_jobs_cancel(struct api *a, struct http_req *r, const char *i
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
     if (status == 409)
         reply = api_jobs_conflict(r, reply);
-    return http_req_json(r, status, reply);
+    return http_req_json_take(r, status, reply);
 }

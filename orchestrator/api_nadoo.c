@@ -105,8 +105,8 @@ enum MHD_Result api_nadoo_execute(struct api *a, struct http_req *r)
         return res;
     body = job_req_agent_body(&req, code, code_len, false);
     if (body)
-        res = api_run(a, r, req.language, body, req.timeout, req.delay_s, api_nadoo_reply, NULL,
-                      NULL);
+        res = api_run_take(a, r, req.language, body, req.timeout, req.delay_s, api_nadoo_reply,
+                           NULL, NULL);
     else
         res = http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
     json_decref(body);
@@ -131,8 +131,8 @@ enum MHD_Result api_nadoo_async(struct api *a, struct http_req *r)
                          &e) < 0)
         return http_req_error(r, ERR_BUSY, NULL, "%s", e.msg);
     log_msg(LOG_DEBUG, http_req_id(r), "execution %s queued", id);
-    return http_req_json(r, MHD_HTTP_ACCEPTED,
-                         json_pack("{s:s, s:s}", "execution_id", id, "status", "queued"));
+    return http_req_json_take(r, MHD_HTTP_ACCEPTED,
+                              json_pack("{s:s, s:s}", "execution_id", id, "status", "queued"));
 }
 
 /* GET /api/v1/status/{id}. */
@@ -148,7 +148,9 @@ enum MHD_Result api_nadoo_status(struct api *a, struct http_req *r, const char *
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
     o = nadoo_job_view(job);
     json_decref(job);
-    return http_req_json(r, MHD_HTTP_OK, o);
+    if (!o)
+        return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
+    return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 
 /* One POST /api/v1/batch in flight: every entry runs at once through the dispatcher; the last
@@ -191,7 +193,7 @@ static void api_nadoo_batch_put(struct api_nadoo_batch *b, size_t i, json_t *rep
         return;
     o = json_pack("{s:O}", "results", b->results);
     api_nadoo_batch_free(b);
-    http_req_complete(r, MHD_HTTP_OK, o);
+    http_req_complete_take(r, MHD_HTTP_OK, o);
 }
 
 /* One batch entry is over (upstream loop thread). */
@@ -298,7 +300,7 @@ enum MHD_Result api_nadoo_languages(struct api *a, struct http_req *r)
 
     if (!langs)
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
-    return http_req_json(
+    return http_req_json_take(
         r, MHD_HTTP_OK,
         json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(langs), "languages", langs));
 }
@@ -317,5 +319,5 @@ enum MHD_Result api_nadoo_language(struct api *a, struct http_req *r, const char
     if (!o)
         return http_req_error(r, ERR_NOT_FOUND, "language",
                               "unknown language '%.40s': no agent serves it", name);
-    return http_req_json(r, MHD_HTTP_OK, o);
+    return http_req_json_take(r, MHD_HTTP_OK, o);
 }

@@ -11,7 +11,7 @@
 #include "toolcall.h"
 #include "strx.h"
 
-/* What the reply of one run needs (api_run's ctx). */
+/* What the reply of one run needs (api_run_take's ctx). */
 struct api_toolcall_ctx {
     long long max_chars;           /* max_output_characters, -1 = none */
     json_t *warnings;              /* owned: the request's own warnings (unknown fields) */
@@ -96,8 +96,8 @@ enum MHD_Result api_toolcall_execute(struct api *a, struct http_req *r)
     ctx->warnings = json_incref(req.warnings);
     ctx->code_format = codefmt_kind_name(kind);
     strx_copy(ctx->req_id, sizeof(ctx->req_id), http_req_id(r));
-    res = api_run(a, r, req.language, body, req.timeout, req.delay_s, api_toolcall_reply, ctx,
-                  api_toolcall_ctx_free);
+    res = api_run_take(a, r, req.language, body, req.timeout, req.delay_s, api_toolcall_reply, ctx,
+                       api_toolcall_ctx_free);
 out:
     toolcall_req_done(&req);
     free(code);

@@ -115,6 +115,16 @@ def test_agent_execution_path_allows_get_and_delete(agent):
         assert json.loads(text)["detail"] == "Execution not found"
 
 
+def test_agent_wrong_method_on_a_bad_id_is_405(agent):
+    """The method is judged before the id, as the agent always did."""
+    st, hdrs, text = raw_request(
+        agent.port, b"POST /execution/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                    b"Connection: close\r\n\r\n")
+    assert st == 405 and hdrs["allow"] == "GET, DELETE", (st, hdrs, text)
+    st, _, text = get(agent.port, "/debug/nope")
+    assert st == 404 and json.loads(text)["detail"] == "Execution not found", text
+
+
 def test_body_over_the_cap_is_json_413(daemon):
     port, _, post_only = daemon
     body = b"x" * (MAX_BODY + 1)

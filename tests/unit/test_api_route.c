@@ -73,6 +73,23 @@ static void test_api_route_table(void **state)
     }
 }
 
+/* With a bad id, method_ok still tells a 405 from a 404. */
+static void test_api_route_method_ok(void **state)
+{
+    struct route_match m;
+
+    (void)state;
+    assert_int_equal(api_route_parse("POST", "/execution/nope", 15, &m), -EINVAL);
+    assert_false(m.method_ok);
+    assert_string_equal(m.allow, "GET, DELETE");
+    assert_int_equal(api_route_parse("DELETE", "/execution/nope", 15, &m), -EINVAL);
+    assert_true(m.method_ok);
+    assert_int_equal(api_route_parse("GET", "/health", 7, &m), 0);
+    assert_true(m.method_ok);
+    assert_int_equal(api_route_parse("POST", "/health", 7, &m), -EPERM);
+    assert_false(m.method_ok);
+}
+
 static void test_api_route_nul_and_long(void **state)
 {
     static const char with_nul[] = "/health\0x";
@@ -132,6 +149,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_api_route_table),
+        cmocka_unit_test(test_api_route_method_ok),
         cmocka_unit_test(test_api_route_nul_and_long),
         cmocka_unit_test(test_api_route_endpoint_list),
         cmocka_unit_test(test_route_table_under),

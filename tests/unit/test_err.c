@@ -56,9 +56,10 @@ static void test_err_from_errno(void **state)
     (void)state;
     assert_int_equal(err_code_of(-ENOMEM), ERR_BUSY);
     assert_int_equal(err_http_status(-ENOMEM), 503);
-    assert_int_equal(err_code_of(-ENOENT), ERR_NOT_FOUND);
-    assert_int_equal(err_code_of(-EINVAL), ERR_INVALID);
-    assert_int_equal(err_code_of(-E2BIG), ERR_TOO_LARGE);
+    /* A disk or syscall failure is ours, never the client's "not found" or "invalid". */
+    assert_int_equal(err_code_of(-ENOENT), ERR_INTERNAL);
+    assert_int_equal(err_code_of(-EINVAL), ERR_INTERNAL);
+    assert_int_equal(err_code_of(-E2BIG), ERR_INTERNAL);
     assert_int_equal(err_code_of(-ESHUTDOWN), ERR_SHUTTING_DOWN);
     assert_int_equal(err_code_of(-ETIMEDOUT), ERR_AGENT_TIMEOUT);
     assert_int_equal(err_code_of(ENOMEM), ERR_BUSY);

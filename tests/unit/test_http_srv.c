@@ -41,7 +41,7 @@ static int test_decorate(json_t *body, const char *msg)
 
 static enum MHD_Result test_resume(struct http_req *r)
 {
-    return http_req_json(r, 200, json_pack("{s:s}", "woken", "yes"));
+    return http_req_json_take(r, 200, json_pack("{s:s}", "woken", "yes"));
 }
 
 /* Another thread answers: a wake, or a complete with a ready body. */
@@ -57,7 +57,7 @@ static void *test_later_main(void *arg)
 
     nanosleep(&ts, NULL);
     if (l->complete)
-        http_req_complete(l->r, 201, json_pack("{s:s}", "completed", "later"));
+        http_req_complete_take(l->r, 201, json_pack("{s:s}", "completed", "later"));
     else
         http_req_wake(l->r);
     free(l);
@@ -75,14 +75,14 @@ static enum MHD_Result test_route(void *appv, struct http_req *r)
     if (!strcmp(url, "/echo")) {
         if (!(body = http_req_body(r, &len)))
             return http_req_too_large(r);
-        return http_req_json(r, 200, json_pack("{s:s%}", "body", body, len));
+        return http_req_json_take(r, 200, json_pack("{s:s%}", "body", body, len));
     }
     if (!strcmp(url, "/error")) {
         http_req_set_decorator(r, test_decorate);
         return http_req_error(r, ERR_INVALID, "field_x", "bad %s", "thing");
     }
     if (!strcmp(url, "/complete-first")) {
-        http_req_complete(r, 202, json_pack("{s:s}", "completed", "first"));
+        http_req_complete_take(r, 202, json_pack("{s:s}", "completed", "first"));
         return http_req_suspend(r, NULL);
     }
     if (!strcmp(url, "/wake-first")) {
@@ -101,7 +101,7 @@ static enum MHD_Result test_route(void *appv, struct http_req *r)
         return http_req_suspend(r, test_resume);
     }
     if (!strcmp(url, "/oom"))
-        return http_req_json(r, 200, NULL);
+        return http_req_json_take(r, 200, NULL);
     return http_req_unrouted(r, -ENOENT, NULL);
 }
 
