@@ -616,9 +616,10 @@ class _Execution:
             entries = [_violation_entry(v) for v in exc.violations]
             hint_list = list(dict.fromkeys(policy.hint(v) for v in exc.violations))[:3]
         elif isinstance(exc, SyntaxError):
-            self._write_stderr("".join(traceback.format_exception_only(type(exc), exc)))
-            status = (1, "%s: %s (line %s)" % (errors.type_label(exc), exc.msg, exc.lineno),
-                      errors.type_label(exc), None)
+            # Exactly CPython's text; `error` is its last line, so a client that appends `error`
+            # to stderr unless stderr already holds it does not print the message twice.
+            self._write_stderr(errors.compile_error_text(exc))
+            status = (1, errors.syntax_error_line(exc), errors.type_label(exc), None)
             entries = errors.exception_entries(exc)
             hint_list = hints.for_syntax_error(exc, self.spec.code)
         else:
