@@ -56,3 +56,43 @@ def test_stderr_keeps_cpythons_suggestion_and_hints_stay(agent, source, last):
     assert res["stderr"].splitlines()[-1] == last == python_stderr(source).splitlines()[-1]
     suggested = last.rsplit("'", 2)[1]
     assert any("`%s`" % suggested in h for h in res["debug_info"]["hints"]), res["debug_info"]
+
+
+# -- item 3
+
+def _ints_in(data):
+    pending, found = [data], []
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif type(node) is int:
+            found.append(node)
+    return found
+
+
+def test_a_big_integer_in_the_globals_keeps_the_codes_error_and_debug_info(agent):
+    res = agent.execute("x = 10**20\ndef f(n):\n    big = n * 10**30\n    return big / 0\nf(x)\n")
+    assert res["error"] == "ZeroDivisionError: division by zero", res
+    assert res["error_type"] == "ZeroDivisionError"
+    assert res["stderr"] == python_stderr(
+        "x = 10**20\ndef f(n):\n    big = n * 10**30\n    return big / 0\nf(x)\n", as_file=True)
+    info = res["debug_info"]
+    assert info["variables_after"]["x"]["value"] == "100000000000000000000"
+    assert info["variables_after"]["x"]["type"] == "int"
+    assert info["hints"]
+
+
+@pytest.mark.parametrize("source, result, result_type", [
+    ("10**20", "100000000000000000000", "int"),
+    ("-(2**63) - 1", "-9223372036854775809", "int"),
+    ("2**63 - 1", 2**63 - 1, "int"),
+    ("{'a': 2**64}", "{'a': 18446744073709551616}", "dict"),
+])
+def test_a_big_trailing_integer_arrives_exact_as_text(agent, source, result, result_type):
+    res = agent.execute(source)
+    assert res["status"] == "completed", res
+    assert res["result"] == result
+    assert res["result_type"] == result_type

@@ -332,3 +332,31 @@ def test_a_huge_trace_or_message_is_cut_to_fit_the_frame():
     assert len(json.dumps(out.result, separators=(",", ":"))) <= runner.FRAME_LIMIT
     assert out.result["error"] == "ValueError: " + "x" * (runner.ERROR_LIMIT - 12) + " ... (cut)"
     assert out.stderr.endswith("x" * 1000 + "\n")  # stderr keeps the whole message
+
+
+def test_a_failing_code_that_leaves_no_memory_keeps_its_own_error():
+    # As above, but the code then fails: its globals are freed to write its traceback and its
+    # own error, not the harness's MemoryError.
+    out = execute(code(_CAP_MEMORY + """
+    mine = ValueError("mine")
+    hoard, size = [], 1 << 24
+    _cap(64)
+    while size:
+        try:
+            hoard.append(bytearray(size))
+        except MemoryError:
+            size //= 2
+    chain = None
+    try:
+        while True:
+            chain = (chain,)
+    except MemoryError:
+        pass
+    raise mine
+    """))
+    assert out.result["error"] == "ValueError: mine", out
+    assert out.result["error_type"] == "ValueError"
+    assert out.exit_code == 1
+    assert out.stderr.splitlines()[-2:] == ["    raise mine", "ValueError: mine"]
+    assert out.debug == {"report_error": "MemoryError: the code left too little memory to "
+                                         "build its report"}
