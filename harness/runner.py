@@ -256,7 +256,7 @@ def _make_ints_readable(report):
 def _encode_fitted(report):
     """The encoded report, made to fit FRAME_LIMIT: the agent drops a larger frame whole, and
     a long trace (trace_limit up to 100,000), wide reprs (repr_limit) or a huge exception
-    message can make one. Cut in this order until it fits: the error text, the trace's tail,
+    message can make one. Cut in this order until it fits: the error text, the trace's head,
     the variables, then debug_info altogether."""
     data = _encode(report)
     if len(data) <= FRAME_LIMIT:
@@ -268,12 +268,16 @@ def _encode_fitted(report):
     if isinstance(info, dict) and len(data) > FRAME_LIMIT and info.get("trace"):
         info["trace_truncated"] = True
         while len(data) > FRAME_LIMIT and info["trace"]:
-            # Keep the share that fits (with a margin), from the start of the run.
+            # Keep the share that fits (with a margin), the last events: they led to the end.
             keep = int(len(info["trace"]) * FRAME_LIMIT / len(data) * 0.9)
-            info["trace"] = info["trace"][:keep]
+            info["trace_dropped"] = info.get("trace_dropped", 0) + len(info["trace"]) - keep
+            info["trace"] = info["trace"][len(info["trace"]) - keep:]
             data = _encode(report)
     if isinstance(info, dict) and len(data) > FRAME_LIMIT and info.get("variables_after"):
         info["variables_after"], info["variables_truncated"] = {}, True
+        for item in (info.get("exceptions") or [{}])[0].get("traceback", ()):
+            if item.pop("locals", None) is not None:  # the frames' locals go with them
+                item["locals_truncated"] = True
         data = _encode(report)
     if len(data) > FRAME_LIMIT:
         report["debug_info"] = None
@@ -664,7 +668,7 @@ class _Execution:
                 resources, self.spec.repr_limit, bound, trace)
         elif trace is not None:
             # A trace asked for without the rest of debug_info: the trace alone.
-            debug_info = {"trace": trace.events, "trace_truncated": trace.truncated}
+            debug_info = trace.report()
         return _report(exit_code, error, error_type, exit_reason, result, result_type,
                        debug_info)
 
@@ -714,7 +718,7 @@ class _Execution:
                                          self.spec.repr_limit)
             debug_info["exceptions"] = entries
             if self.spec.trace:
-                debug_info["trace"], debug_info["trace_truncated"] = [], False
+                debug_info.update(tracer.LineTracer(0).report(), trace_truncated=False)
         elif self.spec.trace:
-            debug_info = {"trace": [], "trace_truncated": False}
+            debug_info = dict(tracer.LineTracer(0).report(), trace_truncated=False)
         return _report(*status, debug_info=debug_info)

@@ -96,3 +96,75 @@ def test_a_big_trailing_integer_arrives_exact_as_text(agent, source, result, res
     assert res["status"] == "completed", res
     assert res["result"] == result
     assert res["result_type"] == result_type
+
+
+# -- item 14
+
+def test_exception_record_carries_frame_locals(agent):
+    res = agent.execute(code("""
+        def mean(values):
+            count = len(values) - 2
+            return sum(values) / count
+        def summary(data):
+            label = "avg"
+            return mean(data)
+        summary([4, 6])
+    """))
+    frames = res["debug_info"]["exceptions"][0]["traceback"]
+    assert [f["name"] for f in frames] == ["<module>", "summary", "mean"]
+    assert frames[-1]["locals"]["count"] == {"type": "int", "repr": "0", "value": 0}
+    assert frames[-2]["locals"]["label"]["value"] == "avg"
+    assert "locals" not in frames[0]
+
+
+# -- item 15
+
+def test_pandas_column_not_found_suggests_close_columns(agent):
+    res = agent.execute(code("""
+        import pandas as pd
+        def by_region(frame):
+            return frame.groupby("region")["revenu"].sum()
+        by_region(pd.DataFrame({"region": ["a", "b"], "revenue": [1, 2]}))
+    """))
+    assert res["error"] == "KeyError: 'Column not found: revenu'"
+    assert res["debug_info"]["hints"][0] == (
+        "'revenu' is not among the columns of `frame`; closest: `revenue`")
+
+
+# -- item 16
+
+def test_unbound_local_typo_and_module_level_typo(agent):
+    res = agent.execute("def f(xs):\n    total = 0\n    for x in xs:\n        totl += x\n"
+                        "    return total\nf([1])\n")
+    assert res["error_type"] == "UnboundLocalError"
+    assert res["debug_info"]["hints"][0] == (
+        "`totl` has no value yet in this function; did you mean `total`?")
+    res = agent.execute("total = 0\nfor x in [1]:\n    totl += x\n")
+    hints = res["debug_info"]["hints"]
+    assert hints[0] == "`totl` is not defined; did you mean `total`?"
+    assert not any("did not run" in h for h in hints), hints
+
+
+# -- item 17
+
+@pytest.mark.parametrize("source, fragment", [
+    ("data = [1]\ndata.push(2)\n", "`lst.append(x)`"),
+    ("name = 'ab'\nprint(name.length)\n", "`len(x)`"),
+    ("if 1 && 2:\n    pass\n", "use `and` / `or`"),
+    ("import sklearn\n", "numpy.linalg.lstsq"),
+])
+def test_habits_and_missing_modules_name_the_python_way(agent, source, fragment):
+    res = agent.execute(source)
+    assert any(fragment in h for h in res["debug_info"]["hints"]), res["debug_info"]["hints"]
+
+
+# -- item 18
+
+def test_trace_keeps_the_last_events_of_a_long_run(agent):
+    res = agent.execute("acc = 0\nfor i in range(500):\n    acc += i\nraise RuntimeError(acc)\n",
+                        trace=True, trace_limit=20)
+    d = res["debug_info"]
+    assert len(d["trace"]) == 20 and d["trace_truncated"] is True and d["trace_dropped"] > 900
+    assert any(ev["lineno"] == 4 for ev in d["trace"])  # the line that failed
+    st, body, _ = agent.get("/debug/" + res["execution_id"])
+    assert st == 200 and body["detailed_trace"][-1] == d["trace"][-1]
