@@ -60,19 +60,6 @@ def test_stderr_keeps_cpythons_suggestion_and_hints_stay(agent, source, last):
 
 # -- item 3
 
-def _ints_in(data):
-    pending, found = [data], []
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-        elif type(node) is int:
-            found.append(node)
-    return found
-
-
 def test_a_big_integer_in_the_globals_keeps_the_codes_error_and_debug_info(agent):
     res = agent.execute("x = 10**20\ndef f(n):\n    big = n * 10**30\n    return big / 0\nf(x)\n")
     assert res["error"] == "ZeroDivisionError: division by zero", res
