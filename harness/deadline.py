@@ -172,7 +172,7 @@ def _debug_info(where, namespace, spec, resources, trace):
     if truncated:
         info["variables_truncated"] = True
     if trace is not None:
-        info["trace"], info["trace_truncated"] = trace.events, trace.truncated
+        info.update(trace.report())
     return info
 
 

@@ -15,6 +15,8 @@ from . import describe, errors
 from .program import CODE_FILENAME
 
 MAX_VARIABLES = 200
+LOCALS_FRAMES = 5  # innermost function frames of the failure whose locals are shown
+MAX_FRAME_LOCALS = 20  # locals shown per frame
 _WRAPPER_TYPES = (types.FunctionType, functools._lru_cache_wrapper)
 _NOT_VARIABLES = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
                   functools._lru_cache_wrapper)
@@ -113,8 +115,9 @@ def classes_defined(namespace, class_lines):
     return found
 
 
-def variables_after(namespace, hidden, repr_limit, guard):
-    """({name: description}, truncated) for the user's data globals.
+def variables_after(namespace, hidden, repr_limit, guard, limit=MAX_VARIABLES):
+    """({name: description}, truncated) for the user's data globals (or a frame's locals),
+    at most `limit` of them.
 
     Left out: dunders, modules, functions and classes (reported in their own
     lists), names bound by import statements, and `hidden` (the harness's own
@@ -124,13 +127,34 @@ def variables_after(namespace, hidden, repr_limit, guard):
     for name, value in namespace.items():
         if name.startswith("__") or name in hidden or isinstance(value, _NOT_VARIABLES):
             continue
-        if len(found) == MAX_VARIABLES:
+        if len(found) == limit:
             return found, True
         try:
             found[name] = describe.describe(value, repr_limit, guard)
         except describe.Expired:
             found[name] = {"type": describe.type_name(value), "repr": "<repr timed out>"}
     return found, False
+
+
+def add_frame_locals(entry, exc, repr_limit, guard):
+    """Give the innermost LOCALS_FRAMES function frames of `entry["traceback"]` (the record
+    of `exc`) their `locals`, described as variables are (`locals_truncated` past
+    MAX_FRAME_LOCALS). Module-level frames are left out: their locals are the globals."""
+    frames = errors.user_frames(exc.__traceback__)
+    shown = 0
+    for item, (frame, _) in zip(reversed(entry["traceback"]), reversed(frames)):
+        if shown == LOCALS_FRAMES:
+            break
+        if frame.f_code.co_name == "<module>":
+            continue
+        shown += 1
+        try:
+            item["locals"], truncated = variables_after(frame.f_locals, (), repr_limit, guard,
+                                                        MAX_FRAME_LOCALS)
+        except describe.Expired:
+            break
+        if truncated:
+            item["locals_truncated"] = True
 
 
 def _hidden_names(namespace, facts, bound_input):
@@ -163,7 +187,9 @@ def build(namespace, prog, exc, hints, resources, repr_limit, bound_input=None, 
     }
     if truncated:
         info["variables_truncated"] = True
+    if info["exceptions"] and info["exceptions"][0]["traceback"]:
+        with describe.CallGuard(budget=2.0) as guard:
+            add_frame_locals(info["exceptions"][0], exc, repr_limit, guard)
     if tracer is not None:
-        info["trace"] = tracer.events
-        info["trace_truncated"] = tracer.truncated
+        info.update(tracer.report())
     return info

@@ -22,9 +22,36 @@ _BUILTIN_CONTAINERS = frozenset({list, tuple, dict, set, frozenset, deque})
 # stops after a few items instead of building a huge string and cutting it.
 _LONG_CONTAINER = 100
 
+# The agent's JSON reader (jansson) holds integers as int64 and refuses a frame with any other:
+# such an integer is not JSON data here (see readable_int).
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class _UnreadableInt(ValueError):
+    pass
+
+
+def _parse_int(text):
+    value = int(text)
+    if not INT_MIN <= value <= INT_MAX:
+        raise _UnreadableInt(text)
+    return value
+
+
+def readable_int(value):
+    """`value` if the agent's reader holds it (an int64), else its decimal text (a marker past
+    CPython's 4300-digit limit on int-to-text)."""
+    if INT_MIN <= value <= INT_MAX:
+        return value
+    try:
+        return str(value)
+    except ValueError:
+        return "<int of %d bits>" % value.bit_length()
+
+
 # Bound now: user code may monkeypatch json, signal and time.
 _JSON_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
-_json_loads = json.JSONDecoder().decode
+_json_loads = json.JSONDecoder(parse_int=_parse_int).decode
 _setitimer = signal.setitimer
 _set_handler = signal.signal
 _monotonic = time.monotonic
@@ -146,6 +173,8 @@ def type_name(value):
 
 def _bounded_repr(value, limit):
     kind = type(value)
+    if kind is int and not INT_MIN <= value <= INT_MAX:
+        return readable_int(value)  # repr() raises past 4300 digits
     if kind in _SLICEABLE_TEXT and len(value) > limit:
         return repr(value[: limit + 1])
     if kind in _BUILTIN_CONTAINERS and len(value) > _LONG_CONTAINER:
@@ -278,6 +307,8 @@ def describe(value, repr_limit, guard):
     data = json_value(value, 1000, guard)
     if data is not NOT_JSON:
         entry["value"] = data
+    elif type(value) is int and value.bit_length() < 3400:  # about 1,000 digits
+        entry["value"] = readable_int(value)  # outside int64: its decimal text
     length = _length(value, guard)
     if length is not None:
         entry["len"] = length

@@ -6,12 +6,21 @@ exactly like CPython's (`ZeroDivisionError: division by zero`) and every line
 number points into the submitted code.
 """
 
+import io
+import re
+import sys
 import traceback
+import types
 
 from .program import CODE_FILENAME, source_line
 
 _MAX_CHAIN = 10  # chained exceptions reported in debug_info
 _MAX_FRAMES = 50  # innermost user frames kept per exception in debug_info
+
+# CPython's own printer, bound now (user code may replace sys.__excepthook__). In 3.11 only it
+# computes the "Did you mean" suggestion of a NameError / AttributeError; traceback.py does not.
+_cpython_print = sys.__excepthook__
+_SUGGESTING = (NameError, AttributeError)
 
 
 def type_label(exc):
@@ -37,20 +46,70 @@ def _user_only(stack):
     return traceback.StackSummary.from_list([f for f in stack if f.filename == CODE_FILENAME])
 
 
+def _printed_alone(exc, tb):
+    """What CPython's printer writes for `exc` with traceback `tb` and no chain. The exception
+    is left as it was found."""
+    sink, saved_stderr = io.StringIO(), getattr(sys, "stderr", None)
+    saved = (exc.__traceback__, exc.__cause__, exc.__context__, exc.__suppress_context__)
+    try:
+        exc.__traceback__, exc.__cause__, exc.__context__ = tb, None, None
+        sys.stderr = sink
+        _cpython_print(type(exc), exc, tb)
+    finally:
+        sys.stderr = saved_stderr
+        exc.__traceback__, exc.__cause__, exc.__context__, exc.__suppress_context__ = saved
+    return sink.getvalue()
+
+
+def suggestion(exc):
+    """The name CPython's "Did you mean: 'x'?" offers for a NameError or AttributeError, else
+    None. Asks the interpreter's own printer, so the choice is exactly CPython's; it looks in
+    the innermost frame (NameError) or calls dir() on the object (AttributeError): callers
+    bound the time."""
+    if not isinstance(exc, _SUGGESTING):
+        return None
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:  # the innermost entry alone: NameError looks at its frame
+        tb = types.TracebackType(None, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+    found = re.search(re.escape(message(exc)) + r"\. Did you mean: '([^'\n]*)'\?\n",
+                      _printed_alone(exc, tb))
+    return found.group(1) if found else None
+
+
+def syntax_error_line(exc):
+    """The line CPython ends its report of a SyntaxError with: 'SyntaxError: msg', without the
+    location str() adds (the lines above it carry that)."""
+    text = exc.msg if isinstance(exc.msg, str) else message(exc)
+    return "%s: %s" % (type_label(exc), text) if text else type_label(exc)
+
+
+def compile_error_text(exc):
+    """stderr for code that did not compile: exactly what CPython prints for it (location,
+    source line, caret line, 'SyntaxError: msg'), without the harness frames above it."""
+    return _printed_alone(exc, None)
+
+
 def format_user_traceback(exc):
     """CPython's traceback text for `exc`, chained exceptions included, with
-    every frame outside CODE_FILENAME removed."""
+    every frame outside CODE_FILENAME removed and CPython's own "Did you mean"
+    suggestion kept."""
     root = traceback.TracebackException(
         type(exc), exc, exc.__traceback__, lookup_lines=False, compact=True)
-    pending, seen = [root], set()
+    pending, seen = [(root, exc)], set()
     while pending:
-        te = pending.pop()
+        te, original = pending.pop()
         if te is None or id(te) in seen:
             continue
         seen.add(id(te))
         te.stack = _user_only(te.stack)
-        pending.extend((te.__cause__, te.__context__))
-        pending.extend(te.exceptions or ())
+        found = suggestion(original)
+        if found is not None:
+            te._str += ". Did you mean: '%s'?" % found  # how 3.12's traceback.py adds it
+        pending.extend(((te.__cause__, original.__cause__),
+                        (te.__context__, original.__context__)))
+        pending.extend(zip(te.exceptions or (), getattr(original, "exceptions", None) or ()))
     return "".join(root.format())
 
 

@@ -18,6 +18,7 @@ import importlib
 import io
 import json
 import os
+import re
 import resource
 import signal
 import sys
@@ -171,24 +172,36 @@ def run(spec, result_fd):
     the harness itself becomes an "InternalError: ..." result.
     """
     deadline.start(result_fd)
+    execution = None
     try:
         try:
-            report = _Execution(Spec.parse(spec)).run()
+            execution = _Execution(Spec.parse(spec))
+            report = execution.run()
         except _CATCH_ALL as exc:
             _BUILTINS.update(_BUILTINS_SNAPSHOT)
             if isinstance(exc, _MemoryError):
                 raise  # the code's, not the harness's: reported as such below
-            report = _internal_error(exc)
+            report = _internal_error(exc, execution)
         try:
             data = _encode_fitted(report)
         except _CATCH_ALL as exc:
             if isinstance(exc, _MemoryError):
                 raise
-            report = _internal_error(exc)
+            report = _internal_error(exc, execution)
             data = _encode(report)
         code = report["exit_code"]
     except _CATCH_ALL as exc:
-        data, code = _OUT_OF_MEMORY if isinstance(exc, _MemoryError) else _UNREPORTABLE, 1
+        if execution is not None and execution.outcome_frame is None:
+            try:
+                execution.salvage()
+            except _CATCH_ALL:
+                pass
+        # Inline, no call: memory may be exhausted. The code's own failure encoded when it
+        # ended, else a frame encoded in advance.
+        if execution is not None and execution.outcome_frame is not None:
+            data, code = execution.outcome_frame, execution.outcome[0]
+        else:
+            data, code = _OUT_OF_MEMORY if isinstance(exc, _MemoryError) else _UNREPORTABLE, 1
     _write_all(result_fd, data)
     return code
 
@@ -200,20 +213,51 @@ def _report(exit_code, error=None, error_type=None, exit_reason=None, result=Non
             "debug_info": debug_info}
 
 
-def _internal_error(exc):
+def _internal_error(exc, execution):
+    """The report when the harness failed: the code's own failure when it had one (the
+    harness's then in debug_info.report_error), else an InternalError."""
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return _report(1, "InternalError: " + errors.error_string(exc), "InternalError",
+    failure = "InternalError: " + errors.error_string(exc)
+    outcome = execution.outcome if execution is not None else None
+    if outcome is not None and outcome[0] != 0:
+        return _report(*outcome, debug_info={"report_error": failure,
+                                             "internal_traceback": describe.cut(trace, 8000)})
+    return _report(1, failure, "InternalError",
                    debug_info={"internal_traceback": describe.cut(trace, 8000)})
 
 
+# 19 digits in a row: maybe an integer outside int64 (2**63 has 19), which the agent's reader
+# refuses along with the whole frame. Values are made readable where they are described; this
+# catches any other (a user-raised SyntaxError's lineno, say).
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
 def _encode(report):
-    return _JSON_ENCODER.encode(report).encode("ascii")
+    data = _JSON_ENCODER.encode(report).encode("ascii")
+    if _LONG_DIGITS.search(data) and _make_ints_readable(report):
+        data = _JSON_ENCODER.encode(report).encode("ascii")
+    return data
+
+
+def _make_ints_readable(report):
+    """Replace, in place, every int of the report outside int64 by describe.readable_int's
+    text; True when there was one. Iterative: the result may be deeply nested."""
+    changed, pending = False, [report]
+    while pending:
+        node = pending.pop()
+        slots = node.items() if type(node) is dict else enumerate(node)
+        for key, value in list(slots):
+            if type(value) is int and describe.readable_int(value) is not value:
+                node[key], changed = describe.readable_int(value), True
+            elif type(value) in (dict, list):
+                pending.append(value)
+    return changed
 
 
 def _encode_fitted(report):
     """The encoded report, made to fit FRAME_LIMIT: the agent drops a larger frame whole, and
     a long trace (trace_limit up to 100,000), wide reprs (repr_limit) or a huge exception
-    message can make one. Cut in this order until it fits: the error text, the trace's tail,
+    message can make one. Cut in this order until it fits: the error text, the trace's head,
     the variables, then debug_info altogether."""
     data = _encode(report)
     if len(data) <= FRAME_LIMIT:
@@ -225,12 +269,16 @@ def _encode_fitted(report):
     if isinstance(info, dict) and len(data) > FRAME_LIMIT and info.get("trace"):
         info["trace_truncated"] = True
         while len(data) > FRAME_LIMIT and info["trace"]:
-            # Keep the share that fits (with a margin), from the start of the run.
+            # Keep the share that fits (with a margin), the last events: they led to the end.
             keep = int(len(info["trace"]) * FRAME_LIMIT / len(data) * 0.9)
-            info["trace"] = info["trace"][:keep]
+            info["trace_dropped"] = info.get("trace_dropped", 0) + len(info["trace"]) - keep
+            info["trace"] = info["trace"][len(info["trace"]) - keep:]
             data = _encode(report)
     if isinstance(info, dict) and len(data) > FRAME_LIMIT and info.get("variables_after"):
         info["variables_after"], info["variables_truncated"] = {}, True
+        for item in (info.get("exceptions") or [{}])[0].get("traceback", ()):
+            if item.pop("locals", None) is not None:  # the frames' locals go with them
+                item["locals_truncated"] = True
         data = _encode(report)
     if len(data) > FRAME_LIMIT:
         report["debug_info"] = None
@@ -427,6 +475,39 @@ class _Execution:
         self.stdout = self.stderr = None
         self.cpu_start = self.wall_start = 0.0
         self.recursion_limit = sys.getrecursionlimit()
+        # How the code ended, (exit_code, error, error_type, exit_reason), known before the
+        # report is built; for a failure, also encoded: what is sent if the report cannot be.
+        self.outcome = self.outcome_frame = None
+        self.namespace = self.exc = None  # the code's globals and uncaught exception
+        self.value = _NO_VALUE
+        self.traceback_written = False
+
+    def salvage(self):
+        """The report could not be built (memory exhausted): free the code's globals, then write
+        its traceback if that did not happen yet and encode its own failure."""
+        if self.namespace is not None:
+            self.namespace.clear()
+        if self.exc is None or isinstance(self.exc, SystemExit):
+            return
+        if not self.traceback_written:
+            self._write_stderr(_traceback_text(self.exc))
+        if self.outcome is None:
+            self._remember_outcome(_exit_status(self.exc))
+
+    def _remember_outcome(self, outcome):
+        self.outcome = outcome
+        if outcome[0] == 0:
+            return
+        exit_code, error, error_type, exit_reason = outcome
+        if isinstance(error, str) and len(error) > ERROR_LIMIT:
+            error = error[:ERROR_LIMIT] + " ... (cut)"
+        try:
+            self.outcome_frame = _encode(_report(
+                exit_code, error, error_type, exit_reason,
+                debug_info={"report_error": "MemoryError: the code left too little memory to "
+                                            "build its report"}))
+        except _MemoryError:
+            pass
 
     def run(self):
         self._set_up()
@@ -438,13 +519,16 @@ class _Execution:
         if self.restriction is not None:
             self.restriction.install()
         trace = tracer.LineTracer(self.spec.trace_limit) if self.spec.trace else None
+        self.namespace = namespace
         deadline.arm(self, namespace, trace)  # a timeout reports where it was
-        value, exc = self._run_user_code(prog, namespace, trace)
+        self._run_user_code(prog, namespace, trace)
         deadline.disarm()
+        value, exc = self.value, self.exc
         _BUILTINS.update(_BUILTINS_SNAPSHOT)
         if exc is not None:
             _cut_deep_tracebacks(exc)
         self._finish_like_python(exc)
+        self._remember_outcome(_exit_status(exc))
         resources = self._resources()
         self._restore_interpreter()
         return self._completed(prog, namespace, value, exc, resources, trace)
@@ -490,22 +574,21 @@ class _Execution:
 
     # -- the user code
 
-    @staticmethod
-    def _run_user_code(prog, namespace, trace):
-        value = _NO_VALUE
+    def _run_user_code(self, prog, namespace, trace):
+        """Sets self.value (the trailing expression's) and self.exc. Stores rather than
+        returns: a tuple may not be allocatable when the code exhausted memory."""
         try:
             if trace is not None:
                 trace.install()
             try:
                 _exec(prog.body, namespace)
                 if prog.tail is not None:
-                    value = _eval(prog.tail, namespace)
+                    self.value = _eval(prog.tail, namespace)
             finally:
                 if trace is not None:
                     trace.remove()
         except _CATCH_ALL as exc:
-            return value, exc
-        return value, None
+            self.exc = exc
 
     def _finish_like_python(self, exc):
         """What the interpreter does after the main code: report an uncaught
@@ -520,6 +603,7 @@ class _Execution:
             if isinstance(exc, policy.PolicyViolation):
                 _locate_violation(exc)
             self._write_stderr(_traceback_text(exc))
+            self.traceback_written = True
         threading = sys.modules.get("threading")
         try:
             if threading is not None and not self.spec.prewarm:
@@ -572,7 +656,7 @@ class _Execution:
     # -- the result
 
     def _completed(self, prog, namespace, value, exc, resources, trace):
-        exit_code, error, error_type, exit_reason = _exit_status(exc)
+        exit_code, error, error_type, exit_reason = self.outcome
         self._silence_python_output()
         result, result_type = self._result(value)
         debug_info = None
@@ -587,7 +671,7 @@ class _Execution:
                 resources, self.spec.repr_limit, bound, trace)
         elif trace is not None:
             # A trace asked for without the rest of debug_info: the trace alone.
-            debug_info = {"trace": trace.events, "trace_truncated": trace.truncated}
+            debug_info = trace.report()
         return _report(exit_code, error, error_type, exit_reason, result, result_type,
                        debug_info)
 
@@ -619,9 +703,10 @@ class _Execution:
             entries = [_violation_entry(v) for v in exc.violations]
             hint_list = list(dict.fromkeys(policy.hint(v) for v in exc.violations))[:3]
         elif isinstance(exc, SyntaxError):
-            self._write_stderr("".join(traceback.format_exception_only(type(exc), exc)))
-            status = (1, "%s: %s (line %s)" % (errors.type_label(exc), exc.msg, exc.lineno),
-                      errors.type_label(exc), None)
+            # Exactly CPython's text; `error` is its last line, so a client that appends `error`
+            # to stderr unless stderr already holds it does not print the message twice.
+            self._write_stderr(errors.compile_error_text(exc))
+            status = (1, errors.syntax_error_line(exc), errors.type_label(exc), None)
             entries = errors.exception_entries(exc)
             hint_list = hints.for_syntax_error(exc, self.spec.code)
         else:
@@ -629,13 +714,14 @@ class _Execution:
             status = (1, errors.error_string(exc), errors.type_label(exc), None)
             entries = errors.exception_entries(exc)
             hint_list = []
+        self._remember_outcome(status)
         debug_info = None
         if self.spec.debug_mode:
             debug_info = debuginfo.build({}, None, None, hint_list, resources,
                                          self.spec.repr_limit)
             debug_info["exceptions"] = entries
             if self.spec.trace:
-                debug_info["trace"], debug_info["trace_truncated"] = [], False
+                debug_info.update(tracer.LineTracer(0).report(), trace_truncated=False)
         elif self.spec.trace:
-            debug_info = {"trace": [], "trace_truncated": False}
+            debug_info = dict(tracer.LineTracer(0).report(), trace_truncated=False)
         return _report(*status, debug_info=debug_info)

@@ -9,6 +9,7 @@ user class's __repr__ is never run in the middle of the user's own code.
 
 import sys
 import types
+from collections import deque
 
 from .describe import ShortRepr
 from .program import CODE_FILENAME
@@ -66,17 +67,29 @@ def _locals_snapshot(frame):
 
 
 class LineTracer:
-    """sys.settrace hook recording at most `limit` events of the user code.
+    """sys.settrace hook keeping the last `limit` events of the user code (for a failure the
+    last ones matter): a ring, so memory stays bounded however long the code runs.
 
     events: [{lineno, event, func, locals}] with event in call/line/return/
     exception; return events carry `value`, exception events `exception`.
-    Past the limit tracing switches itself off and `truncated` is set.
+    `dropped` counts the earliest events pushed out of the ring; `truncated` is set when
+    any were (or when `limit` is 0 and nothing is traced).
     """
 
     def __init__(self, limit):
         self.limit = limit
-        self.events = []
+        self._ring = deque(maxlen=max(limit, 1))
+        self.dropped = 0
         self.truncated = False
+
+    @property
+    def events(self):
+        return list(self._ring)
+
+    def report(self):
+        """The debug_info keys: trace (oldest kept first), trace_truncated, trace_dropped."""
+        return {"trace": self.events, "trace_truncated": self.truncated,
+                "trace_dropped": self.dropped}
 
     def install(self):
         if self.limit > 0:
@@ -88,22 +101,19 @@ class LineTracer:
         _settrace(None)
 
     def _on_call(self, frame, event, arg):
-        if frame.f_code.co_filename != CODE_FILENAME or self.truncated:
+        if frame.f_code.co_filename != CODE_FILENAME:
             return None
         self._record(frame, event, arg)
         return self._on_event
 
     def _on_event(self, frame, event, arg):
-        if self.truncated:
-            return None
         self._record(frame, event, arg)
         return self._on_event
 
     def _record(self, frame, event, arg):
-        if len(self.events) >= self.limit:
+        if len(self._ring) == self.limit:
+            self.dropped += 1
             self.truncated = True
-            _settrace(None)
-            return
         # A module frame's call event reports line 0 in 3.11; name its first line.
         entry = {"lineno": frame.f_lineno or frame.f_code.co_firstlineno, "event": event,
                  "func": frame.f_code.co_name, "locals": _locals_snapshot(frame)}
@@ -111,4 +121,4 @@ class LineTracer:
             entry["value"] = _short(arg)
         elif event == "exception":
             entry["exception"] = arg[0].__name__
-        self.events.append(entry)
+        self._ring.append(entry)

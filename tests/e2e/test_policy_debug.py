@@ -78,7 +78,7 @@ def test_trace_served_by_debug_endpoint(agent):
 
 def test_trace_without_debug_mode_is_still_served(agent):
     res = agent.execute("a = 1\nb = a + 1", trace=True, debug_mode=False)
-    assert set(res["debug_info"]) == {"trace", "trace_truncated"}, res["debug_info"]
+    assert set(res["debug_info"]) == {"trace", "trace_truncated", "trace_dropped"}, res["debug_info"]
     st, body, _ = agent.get(f"/debug/{res['execution_id']}")
     assert st == 200 and [ev["lineno"] for ev in body["detailed_trace"]
                           if ev["event"] == "line"] == [1, 2], body

@@ -261,7 +261,9 @@ def test_exceptions_entry_has_user_frames_and_source_lines():
     assert entry["lineno"] == 2 and entry["line"] == "return a / b"
     assert entry["traceback"] == [
         {"filename": "<code>", "lineno": 4, "name": "<module>", "line": "total = divide(1, 0)"},
-        {"filename": "<code>", "lineno": 2, "name": "divide", "line": "return a / b"},
+        {"filename": "<code>", "lineno": 2, "name": "divide", "line": "return a / b",
+         "locals": {"a": {"type": "int", "repr": "1", "value": 1},
+                    "b": {"type": "int", "repr": "0", "value": 0}}},
     ]
 
 
@@ -374,8 +376,9 @@ def test_no_trace_key_without_trace():
 
 def test_trace_without_debug_mode_is_the_trace_alone():
     out = execute("x = 1\ny = x + 1\n", trace=True, debug_mode=False)
-    assert out.debug == {"trace": out.debug["trace"], "trace_truncated": False}
+    assert out.debug == {"trace": out.debug["trace"], "trace_truncated": False,
+                         "trace_dropped": 0}
     assert [e["lineno"] for e in out.debug["trace"] if e["event"] == "line"] == [1, 2]
     out = execute("x = (\n", trace=True, debug_mode=False)  # does not compile
-    assert out.debug == {"trace": [], "trace_truncated": False}
+    assert out.debug == {"trace": [], "trace_truncated": False, "trace_dropped": 0}
     assert execute("x = 1", debug_mode=False).debug is None

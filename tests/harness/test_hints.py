@@ -50,7 +50,7 @@ def test_nameerror_inside_function_uses_its_locals():
 
 
 def test_unbound_local_error_hint():
-    (hint,) = hints_for("count = 0\ndef bump():\n    count += 1\nbump()")
+    hint = hints_for("count = 0\ndef bump():\n    count += 1\nbump()")[0]
     assert "declare `global count`" in hint
 
 
@@ -66,7 +66,7 @@ def test_module_not_found_suggests_installed_similar_modules():
 
 
 def test_module_not_found_names_the_pip_package():
-    (hint,) = hints_for("import sklearn")
+    hint = hints_for("import sklearn")[0]
     assert "`sklearn` is the `scikit-learn` package" in hint
 
 

@@ -244,11 +244,8 @@ def test_recursion_that_runs_out_of_memory_reports_the_codes_own_error(held):
     assert out.debug["exceptions"][0]["frames_omitted"] == 1000 - 50
 
 
-def test_code_that_leaves_no_memory_still_gets_a_result_frame():
-    # The code keeps every byte it could get, large and small, and ends normally: building the
-    # report fails too, and the frame then says MemoryError instead of the child dying
-    # without one (or blaming the harness).
-    out = execute(code(_CAP_MEMORY + """
+# Keeps every byte it can get, large and small (after _CAP_MEMORY).
+_HOARD_ALL = """
     hoard, size = [], 1 << 24
     _cap(64)
     while size:
@@ -262,6 +259,14 @@ def test_code_that_leaves_no_memory_still_gets_a_result_frame():
             chain = (chain,)
     except MemoryError:
         pass
+"""
+
+
+def test_code_that_leaves_no_memory_still_gets_a_result_frame():
+    # The code keeps every byte it could get, large and small, and ends normally: building the
+    # report fails too, and the frame then says MemoryError instead of the child dying
+    # without one (or blaming the harness).
+    out = execute(code(_CAP_MEMORY + _HOARD_ALL + """
     hoard
     """))
     assert out.result == {
@@ -332,3 +337,19 @@ def test_a_huge_trace_or_message_is_cut_to_fit_the_frame():
     assert len(json.dumps(out.result, separators=(",", ":"))) <= runner.FRAME_LIMIT
     assert out.result["error"] == "ValueError: " + "x" * (runner.ERROR_LIMIT - 12) + " ... (cut)"
     assert out.stderr.endswith("x" * 1000 + "\n")  # stderr keeps the whole message
+
+
+def test_a_failing_code_that_leaves_no_memory_keeps_its_own_error():
+    # As above, but the code then fails: its globals are freed to write its traceback and its
+    # own error, not the harness's MemoryError.
+    out = execute(code(_CAP_MEMORY + """
+    mine = ValueError("mine")
+    """ + _HOARD_ALL + """
+    raise mine
+    """))
+    assert out.result["error"] == "ValueError: mine", out
+    assert out.result["error_type"] == "ValueError"
+    assert out.exit_code == 1
+    assert out.stderr.splitlines()[-2:] == ["    raise mine", "ValueError: mine"]
+    assert out.debug == {"report_error": "MemoryError: the code left too little memory to "
+                                         "build its report"}
