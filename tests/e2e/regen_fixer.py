@@ -78,8 +78,8 @@ def feedback_from_stderr(stderr):
     for n in reversed(frames):
         _add(fb.lines, n)
     if not frames:  # e.g. a one-line timeout summary: "... line 5 ..."
-        for m in re.finditer(r"\bline (\d+)", stderr or ""):
-            _add(fb.lines, int(m.group(1)))
+        for m in re.finditer(r"\bline (\d+)|<code>:(\d+)", stderr or ""):
+            _add(fb.lines, int(m.group(1) or m.group(2)))
     for m in _DID_YOU_MEAN.finditer(stderr or ""):
         _add(fb.did_you_mean, m.group(1).rsplit(".", 1)[-1])
         _add(fb.suggestions, m.group(1).rsplit(".", 1)[-1])
@@ -158,11 +158,14 @@ def feedback_from_response(res):
             elif snippet.isidentifier():
                 _add(fb.suggestions, snippet)
     for k, v in _walk(di):
-        if k in _VARIABLE_KEYS and isinstance(v, dict):
-            for name, desc in v.items():
-                _add(fb.known_names, name)
-                for n in _names_of(desc):
-                    _add(fb.known_names, n)
+        if k not in _VARIABLE_KEYS:
+            continue
+        if isinstance(v, list):  # [{name, repr...}] rather than {name: description}
+            v = {d["name"]: d for d in v if isinstance(d, dict) and isinstance(d.get("name"), str)}
+        for name, desc in (v.items() if isinstance(v, dict) else ()):
+            _add(fb.known_names, name)
+            for n in _names_of(desc):
+                _add(fb.known_names, n)
     return fb
 
 
