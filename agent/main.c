@@ -218,6 +218,37 @@ static void main_raise_nofile(void)
     }
 }
 
+/* Checks what the option table cannot (policy, timeouts) and finds the harness, sandpit-init
+ * and the tools: 0, or -1 with the reason on stderr. */
+static int main_check_cfg(struct agent_cfg *cfg, char *harness, size_t hsize, char *init,
+                          size_t isize)
+{
+    int r;
+
+    if (strcmp(cfg->policy, "standard") != 0 && strcmp(cfg->policy, "restricted") != 0) {
+        fprintf(stderr, "sandpit-agent: --policy must be standard or restricted\n");
+        return -1;
+    }
+    /* DESIGN names the variable BACKEND_URL; SANDPIT_BACKEND_URL and the flag win over it. */
+    if (!*cfg->backend_url && secure_getenv("BACKEND_URL"))
+        cfg->backend_url = secure_getenv("BACKEND_URL");
+    if (cfg->default_timeout > cfg->max_timeout) {
+        fprintf(stderr, "sandpit-agent: --default-timeout exceeds --max-timeout\n");
+        return -1;
+    }
+    if ((r = main_find_paths(cfg->harness_dir, harness, hsize, init, isize)) < 0) {
+        fprintf(stderr, "sandpit-agent: cannot find harness/runner.py (use --harness-dir)\n");
+        return -1;
+    }
+    if (!*cfg->tools_dir) {
+        static char tools[PATH_MAX + 32];
+
+        snprintf(tools, sizeof(tools), "%s/runtimes/node_modules/.bin", harness);
+        cfg->tools_dir = tools;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct agent_cfg cfg;
@@ -235,27 +266,8 @@ int main(int argc, char **argv)
     if ((r = daemon_args("sandpit-agent", agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]),
                          &cfg, argc, argv, agent_usage, &cfg.log_level, &lvl)) >= 0)
         return r;
-    if (strcmp(cfg.policy, "standard") != 0 && strcmp(cfg.policy, "restricted") != 0) {
-        fprintf(stderr, "sandpit-agent: --policy must be standard or restricted\n");
+    if (main_check_cfg(&cfg, harness, sizeof(harness), init, sizeof(init)) < 0)
         return 2;
-    }
-    /* DESIGN names the variable BACKEND_URL; SANDPIT_BACKEND_URL and the flag win over it. */
-    if (!*cfg.backend_url && secure_getenv("BACKEND_URL"))
-        cfg.backend_url = secure_getenv("BACKEND_URL");
-    if (cfg.default_timeout > cfg.max_timeout) {
-        fprintf(stderr, "sandpit-agent: --default-timeout exceeds --max-timeout\n");
-        return 2;
-    }
-    if ((r = main_find_paths(cfg.harness_dir, harness, sizeof(harness), init, sizeof(init))) < 0) {
-        fprintf(stderr, "sandpit-agent: cannot find harness/runner.py (use --harness-dir)\n");
-        return 2;
-    }
-    if (!*cfg.tools_dir) {
-        static char tools[PATH_MAX + 32];
-
-        snprintf(tools, sizeof(tools), "%s/runtimes/node_modules/.bin", harness);
-        cfg.tools_dir = tools;
-    }
     if (cfg.zygote_fd > 0) {
         log_init("zygote", (enum log_level)lvl);
         return zygote_main(&cfg, (int)cfg.zygote_fd, harness, init);
