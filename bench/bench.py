@@ -32,8 +32,10 @@ def start(binary, args, ready_path="/health", ready=lambda h: True):
     tmp = tempfile.mkdtemp(prefix="sandpit-bench-")
     port_file = os.path.join(tmp, "port")
     log = open(os.path.join(tmp, "log"), "w")
+    # An agent locks its state directory: each one gets its own.
+    own = ["--state-dir", os.path.join(tmp, "state")] if binary == "sandpit-agent" else []
     proc = subprocess.Popen([os.path.join(BUILD, binary), "--port", "0", "--port-file",
-                             port_file, "--log-level", "warn"] + args,
+                             port_file, "--log-level", "warn"] + own + args,
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline:

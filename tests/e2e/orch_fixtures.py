@@ -158,8 +158,9 @@ class Agent(Proc):
 
     def __init__(self, tmp_dir, *flags, port=0):
         tmp_dir = Path(tmp_dir)
+        # Its own state directory: an agent locks it, a second one on it would refuse to start.
         super().__init__(tmp_dir, [str(AGENT_BIN), "--work-dir", str(tmp_dir / "work"),
-                                   *flags], port=port)
+                                   "--state-dir", str(tmp_dir / "state"), *flags], port=port)
         try:
             self.wait_port()
             deadline = time.monotonic() + READY_TIMEOUT_S
