@@ -108,6 +108,20 @@ HOSTILE = [
 ]
 
 
+HOSTILE_NAMES = {name for name, _, _ in HOSTILE}
+
+
+def _met_deadline(r):
+    """A hostile program may also meet its deadline, whatever it was expected to do before it.
+    With 16 executions at once on a loaded 2-core VM whose fork is slow, a memory hog can take
+    longer than its 5 s to reach the memory limit and a 0.5 s flood may not even start in time
+    (both seen: the expectation was a timing assertion in disguise). A timeout is the zygote's
+    own verdict from outside the program, and the program is contained either way; what the
+    soak judges is what is left afterwards, BREACH lines and every other outcome."""
+    return (r["status"] == "timeout" and r["exit_reason"] == "timeout"
+            and "BREACH" not in (r["stdout"] or "") and "BREACH" not in (r["stderr"] or ""))
+
+
 class Soak:
     def __init__(self, agent, marker, hostile_share, log):
         self.agent = agent
@@ -139,7 +153,7 @@ class Soak:
             self.outcomes[(name, res.get("status"))] += 1
             ok = False
             try:
-                ok = bool(check(res))
+                ok = bool(check(res)) or (name in HOSTILE_NAMES and _met_deadline(res))
             except Exception as e:  # a checker tripping over a malformed result
                 res = dict(res, checker_error=repr(e))
             if not ok:
