@@ -150,4 +150,4 @@ format-check:
 clean:
 	rm -rf build
 
--include $(COMMON_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(ORCH_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(COMMON_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(ORCH_OBJ:.o=.d) $(UNIT_BIN:=.d) $(REPLAY_BIN:=.d)

@@ -202,7 +202,8 @@ static int reqfields_unknown(json_t *root, unsigned opts, struct reqfields *out,
             continue;
         if (opts & REQFIELDS_STRICT) {
             reqfields_unknown_msg(k, opts, false, msg, sizeof(msg));
-            return err_set(e, ERR_INVALID, k, "%s", msg);
+            /* An empty key is a key too: named as its JSON spelling, so the error has a field. */
+            return err_set(e, ERR_INVALID, *k ? k : "\"\"", "%s", msg);
         }
         if (out->n_unknown < REQFIELDS_MAX_UNKNOWN)
             out->unknown[out->n_unknown] = k;

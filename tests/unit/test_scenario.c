@@ -209,6 +209,9 @@ static const struct job_case job_cases[] = {
     {"{\"code\":\"x\",\"generated_code\":[]}", -ERR_INVALID, "generated_code", "must be a string",
      NULL, NULL, 0, 0},
     {"{\"code\":\"x\",\"scenario\":null}", 0, NULL, NULL, "x", "python", 0, 0},
+    /* An empty key is unknown like any other and still named (found by fuzz_job_req). */
+    {"{\"code\":\"x\",\"\":\"print(2)\"}", -ERR_INVALID, "\"\"", "unknown field ''", NULL, NULL, 0,
+     0},
     {"", -ERR_INVALID, "body", "empty", NULL, NULL, 0, 0},
     {"nope", -ERR_INVALID, "body", "not valid JSON", NULL, NULL, 0, 0},
     {"[1]", -ERR_INVALID, "body", "must be a JSON object", NULL, NULL, 0, 0},
