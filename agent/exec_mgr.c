@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "exec_io.h"
 #include "exec_result.h"
+#include "exec_waiters.h"
 #include "fdio.h"
 #include "ids.h"
 #include "log.h"
@@ -35,14 +36,6 @@
 #define EXEC_RESULT_MAX (2u << 20)
 
 enum exec_state { EXEC_PENDING, EXEC_RUNNING, EXEC_DONE };
-
-/* One client waiting for an execution: a sync POST, a DELETE, a long-poll. */
-struct exec_waiter {
-    exec_done_fn fn;     /* called once, with the manager's lock held */
-    void *arg;           /* identifies the waiter (the request) */
-    int64_t deadline_ns; /* monotonic; 0 = until the execution finishes */
-    struct exec_waiter *next;
-};
 
 struct exec {
     atomic_int refs;           /* references; the store holds one while listed */
@@ -102,12 +95,7 @@ void exec_ref(struct exec *ex)
 
 static void exec_free(struct exec *ex)
 {
-    while (ex->waiters) {
-        struct exec_waiter *w = ex->waiters;
-
-        ex->waiters = w->next;
-        free(w);
-    }
+    exec_waiters_clear(&ex->waiters, false);
     exec_io_streams_done(&ex->io);
     exec_req_done(&ex->req);
     json_decref(ex->result);
@@ -169,13 +157,7 @@ static void exec_publish(struct exec_mgr *m, struct exec *ex, json_t *res)
     ex->result = res;
     ex->state = EXEC_DONE;
     m->done_listed++;
-    while (ex->waiters) {
-        struct exec_waiter *w = ex->waiters;
-
-        ex->waiters = w->next;
-        w->fn(w->arg);
-        free(w);
-    }
+    exec_waiters_clear(&ex->waiters, true);
     /* Drops the oldest finished results beyond --history. */
     m->done_listed -= store_evict(&m->store, m->done_listed, (size_t)m->cfg->history);
 }
@@ -497,32 +479,18 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
 bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg,
                          int64_t deadline_ns)
 {
-    struct exec_waiter *w = malloc(sizeof(*w));
     bool done;
 
     pthread_mutex_lock(&m->lock);
-    done = ex->state == EXEC_DONE;
-    if (!done && !w) {
-        /* Out of memory: answer now with the current state rather than never. */
-        pthread_mutex_unlock(&m->lock);
-        return true;
-    }
-    if (!done) {
-        w->fn = fn;
-        w->arg = arg;
-        w->deadline_ns = deadline_ns;
-        w->next = ex->waiters;
-        ex->waiters = w;
-        w = NULL;
-        if (deadline_ns &&
-            (!m->next_waiter_deadline_ns || deadline_ns < m->next_waiter_deadline_ns)) {
-            m->next_waiter_deadline_ns = deadline_ns;
-            /* Let the I/O thread shorten its sleep to this deadline. */
-            exec_io_wake(m->io);
-        }
+    /* Out of memory: answered now with the current state rather than never. */
+    done = ex->state == EXEC_DONE || exec_waiters_add(&ex->waiters, fn, arg, deadline_ns) < 0;
+    if (!done && deadline_ns &&
+        (!m->next_waiter_deadline_ns || deadline_ns < m->next_waiter_deadline_ns)) {
+        m->next_waiter_deadline_ns = deadline_ns;
+        /* Let the I/O thread shorten its sleep to this deadline. */
+        exec_io_wake(m->io);
     }
     pthread_mutex_unlock(&m->lock);
-    free(w);
     return done;
 }
 
@@ -537,21 +505,7 @@ static int exec_mgr_expire_waiters(struct exec_mgr *m)
     if (m->next_waiter_deadline_ns && now >= m->next_waiter_deadline_ns) {
         STORE_FOREACH(&m->store, n)
         {
-            struct exec_waiter **pp = &EXEC_OF(n)->waiters;
-
-            while (*pp) {
-                struct exec_waiter *w = *pp;
-
-                if (w->deadline_ns && now >= w->deadline_ns) {
-                    *pp = w->next;
-                    w->fn(w->arg);
-                    free(w);
-                    continue;
-                }
-                if (w->deadline_ns && (!next || w->deadline_ns < next))
-                    next = w->deadline_ns;
-                pp = &w->next;
-            }
+            next = exec_waiters_expire(&EXEC_OF(n)->waiters, now, next);
         }
         m->next_waiter_deadline_ns = next;
     }
@@ -566,15 +520,7 @@ static int exec_mgr_expire_waiters(struct exec_mgr *m)
 void exec_mgr_clear_waiter(struct exec_mgr *m, struct exec *ex, void *arg)
 {
     pthread_mutex_lock(&m->lock);
-    for (struct exec_waiter **pp = &ex->waiters; *pp; pp = &(*pp)->next) {
-        if ((*pp)->arg == arg) {
-            struct exec_waiter *w = *pp;
-
-            *pp = w->next;
-            free(w);
-            break;
-        }
-    }
+    exec_waiters_remove(&ex->waiters, arg);
     pthread_mutex_unlock(&m->lock);
 }
 

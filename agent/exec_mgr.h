@@ -12,15 +12,12 @@
 #include "agent_cfg.h"
 #include "err.h"
 #include "exec_req.h"
+#include "exec_waiters.h"
 #include "runtime.h"
 #include "zyg_client.h"
 
 struct exec_mgr;
 struct exec;
-
-/* Called once when an execution finishes, from the I/O thread with the manager's lock held:
- * keep it short and never call back into exec_mgr. */
-typedef void (*exec_done_fn)(void *arg);
 
 /* New manager (free with exec_mgr_free); starts its I/O thread. NULL with e set on failure. */
 struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc,
