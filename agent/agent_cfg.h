@@ -29,6 +29,7 @@ struct agent_cfg {
     long pids_limit;                /* processes per execution (cgroup pids.max) */
     long disk_mb;                   /* size of the execution's private /tmp (its working dir) */
     const char *sandbox_user;       /* uid/gid executions drop to when the agent runs as root */
+    long sandbox_uid_base;          /* first uid of the per-slot range; 0 = sandbox_user for all */
     int seccomp;                    /* load the seccomp filter */
     long warm_pool;                 /* children forked and isolated ahead of need */
     const char *languages;          /* comma-separated runtimes to offer; "" = all installed */

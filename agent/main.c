@@ -80,7 +80,11 @@ static const struct cfg_opt agent_opts[] = {
     OPT("disk-mb", CFG_INT, 1, 1 << 20, "512", disk_mb,
         "size of each execution's private /tmp, which holds its working dir, MiB"),
     OPT("sandbox-user", CFG_STR, 0, 0, "nobody", sandbox_user,
-        "user executions run as when the agent runs as root"),
+        "user executions run as when the agent runs as root and --sandbox-uid-base is 0"),
+    OPT("sandbox-uid-base", CFG_INT, 0, 2000000000, "2000000", sandbox_uid_base,
+        "first uid executions run as when the agent runs as root: each slot has its own uid "
+        "(base + agent range * 8192 + slot; no passwd entry needed), so per-user kernel limits "
+        "are not shared; 0 = every execution runs as --sandbox-user"),
     OPT("seccomp", CFG_BOOL, 0, 0, "1", seccomp, "load the seccomp filter in each execution"),
     OPT("warm-pool", CFG_INT, 0, 64, "4", warm_pool,
         "children forked and isolated ahead of need (0 = fork per request)"),

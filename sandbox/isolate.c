@@ -52,6 +52,7 @@ struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[
     if (!iso)
         return NULL;
     iso->cfg = cfg;
+    iso->uid_lock = -1;
     /* Warm children hold a slot while they wait. */
     iso->n_slots = (int)(cfg->max_concurrent + cfg->warm_pool);
     iso->slot_used = calloc((size_t)iso->n_slots, 1);
@@ -81,6 +82,8 @@ void isolate_free(struct isolate *iso)
     if (!iso)
         return;
     isolate_cgroup_remove_all(iso);
+    if (iso->uid_lock >= 0)
+        close(iso->uid_lock);
     free(iso->prog.filter);
     free(iso->slot_used);
     free(iso->slot_lim);
@@ -97,10 +100,20 @@ bool isolate_has_mount_ns(const struct isolate *iso)
     return isolate_state_has(&iso->st, ISOLATE_MOUNT_NS);
 }
 
-void isolate_chown_sandbox(const struct isolate *iso, const char *path)
+void isolate_chown_sandbox(const struct isolate *iso, int slot, const char *path)
 {
-    if (iso->drop_uid)
-        (void)!chown(path, iso->uid, iso->gid);
+    uid_t uid = isolate_cred_uid(iso, slot);
+
+    if (iso->drop_uid && (slot >= 0 || !iso->uid_per_slot))
+        (void)!chown(path, uid, iso->uid_per_slot ? (gid_t)uid : iso->gid);
+}
+
+json_t *isolate_uids_json(const struct isolate *iso)
+{
+    if (!isolate_state_has(&iso->st, ISOLATE_UID_DROP))
+        return json_null();
+    return json_pack("{s:i, s:i, s:b}", "first", (int)iso->uid, "count",
+                     iso->uid_per_slot ? iso->n_slots : 1, "per_slot", iso->uid_per_slot);
 }
 
 int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len)
@@ -111,8 +124,8 @@ int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, 
         return r;
     if ((r = isolate_ns_unshare(iso, why, why_len)) < 0)
         return r;
-    if ((r = isolate_mount_view(iso, disk_mb, why, why_len)) < 0)
+    if ((r = isolate_mount_view(iso, slot, disk_mb, why, why_len)) < 0)
         return r;
     isolate_ns_settle(iso);
-    return isolate_cred_drop(iso, why, why_len);
+    return isolate_cred_drop(iso, slot, why, why_len);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "agent_cfg.h"
 #include "isolate_state.h"
 
@@ -44,8 +46,13 @@ uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot);
 
 /* True when executions get a private mount namespace (their working dir lives in it). */
 bool isolate_has_mount_ns(const struct isolate *iso);
-/* Gives path to the sandbox user (no-op when not dropping privileges). */
-void isolate_chown_sandbox(const struct isolate *iso, const char *path);
+/* Gives path to the sandbox user of slot (no-op when not dropping privileges). */
+void isolate_chown_sandbox(const struct isolate *iso, int slot, const char *path);
+/* The uid executions in slot run as (the same for every slot with --sandbox-uid-base 0). */
+uid_t isolate_cred_uid(const struct isolate *iso, int slot);
+/* {"first", "count", "per_slot"}: the uids executions run as, for /health; new reference, or
+ * JSON null when executions keep the agent's uid. */
+json_t *isolate_uids_json(const struct isolate *iso);
 /* In the user process, as root, before any user code: cgroups (slot >= 0), namespaces, mounts
  * (private /tmp holding the work root, disk_mb MiB or the agent's --disk-mb when 0, /dev/shm,
  * /proc, read-only root), loopback, hostname, credentials. On failure writes a reason into why and

@@ -253,7 +253,8 @@ int isolate_slot_take(struct isolate *iso)
     const uint32_t cgroups =
         1u << ISOLATE_CGROUP_MEMORY | 1u << ISOLATE_CGROUP_PIDS | 1u << ISOLATE_CGROUP_CPU;
 
-    if (!(iso->st.on & cgroups))
+    /* A slot is also a uid of its own (isolate_cred.c), with or without cgroups. */
+    if (!(iso->st.on & cgroups) && !iso->uid_per_slot)
         return -1;
     /* Prefer a slot prepared earlier (state 1) over creating one (state 0). */
     for (int i = 0; i < iso->n_slots; i++) {

@@ -22,9 +22,11 @@ struct isolate {
     char hide[ISOLATE_MAX_HIDE][PATH_MAX]; /* our directories, covered inside executions */
     int n_hide;
     char inst[24]; /* this zygote's cgroup instance, "z<pid>" */
-    uid_t uid;     /* sandbox user when dropping */
+    uid_t uid;     /* sandbox user when dropping; with uid_per_slot, slot 0's */
     gid_t gid;
     bool drop_uid;          /* root with a sandbox user: executions drop, or fail if they cannot */
+    bool uid_per_slot;      /* each slot its own uid and gid, uid + slot (isolate_cred.c) */
+    int uid_lock;           /* holds this zygote's uid range (flock), or -1 */
     struct sock_fprog prog; /* the seccomp filter as BPF (filter owned) */
     unsigned char *slot_used; /* n_slots entries: 0 never used, 1 prepared and free, 2 taken */
     long (*slot_lim)[3];      /* per slot: memory MiB, pids, CPU millis as last written */
@@ -47,16 +49,17 @@ void isolate_ns_settle(const struct isolate *iso);
 
 /* isolate_mount.c: the private view of the file system. */
 void isolate_mount_init(struct isolate *iso, const char *const hide[], const char *expose);
-int isolate_mount_view(const struct isolate *iso, long disk_mb, char *why, size_t why_len);
+int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb, char *why,
+                       size_t why_len);
 
 /* isolate_cgroup.c: per-slot memory, pids and cpu cgroups (the slot API is in isolate.h). */
 void isolate_cgroup_probe(struct isolate *iso);
 int isolate_cgroup_join(const struct isolate *iso, int slot, char *why, size_t why_len);
 void isolate_cgroup_remove_all(const struct isolate *iso);
 
-/* isolate_cred.c: the sandbox user. */
+/* isolate_cred.c: the sandbox users. */
 void isolate_cred_probe(struct isolate *iso);
-int isolate_cred_drop(const struct isolate *iso, char *why, size_t why_len);
+int isolate_cred_drop(const struct isolate *iso, int slot, char *why, size_t why_len);
 
 /* isolate_seccomp.c: the filter, compiled once (isolate_seccomp loads it, isolate.h). */
 void isolate_seccomp_probe(struct isolate *iso);

@@ -1,13 +1,14 @@
 /* isolate_mount.c - the private view of the file system an execution gets in its own mount
- * namespace: everything private; tmpfs on /tmp (the working directory is created inside it, so
- * no other execution's files are visible and nothing outlives the namespace); tmpfs on the work
- * root when it is not under /tmp; an empty tmpfs over the state dir and over our own files; our
- * tools back at their path; a fresh /dev/shm; /proc of the execution's own PID namespace; /
- * read-only. */
+ * namespace: everything private and read-only; one tmpfs of the disk limit holding /tmp (the
+ * working directory is created inside it, so no other execution's files are visible and
+ * nothing outlives the namespace), the work root when it is not under /tmp and /dev/shm; an
+ * empty tmpfs over the state dir and over our own files; our tools back at their path; a devpts
+ * instance of its own; /proc of the execution's own PID namespace. */
 #include "isolate_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
+
+/* The ptys one execution may open (its devpts instance's max=). */
+#define ISOLATE_PTY_MAX_S "16"
 
 /* Directories that must stay visible: covering one of them would hide the system. */
 static bool isolate_mount_is_system_dir(const char *d)
@@ -99,15 +103,88 @@ static void isolate_mount_mkdirs(const char *dir)
     }
 }
 
-/* Child step 3: the mounts of the private view, inside the new mount namespace (no-op without
- * one). /tmp is disk_mb MiB, or the agent's --disk-mb when 0. 0 or -errno with why filled. */
-int isolate_mount_view(const struct isolate *iso, long disk_mb, char *why, size_t why_len)
+/* Every mount of the copied tree read-only and nosuid at once (mount_setattr, Linux 5.12),
+ * before our own mounts go on top: a host file system mounted elsewhere than / (a tmpfs on
+ * /run or /var/tmp, a data disk) must not stay a writable place outside the disk limit, nor one
+ * shared with the host and other executions. /dev keeps its device nodes (no nodev). 0, or
+ * -errno when the kernel cannot (the caller falls back to remounting / alone). */
+static int isolate_mount_readonly_all(void)
 {
-    const char *work_root = iso->cfg->work_dir, *state = iso->cfg->state_dir;
-    const unsigned long nsd = MS_NOSUID | MS_NODEV;
+    struct {
+        uint64_t attr_set, attr_clr, propagation, userns_fd;
+    } attr = {.attr_set = 0x1 /* MOUNT_ATTR_RDONLY */ | 0x2 /* MOUNT_ATTR_NOSUID */};
+
+    return syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof(attr)) < 0 ? -errno
+                                                                                            : 0;
+}
+
+/* Creates dir with exactly mode (no umask) and binds it onto target. 0 or -errno. */
+static int isolate_mount_bind_new(const char *dir, mode_t mode, const char *target)
+{
+    if ((mkdir(dir, mode) < 0 && errno != EEXIST) || chmod(dir, mode) < 0)
+        return -errno;
+    return mount(dir, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+}
+
+/* One tmpfs of the disk limit for every writable place: /tmp (which holds the work root by
+ * default), the work root elsewhere and /dev/shm are directories of it, bound in place, so
+ * what an execution writes is bounded by the limit in sum, not per place. The tmpfs is first
+ * mounted on /tmp and its own /tmp directory bound over it last (the others are bound before
+ * its root is covered). 0 or -errno with what filled. */
+static int isolate_mount_disk(const struct isolate *iso, long disk_mb, const char **what)
+{
+    const char *work_root = iso->cfg->work_dir;
     char opts[64];
+
+    if (disk_mb > 0)
+        snprintf(opts, sizeof(opts), "size=%ldm,mode=0755", disk_mb);
+    else
+        snprintf(opts, sizeof(opts), "%s,mode=0755", iso->tmp_size);
+    *what = "tmpfs on /tmp";
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+        return -errno;
+    *what = "/dev/shm on the execution's tmpfs";
+    if (access("/dev/shm", F_OK) == 0 && isolate_mount_bind_new("/tmp/shm", 01777, "/dev/shm") < 0)
+        return -errno;
+    *what = "the work root on the execution's tmpfs";
+    if (strncmp(work_root, "/tmp/", 5) != 0 &&
+        isolate_mount_bind_new("/tmp/work", 0755, work_root) < 0)
+        return -errno;
+    *what = "/tmp on the execution's tmpfs";
+    return isolate_mount_bind_new("/tmp/tmp", 01777, "/tmp");
+}
+
+/* A devpts instance of the execution's own on /dev/pts, /dev/ptmx bound to its ptmx: no
+ * other execution's or the host's terminals are visible, and at most ISOLATE_PTY_MAX ptys
+ * exist, out of a host-wide kernel.pty.max. Skipped where the host has no /dev/pts. 0 or
+ * -errno with what filled. */
+static int isolate_mount_pts(const char **what)
+{
+    struct stat st;
+
+    if (access("/dev/pts", F_OK) != 0)
+        return 0;
+    *what = "devpts on /dev/pts";
+    if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620,max=" ISOLATE_PTY_MAX_S) < 0)
+        return -errno;
+    /* A symlink to pts/ptmx (as in containers) already leads to ours. */
+    *what = "/dev/ptmx";
+    if (lstat("/dev/ptmx", &st) == 0 && !S_ISLNK(st.st_mode) &&
+        mount("/dev/pts/ptmx", "/dev/ptmx", NULL, MS_BIND, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Child step 3: the mounts of the private view, inside the new mount namespace (no-op without
+ * one). The execution's tmpfs is disk_mb MiB, or the agent's --disk-mb when 0; the work root
+ * belongs to the slot's user. 0 or -errno with why filled. */
+int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len)
+{
+    const char *work_root = iso->cfg->work_dir, *state = iso->cfg->state_dir, *what = "";
+    const unsigned long nsd = MS_NOSUID | MS_NODEV;
     int tools = -1, r;
-    bool hidden[ISOLATE_MAX_HIDE] = {false};
+    bool hidden[ISOLATE_MAX_HIDE] = {false}, all_ro;
 
     if (!isolate_state_has(&iso->st, ISOLATE_MOUNT_NS))
         return 0;
@@ -127,13 +204,13 @@ int isolate_mount_view(const struct isolate *iso, long disk_mb, char *why, size_
         ISOLATE_TRY(tools = (int)syscall(SYS_open_tree, AT_FDCWD, iso->expose,
                                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE),
                     "copying the tools directory");
-    if (disk_mb > 0)
-        snprintf(opts, sizeof(opts), "size=%ldm,mode=1777", disk_mb);
-    else
-        snprintf(opts, sizeof(opts), "%s,mode=1777", iso->tmp_size);
-    ISOLATE_TRY(mount("tmpfs", "/tmp", "tmpfs", nsd, opts), "tmpfs on /tmp");
-    if (strncmp(work_root, "/tmp/", 5) != 0)
-        ISOLATE_TRY(mount("tmpfs", work_root, "tmpfs", nsd, opts), "tmpfs on the work root");
+    all_ro = isolate_mount_readonly_all() == 0;
+    if ((r = isolate_mount_disk(iso, disk_mb, &what)) < 0 || (r = isolate_mount_pts(&what)) < 0) {
+        if (tools >= 0)
+            close(tools);
+        snprintf(why, why_len, "%s: %s", what, strerror(-r));
+        return r;
+    }
     if (state && *state && strncmp(state, "/tmp/", 5) != 0 && access(state, F_OK) == 0)
         ISOLATE_TRY(mount("tmpfs", state, "tmpfs", nsd | MS_RDONLY, "size=4k,mode=0"),
                     "hiding the state dir");
@@ -142,7 +219,9 @@ int isolate_mount_view(const struct isolate *iso, long disk_mb, char *why, size_
      * and it all disappears with the namespace. */
     isolate_mount_mkdirs(work_root);
     if (iso->drop_uid)
-        ISOLATE_TRY(chown(work_root, iso->uid, iso->gid), "chown of the work root");
+        ISOLATE_TRY(chown(work_root, isolate_cred_uid(iso, slot),
+                          iso->uid_per_slot ? (gid_t)isolate_cred_uid(iso, slot) : iso->gid),
+                    "chown of the work root");
     /* Nothing of the agent's own files: the harness (already imported by the zygote) and the
      * binaries disappear under empty read-only tmpfs mounts. */
     for (int i = 0; i < iso->n_hide; i++) {
@@ -167,13 +246,13 @@ int isolate_mount_view(const struct isolate *iso, long disk_mb, char *why, size_
             ISOLATE_TRY(mount(NULL, iso->hide[i], NULL, MS_REMOUNT | MS_RDONLY | nsd, NULL),
                         "making the hidden directories read-only");
     }
-    if (access("/dev/shm", F_OK) == 0)
-        ISOLATE_TRY(mount("tmpfs", "/dev/shm", "tmpfs", nsd, "size=64m,mode=1777"), "/dev/shm");
     /* /proc of our own PID namespace (we are pid 2 there): no other process is visible. */
     ISOLATE_TRY(mount("proc", "/proc", "proc", nsd | MS_NOEXEC, NULL), "/proc");
-    /* System directories read-only: a remount of the root bind in this namespace only. */
-    ISOLATE_TRY(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nsd, NULL),
-                "read-only root");
+    /* Without mount_setattr: at least the root read-only, a remount of the root bind in this
+     * namespace only. */
+    if (!all_ro)
+        ISOLATE_TRY(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | nsd, NULL),
+                    "read-only root");
 #undef ISOLATE_TRY
     return 0;
 }

@@ -232,7 +232,6 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
             j->workdir[0] = '\0';
             goto fail;
         }
-        isolate_chown_sandbox(z->iso, j->workdir);
     }
     n = zyg_proto_encode_job(job, msg, sizeof(msg));
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -247,6 +246,9 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
             if ((r = zygote_spawn_warm(z, &w, (long)job->disk_mb)) < 0)
                 goto fail;
         }
+        /* Given to the uid of the child's slot (the dir is on the host here). */
+        if (j->workdir[0])
+            isolate_chown_sandbox(z->iso, w.slot, j->workdir);
         if (w.slot >= 0 && isolate_slot_limits(z->iso, w.slot, (long)job->memory_mb,
                                                (long)job->pids, (long)job->cpu_millis) < 0)
             log_warn("job %llu: a cgroup refused the scenario's limits",
@@ -567,6 +569,8 @@ static int zygote_send_ready(struct zygote *z, const char *preload_json, int64_t
                   z->pidns.reason, "preload", pre ? pre : json_null(), "isolation",
                   isolate_state_json(isolate_layers(z->iso)), "heap_huge_pages_mib",
                   (int)z->thp_mib);
+    if (o)
+        (void)json_object_set_new(o, "sandbox_uids", isolate_uids_json(z->iso));
     if (o)
         text = json_dumps(o, JSON_COMPACT);
     if (text)

@@ -1,7 +1,7 @@
 """Attacks: reading secrets on the root filesystem: /etc/shadow, /etc/gshadow, /root, sudoers,
 ssh host keys, the agent's state dir.
 
-Expected containment: the program runs as nobody without capabilities: PermissionError (or
+Expected containment: the program runs as its slot's sandbox uid without capabilities: PermissionError (or
 FileNotFoundError) for each; nothing is read.
 """
 import errno

@@ -2,7 +2,7 @@
 with a pipe as stdin so they wait, then their credentials are read from /proc.
 
 Expected containment: no_new_privs (and the nosuid remount) means exec never raises
-privileges: every process keeps uid/euid 65534; none prints uid=0; all fail to do their job.
+privileges: every process keeps the sandbox uid of its slot; none prints uid=0; all fail to do their job.
 """
 import os
 import subprocess
