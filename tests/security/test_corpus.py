@@ -82,6 +82,13 @@ def _sandbox_uid(prefix):
     return check
 
 
+def _disk_sum(res, ctx):
+    line = [l for l in res["stdout"].splitlines() if l.startswith("TOTAL_MIB=")]
+    assert line, res["stdout"]
+    limit = ctx.get("disk_mb", SMALL_LIMITS["disk_mb"])
+    assert int(line[0].split("=")[1]) <= limit, (line, limit)
+
+
 def _agent_rss_flat(res, ctx):
     grown = proc_rss_kb(ctx["agent"].pid) - ctx["rss_before"]
     assert grown < 64 * 1024, f"agent RSS grew by {grown} KiB"
@@ -184,6 +191,22 @@ EXPECT = {
     "58_inherited_fds": dict(status="completed", stdout=["CONTAINED: only fds 0-3 open"]),
     "59_cross_execution": dict(status="completed", stdout=["probe done"]),
     "60_cgroup_limits": dict(status="completed", check=_limits),
+    # issue 17 (wt-sandbox): terminals, host-wide resources, per-uid limits, disk sum, RNG
+    "70_pty_sharing": dict(status="completed", stdout=["CONTAINED: /dev/pts holds only ptmx",
+                                                       "CONTAINED: no foreign pty to open",
+                                                       "pty.fork: works",
+                                                       "CONTAINED: pty limit after",
+                                                       "probe done"]),
+    "71_aio_exhaust": dict(status="completed", stdout=["CONTAINED: io_setup: EPERM",
+                                                       "CONTAINED: fs.aio-nr unchanged",
+                                                       "CONTAINED: add_key: EPERM",
+                                                       "CONTAINED: memfd_secret: EPERM",
+                                                       "continued"]),
+    "72_per_uid_limits": dict(status="completed",
+                              stdout=["CONTAINED: inotify instances stop at", "hog holding",
+                                      "done"], check=_sandbox_uid("uid ")),
+    "73_disk_sum": dict(status="completed", stdout=["TOTAL_MIB="], check=_disk_sum),
+    "74_rng_state": dict(status="completed", stdout=["RNG {"]),
 }
 
 
