@@ -106,7 +106,7 @@ static void isolate_mount_mkdirs(const char *dir)
 /* Every mount of the copied tree read-only and nosuid at once (mount_setattr, Linux 5.12),
  * before our own mounts go on top: a host file system mounted elsewhere than / (a tmpfs on
  * /run or /var/tmp, a data disk) must not stay a writable place outside the disk limit, nor one
- * shared with the host and other executions. /dev keeps its device nodes (no nodev). 0, or
+ * shared with the host and other executions. /dev keeps its device nodes (nodev on / only). 0, or
  * -errno when the kernel cannot (the caller falls back to remounting / alone). */
 static int isolate_mount_readonly_all(void)
 {
@@ -114,8 +114,11 @@ static int isolate_mount_readonly_all(void)
         uint64_t attr_set, attr_clr, propagation, userns_fd;
     } attr = {.attr_set = 0x1 /* MOUNT_ATTR_RDONLY */ | 0x2 /* MOUNT_ATTR_NOSUID */};
 
-    return syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof(attr)) < 0 ? -errno
-                                                                                            : 0;
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+        return -errno;
+    /* The root itself nodev as well, as the remount it replaces made it. */
+    attr.attr_set |= 0x4; /* MOUNT_ATTR_NODEV */
+    return syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof(attr)) < 0 ? -errno : 0;
 }
 
 /* Creates dir with exactly mode (no umask) and binds it onto target. 0 or -errno. */
