@@ -17,6 +17,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdio.h"
+
 /* The new mount API (Linux 5.2); glibc 2.36 has no wrappers for these two. */
 #ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1
@@ -129,15 +131,69 @@ static int isolate_mount_bind_new(const char *dir, mode_t mode, const char *targ
     return mount(dir, target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
 }
 
+/* Writes a copy of the host's /etc/<name> with line appended into dir (on the execution's
+ * tmpfs, where its root directory is covered later) and binds it read-only over the original.
+ * 0 or -errno. */
+static int isolate_mount_etc_copy(const char *dir, const char *name, const char *line)
+{
+    char src[64], dst[PATH_MAX];
+    char *text = NULL;
+    size_t len = 0;
+    int in, out = -1, r = 0;
+
+    snprintf(src, sizeof(src), "/etc/%s", name);
+    snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+    if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    r = fdio_read_all(in, 4 << 20, &text, &len);
+    close(in);
+    if (r < 0)
+        goto out;
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0 || fdio_write_all(out, text, len) < 0 ||
+        (len && text[len - 1] != '\n' && fdio_write_all(out, "\n", 1) < 0) ||
+        fdio_write_all(out, line, strlen(line)) < 0 || fchmod(out, 0644) < 0 ||
+        mount(dst, src, NULL, MS_BIND, NULL) < 0 ||
+        mount(NULL, src, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+        r = -errno;
+out:
+    if (out >= 0)
+        close(out);
+    free(text);
+    return r;
+}
+
+/* A slot's uid has no passwd entry on the host: getpwuid() (whoami, getpass.getuser(), ssh,
+ * git, Java's user.name) would fail. The execution sees /etc/passwd and /etc/group with a
+ * "sandbox" entry of its own uid added. 0 or -errno. */
+static int isolate_mount_passwd(const struct isolate *iso, int slot)
+{
+    uid_t uid = isolate_cred_uid(iso, slot);
+    char line[PATH_MAX + 96];
+    int r;
+
+    if (!iso->drop_uid || !iso->uid_per_slot || slot < 0)
+        return 0;
+    if (mkdir("/tmp/etc", 0755) < 0 && errno != EEXIST)
+        return -errno;
+    snprintf(line, sizeof(line), "sandbox:x:%u:%u:sandpit execution:%s:/usr/sbin/nologin\n",
+             (unsigned)uid, (unsigned)uid, iso->cfg->work_dir);
+    if ((r = isolate_mount_etc_copy("/tmp/etc", "passwd", line)) < 0)
+        return r;
+    snprintf(line, sizeof(line), "sandbox:x:%u:\n", (unsigned)uid);
+    return isolate_mount_etc_copy("/tmp/etc", "group", line);
+}
+
 /* One tmpfs of the disk limit for every writable place: /tmp (which holds the work root by
  * default), the work root elsewhere and /dev/shm are directories of it, bound in place, so
  * what an execution writes is bounded by the limit in sum, not per place. The tmpfs is first
  * mounted on /tmp and its own /tmp directory bound over it last (the others are bound before
  * its root is covered). 0 or -errno with what filled. */
-static int isolate_mount_disk(const struct isolate *iso, long disk_mb, const char **what)
+static int isolate_mount_disk(const struct isolate *iso, int slot, long disk_mb, const char **what)
 {
     const char *work_root = iso->cfg->work_dir;
     char opts[64];
+    int r;
 
     if (disk_mb > 0)
         snprintf(opts, sizeof(opts), "size=%ldm,mode=0755", disk_mb);
@@ -153,6 +209,11 @@ static int isolate_mount_disk(const struct isolate *iso, long disk_mb, const cha
     if (strncmp(work_root, "/tmp/", 5) != 0 &&
         isolate_mount_bind_new("/tmp/work", 0755, work_root) < 0)
         return -errno;
+    *what = "the sandbox user in /etc/passwd";
+    if ((r = isolate_mount_passwd(iso, slot)) < 0) {
+        errno = -r;
+        return r;
+    }
     *what = "/tmp on the execution's tmpfs";
     return isolate_mount_bind_new("/tmp/tmp", 01777, "/tmp");
 }
@@ -208,7 +269,8 @@ int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb, char *
                                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE),
                     "copying the tools directory");
     all_ro = isolate_mount_readonly_all() == 0;
-    if ((r = isolate_mount_disk(iso, disk_mb, &what)) < 0 || (r = isolate_mount_pts(&what)) < 0) {
+    if ((r = isolate_mount_disk(iso, slot, disk_mb, &what)) < 0 ||
+        (r = isolate_mount_pts(&what)) < 0) {
         if (tools >= 0)
             close(tools);
         snprintf(why, why_len, "%s: %s", what, strerror(-r));

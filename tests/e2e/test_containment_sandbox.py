@@ -3,7 +3,8 @@
 - random, numpy.random, uuid4, tempfile names and os.urandom differ between executions; str
   hashes repeat within one zygote's life (the decision, documented in docs/harness.md);
 - concurrent executions run as different uids of the agent's range, never 0, each owning its
-  working directory (0700) and seeing no other execution's;
+  working directory (0700) and seeing no other execution's, each named "sandbox" in its own
+  /etc/passwd;
 - the execution's own terminals: a devpts instance with a small max.
 """
 import json
@@ -43,10 +44,10 @@ def test_random_state_differs_between_executions(agent):
 
 
 IDENT = r'''
-import os, sys, time
+import getpass, os, sys, time
 st = os.stat(".")
 print("ID", os.getuid(), os.getgid(), st.st_uid, oct(st.st_mode & 0o777),
-      sorted(os.listdir("..")) == [os.path.basename(os.getcwd())], flush=True)
+      sorted(os.listdir("..")) == [os.path.basename(os.getcwd())], getpass.getuser(), flush=True)
 if input_data.get("hold"):
     time.sleep(60)
 '''
@@ -54,7 +55,7 @@ if input_data.get("hold"):
 
 def _ident(text):
     line = [l for l in text.splitlines() if l.startswith("ID ")][-1].split()
-    return int(line[1]), int(line[2]), int(line[3]), line[4], line[5]
+    return int(line[1]), int(line[2]), int(line[3]), line[4], line[5], line[6]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="uids are dropped only by a root agent")
@@ -70,10 +71,11 @@ def test_concurrent_executions_run_as_different_uids(agent):
     assert wait_until(lambda: view()["status"] not in ("pending", "running"), 30)
     a, b = _ident(view()["stdout"]), _ident(other["stdout"])
     assert a[0] != b[0], (a, b)
-    for uid, gid, owner, mode, alone in (a, b):
+    for uid, gid, owner, mode, alone, user in (a, b):
         assert uid >= 2000000 and gid == uid, (uid, gid)  # the per-slot range, never 0
         assert owner == uid and mode == "0o700", (owner, mode)
         assert alone == "True"  # no other execution's working directory is visible
+        assert user == "sandbox"  # its /etc/passwd names the uid (getpwuid works)
     h = agent.health()["zygote"]["sandbox_uids"]
     assert h["per_slot"] is True and h["first"] <= min(a[0], b[0]) < h["first"] + h["count"], h
 
