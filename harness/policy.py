@@ -58,6 +58,8 @@ import typing
 
 import _string
 
+from . import policy_hook, policy_libs
+
 DEFAULT_ALLOWED_IMPORTS = (
     "math", "json", "re", "datetime", "collections", "itertools", "functools", "statistics",
     "random", "decimal", "fractions", "string", "textwrap", "typing", "dataclasses", "enum",
@@ -72,7 +74,9 @@ DEFAULT_ALLOWED_IMPORTS = (
 DENIED_MODULES = ("numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing",
                   "numpy.lib.stride_tricks", "numpy.lib.format", "numpy.lib.npyio",
                   "pandas.api.extensions", "pandas.compat.pickle_compat",
-                  "pandas.core.computation", "matplotlib.testing")
+                  "pandas.core.computation", "matplotlib.testing",
+                  # npy_load_module runs any file as a module, with real builtins
+                  "numpy.compat")
 
 # The "_"-names user code may use: `_` plus the dunders ordinary classes
 # define or call, and namedtuple's public API (which is spelled with "_").
@@ -105,6 +109,7 @@ FORBIDDEN_NAMES = frozenset({"exec", "eval", "compile", "globals", "vars", "loca
 _FORMAT_METHODS = frozenset({"format", "format_map"})
 GETATTR_GUARD = "_sandpit_getattr_"
 WRITE_GUARD = "_sandpit_write_"
+MATCH_GUARD = "_sandpit_match_"
 
 SAFE_BUILTINS = (
     "abs", "aiter", "all", "anext", "any", "ascii", "bin", "bool", "bytearray", "bytes",
@@ -175,10 +180,17 @@ def name_problem(name):
     return None
 
 
+def plain_str(text):
+    """`text` as an exact str: a str subclass can override startswith,
+    __hash__ or __eq__ to pass a check and still name what it spells."""
+    return text if type(text) is str else str.__str__(text)
+
+
 def attribute_problem(name):
     """Why attribute `name` may not be read or written, or None."""
     if not isinstance(name, str):
         return "attribute names must be strings"
+    name = plain_str(name)
     if _reserved(name):
         return "attribute '%s' is not allowed: attributes starting with '_' are off limits" % name
     reason = FORBIDDEN_ATTRIBUTES.get(name)
@@ -296,11 +308,41 @@ class _Checker:
                 self.report(alias, "import of '%s' is not allowed" % full, "import")
 
 
+def _positional_class_patterns(pattern):
+    """The class patterns with positional sub-patterns in a case pattern:
+    each reads the attributes its class's __match_args__ names."""
+    return [node for node in ast.walk(pattern)
+            if isinstance(node, ast.MatchClass) and node.patterns]
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _class_body_matches(body):
+    """Match statements run directly by a class body (not in its methods)."""
+    pending = [node for node in body if not isinstance(node, _SCOPES)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Match):
+            yield node
+        pending.extend(child for child in ast.iter_child_nodes(node)
+                       if not isinstance(child, _SCOPES))
+
+
 def check(tree, allowed=DEFAULT_ALLOWED_IMPORTS):
     """All policy violations in `tree`, in source order (empty when clean)."""
     checker = _Checker(tuple(allowed))
     for node in ast.walk(tree):
         checker.visit(node)
+        if isinstance(node, ast.ClassDef):
+            # the run-time vetting of positional patterns (transform) needs a
+            # function scope: a class body's names are not visible to it
+            for match in _class_body_matches(node.body):
+                for case in match.cases:
+                    for pattern in _positional_class_patterns(case.pattern):
+                        checker.report(pattern, "positional class patterns are not allowed "
+                                       "directly in a class body: use keyword patterns "
+                                       "(C(x=v)) or match inside a method", "attribute")
     return [violation for _, violation in sorted(checker.found, key=lambda item: item[0])]
 
 
@@ -311,7 +353,37 @@ def _guard_call(guard, args, at):
 
 
 class _Rewriter(ast.NodeTransformer):
-    """Routes `.format`/`.format_map` loads and attribute writes to guards."""
+    """Routes `.format`/`.format_map` loads and attribute writes to guards,
+    and the class of every positional class pattern through the match guard.
+
+    `case C(p, q)` reads the attributes named by C.__match_args__, which no
+    compile-time rule can see. It becomes
+        __sandpit_match_N__ = _sandpit_match_(lambda: C, 2)   # before the match
+        case __sandpit_match_N__.cls(p, q):
+    where `.cls` evaluates C when the case is tried (as the pattern would)
+    and vets the first two names of its __match_args__ as attributes.
+    """
+
+    def __init__(self):
+        self.matches = 0
+
+    def visit_Match(self, node):
+        self.generic_visit(node)
+        prelude = []
+        for case in node.cases:
+            for pattern in _positional_class_patterns(case.pattern):
+                self.matches += 1
+                name = "__sandpit_match_%d__" % self.matches
+                at = pattern.cls
+                thunk = ast.Lambda(ast.arguments([], [], None, [], [], None, []), at)
+                count = ast.Constant(len(pattern.patterns))
+                call = _guard_call(MATCH_GUARD, [ast.copy_location(thunk, at), count], at)
+                target = ast.copy_location(ast.Name(name, ast.Store()), at)
+                prelude.append(ast.copy_location(ast.Assign([target], call), node))
+                pattern.cls = ast.copy_location(
+                    ast.Attribute(ast.copy_location(ast.Name(name, ast.Load()), at), "cls",
+                                  ast.Load()), at)
+        return prelude + [node] if prelude else node
 
     def visit_Attribute(self, node):
         self.generic_visit(node)
@@ -326,7 +398,7 @@ class _Rewriter(ast.NodeTransformer):
 
 def transform(tree):
     """Insert the runtime guards into a checked tree (in place; returned)."""
-    return _Rewriter().visit(tree)
+    return ast.fix_missing_locations(_Rewriter().visit(tree))
 
 
 # ---------------------------------------------------------------- format strings
@@ -392,6 +464,51 @@ class SafeType(metaclass=_TypeGuard):
     class C, whatever its metaclass)."""
 
 
+def vet_match_class(cls, count):
+    """Refuse a class pattern with `count` positional sub-patterns when the
+    attributes it would read (the first `count` names of cls.__match_args__)
+    break the attribute rules. Anything CPython itself rejects (not a class,
+    __match_args__ not a tuple, too many patterns) is left to CPython."""
+    if not isinstance(cls, _real_type):
+        return
+    for klass in _real_type.__getattribute__(_real_type(cls), "__mro__"):
+        if "__match_args__" in _real_type.__getattribute__(klass, "__dict__"):
+            raise PolicyViolation("class patterns on a class whose metaclass defines "
+                                  "__match_args__ are not allowed", "attribute")
+    try:
+        names = _real_getattr(cls, "__match_args__")
+    except AttributeError:
+        return  # int(x), str(x)...: the subject itself, no attribute read
+    if _real_type(names) is not tuple:
+        return
+    for name in names[:count]:
+        if _real_type(name) is not str:
+            raise PolicyViolation("class pattern: __match_args__ of '%s' holds a %s, not a "
+                                  "plain str" % (cls.__name__, _real_type(name).__name__),
+                                  "attribute")
+        problem = attribute_problem(name)
+        if problem:
+            raise PolicyViolation("class pattern %s(...) reads %s" % (cls.__name__, problem),
+                                  "attribute")
+
+
+class MatchGuard:
+    """`__sandpit_match_N__` of a rewritten class pattern (see _Rewriter):
+    `.cls` is the pattern's class, vetted when the case is tried."""
+
+    __slots__ = ("thunk", "count")
+
+    def __init__(self, thunk, count):
+        self.thunk = thunk
+        self.count = count
+
+    @property
+    def cls(self):
+        cls = self.thunk()
+        vet_match_class(cls, self.count)
+        return cls
+
+
 class ModuleProxy(types.ModuleType):
     """What restricted code gets for an imported module.
 
@@ -445,6 +562,17 @@ _GUARDED = {
 _WRAPPER_DEFAULTS = frozenset(functools.WRAPPER_ASSIGNMENTS + functools.WRAPPER_UPDATES)
 
 
+def _bound_guard(guard, original):
+    """guard(original, ...) as a plain function. Not functools.partial: its
+    public .func and .args would hand restricted code the guard's policy
+    and the unguarded original (operator.attrgetter.args[0])."""
+    def guarded(*args, **kwargs):
+        return guard(original, *args, **kwargs)
+    guarded.__name__ = guarded.__qualname__ = _real_getattr(original, "__name__", "guarded")
+    guarded.__doc__ = _real_getattr(original, "__doc__", None)
+    return guarded
+
+
 def _exit(code=None):
     """exit()/quit() for restricted code: SystemExit without touching sys.stdin."""
     raise SystemExit(code)
@@ -464,6 +592,7 @@ class RestrictedPolicy:
         self.allowed = tuple(allowed)
         self._proxies = {}
         self._substitutes = {}
+        self.installed = False
         self.builtins = self._make_builtins()
 
     def _make_builtins(self):
@@ -472,20 +601,22 @@ class RestrictedPolicy:
             "getattr": self.getattr, "setattr": self.setattr, "delattr": self.delattr,
             "hasattr": self.hasattr, "type": SafeType, "open": self.open,
             "__import__": self.import_, "exit": _exit, "quit": _exit,
-            GETATTR_GUARD: self.getattr, WRITE_GUARD: self.write,
+            GETATTR_GUARD: self.getattr, WRITE_GUARD: self.write, MATCH_GUARD: MatchGuard,
         })
         return table
 
     # -- attribute access
 
     def _vet_attribute(self, name):
+        """The name as an exact str, once it passes the attribute rules."""
         problem = attribute_problem(name)
         if problem:
             raise PolicyViolation(problem, "attribute")
+        return plain_str(name)
 
     def getattr(self, obj, name, *default):
         """getattr() for restricted code; also the target of `.format` loads."""
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         value = _real_getattr(obj, name, *default)
         if name in _FORMAT_METHODS:
             if isinstance(obj, str):
@@ -497,7 +628,7 @@ class RestrictedPolicy:
         return value
 
     def hasattr(self, obj, name):
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         return _real_hasattr(obj, name)
 
     def write(self, obj):
@@ -511,11 +642,11 @@ class RestrictedPolicy:
         return obj
 
     def setattr(self, obj, name, value):
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         _real_setattr(self.write(obj), name, value)
 
     def delattr(self, obj, name):
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         _real_delattr(self.write(obj), name)
 
     # -- files
@@ -570,6 +701,8 @@ class RestrictedPolicy:
         if proxy is None:
             proxy = self._proxies[name] = ModuleProxy(module, self)
             self._refresh_substitutes()
+            if self.installed:
+                policy_libs.guard_libraries(PolicyViolation)
         return proxy
 
     def module_attribute(self, module, name):
@@ -607,20 +740,22 @@ class RestrictedPolicy:
                     continue
                 replacement = what
                 if wrap:
-                    replacement = functools.partial(_real_getattr(self, what), original)
+                    replacement = _bound_guard(_real_getattr(self, what), original)
                 self._substitutes[id(original)] = (original, replacement)
 
     # -- guarded stdlib readers (first argument: the original, bound by partial)
 
     def _vet_dotted(self, name):
+        """A dotted attribute path as an exact str, each part vetted."""
         if not isinstance(name, str):
             raise PolicyViolation("attribute names must be strings", "attribute")
+        name = plain_str(name)
         for part in name.split("."):
             self._vet_attribute(part)
+        return name
 
     def attrgetter(self, original, *names):
-        for name in names:
-            self._vet_dotted(name)
+        names = [self._vet_dotted(name) for name in names]
 
         def get(obj):
             values = []
@@ -633,28 +768,43 @@ class RestrictedPolicy:
         return get
 
     def methodcaller(self, original, name, *args, **kwargs):
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         return lambda obj: self.getattr(obj, name)(*args, **kwargs)
 
-    def _vet_wrapper_names(self, assigned, updated):
-        for name in tuple(assigned) + tuple(updated):
+    def _vet_wrapper_names(self, names):
+        """The names as a tuple of exact strs (iterated once), each vetted."""
+        plain = []
+        for name in tuple(names):
+            if not isinstance(name, str):
+                raise PolicyViolation("attribute names must be strings", "attribute")
+            name = plain_str(name)
             if name not in _WRAPPER_DEFAULTS:
                 self._vet_attribute(name)
+            plain.append(name)
+        return tuple(plain)
 
     def update_wrapper(self, original, wrapper, wrapped, assigned=functools.WRAPPER_ASSIGNMENTS,
                        updated=functools.WRAPPER_UPDATES):
-        self._vet_wrapper_names(assigned, updated)
-        return original(wrapper, wrapped, assigned, updated)
+        return original(wrapper, wrapped, self._vet_wrapper_names(assigned),
+                        self._vet_wrapper_names(updated))
 
     def wraps(self, original, wrapped, assigned=functools.WRAPPER_ASSIGNMENTS,
               updated=functools.WRAPPER_UPDATES):
-        self._vet_wrapper_names(assigned, updated)
-        return original(wrapped, assigned, updated)
+        return original(wrapped, self._vet_wrapper_names(assigned),
+                        self._vet_wrapper_names(updated))
 
     def make_dataclass(self, original, cls_name, fields, **kwargs):
-        fields = list(fields)
-        names = [f if isinstance(f, str) else f[0] for f in fields]
-        _vet_new_attributes(names + list(kwargs.get("namespace") or ()), "make_dataclass()")
+        """make_dataclass() on plain copies of exactly what it will use: a
+        dict subclass could show the check one set of keys (__iter__, keys())
+        and dict.update() another; a tuple or str subclass could lie the same
+        way about a field's name."""
+        fields = [_plain_item(f) for f in list(fields)]
+        names = [f if isinstance(f, str) else f[0] for f in fields if isinstance(f, (str, tuple))
+                 and f]
+        if kwargs.get("namespace") is not None:
+            kwargs["namespace"] = _plain_dict(kwargs["namespace"])
+            names += list(kwargs["namespace"])
+        _vet_new_attributes(names, "make_dataclass()")
         return original(cls_name, fields, **kwargs)
 
     def numpy_load(self, original, file, mmap_mode=None, allow_pickle=False, *args, **kwargs):
@@ -672,14 +822,40 @@ class RestrictedPolicy:
         string.Formatter.get_field = _guarded_get_field
         typing.ForwardRef._evaluate = functools.partialmethod(_guarded_evaluate, self.builtins)
         enum.EnumType._create_ = _guarded_enum_create
+        policy_libs.guard_libraries(PolicyViolation)
+        policy_hook.install(self.cwd, PolicyViolation)
+        self.installed = True
 
 
 def _vet_new_attributes(names, where):
-    """Refuse reserved names as attributes of a class being built by `where`."""
+    """Refuse reserved names as attributes of a class being built by `where`
+    (the names must already be plain: see _plain_item, _plain_dict)."""
     for name in names:
-        if isinstance(name, str) and _reserved(name):
+        if isinstance(name, str) and _reserved(plain_str(name)):
             raise PolicyViolation("%s may not define '%s': names starting with '_' are "
                                   "reserved" % (where, name), "name")
+
+
+def _plain_item(item):
+    """A field/member spec as plain data: an exact str, or a tuple whose
+    first element (the name) is an exact str when it is a str at all."""
+    if isinstance(item, str):
+        return plain_str(item)
+    try:
+        item = tuple(item)
+    except TypeError:
+        return item  # the library reports the bad spec itself
+    if item and isinstance(item[0], str):
+        item = (plain_str(item[0]),) + item[1:]
+    return item
+
+
+def _plain_dict(mapping):
+    """A plain dict with exactly what dict.update(ns, mapping) would copy,
+    keys made exact strs; read once, so what is vetted is what is used."""
+    copy = {}
+    dict.update(copy, mapping)
+    return {plain_str(k) if isinstance(k, str) else k: v for k, v in copy.items()}
 
 
 _original_get_field = string.Formatter.get_field
@@ -688,13 +864,17 @@ _original_enum_create = enum.EnumType._create_
 
 
 def _guarded_enum_create(cls, class_name, names, **kwargs):
-    """Enum('Name', names) with the member names vetted: the functional API
-    would otherwise turn '__dunder__' names into class attributes."""
+    """Enum('Name', names) with the member names vetted, on plain copies of
+    exactly what is used: the functional API would otherwise turn
+    '__dunder__' names into class attributes."""
     if isinstance(names, str):
-        listed = names.replace(",", " ").split()
+        names = plain_str(names).replace(",", " ").split()
+    elif isinstance(names, dict) or _real_hasattr(names, "keys"):
+        names = list(_plain_dict(names).items())
     else:
-        names = list(names.items()) if isinstance(names, dict) else list(names)
-        listed = [n if isinstance(n, str) else n[0] for n in names]
+        names = [_plain_item(n) for n in list(names)]
+    listed = [n if isinstance(n, str) else n[0] for n in names
+              if isinstance(n, str) or (isinstance(n, tuple) and n)]
     _vet_new_attributes(listed, "Enum()")
     return _original_enum_create(cls, class_name, names, **kwargs)
 
@@ -752,6 +932,10 @@ _KIND_HINTS = {
     "format": "format fields may not reach '_' attributes or keys: format plain values, "
               "e.g. '{0}'.format(type(x).__name__)",
     "write": "library classes and modules cannot be modified: subclass or wrap them",
+    "process": "restricted code cannot start programs, create processes, load native code, "
+               "unpickle, or run code from files it wrote: compute in Python here",
+    "setting": "settings that name a program, its arguments or a module to load cannot be "
+               "changed under the restricted policy",
 }
 
 

@@ -86,8 +86,15 @@ def _crash_or_recursion_error(res, ctx):
             or res["exit_reason"] == "oom"), res
 
 
+def _nothing_unexpected(res, ctx):
+    assert "UNEXPECTED" not in res["stdout"], res["stdout"]
+
+
+RESTRICTED = {"policy": "restricted"}
+
 # name -> expectation. Keys: status (str or tuple), exit_reason, exit_code, signal, stdout
-# (substrings required), timeout, check (extra callable(res, ctx)).
+# (substrings required), timeout, check (extra callable(res, ctx)), fields (extra request
+# fields, e.g. the restricted policy).
 EXPECT = {
     "01_fork_bomb": dict(status="timeout", exit_reason="timeout", timeout=T_HANG),
     "02_shell_fork_bomb": dict(status="timeout", exit_reason="timeout", stdout=["starting"],
@@ -172,6 +179,22 @@ EXPECT = {
     "58_inherited_fds": dict(status="completed", stdout=["CONTAINED: only fds 0-3 open"]),
     "59_cross_execution": dict(status="completed", stdout=["probe done"]),
     "60_cgroup_limits": dict(status="completed", check=_limits),
+    # issue 17 item 1: the restricted policy's escapes; `fields` are added to the request
+    "61_policy_code_loader": dict(status="completed", fields=RESTRICTED, stdout=[
+        "CONTAINED: numpy.compat.py3k.npy_load_module", "CONTAINED: getattr(numpy, 'compat')",
+        "done"], check=_nothing_unexpected),
+    "62_policy_program_path": dict(status="completed", fields=RESTRICTED, stdout=[
+        "CONTAINED: rcParams[ffmpeg_path]", "CONTAINED: rcParams.update",
+        "CONTAINED: rc(ffmpeg_args)", "CONTAINED: dict.__setitem__ then saving",
+        "CONTAINED: module:// backend", "CONTAINED: no shell ran"], check=_nothing_unexpected),
+    "63_policy_match_args": dict(status="completed", fields=RESTRICTED, stdout=[
+        "CONTAINED: make_dataclass namespace subclass",
+        "CONTAINED: positional pattern on a gi_frame field"], check=_nothing_unexpected),
+    "64_policy_variants": dict(status="completed", fields=RESTRICTED, stdout=[
+        "CONTAINED: getattr with a lying str", "CONTAINED: Enum from a lying str",
+        "CONTAINED: DataFrame.apply('eval')", "CONTAINED: pandas.read_pickle",
+        "CONTAINED: numpy.load(allow_pickle=True)", "CONTAINED: no pickle ran"],
+        check=_nothing_unexpected),
 }
 
 
@@ -248,6 +271,7 @@ def run_program(agent, host, name, marker=None, extra_input=None, **fields):
     exp = EXPECT[name]
     data = base_input(agent, host, marker)
     data.update(extra_input or {})
+    fields = {**exp.get("fields", {}), **fields}
     res = execute(agent, load_program(name), timeout=exp.get("timeout", T_RUN),
                   input_data=data, **fields)
     return res, marker
