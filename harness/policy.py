@@ -1,7 +1,7 @@
 """The restricted policy ("policy": "restricted"), RestrictedPython-style.
 
 Debian's python3-restrictedpython does not work on Python 3.11, so this is
-our own. It is defense in depth inside the OS sandbox, in three layers,
+our own. It is defense in depth inside the OS sandbox, in layers,
 each closing what the one before cannot see:
 
 1. check(): compile-time AST rules. When one fails, nothing runs.
@@ -32,6 +32,20 @@ each closing what the one before cannot see:
    such as numbers.ABCMeta, dataclasses.make_dataclass, the Enum functional
    API): with numpy, a class attribute `__array_interface__` is a raw
    memory pointer.
+
+   Positional `match` class patterns read the attributes named by the
+   class's __match_args__: transform() routes their class through
+   MatchGuard, which vets those names when the case is tried. Names and
+   namespaces handed to libraries are checked on exact copies (plain_str,
+   _plain_dict, _plain_item) and the copies are what the library gets.
+4. policy_libs: library settings that name a program or a module to load
+   are frozen (matplotlib rcParams *_path/*_args, module:// backends), and
+   pandas' expression engine refuses.
+5. policy_hook: a CPython audit hook refuses, however it is reached,
+   starting programs, forking, ctypes, unpickling, and running code that is
+   neither the program's nor the installed libraries'.
+scripts/policy_audit.py walks what the policy exposes and fails on a new
+path to any of these.
 
 Not policed: the full APIs of numpy, pandas, matplotlib and scipy. Their
 file I/O takes any path, module objects stored on their instances are not
