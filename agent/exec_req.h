@@ -15,6 +15,7 @@ struct exec_limits {
     double default_timeout;         /* seconds */
     double max_timeout;             /* seconds */
     long max_output_bytes;          /* per stream: default and cap */
+    long memory_mb, pids, disk_mb;  /* the agent's per-execution limits: a scenario's caps */
     const char *policy;             /* the agent's default policy */
     bool allow_override;            /* may a request relax the policy to "standard"? */
     const char *restricted_imports; /* comma-separated allow-list for the harness, or "" */

@@ -302,6 +302,29 @@ static void test_language_and_scenario(void **state)
     body = "{\"code\":\"x\",\"scenario\":{\"bandwidthKbps\":0}}";
     assert_int_equal(exec_req_parse(body, strlen(body), &lim, &r, &e), -ERR_INVALID);
     assert_string_equal(e.field, "scenario.bandwidthKbps");
+    /* Within the agent's limits, else 400 naming the key (limits of 0 bound nothing). */
+    {
+        struct exec_limits capped = lim;
+
+        capped.memory_mb = 256;
+        capped.max_timeout = 2;
+        capped.default_timeout = 1;
+        body = "{\"code\":\"x\",\"scenario\":{\"memoryLimitMb\":257}}";
+        assert_int_equal(exec_req_parse(body, strlen(body), &capped, &r, &e), -ERR_INVALID);
+        assert_string_equal(e.field, "scenario.memoryLimitMb");
+        assert_non_null(strstr(e.msg, "--memory-mb 256"));
+        body = "{\"code\":\"x\",\"scenario\":{\"artificialDelayMs\":1500}}";
+        assert_int_equal(exec_req_parse(body, strlen(body), &capped, &r, &e), -ERR_INVALID);
+        assert_string_equal(e.field, "scenario.artificialDelayMs");
+        body = "{\"code\":\"x\",\"timeout\":0.5,\"scenario\":{\"artificialDelayMs\":1500}}";
+        assert_int_equal(exec_req_parse(body, strlen(body), &capped, &r, &e), 0);
+        exec_req_done(&r);
+        /* The leak's default rate is the agent's: not refused for a small --memory-mb. */
+        capped.memory_mb = 64;
+        body = "{\"code\":\"x\",\"scenario\":{\"simulateMemoryLeak\":true}}";
+        assert_int_equal(exec_req_parse(body, strlen(body), &capped, &r, &e), 0);
+        exec_req_done(&r);
+    }
     body = "{\"code\":\"x\",\"scenario\":[1]}";
     assert_int_equal(exec_req_parse(body, strlen(body), &lim, &r, &e), -ERR_INVALID);
     assert_string_equal(e.field, "scenario");
