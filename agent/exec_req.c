@@ -152,6 +152,31 @@ fail:
     return -ERR_INVALID;
 }
 
+void exec_req_shed(struct exec_req *r)
+{
+    static const char *const keep[] = {"processor_id", "policy", "scenario"};
+    json_t *small;
+
+    if (!r->root || !(small = json_object()))
+        return;
+    /* The same values move over: every pointer borrowed from them stays valid. */
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_object_get(r->root, keep[i]);
+
+        if (v && json_object_set(small, keep[i], v) < 0) {
+            json_decref(small);
+            return;
+        }
+    }
+    json_decref(r->root);
+    r->root = small;
+    r->code = NULL;
+    r->code_len = 0;
+    r->input_data = r->env = NULL;
+    r->stdin_data = NULL;
+    r->stdin_len = 0;
+}
+
 void exec_req_done(struct exec_req *r)
 {
     json_decref(r->root);

@@ -55,6 +55,10 @@ struct exec_req {
  * -ERR_INVALID with e naming the field. On success the caller owns out (exec_req_done). */
 int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
                    struct exec_req *out, struct err *e);
+/* The execution is over: drops what only its start needed (the program, input_data, env,
+ * stdin, any other key of the body: up to the body's cap) and keeps processor_id, policy and
+ * the scenario, which stay valid. Best effort: on out of memory everything stays. */
+void exec_req_shed(struct exec_req *r);
 /* Releases what exec_req_parse allocated; safe on a zeroed struct. */
 void exec_req_done(struct exec_req *r);
 /* Serialises the spec the harness (or the child, for an exec runtime) reads (DESIGN "Harness").

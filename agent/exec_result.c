@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "clock.h"
+#include "json_out.h"
 #include "json_util.h"
 
 /* The outcome before it becomes JSON. */
@@ -184,17 +185,24 @@ static int exec_result_set_stream(json_t *o, const char *key, const struct exec_
     return json_object_set_new(o, flag, json_boolean(r > 0)) < 0 ? -ENOMEM : 0;
 }
 
+/* The flags a summary shows without the text. */
+static int exec_result_set_cut_flags(json_t *o, bool out_cut, bool err_cut)
+{
+    if (json_object_set_new(o, "truncated", json_boolean(out_cut || err_cut)) < 0 ||
+        json_object_set_new(o, "stdout_truncated", json_boolean(out_cut)) < 0 ||
+        json_object_set_new(o, "stderr_truncated", json_boolean(err_cut)) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 int exec_result_set_streams(json_t *o, const struct exec_result_text *out,
                             const struct exec_result_text *err)
 {
     if (exec_result_set_stream(o, "stdout", out) < 0 ||
         exec_result_set_stream(o, "stderr", err) < 0 ||
-        json_object_set(o, "output", json_object_get(o, "stdout")) < 0 ||
-        json_object_set_new(o, "truncated", json_boolean(out->cut || err->cut)) < 0 ||
-        json_object_set_new(o, "stdout_truncated", json_boolean(out->cut)) < 0 ||
-        json_object_set_new(o, "stderr_truncated", json_boolean(err->cut)) < 0)
+        json_object_set(o, "output", json_object_get(o, "stdout")) < 0)
         return -ENOMEM;
-    return 0;
+    return exec_result_set_cut_flags(o, out->cut, err->cut);
 }
 
 /* Sets "error" to the program's own error text, cut to EXEC_RESULT_ERROR_MAX bytes on a
@@ -259,7 +267,8 @@ static int exec_result_set_fields(json_t *o, const struct exec_result_in *in, js
     const struct zyg_status *st = in->st ? in->st : &none;
     json_t *v;
 
-    if (exec_result_set_streams(o, &in->out, &in->err) < 0)
+    if (in->streams_apart ? exec_result_set_cut_flags(o, in->out.cut, in->err.cut) < 0
+                          : exec_result_set_streams(o, &in->out, &in->err) < 0)
         return -ENOMEM;
     if (c->frame_error) {
         if (exec_result_set_frame_error(o, json_string_value(c->frame_error),
@@ -337,6 +346,57 @@ json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_ou
     }
     json_decref(frame);
     return o;
+}
+
+/* The frame's parts: what exec_result_detach moves out and exec_result_view puts back. */
+static const char *const exec_result_extra_keys[] = {"result", "result_type", "debug_info"};
+
+#define EXEC_RESULT_NEXTRA (sizeof(exec_result_extra_keys) / sizeof(exec_result_extra_keys[0]))
+
+int exec_result_detach(json_t *res, char **extras, size_t *len)
+{
+    json_t *x = json_object();
+    int r = -ENOMEM;
+
+    *extras = NULL;
+    *len = 0;
+    if (!x)
+        return r;
+    for (size_t i = 0; i < EXEC_RESULT_NEXTRA; i++) {
+        json_t *v = json_object_get(res, exec_result_extra_keys[i]);
+
+        if (v && json_object_set(x, exec_result_extra_keys[i], v) < 0)
+            goto out;
+    }
+    if (json_object_size(x) > 0 && !(*extras = json_out_dumps(x, 0, len)))
+        goto out;
+    for (size_t i = 0; i < EXEC_RESULT_NEXTRA; i++)
+        json_object_del(res, exec_result_extra_keys[i]);
+    r = 0;
+out:
+    json_decref(x);
+    return r;
+}
+
+json_t *exec_result_view(json_t *kept, const char *extras, size_t extras_len,
+                         const struct exec_result_text *out, const struct exec_result_text *err,
+                         bool full)
+{
+    json_t *o = json_copy(kept), *x = NULL;
+
+    if (!o || !full)
+        return o;
+    /* Written by exec_result_detach: it reads back (NUL as \u0000 included). */
+    if (extras_len && !(x = json_loadb(extras, extras_len, JSON_ALLOW_NUL, NULL)))
+        goto fail;
+    if ((x && json_object_update(o, x) < 0) || exec_result_set_streams(o, out, err) < 0)
+        goto fail;
+    json_decref(x);
+    return o;
+fail:
+    json_decref(x);
+    json_decref(o);
+    return NULL;
 }
 
 json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,

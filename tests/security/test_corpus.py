@@ -172,6 +172,9 @@ EXPECT = {
     "58_inherited_fds": dict(status="completed", stdout=["CONTAINED: only fds 0-3 open"]),
     "59_cross_execution": dict(status="completed", stdout=["probe done"]),
     "60_cgroup_limits": dict(status="completed", check=_limits),
+    "85_result_memory_amplifier": dict(status="completed", exit_code=0,
+                                       stdout=["CONTAINED: writing"],
+                                       check=_agent_rss_flat),
 }
 
 

@@ -330,6 +330,34 @@ static void test_language_and_scenario(void **state)
     assert_string_equal(e.field, "scenario");
 }
 
+/* After the run only processor_id, policy and the scenario stay, still valid; the rest of the
+ * body (the program, inputs, any other key) is gone. */
+static void test_shed(void **state)
+{
+    struct exec_req r;
+    struct err e = {0};
+    const char *body = "{\"code\":\"print(1)\",\"processor_id\":\"p9\",\"policy\":\"restricted\","
+                       "\"stdin\":\"in\",\"input_data\":[1],\"env\":{\"A\":\"b\"},\"junk\":\"x\","
+                       "\"scenario\":{\"upstream\":\"db:5432\",\"artificialDelayMs\":5}}";
+
+    (void)state;
+    assert_int_equal(parse(body, &r, &e), 0);
+    exec_req_shed(&r);
+    assert_null(r.code);
+    assert_null(r.stdin_data);
+    assert_null(r.input_data);
+    assert_null(r.env);
+    assert_string_equal(r.processor_id, "p9");
+    assert_string_equal(r.policy, "restricted");
+    assert_string_equal(r.scenario.upstream, "db:5432");
+    assert_true(r.scenario.delay_ms == 5);
+    assert_int_equal(json_object_size(r.root), 3);
+    assert_ptr_equal(json_object_get(r.root, "scenario"), r.scenario_json);
+    exec_req_shed(&r); /* twice is harmless */
+    assert_string_equal(r.processor_id, "p9");
+    exec_req_done(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_policy_override),
         cmocka_unit_test(test_spec),
         cmocka_unit_test(test_language_and_scenario),
+        cmocka_unit_test(test_shed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

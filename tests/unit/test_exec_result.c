@@ -366,6 +366,53 @@ static void test_exec_result_bytes_flagged(void **state)
     json_decref(o);
 }
 
+/* What the agent keeps (streams apart, the frame's parts detached as text) gives back, in the
+ * full view, exactly the result built in one go, for every row; the summary is the same but
+ * for the big fields, and keeps nothing of them. */
+static void test_exec_result_kept_views(void **state)
+{
+    static const char *const big[] = {"stdout", "stderr",      "output",
+                                      "result", "result_type", "debug_info"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct zyg_status st = row_status(&rows[i]);
+        struct exec_result_in in = row_in(&rows[i], &st);
+        struct exec_result_outcome oc;
+        json_t *whole = exec_result_build(&in, &oc), *kept, *full, *sum;
+        char *extras = NULL;
+        size_t len = 0;
+
+        in.streams_apart = true;
+        kept = exec_result_build(&in, &oc);
+        assert_non_null(whole);
+        assert_non_null(kept);
+        assert_null(json_object_get(kept, "stdout"));
+        assert_int_equal(exec_result_detach(kept, &extras, &len), 0);
+        assert_true(extras != NULL && len > 0); /* result and debug_info, null or not */
+        full = exec_result_view(kept, extras, len, &in.out, &in.err, true);
+        sum = exec_result_view(kept, extras, len, &in.out, &in.err, false);
+        if (!json_equal(full, whole))
+            fail_msg("%s: the full view differs from the result built whole", rows[i].name);
+        for (size_t k = 0; k < sizeof(big) / sizeof(big[0]); k++) {
+            assert_null(json_object_get(sum, big[k]));
+            json_object_del(whole, big[k]);
+        }
+        json_object_del(whole, "stdout_replaced");
+        json_object_del(whole, "stderr_replaced");
+        if (!json_equal(sum, whole))
+            fail_msg("%s: the summary differs from the result without its big fields",
+                     rows[i].name);
+        /* Views are copies: the kept fields are untouched. */
+        assert_null(json_object_get(kept, "stdout"));
+        free(extras);
+        json_decref(whole);
+        json_decref(kept);
+        json_decref(full);
+        json_decref(sum);
+    }
+}
+
 /* A frame that cannot be read (a second frame after a forged one, an integer past int64)
  * never hides the program's own error: stderr's last line gives it, and the loss is named. */
 static void test_exec_result_unreadable_frame(void **state)
@@ -452,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_exec_result_long_error_and_bad_utf8),
         cmocka_unit_test(test_exec_result_bytes_flagged),
         cmocka_unit_test(test_exec_result_unreadable_frame),
+        cmocka_unit_test(test_exec_result_kept_views),
         cmocka_unit_test(test_exec_result_pending),
     };
 
