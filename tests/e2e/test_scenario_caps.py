@@ -13,7 +13,7 @@ import pytest
 
 from conftest import AGENT_BIN, Agent, _stop_and_check
 
-MAX_TIMEOUT = 10
+MAX_TIMEOUT = 30
 LIMITS = {"max_timeout": MAX_TIMEOUT, "default_timeout": 1, "memory_mb": 256,
           "pids_limit": 32, "disk_mb": 64, "max_concurrent": 1, "log_level": "debug"}
 
@@ -58,18 +58,18 @@ def test_value_above_the_agents_limit_is_400_naming_key_and_limit(capped, key, v
 
 
 def test_delay_and_timeout_together_within_max_timeout(capped):
-    # 9.5 s of delay and the 1 s default timeout: 10.5 s of slot, above --max-timeout 10.
-    res = _refused(capped, {"artificialDelayMs": 9500}, "scenario.artificialDelayMs",
-                   "plus the timeout 1 s", "--max-timeout 10 s", "9000 ms")
+    # 29.5 s of delay and the 1 s default timeout: 30.5 s of slot, above --max-timeout 30.
+    res = _refused(capped, {"artificialDelayMs": 29500}, "scenario.artificialDelayMs",
+                   "plus the timeout 1 s", "--max-timeout 30 s", "29000 ms")
     assert "execution_id" not in res, res
     _refused(capped, {"artificialDelayMs": 1000}, "scenario.artificialDelayMs",
-             "plus the timeout 9.5 s", timeout=9.5)
+             "plus the timeout 29.5 s", timeout=29.5)
 
 
 def test_values_at_the_limits_run(capped):
     scn = {"memoryLimitMb": 256, "pidsLimit": 32, "diskLimitMb": 64, "artificialDelayMs": 0,
            "crashAfterMs": MAX_TIMEOUT * 1000}
-    res = capped.execute("print('ok')", scenario=scn)
+    res = capped.execute("print('ok')", scenario=scn, timeout=10)
     assert res["status"] == "completed" and res["stdout"] == "ok\n", res
     assert res["scenario"] == scn, res
     assert not any("exceeds" in w for w in res["warnings"]), res
@@ -77,16 +77,17 @@ def test_values_at_the_limits_run(capped):
 
 def test_a_delay_within_the_limit_holds_the_slot(capped):
     # --max-concurrent 1: while the first execution is in its delay, the second one waits.
-    st, first, _ = capped.post("/execute", {"code": "print('first')", "timeout": 1, "async": True,
-                                            "scenario": {"artificialDelayMs": 4000}})
+    st, first, _ = capped.post("/execute", {"code": "print('first')", "timeout": 10, "async": True,
+                                            "scenario": {"artificialDelayMs": 8000}})
     assert st == 202, (st, first)
-    st, second, _ = capped.post("/execute", {"code": "print('second')", "async": True})
+    st, second, _ = capped.post("/execute", {"code": "print('second')", "timeout": 10,
+                                             "async": True})
     assert st == 202, (st, second)
     st, now, _ = capped.get(f"/execution/{second['execution_id']}")
     assert st == 200 and now["status"] == "pending", (st, now)
     st, done, _ = capped.get(f"/execution/{first['execution_id']}?wait=30", timeout=40)
     assert st == 200 and done["status"] == "completed", (st, done)
-    assert done["stdout"] == "first\n" and done["artificial_delay_s"] == pytest.approx(4.0), done
+    assert done["stdout"] == "first\n" and done["artificial_delay_s"] == pytest.approx(8.0), done
     st, done2, _ = capped.get(f"/execution/{second['execution_id']}?wait=30", timeout=40)
     assert st == 200 and done2["status"] == "completed" and done2["stdout"] == "second\n", done2
     # The second started only once the first's slot (its delay and its run) was free.
