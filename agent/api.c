@@ -16,7 +16,6 @@
 #include "clock.h"
 #include "exec_req.h"
 #include "http_srv.h"
-#include "json_out.h"
 #include "json_util.h"
 #include "log.h"
 
@@ -107,16 +106,26 @@ static enum MHD_Result api_missing(struct api *a, struct http_req *r, const char
     return http_req_json_take(r, err_http_status(ERR_NOT_FOUND), o);
 }
 
+/* The execution's full result, encoded for this reply only (NULL text: 503); a long-poll's
+ * answer: the state at wake-up, finished or not. */
+static enum MHD_Result api_reply_exec(struct http_req *r)
+{
+    struct api_req *q = http_req_data(r);
+    size_t len = 0;
+    char *text = exec_result_text(q->api->mgr, q->ex, true, &len);
+
+    return http_req_bytes_take(r, MHD_HTTP_OK, text, len, "application/json");
+}
+
 /* Replies with a finished execution: the result, or 503 if the zygote died
  * under it. */
 static enum MHD_Result api_reply_result(struct http_req *r)
 {
     struct api_req *q = http_req_data(r);
-    json_t *res = exec_result(q->api->mgr, q->ex, true), *o;
+    json_t *o;
 
-    if (!res || !exec_lost_zygote(q->ex))
-        return http_req_json_take(r, MHD_HTTP_OK, res);
-    json_decref(res);
+    if (!exec_lost_zygote(q->ex))
+        return api_reply_exec(r);
     o = http_req_error_body(r, ERR_ZYGOTE_DIED, NULL,
                             "the Python zygote died during this execution; it is "
                             "being restarted, retry");
@@ -125,19 +134,11 @@ static enum MHD_Result api_reply_result(struct http_req *r)
     return http_req_json_take(r, err_http_status(ERR_ZYGOTE_DIED), o);
 }
 
-/* A long-poll answers with the state at wake-up, finished or not. */
-static enum MHD_Result api_reply_poll(struct http_req *r)
-{
-    struct api_req *q = http_req_data(r);
-
-    return http_req_json_take(r, MHD_HTTP_OK, exec_result(q->api->mgr, q->ex, true));
-}
-
 /* DELETE's answer: the message and the execution's status now. */
 static enum MHD_Result api_reply_cancel_msg(struct http_req *r, const char *msg)
 {
     struct api_req *q = http_req_data(r);
-    json_t *res = exec_result(q->api->mgr, q->ex, false), *o = NULL;
+    json_t *res = exec_result(q->api->mgr, q->ex), *o = NULL;
 
     if (res)
         o = json_pack("{s:s, s:s, s:O}", "message", msg, "execution_id", exec_id(q->ex), "status",
@@ -231,8 +232,8 @@ static enum MHD_Result api_execution_get(struct api *a, struct http_req *r, cons
     if (!q->ex)
         return api_missing(a, r, id);
     if (secs <= 0)
-        return api_reply_poll(r);
-    return api_wait(r, q, clock_mono_ns() + (int64_t)(secs * 1e9), api_reply_poll);
+        return api_reply_exec(r);
+    return api_wait(r, q, clock_mono_ns() + (int64_t)(secs * 1e9), api_reply_exec);
 }
 
 /* DELETE /execution/{id}: really stops it, answers once it has stopped. */
@@ -367,12 +368,10 @@ static long api_list_items(struct api *a, struct exec **page, size_t n, bool ful
     size_t shown = 0;
 
     for (; shown < n && (shown == 0 || b->len < API_LIST_BUDGET); shown++) {
-        json_t *v = exec_result(a->mgr, page[shown], full);
         size_t len = 0;
-        char *text = json_out_dumps(v, 0, &len);
+        char *text = exec_result_text(a->mgr, page[shown], full, &len);
         int rc;
 
-        json_decref(v);
         if (!text)
             return -ENOMEM;
         rc = shown ? buf_append(b, ",", 1) : 0;

@@ -593,39 +593,45 @@ static json_t *exec_view_unfinished(struct exec *ex)
     return o;
 }
 
-json_t *exec_result(struct exec_mgr *m, struct exec *ex, bool full)
+json_t *exec_result(struct exec_mgr *m, struct exec *ex)
 {
-    json_t *r = NULL;
-    bool done;
+    json_t *r;
 
     pthread_mutex_lock(&m->lock);
-    done = ex->state == EXEC_DONE;
-    if (!done)
-        r = exec_view_unfinished(ex);
+    r = ex->state == EXEC_DONE ? json_copy(ex->result) : exec_view_unfinished(ex);
     pthread_mutex_unlock(&m->lock);
-    if (!done)
-        return r;
+    return r;
+}
+
+char *exec_result_text(struct exec_mgr *m, struct exec *ex, bool full, size_t *len)
+{
+    struct exec_result_text out, err;
+    struct buf b;
+    json_t *v;
+    char *text;
+
+    if (!full || !exec_is_done(m, ex)) {
+        v = exec_result(m, ex);
+        text = json_out_dumps(v, 0, len);
+        json_decref(v);
+        return text;
+    }
     /* Finished: fixed from now on, and ours while referenced, so encoded without the lock. */
-    return exec_result_view(
-        ex->result, ex->extras, ex->extras_len,
-        &(struct exec_result_text){ex->io.out.data, ex->io.out.len, ex->io.out_cut},
-        &(struct exec_result_text){ex->io.err.data, ex->io.err.len, ex->io.err_cut}, full);
+    out = (struct exec_result_text){ex->io.out.data, ex->io.out.len, ex->io.out_cut};
+    err = (struct exec_result_text){ex->io.err.data, ex->io.err.len, ex->io.err_cut};
+    buf_init(&b, 0);
+    if (exec_result_encode(ex->result, ex->extras, ex->extras_len, &out, &err, &b) < 0) {
+        buf_done(&b);
+        return NULL;
+    }
+    return buf_steal(&b, len);
 }
 
 json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex)
 {
-    json_t *x = NULL, *d = NULL;
-
     if (!exec_is_done(m, ex))
         return NULL;
-    if (ex->extras_len)
-        x = json_loadb(ex->extras, ex->extras_len, JSON_ALLOW_NUL, NULL);
-    else
-        x = json_incref(ex->result); /* the frame's parts stayed in it (out of memory then) */
-    d = json_object_get(x, "debug_info");
-    d = d && !json_is_null(d) ? json_incref(d) : NULL;
-    json_decref(x);
-    return d;
+    return exec_result_debug_info(ex->result, ex->extras, ex->extras_len);
 }
 
 struct exec_page {

@@ -61,10 +61,14 @@ const char *exec_id(const struct exec *ex);
 bool exec_is_done(struct exec_mgr *m, struct exec *ex);
 /* True when the execution could not complete because the zygote died under it. */
 bool exec_lost_zygote(const struct exec *ex);
-/* The ExecutionResult (DESIGN "Agent API"), also while pending or running: new reference.
- * A finished one is built from what is kept (its streams' raw bytes are encoded now): full, or
- * its summary without stdout, stderr, output, result, result_type and debug_info (listings). */
-json_t *exec_result(struct exec_mgr *m, struct exec *ex, bool full);
+/* The ExecutionResult (DESIGN "Agent API") while pending or running; once finished its
+ * summary: every field but stdout, stderr, output, result, result_type and debug_info (the full
+ * result is exec_result_text's). New reference, NULL on out of memory. */
+json_t *exec_result(struct exec_mgr *m, struct exec *ex);
+/* The ExecutionResult as JSON text for a reply (new, free(); its length in *len): a finished
+ * one, full, is encoded straight from what is kept (exec_result_encode: no tree of its output,
+ * nothing kept of the text), else as exec_result gives it. NULL on out of memory. */
+char *exec_result_text(struct exec_mgr *m, struct exec *ex, bool full, size_t *len);
 /* debug_info of a finished execution, or NULL: new reference. */
 json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex);
 void exec_ref(struct exec *ex);

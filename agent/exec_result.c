@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "clock.h"
+#include "buf.h"
 #include "json_out.h"
 #include "json_util.h"
 
@@ -195,6 +196,35 @@ static int exec_result_set_cut_flags(json_t *o, bool out_cut, bool err_cut)
     return 0;
 }
 
+/* The bytes of a stream its text shows: all, or up to the last whole character when cut. */
+static size_t exec_result_shown(const struct exec_result_text *t)
+{
+    return t->cut ? exec_result_whole_chars(t->data, t->len) : t->len;
+}
+
+/* Whether the text of t replaces invalid UTF-8 (its "<key>_replaced" flag). */
+static bool exec_result_replaces(const struct exec_result_text *t)
+{
+    const unsigned char *u = (const unsigned char *)t->data;
+    size_t n = exec_result_shown(t), l;
+
+    for (size_t i = 0; i < n; i += l ? l : 1) {
+        if (!(l = json_util_utf8_len(u + i, n - i)))
+            return true;
+    }
+    return false;
+}
+
+/* Streams kept apart: every flag of exec_result_set_streams, no text. */
+static int exec_result_set_stream_flags(json_t *o, const struct exec_result_text *out,
+                                        const struct exec_result_text *err)
+{
+    if (json_object_set_new(o, "stdout_replaced", json_boolean(exec_result_replaces(out))) < 0 ||
+        json_object_set_new(o, "stderr_replaced", json_boolean(exec_result_replaces(err))) < 0)
+        return -ENOMEM;
+    return exec_result_set_cut_flags(o, out->cut, err->cut);
+}
+
 int exec_result_set_streams(json_t *o, const struct exec_result_text *out,
                             const struct exec_result_text *err)
 {
@@ -267,7 +297,7 @@ static int exec_result_set_fields(json_t *o, const struct exec_result_in *in, js
     const struct zyg_status *st = in->st ? in->st : &none;
     json_t *v;
 
-    if (in->streams_apart ? exec_result_set_cut_flags(o, in->out.cut, in->err.cut) < 0
+    if (in->streams_apart ? exec_result_set_stream_flags(o, &in->out, &in->err) < 0
                           : exec_result_set_streams(o, &in->out, &in->err) < 0)
         return -ENOMEM;
     if (c->frame_error) {
@@ -378,25 +408,56 @@ out:
     return r;
 }
 
-json_t *exec_result_view(json_t *kept, const char *extras, size_t extras_len,
-                         const struct exec_result_text *out, const struct exec_result_text *err,
-                         bool full)
+json_t *exec_result_debug_info(json_t *kept, const char *extras, size_t extras_len)
 {
-    json_t *o = json_copy(kept), *x = NULL;
+    json_t *x, *d;
 
-    if (!o || !full)
-        return o;
-    /* Written by exec_result_detach: it reads back (NUL as \u0000 included). */
-    if (extras_len && !(x = json_loadb(extras, extras_len, JSON_ALLOW_NUL, NULL)))
-        goto fail;
-    if ((x && json_object_update(o, x) < 0) || exec_result_set_streams(o, out, err) < 0)
-        goto fail;
+    /* Without extras (out of memory at the detach) the frame's parts stayed in kept. */
+    x = extras_len ? json_loadb(extras, extras_len, JSON_ALLOW_NUL, NULL) : json_incref(kept);
+    d = json_object_get(x, "debug_info");
+    d = d && !json_is_null(d) ? json_incref(d) : NULL;
     json_decref(x);
-    return o;
-fail:
-    json_decref(x);
-    json_decref(o);
-    return NULL;
+    return d;
+}
+
+/* Appends ,"key":"<text>" for stream t: its bytes escaped now, the marker when cut. */
+static int exec_result_encode_stream(struct buf *b, const char *key,
+                                     const struct exec_result_text *t)
+{
+    size_t n = exec_result_shown(t);
+    int r = buf_printf(b, ",\"%s\":\"", key);
+
+    if (r == 0 && n)
+        r = json_out_append_chars(b, t->data, n);
+    if (r == 0 && t->cut)
+        r = json_out_append_chars(b, EXEC_RESULT_OUTPUT_CUT, strlen(EXEC_RESULT_OUTPUT_CUT));
+    return r == 0 ? buf_append(b, "\"", 1) : r;
+}
+
+int exec_result_encode(json_t *kept, const char *extras, size_t extras_len,
+                       const struct exec_result_text *out, const struct exec_result_text *err,
+                       struct buf *b)
+{
+    size_t open = b->len;
+    int r = json_out_append(b, kept, 0);
+
+    /* kept's fields, then the frame's as kept (an object's text: its members spliced in),
+     * then the streams; kept has fields, so every splice follows a comma. */
+    if (r < 0 || b->len < open + 2 || b->data[b->len - 1] != '}')
+        return r < 0 ? r : -EINVAL;
+    b->len--;
+    if (extras_len > 2 && extras[0] == '{' && extras[extras_len - 1] == '}') {
+        r = buf_append(b, ",", 1);
+        if (r == 0)
+            r = buf_append(b, extras + 1, extras_len - 2);
+    }
+    if (r == 0)
+        r = exec_result_encode_stream(b, "stdout", out);
+    if (r == 0)
+        r = exec_result_encode_stream(b, "stderr", err);
+    if (r == 0)
+        r = exec_result_encode_stream(b, "output", out);
+    return r == 0 ? buf_append(b, "}", 1) : r;
 }
 
 json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "zyg_proto.h"
 
 #define EXEC_RESULT_OUTPUT_CUT "\n<output cut>" /* ends a stream cut at max_output_bytes */
@@ -68,12 +69,16 @@ int exec_result_set_streams(json_t *o, const struct exec_result_text *out,
  * JSON text kept apart, *extras (new, free()) of *len bytes, NULL when there are none. 0, or
  * -ENOMEM with res unchanged. */
 int exec_result_detach(json_t *res, char **extras, size_t *len);
-/* A finished result as a client sees it, built from what is kept (all borrowed): the summary
- * (full false) is kept itself; the full result adds the frame's parts (extras) and the streams,
- * whose raw bytes are encoded now. New reference (a shallow copy), NULL on out of memory. */
-json_t *exec_result_view(json_t *kept, const char *extras, size_t extras_len,
-                         const struct exec_result_text *out, const struct exec_result_text *err,
-                         bool full);
+/* debug_info from what a finished result keeps (exec_result_detach; borrowed): new reference,
+ * NULL when there is none. */
+json_t *exec_result_debug_info(json_t *kept, const char *extras, size_t extras_len);
+/* The full result's JSON appended to b without building it as a tree: member for member the
+ * result exec_result_build makes without streams_apart. kept's fields (borrowed), the frame's
+ * parts spliced from their text, each stream escaped from its raw bytes. 0, or -ENOMEM (b then
+ * holds a part). */
+int exec_result_encode(json_t *kept, const char *extras, size_t extras_len,
+                       const struct exec_result_text *out, const struct exec_result_text *err,
+                       struct buf *b);
 /* The placeholder of an execution still pending or running (processor_id may be NULL; since:
  * its start, else its submission): new reference, NULL on out of memory. */
 json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,
