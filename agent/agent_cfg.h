@@ -14,6 +14,7 @@ struct agent_cfg {
     long max_output_bytes;          /* per stream, default and upper bound */
     const char *preload;            /* comma-separated modules imported by the zygote */
     long history;                   /* finished results kept */
+    long history_bytes;             /* bytes the kept finished results may take together */
     const char *work_dir;           /* root of the per-execution working directories */
     const char *harness_dir;        /* directory holding harness/; "" = next to the binary */
     long memory_mb;                 /* RLIMIT_AS per execution */

@@ -47,6 +47,8 @@ static const struct cfg_opt agent_opts[] = {
     OPT("preload", CFG_STR, 0, 0, "numpy,pandas,matplotlib", preload,
         "modules the zygote imports once (each only if installed)"),
     OPT("history", CFG_INT, 1, 1000000, "1000", history, "finished results kept; oldest evicted"),
+    OPT("history-bytes", CFG_INT, 1L << 20, 1L << 40, "268435456", history_bytes,
+        "bytes the kept results may take (output as captured); oldest evicted"),
     OPT("work-dir", CFG_STR, 0, 0, "/tmp/sandpit-work", work_dir,
         "root of the per-execution working directories"),
     OPT("harness-dir", CFG_STR, 0, 0, "", harness_dir,

@@ -195,6 +195,9 @@ EXPECT = {
         "CONTAINED: DataFrame.apply('eval')", "CONTAINED: pandas.read_pickle",
         "CONTAINED: numpy.load(allow_pickle=True)", "CONTAINED: no pickle ran"],
         check=_nothing_unexpected),
+    "85_result_memory_amplifier": dict(status="completed", exit_code=0,
+                                       stdout=["CONTAINED: writing"],
+                                       check=_agent_rss_flat),
 }
 
 
