@@ -699,7 +699,7 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
     m->rts = rts;
     pthread_mutex_init(&m->lock, NULL);
     store_init(&m->store, &exec_store_ops);
-    m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, e);
+    m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, cfg->protect_hosts, e);
     if (!m->proxy)
         goto fail;
     /* Last: the thread runs the callbacks on m at once. */

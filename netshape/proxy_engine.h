@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "proxy.h"
+#include "proxy_guard.h"
 #include "proxy_resolver.h"
 #include "toxics.h"
 
@@ -94,6 +95,7 @@ struct proxy {
     struct proxy_conn *dead;           /* closed this batch, freed after it */
     char egress_host[TOXICS_HOST_MAX]; /* "" = no egress proxy */
     int egress_port;
+    struct proxy_guard guard;        /* what a wildcard never reaches (read-only) */
     struct proxy_watch cmd_w, res_w; /* epoll data */
     char scratch[PROXY_READ_MAX];    /* read buffer */
 };
