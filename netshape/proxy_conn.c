@@ -106,6 +106,7 @@ void proxy_conn_end(struct proxy *p, struct proxy_conn *c, bool reset)
     c->state = PROXY_C_DEAD;
     c->dead_next = p->dead;
     p->dead = c;
+    proxy_relay_wake_starved(p, s); /* its queues' room goes to the others */
 }
 
 /* Dead connections outlive proxy_conn_end until their batch is over (see proxy_engine.h). */

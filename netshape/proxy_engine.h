@@ -54,7 +54,9 @@ struct proxy_session {
     int n_listeners;
     struct proxy_conn *conns; /* open connections */
     int n_conns;
-    uint64_t rng; /* jitter randomness (splitmix64 state) */
+    uint64_t rng;      /* jitter randomness (splitmix64 state) */
+    size_t queue_cost; /* what every flow's queue and pipe hold, charged as in proxy_relay.c */
+    bool starved;      /* a flow stopped reading because queue_cost reached the session cap */
 };
 
 enum proxy_cmd_kind { PROXY_CMD_OPEN, PROXY_CMD_ADD, PROXY_CMD_COUNTERS, PROXY_CMD_CLOSE };

@@ -563,6 +563,45 @@ static void test_guard(void **state)
     assert_string_equal(e.field, "protect");
 }
 
+/* Queued bytes are charged by what they cost, small segments share chunks, and the flow and
+ * session caps stop reading instead of growing. */
+static void test_relay_cost(void **state)
+{
+    struct proxy_session s = {0};
+    struct proxy_flow f = {0}, g = {0};
+    size_t one = proxy_chunk_cost(PROXY_CHUNK_MIN), n = 0;
+
+    (void)state;
+    /* Unshaped: everything is due now, so 1-byte pushes fill 512-byte chunks. */
+    proxy_relay_flow_init(&s, &f, false, 0);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(proxy_relay_push(&f, "x", 1, true, i * 1000), 0);
+    assert_int_equal(f.queued, 1000);
+    assert_int_equal(f.cost, 2 * one);
+    assert_int_equal(s.queue_cost, 2 * one);
+    proxy_relay_flow_clear(&f);
+    assert_int_equal(s.queue_cost, 0);
+    /* An hour of latency, 1-byte segments 2 ms apart: each is its own chunk and costs it. */
+    s.conf.latency_ms = 3600000;
+    proxy_relay_flow_init(&s, &f, false, 0);
+    assert_true(f.shaped);
+    while (proxy_relay_room(&f) > 0 && n < 100000)
+        assert_int_equal(proxy_relay_push(&f, "x", 1, true, (int64_t)(n++) * 2000000), 0);
+    assert_int_equal(f.queued, n);
+    assert_true(n < PROXY_QUEUE_MAX / one + 2);
+    assert_true(f.cost >= PROXY_QUEUE_MAX && f.cost < PROXY_QUEUE_MAX + one);
+    assert_false(f.starved);
+    /* The session cap: other flows fill the rest, then every one of them is starved. */
+    proxy_relay_flow_init(&s, &g, false, 0);
+    s.queue_cost = PROXY_SESSION_MAX;
+    assert_int_equal(proxy_relay_room(&g), 0);
+    assert_true(g.starved && s.starved);
+    s.queue_cost = f.cost;
+    proxy_relay_flow_clear(&f);
+    proxy_relay_flow_clear(&g);
+    assert_int_equal(s.queue_cost, 0);
+}
+
 static void test_hostport_parse(void **state)
 {
     char host[TOXICS_HOST_MAX], small[4];
@@ -774,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_allow_valid),
         cmocka_unit_test(test_addr_internal),
         cmocka_unit_test(test_guard),
+        cmocka_unit_test(test_relay_cost),
         cmocka_unit_test(test_hostport_parse),
         cmocka_unit_test(test_proxy_channel_forward),
         cmocka_unit_test(test_proxy_api_rejects),
