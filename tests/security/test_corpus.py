@@ -76,6 +76,13 @@ def _agent_rss_flat(res, ctx):
     assert grown < 64 * 1024, f"agent RSS grew by {grown} KiB"
 
 
+def _agent_rss_within(limit_kb):
+    def check(res, ctx):
+        grown = proc_rss_kb(ctx["agent"].pid) - ctx["rss_before"]
+        assert grown < limit_kb, f"agent RSS grew by {grown} KiB (limit {limit_kb} KiB)"
+    return check
+
+
 def _crash_or_recursion_error(res, ctx):
     # The C stack (SIGSEGV) or the memory limit (CPython reports a failed frame allocation as
     # MemoryError or SystemError) runs out first, depending on the layout; either way the error
@@ -87,7 +94,8 @@ def _crash_or_recursion_error(res, ctx):
 
 
 # name -> expectation. Keys: status (str or tuple), exit_reason, exit_code, signal, stdout
-# (substrings required), timeout, check (extra callable(res, ctx)).
+# (substrings required), timeout, check (extra callable(res, ctx)), fields (more request
+# fields, e.g. a scenario).
 EXPECT = {
     "01_fork_bomb": dict(status="timeout", exit_reason="timeout", timeout=T_HANG),
     "02_shell_fork_bomb": dict(status="timeout", exit_reason="timeout", stdout=["starting"],
@@ -172,6 +180,22 @@ EXPECT = {
     "58_inherited_fds": dict(status="completed", stdout=["CONTAINED: only fds 0-3 open"]),
     "59_cross_execution": dict(status="completed", stdout=["probe done"]),
     "60_cgroup_limits": dict(status="completed", check=_limits),
+    "80_wildcard_internal": dict(status="completed", timeout=30,
+                                 fields={"scenario": {"allowHosts": ["*"]}},
+                                 stdout=["CONTAINED: 127.0.0.1:", "CONTAINED: 127.1:",
+                                         "CONTAINED: [::ffff:127.0.0.1]:", "CONTAINED: 10.0.0.1",
+                                         "CONTAINED: 100.64.0.1", "CONTAINED: [fd00::1]",
+                                         "CONTAINED: CONNECT", "done"]),
+    "81_agent_api_needs_token": dict(status="completed", timeout=30,
+                                     fields={"scenario": {"allowHosts": ["127.0.0.1"]}},
+                                     stdout=["CONTAINED: GET /executions (token None): 401",
+                                             "CONTAINED: POST /execute (token 'guess'): 401",
+                                             "health open, auth token", "done"]),
+    "82_proxy_tiny_segments": dict(status="completed", timeout=30, stdout=["done"],
+                                   fields={"scenario": {"allowHosts": ["127.0.0.1"],
+                                                        "networkLatencyMs": 3600000,
+                                                        "toxicDirection": "upstream"}},
+                                   check=_agent_rss_within(5 * 4096)),
 }
 
 
@@ -248,6 +272,7 @@ def run_program(agent, host, name, marker=None, extra_input=None, **fields):
     exp = EXPECT[name]
     data = base_input(agent, host, marker)
     data.update(extra_input or {})
+    fields = dict(exp.get("fields", {}), **fields)
     res = execute(agent, load_program(name), timeout=exp.get("timeout", T_RUN),
                   input_data=data, **fields)
     return res, marker
