@@ -23,7 +23,7 @@ for _ in range(16):
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.setblocking(False)
     socks.append(s)
-sent, end, last = 0, time.monotonic() + 5, time.monotonic()
+sent, end, last = 0, time.monotonic() + 3, time.monotonic()
 while socks and time.monotonic() < end and time.monotonic() - last < 1:
     for s in socks:
         try:
