@@ -35,6 +35,9 @@ struct agent_cfg {
     const char *languages;          /* comma-separated runtimes to offer; "" = all installed */
     const char *tools_dir;          /* extra tool directory (TypeScript's tsc); "" = default */
     const char *egress_proxy;       /* host:port the proxy connects through; "" = direct */
+    const char *protect_hosts;      /* host[:port],... a wildcard allowHosts never reaches */
+    const char *agent_token;        /* shared secret every request must carry; "" = none */
+    const char *agent_token_file;   /* file holding it (first line) */
     long zygote_fd;                 /* internal: set when this process is the zygote */
 };
 

@@ -477,6 +477,9 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
                       "memory_mb", (json_int_t)cfg->memory_mb, "pids", (json_int_t)cfg->pids_limit,
                       "disk_mb", (json_int_t)cfg->disk_mb, "policy", cfg->policy));
         json_object_set_new(o, "errors", http_srv_errors_json(a->http));
+        /* /health is the one route open without the token: it says whether one is needed. */
+        json_object_set_new(o, "auth",
+                            json_string(cfg->agent_token && *cfg->agent_token ? "token" : "none"));
     }
     json_decref(z);
     json_decref(vers);
@@ -587,7 +590,9 @@ struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zy
                               .max_body = API_MAX_BODY,
                               .metrics_ns = "sandpit",
                               .route = api_route,
-                              .app = a};
+                              .app = a,
+                              .token = cfg->agent_token,
+                              .token_open = "/health"};
 
     if (!a) {
         err_set(e, ERR_BUSY, "", "out of memory");

@@ -744,7 +744,7 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
     store_init(&m->store, &exec_store_ops);
     /* Without it (out of memory) evicted ids are only "not found". */
     (void)exec_gone_init(&m->gone, EXEC_GONE_MAX);
-    m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, e);
+    m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, cfg->protect_hosts, e);
     if (!m->proxy)
         goto fail;
     /* Last: the thread runs the callbacks on m at once. */

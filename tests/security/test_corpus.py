@@ -76,6 +76,13 @@ def _agent_rss_flat(res, ctx):
     assert grown < 64 * 1024, f"agent RSS grew by {grown} KiB"
 
 
+def _agent_rss_within(limit_kb):
+    def check(res, ctx):
+        grown = proc_rss_kb(ctx["agent"].pid) - ctx["rss_before"]
+        assert grown < limit_kb, f"agent RSS grew by {grown} KiB (limit {limit_kb} KiB)"
+    return check
+
+
 def _crash_or_recursion_error(res, ctx):
     # The C stack (SIGSEGV) or the memory limit (CPython reports a failed frame allocation as
     # MemoryError or SystemError) runs out first, depending on the layout; either way the error
@@ -198,6 +205,22 @@ EXPECT = {
     "85_result_memory_amplifier": dict(status="completed", exit_code=0,
                                        stdout=["CONTAINED: writing"],
                                        check=_agent_rss_flat),
+    "80_wildcard_internal": dict(status="completed", timeout=30,
+                                 fields={"scenario": {"allowHosts": ["*"]}},
+                                 stdout=["CONTAINED: 127.0.0.1:", "CONTAINED: 127.1:",
+                                         "CONTAINED: [::ffff:127.0.0.1]:", "CONTAINED: 10.0.0.1",
+                                         "CONTAINED: 100.64.0.1", "CONTAINED: [fd00::1]",
+                                         "CONTAINED: CONNECT", "done"]),
+    "81_agent_api_needs_token": dict(status="completed", timeout=30,
+                                     fields={"scenario": {"allowHosts": ["127.0.0.1"]}},
+                                     stdout=["CONTAINED: GET /executions (token None): 401",
+                                             "CONTAINED: POST /execute (token 'guess'): 401",
+                                             "health open, auth token", "done"]),
+    "82_proxy_tiny_segments": dict(status="completed", timeout=30, stdout=["done"],
+                                   fields={"scenario": {"allowHosts": ["127.0.0.1"],
+                                                        "networkLatencyMs": 60000,
+                                                        "toxicDirection": "upstream"}},
+                                   check=_agent_rss_within(5 * 4096)),
 }
 
 
