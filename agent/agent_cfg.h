@@ -14,6 +14,7 @@ struct agent_cfg {
     long max_output_bytes;          /* per stream, default and upper bound */
     const char *preload;            /* comma-separated modules imported by the zygote */
     long history;                   /* finished results kept */
+    long history_bytes;             /* bytes the kept finished results may take together */
     const char *work_dir;           /* root of the per-execution working directories */
     const char *harness_dir;        /* directory holding harness/; "" = next to the binary */
     long memory_mb;                 /* RLIMIT_AS per execution */
@@ -35,6 +36,9 @@ struct agent_cfg {
     const char *languages;          /* comma-separated runtimes to offer; "" = all installed */
     const char *tools_dir;          /* extra tool directory (TypeScript's tsc); "" = default */
     const char *egress_proxy;       /* host:port the proxy connects through; "" = direct */
+    const char *protect_hosts;      /* host[:port],... a wildcard allowHosts never reaches */
+    const char *agent_token;        /* shared secret every request must carry; "" = none */
+    const char *agent_token_file;   /* file holding it (first line) */
     long zygote_fd;                 /* internal: set when this process is the zygote */
 };
 

@@ -21,6 +21,9 @@
 
 #define API_MAX_BODY (10u << 20)
 #define API_VERSION  "0.1.0"
+/* Bytes of items a listing page encodes before it ends early (next_offset goes on): a page of
+ * full results (?output=1) could otherwise be thousands of outputs in one reply. */
+#define API_LIST_BUDGET (16u << 20)
 
 struct api {
     const struct agent_cfg *cfg;
@@ -83,30 +86,52 @@ static enum MHD_Result api_not_found(struct http_req *r)
     return http_req_json_take(r, err_http_status(ERR_NOT_FOUND), o);
 }
 
+/* An unknown id: 404, saying so when its result was evicted from the history. */
+static enum MHD_Result api_missing(struct api *a, struct http_req *r, const char *id)
+{
+    char msg[256];
+    json_t *o;
+
+    if (!exec_mgr_evicted(a->mgr, id))
+        return api_not_found(r);
+    snprintf(msg, sizeof(msg),
+             "Execution not found: its result was evicted (this agent keeps the newest %ld "
+             "results within %ld bytes: --history, --history-bytes)",
+             a->cfg->history, a->cfg->history_bytes);
+    o = http_req_error_body(r, ERR_NOT_FOUND, NULL, msg);
+    if (o) {
+        json_object_set_new(o, "detail", json_string("Execution not found"));
+        json_object_set_new(o, "evicted", json_true());
+    }
+    return http_req_json_take(r, err_http_status(ERR_NOT_FOUND), o);
+}
+
+/* The execution's full result, encoded for this reply only (NULL text: 503); a long-poll's
+ * answer: the state at wake-up, finished or not. */
+static enum MHD_Result api_reply_exec(struct http_req *r)
+{
+    struct api_req *q = http_req_data(r);
+    size_t len = 0;
+    char *text = exec_result_text(q->api->mgr, q->ex, true, &len);
+
+    return http_req_bytes_take(r, MHD_HTTP_OK, text, len, "application/json");
+}
+
 /* Replies with a finished execution: the result, or 503 if the zygote died
  * under it. */
 static enum MHD_Result api_reply_result(struct http_req *r)
 {
     struct api_req *q = http_req_data(r);
-    json_t *res = exec_result(q->api->mgr, q->ex), *o;
+    json_t *o;
 
-    if (!res || !exec_lost_zygote(q->ex))
-        return http_req_json_take(r, MHD_HTTP_OK, res);
-    json_decref(res);
+    if (!exec_lost_zygote(q->ex))
+        return api_reply_exec(r);
     o = http_req_error_body(r, ERR_ZYGOTE_DIED, NULL,
                             "the Python zygote died during this execution; it is "
                             "being restarted, retry");
     if (o)
         json_object_set_new(o, "execution_id", json_string(exec_id(q->ex)));
     return http_req_json_take(r, err_http_status(ERR_ZYGOTE_DIED), o);
-}
-
-/* A long-poll answers with the state at wake-up, finished or not. */
-static enum MHD_Result api_reply_poll(struct http_req *r)
-{
-    struct api_req *q = http_req_data(r);
-
-    return http_req_json_take(r, MHD_HTTP_OK, exec_result(q->api->mgr, q->ex));
 }
 
 /* DELETE's answer: the message and the execution's status now. */
@@ -150,6 +175,9 @@ static enum MHD_Result api_execute(struct api *a, struct http_req *r)
     struct exec_limits lim = {.default_timeout = a->cfg->default_timeout,
                               .max_timeout = a->cfg->max_timeout,
                               .max_output_bytes = a->cfg->max_output_bytes,
+                              .memory_mb = a->cfg->memory_mb,
+                              .pids = a->cfg->pids_limit,
+                              .disk_mb = a->cfg->disk_mb,
                               .policy = a->cfg->policy,
                               .allow_override = a->cfg->allow_override,
                               .restricted_imports = a->cfg->restricted_imports,
@@ -202,10 +230,10 @@ static enum MHD_Result api_execution_get(struct api *a, struct http_req *r, cons
         return http_req_json_take(r, 0, NULL);
     q->ex = exec_mgr_find(a->mgr, id);
     if (!q->ex)
-        return api_not_found(r);
+        return api_missing(a, r, id);
     if (secs <= 0)
-        return api_reply_poll(r);
-    return api_wait(r, q, clock_mono_ns() + (int64_t)(secs * 1e9), api_reply_poll);
+        return api_reply_exec(r);
+    return api_wait(r, q, clock_mono_ns() + (int64_t)(secs * 1e9), api_reply_exec);
 }
 
 /* DELETE /execution/{id}: really stops it, answers once it has stopped. */
@@ -217,7 +245,7 @@ static enum MHD_Result api_execution_delete(struct api *a, struct http_req *r, c
         return http_req_json_take(r, 0, NULL);
     q->ex = exec_mgr_find(a->mgr, id);
     if (!q->ex)
-        return api_not_found(r);
+        return api_missing(a, r, id);
     if (exec_mgr_cancel(a->mgr, q->ex) == 1)
         return api_reply_cancel_msg(r, "Execution already finished");
     return api_wait(r, q, 0, api_reply_cancelled);
@@ -230,7 +258,7 @@ static enum MHD_Result api_debug(struct api *a, struct http_req *r, const char *
     json_t *d;
 
     if (!ex)
-        return api_not_found(r);
+        return api_missing(a, r, id);
     d = exec_debug_info(a->mgr, ex);
     res =
         http_req_json_take(r, MHD_HTTP_OK,
@@ -322,22 +350,82 @@ static enum MHD_Result api_adjustments(struct api *a, struct http_req *r)
                                         "total", (json_int_t)json_array_size(arr)));
 }
 
+/* ?output=: 1 or true lists full results, 0 or false (the default) their summaries. */
+static int api_list_output(struct http_req *r, bool *full, struct err *e)
+{
+    const char *v = http_req_query(r, "output");
+
+    *full = v && (!strcmp(v, "1") || !strcmp(v, "true"));
+    if (v && !*full && strcmp(v, "0") != 0 && strcmp(v, "false") != 0)
+        return err_set(e, ERR_INVALID, "output", "query 'output' must be 1 or 0 (true or false)");
+    return 0;
+}
+
+/* Encodes the page's results one at a time into b (each reply's own, nothing kept), up to
+ * API_LIST_BUDGET bytes (always one). Returns how many went in, or -ENOMEM. */
+static long api_list_items(struct api *a, struct exec **page, size_t n, bool full, struct buf *b)
+{
+    size_t shown = 0;
+
+    for (; shown < n && (shown == 0 || b->len < API_LIST_BUDGET); shown++) {
+        size_t len = 0;
+        char *text = exec_result_text(a->mgr, page[shown], full, &len);
+        int rc;
+
+        if (!text)
+            return -ENOMEM;
+        rc = shown ? buf_append(b, ",", 1) : 0;
+        if (rc == 0)
+            rc = buf_append(b, text, len);
+        free(text);
+        if (rc < 0)
+            return rc;
+    }
+    return (long)shown;
+}
+
+/* GET /executions: summaries newest first (stdout, stderr, result and debug_info only with
+ * ?output=1); next_offset continues a page that ended early or at its limit, null at the end. */
 static enum MHD_Result api_list(struct api *a, struct http_req *r)
 {
-    long limit, offset;
-    size_t total = 0;
+    long limit, offset, shown = -ENOMEM;
+    size_t total = 0, n = 0;
+    struct exec **page;
     struct err e = {0};
-    json_t *arr;
+    char next[32];
+    struct buf b;
+    char *data;
+    size_t len;
+    bool full;
 
     if (http_req_query_long(r, "limit", 1, 1000, 50, &limit, &e) < 0 ||
-        http_req_query_long(r, "offset", 0, LONG_MAX, 0, &offset, &e) < 0)
+        http_req_query_long(r, "offset", 0, LONG_MAX, 0, &offset, &e) < 0 ||
+        api_list_output(r, &full, &e) < 0)
         return http_req_err(r, &e);
-    arr = exec_mgr_list(a->mgr, (size_t)limit, (size_t)offset, http_req_query(r, "processor_id"),
-                        &total);
-    return http_req_json_take(r, MHD_HTTP_OK,
-                              json_pack("{s:o, s:I, s:I, s:I}", "executions",
-                                        arr ? arr : json_array(), "total", (json_int_t)total,
-                                        "limit", (json_int_t)limit, "offset", (json_int_t)offset));
+    buf_init(&b, 0);
+    page = calloc((size_t)limit, sizeof(*page));
+    if (page) {
+        n = exec_mgr_page(a->mgr, (size_t)limit, (size_t)offset, http_req_query(r, "processor_id"),
+                          page, &total);
+        if (buf_append(&b, "{\"executions\":[", 15) == 0)
+            shown = api_list_items(a, page, n, full, &b);
+    }
+    for (size_t i = 0; i < n; i++)
+        exec_unref(page[i]);
+    free(page);
+    if ((size_t)offset + (size_t)(shown > 0 ? shown : 0) < total)
+        snprintf(next, sizeof(next), "%zu", (size_t)offset + (size_t)shown);
+    else
+        snprintf(next, sizeof(next), "null");
+    if (shown < 0 || buf_printf(&b,
+                                "],\"total\":%zu,\"limit\":%ld,\"offset\":%ld,"
+                                "\"next_offset\":%s,\"output\":%s}",
+                                total, limit, offset, next, full ? "true" : "false") < 0) {
+        buf_done(&b);
+        return http_req_json_take(r, 0, NULL); /* out of memory: 503 */
+    }
+    data = buf_steal(&b, &len);
+    return http_req_bytes_take(r, MHD_HTTP_OK, data, len, "application/json");
 }
 
 /* Is the agent usable? Not while the zygote is down, nor when a layer refuses every
@@ -389,6 +477,9 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
                       "memory_mb", (json_int_t)cfg->memory_mb, "pids", (json_int_t)cfg->pids_limit,
                       "disk_mb", (json_int_t)cfg->disk_mb, "policy", cfg->policy));
         json_object_set_new(o, "errors", http_srv_errors_json(a->http));
+        /* /health is the one route open without the token: it says whether one is needed. */
+        json_object_set_new(o, "auth",
+                            json_string(cfg->agent_token && *cfg->agent_token ? "token" : "none"));
     }
     json_decref(z);
     json_decref(vers);
@@ -499,7 +590,9 @@ struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zy
                               .max_body = API_MAX_BODY,
                               .metrics_ns = "sandpit",
                               .route = api_route,
-                              .app = a};
+                              .app = a,
+                              .token = cfg->agent_token,
+                              .token_open = "/health"};
 
     if (!a) {
         err_set(e, ERR_BUSY, "", "out of memory");

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -58,6 +59,42 @@ int exec_io_streams_pipes(struct exec_io_streams *s, int child[EXEC_IO_NSTREAMS]
     return 0;
 }
 
+/* A memfd holding data (the spec, or stdin), rewound; -errno on failure. */
+static int exec_io_memfd(const char *name, const char *data, size_t len)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC);
+
+    if (fd < 0)
+        return -errno;
+    if (fdio_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int exec_io_child_fds(struct exec_io_streams *s, const char *spec, size_t spec_len,
+                      const char *stdin_data, size_t stdin_len, int child[ZYG_JOB_NFDS])
+{
+    static const int map[EXEC_IO_NSTREAMS] = {ZYG_FD_STDOUT, ZYG_FD_STDERR, ZYG_FD_RESULT,
+                                              ZYG_FD_STATUS};
+    int ends[EXEC_IO_NSTREAMS] = {-1, -1, -1, -1}, r;
+
+    if ((child[ZYG_FD_SPEC] = exec_io_memfd("spec", spec, spec_len)) < 0)
+        return child[ZYG_FD_SPEC];
+    if (stdin_data)
+        child[ZYG_FD_STDIN] = exec_io_memfd("stdin", stdin_data, stdin_len);
+    else
+        child[ZYG_FD_STDIN] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (child[ZYG_FD_STDIN] < 0)
+        return child[ZYG_FD_STDIN] == -1 ? -errno : child[ZYG_FD_STDIN];
+    r = exec_io_streams_pipes(s, ends);
+    for (int i = 0; i < EXEC_IO_NSTREAMS; i++)
+        child[map[i]] = ends[i];
+    return r;
+}
+
 void exec_io_streams_drop_buffers(struct exec_io_streams *s)
 {
     pthread_mutex_lock(&s->lock);
@@ -65,6 +102,32 @@ void exec_io_streams_drop_buffers(struct exec_io_streams *s)
     buf_done(&s->err);
     pthread_mutex_unlock(&s->lock);
     buf_done(&s->res);
+}
+
+/* Reallocates b to its bytes (and the NUL): a buffer grows by doubling. */
+static void exec_io_shrink(struct buf *b)
+{
+    char *p;
+
+    if (!b->data || b->cap <= b->len + 1)
+        return;
+    if ((p = realloc(b->data, b->len + 1))) {
+        b->data = p;
+        b->cap = b->len + 1;
+    }
+}
+
+size_t exec_io_streams_keep_output(struct exec_io_streams *s)
+{
+    size_t kept;
+
+    buf_done(&s->res);
+    pthread_mutex_lock(&s->lock);
+    exec_io_shrink(&s->out);
+    exec_io_shrink(&s->err);
+    kept = s->out.cap + s->err.cap;
+    pthread_mutex_unlock(&s->lock);
+    return kept;
 }
 
 /* A copy of b's bytes: new (free), NULL when empty or out of memory (-ENOMEM in *r). */

@@ -63,13 +63,22 @@ void exec_io_streams_init(struct exec_io_streams *s, size_t max_output, size_t m
  * for the child, in child[EXEC_IO_OUT..EXEC_IO_STATUS] (new fds, the caller closes them). 0 or
  * -errno; on failure the fds created so far stay in s and child for the caller to close. */
 int exec_io_streams_pipes(struct exec_io_streams *s, int child[EXEC_IO_NSTREAMS]);
+/* Every fd the child gets (zyg_proto.h's ZYG_FD_*) but the network one, as new fds into child
+ * (the caller closes them): the spec and stdin (NULL: /dev/null) in memfds, and the write ends
+ * of the four pipes, whose read ends go into s. 0 or -errno; on failure what was created stays
+ * in child and s for the caller to close. */
+int exec_io_child_fds(struct exec_io_streams *s, const char *spec, size_t spec_len,
+                      const char *stdin_data, size_t stdin_len, int child[ZYG_JOB_NFDS]);
 /* Copies stdout and stderr as captured so far into snap (bounded by the cap). 0 or -ENOMEM
  * (snap then empty). Any thread, while s is alive. */
 int exec_io_streams_snapshot(struct exec_io_streams *s, struct exec_io_snapshot *snap);
 /* Frees a snapshot's copies. */
 void exec_io_snapshot_done(struct exec_io_snapshot *snap);
-/* Frees the buffers (the result holds its own copies); the fds stay. */
+/* Frees the buffers; the fds stay. */
 void exec_io_streams_drop_buffers(struct exec_io_streams *s);
+/* The execution is over and its output is kept as captured: frees the result frame's buffer
+ * and gives back the room stdout and stderr grew beyond their bytes. Returns the bytes kept. */
+size_t exec_io_streams_keep_output(struct exec_io_streams *s);
 /* Closes the fds not yet closed and frees the buffers. s must not be watched. */
 void exec_io_streams_done(struct exec_io_streams *s);
 

@@ -15,15 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "exec_gone.h"
 #include "exec_io.h"
 #include "exec_result.h"
 #include "exec_waiters.h"
 #include "fdio.h"
 #include "ids.h"
+#include "json_out.h"
 #include "log.h"
 #include "proxy.h"
 #include "runtime.h"
@@ -34,6 +35,8 @@
 /* The harness's frame: result (<= 64 KiB) and debug_info fit easily; a forged one is cut here
  * (and then ignored as invalid JSON), which bounds what one kept result can hold. */
 #define EXEC_RESULT_MAX (2u << 20)
+/* What a kept result costs besides its bytes (the struct, the JSON tree of its fields). */
+#define EXEC_KEPT_OVERHEAD 4096
 
 enum exec_state { EXEC_PENDING, EXEC_RUNNING, EXEC_DONE };
 
@@ -54,7 +57,10 @@ struct exec {
     uint64_t proxy_sid;          /* the proxy session when the scenario has network, else 0 */
     json_t *warnings;            /* the scenario's parts not applied as asked, or NULL */
     json_t *network;             /* the proxy's counters once the session is closed */
-    json_t *result;              /* DONE: the ExecutionResult */
+    json_t *result;              /* DONE: the ExecutionResult's fields but the big ones */
+    char *extras;                /* DONE: the frame's result and debug_info, JSON text, or NULL */
+    size_t extras_len;           /* bytes of extras */
+    size_t kept_bytes;           /* DONE: what keeping it costs (--history-bytes counts it) */
     struct exec_waiter *waiters; /* under m->lock: every client waiting for this exec */
     struct store_node node;      /* in m->store: id table and history */
     struct exec *qnext;          /* queue */
@@ -70,8 +76,12 @@ struct exec_mgr {
     bool stopping; /* no new starts; the thread exits when idle */
     bool stopped;  /* the thread has been joined */
     uint64_t next_seq;
-    struct store store;         /* every listed exec */
-    size_t done_listed;         /* listed and DONE: what --history caps */
+    struct store store;      /* every listed exec */
+    size_t done_listed;      /* listed and DONE: what --history caps */
+    size_t done_bytes;       /* their kept_bytes: what --history-bytes caps */
+    const struct exec *keep; /* the result being published: never its own eviction's victim */
+    struct exec_gone gone;   /* the last evicted ids */
+    uint64_t n_evicted;
     struct exec *qhead, *qtail; /* waiting for a slot */
     size_t queued, running;
     uint64_t n_completed, n_failed, n_timeout, n_cancelled, n_rejected, n_lost;
@@ -99,6 +109,7 @@ static void exec_free(struct exec *ex)
     exec_io_streams_done(&ex->io);
     exec_req_done(&ex->req);
     json_decref(ex->result);
+    free(ex->extras);
     json_decref(ex->warnings);
     json_decref(ex->network);
     free(ex);
@@ -151,15 +162,55 @@ bool exec_is_done(struct exec_mgr *m, struct exec *ex)
 
 static void exec_mgr_start_queued(struct exec_mgr *m);
 
+/* store_evict_if's pick: the oldest finished results go while more than --history of them or
+ * more than --history-bytes are kept; the one being published stays even when it alone is over
+ * the budget (its client is being answered). Remembers each evicted id. Lock held. */
+static enum store_pick exec_mgr_pick(const struct store_node *n, void *arg)
+{
+    struct exec_mgr *m = arg;
+    const struct exec *ex = EXEC_OF(n);
+
+    if (m->done_listed <= (size_t)m->cfg->history && m->done_bytes <= (size_t)m->cfg->history_bytes)
+        return STORE_STOP;
+    if (ex == m->keep)
+        return STORE_KEEP;
+    m->done_listed--;
+    m->done_bytes -= ex->kept_bytes;
+    m->n_evicted++;
+    exec_gone_add(&m->gone, ex->id);
+    return STORE_EVICT;
+}
+
 /* Makes res the execution's answer and wakes every waiter. Caller holds the lock. */
 static void exec_publish(struct exec_mgr *m, struct exec *ex, json_t *res)
 {
     ex->result = res;
     ex->state = EXEC_DONE;
+    /* Only what the kept result and the listing's filter read stays of the request. */
+    exec_req_shed(&ex->req);
     m->done_listed++;
+    m->done_bytes += ex->kept_bytes;
     exec_waiters_clear(&ex->waiters, true);
-    /* Drops the oldest finished results beyond --history. */
-    m->done_listed -= store_evict(&m->store, m->done_listed, (size_t)m->cfg->history);
+    m->keep = ex;
+    (void)store_evict_if(&m->store, exec_mgr_pick, m);
+    m->keep = NULL;
+}
+
+/* What the finished result keeps: its fields as a small JSON tree, the frame's parts as text
+ * and the streams' raw bytes as captured (encoded only in each reply). Sets ex->extras and
+ * ex->kept_bytes; res loses the frame's parts. */
+static void exec_keep(struct exec *ex, json_t *res)
+{
+    size_t fields = 0;
+    char *text;
+
+    if (res && exec_result_detach(res, &ex->extras, &ex->extras_len) < 0)
+        log_msg(LOG_WARN, ex->id, "out of memory: the result keeps its frame's parts as JSON");
+    /* The tree of the remaining fields costs about twice their text. */
+    if (res && (text = json_out_dumps(res, 0, &fields)))
+        free(text);
+    ex->kept_bytes =
+        exec_io_streams_keep_output(&ex->io) + ex->extras_len + 2 * fields + EXEC_KEPT_OVERHEAD;
 }
 
 /* Ends the execution's proxy session (every connection of it closes) and keeps its counters. */
@@ -202,6 +253,7 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
         .start_real_ns = ex->start_real_ns,
         .scenario = ex->req.scenario_json,
         .delay_ms = ex->req.scenario.delay_ms,
+        .streams_apart = true,
     };
     bool released = false;
     json_t *res;
@@ -212,6 +264,7 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     in.network = ex->network;
     res = exec_result_build(&in, &oc);
     ex->lost_zygote = oc.lost_zygote;
+    exec_keep(ex, res);
     pthread_mutex_lock(&m->lock);
     exec_publish(m, ex, res);
     if (ex->slot_held) {
@@ -230,50 +283,8 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     if (ex->lost_zygote)
         m->n_lost++;
     pthread_mutex_unlock(&m->lock);
-    /* The result holds its own copies: the raw buffers (up to 2 x max_output_bytes and a 2 MiB
-     * frame) must not stay alive for as long as the result is kept in the history. Dropped once
-     * published, so a view of the run never sees them empty. */
-    exec_io_streams_drop_buffers(&ex->io);
     if (released)
         exec_mgr_start_queued(m);
-}
-
-/* A memfd holding data (the spec, or stdin), rewound; -errno on failure. */
-static int exec_memfd(const char *name, const char *data, size_t len)
-{
-    int fd = memfd_create(name, MFD_CLOEXEC);
-
-    if (fd < 0)
-        return -errno;
-    if (fdio_write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-        int r = -errno;
-        close(fd);
-        return r;
-    }
-    return fd;
-}
-
-/* The child's spec, stdin and stream fds: new fds into child (the caller closes them), our
- * read ends into ex->io. 0 or -errno; on failure what was created stays for the caller. */
-static int exec_child_fds(struct exec *ex, const char *spec, size_t spec_len,
-                          int child[ZYG_JOB_NFDS])
-{
-    static const int map[EXEC_IO_NSTREAMS] = {ZYG_FD_STDOUT, ZYG_FD_STDERR, ZYG_FD_RESULT,
-                                              ZYG_FD_STATUS};
-    int ends[EXEC_IO_NSTREAMS] = {-1, -1, -1, -1}, r;
-
-    if ((child[ZYG_FD_SPEC] = exec_memfd("spec", spec, spec_len)) < 0)
-        return child[ZYG_FD_SPEC];
-    if (ex->req.stdin_data)
-        child[ZYG_FD_STDIN] = exec_memfd("stdin", ex->req.stdin_data, ex->req.stdin_len);
-    else
-        child[ZYG_FD_STDIN] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (child[ZYG_FD_STDIN] < 0)
-        return child[ZYG_FD_STDIN] == -1 ? -errno : child[ZYG_FD_STDIN];
-    r = exec_io_streams_pipes(&ex->io, ends);
-    for (int s = 0; s < EXEC_IO_NSTREAMS; s++)
-        child[map[s]] = ends[s];
-    return r;
 }
 
 /* Hands the job and the child's fds to the zygote and watches our ends. 0 or -errno /
@@ -355,7 +366,8 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
         r = -errno;
         goto out;
     }
-    if ((r = exec_child_fds(ex, spec, spec_len, child)) < 0)
+    if ((r = exec_io_child_fds(&ex->io, spec, spec_len, ex->req.stdin_data, ex->req.stdin_len,
+                               child)) < 0)
         goto out;
     r = exec_send(m, ex, &job, child);
 out:
@@ -558,15 +570,13 @@ int exec_mgr_cancel(struct exec_mgr *m, struct exec *ex)
     return 0;
 }
 
-/* The result as clients see it now, a placeholder until DONE (running: with the output so far,
+/* A pending or running execution as clients see it now (running: with the output so far,
  * bounded by the same caps): new reference, NULL on out of memory. Caller holds the lock. */
-static json_t *exec_view(struct exec *ex)
+static json_t *exec_view_unfinished(struct exec *ex)
 {
     struct exec_io_snapshot snap;
     json_t *o;
 
-    if (ex->state == EXEC_DONE)
-        return json_incref(ex->result);
     o = exec_result_pending(ex->id, ex->req.language, ex->req.processor_id,
                             ex->state == EXEC_RUNNING,
                             ex->start_real_ns ? ex->start_real_ns : ex->created_real_ns);
@@ -588,57 +598,88 @@ json_t *exec_result(struct exec_mgr *m, struct exec *ex)
     json_t *r;
 
     pthread_mutex_lock(&m->lock);
-    r = exec_view(ex);
+    r = ex->state == EXEC_DONE ? json_copy(ex->result) : exec_view_unfinished(ex);
     pthread_mutex_unlock(&m->lock);
     return r;
 }
 
-json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex)
+char *exec_result_text(struct exec_mgr *m, struct exec *ex, bool full, size_t *len)
 {
-    json_t *d = NULL;
+    struct exec_result_text out, err;
+    struct buf b;
+    json_t *v;
+    char *text;
 
-    pthread_mutex_lock(&m->lock);
-    if (ex->state == EXEC_DONE && ex->result)
-        d = json_incref(json_object_get(ex->result, "debug_info"));
-    pthread_mutex_unlock(&m->lock);
-    return d;
+    if (!full || !exec_is_done(m, ex)) {
+        v = exec_result(m, ex);
+        text = json_out_dumps(v, 0, len);
+        json_decref(v);
+        return text;
+    }
+    /* Finished: fixed from now on, and ours while referenced, so encoded without the lock. */
+    out = (struct exec_result_text){ex->io.out.data, ex->io.out.len, ex->io.out_cut};
+    err = (struct exec_result_text){ex->io.err.data, ex->io.err.len, ex->io.err_cut};
+    buf_init(&b, 0);
+    if (exec_result_encode(ex->result, ex->extras, ex->extras_len, &out, &err, &b) < 0) {
+        buf_done(&b);
+        return NULL;
+    }
+    return buf_steal(&b, len);
 }
 
-struct exec_list {
-    json_t *arr;              /* the page */
+json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex)
+{
+    if (!exec_is_done(m, ex))
+        return NULL;
+    return exec_result_debug_info(ex->result, ex->extras, ex->extras_len);
+}
+
+struct exec_page {
+    struct exec **out;        /* the page, new references */
+    size_t n;                 /* in out */
     const char *processor_id; /* or NULL */
 };
 
-static bool exec_list_match(const struct store_node *n, void *arg)
+static bool exec_page_match(const struct store_node *n, void *arg)
 {
-    const struct exec_list *l = arg;
+    const struct exec_page *p = arg;
     const char *pid = EXEC_OF(n)->req.processor_id;
 
-    return !l->processor_id || (pid && !strcmp(pid, l->processor_id));
+    return !p->processor_id || (pid && !strcmp(pid, p->processor_id));
 }
 
 /* Caller holds the lock. */
-static void exec_list_visit(struct store_node *n, void *arg)
+static void exec_page_visit(struct store_node *n, void *arg)
 {
-    struct exec_list *l = arg;
+    struct exec_page *p = arg;
+    struct exec *ex = EXEC_OF(n);
 
-    json_array_append_new(l->arr, exec_view(EXEC_OF(n)));
+    exec_ref(ex);
+    p->out[p->n++] = ex;
 }
 
-json_t *exec_mgr_list(struct exec_mgr *m, size_t limit, size_t offset, const char *processor_id,
-                      size_t *total)
+size_t exec_mgr_page(struct exec_mgr *m, size_t limit, size_t offset, const char *processor_id,
+                     struct exec **out, size_t *total)
 {
-    struct exec_list l = {json_array(), processor_id};
+    struct exec_page p = {out, 0, processor_id};
     size_t seen;
 
-    if (!l.arr)
-        return NULL;
     pthread_mutex_lock(&m->lock);
-    seen = store_page(&m->store, offset, limit, exec_list_match, exec_list_visit, &l);
+    seen = store_page(&m->store, offset, limit, exec_page_match, exec_page_visit, &p);
     pthread_mutex_unlock(&m->lock);
     if (total)
         *total = seen;
-    return l.arr;
+    return p.n;
+}
+
+bool exec_mgr_evicted(struct exec_mgr *m, const char *id)
+{
+    bool gone;
+
+    pthread_mutex_lock(&m->lock);
+    gone = exec_gone_has(&m->gone, id);
+    pthread_mutex_unlock(&m->lock);
+    return gone;
 }
 
 json_t *exec_mgr_health(struct exec_mgr *m)
@@ -646,10 +687,12 @@ json_t *exec_mgr_health(struct exec_mgr *m)
     json_t *o;
 
     pthread_mutex_lock(&m->lock);
-    o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "running",
-                  (json_int_t)m->running, "queued", (json_int_t)m->queued, "max_concurrent",
-                  (json_int_t)m->cfg->max_concurrent, "max_queue", (json_int_t)m->cfg->max_queue,
-                  "kept", (json_int_t)m->store.count, "completed", (json_int_t)m->n_completed,
+    o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                  "running", (json_int_t)m->running, "queued", (json_int_t)m->queued,
+                  "max_concurrent", (json_int_t)m->cfg->max_concurrent, "max_queue",
+                  (json_int_t)m->cfg->max_queue, "kept", (json_int_t)m->store.count, "kept_bytes",
+                  (json_int_t)m->done_bytes, "history_bytes", (json_int_t)m->cfg->history_bytes,
+                  "evicted", (json_int_t)m->n_evicted, "completed", (json_int_t)m->n_completed,
                   "failed", (json_int_t)m->n_failed, "timeout", (json_int_t)m->n_timeout,
                   "cancelled", (json_int_t)m->n_cancelled, "rejected", (json_int_t)m->n_rejected,
                   "lost_to_zygote_death", (json_int_t)m->n_lost);
@@ -699,7 +742,9 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
     m->rts = rts;
     pthread_mutex_init(&m->lock, NULL);
     store_init(&m->store, &exec_store_ops);
-    m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, e);
+    /* Without it (out of memory) evicted ids are only "not found". */
+    (void)exec_gone_init(&m->gone, EXEC_GONE_MAX);
+    m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, cfg->protect_hosts, e);
     if (!m->proxy)
         goto fail;
     /* Last: the thread runs the callbacks on m at once. */
@@ -710,6 +755,7 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
 fail:
     proxy_free(m->proxy);
     pthread_mutex_destroy(&m->lock);
+    exec_gone_done(&m->gone);
     free(m);
     return NULL;
 }
@@ -754,5 +800,6 @@ void exec_mgr_free(struct exec_mgr *m)
     exec_io_free(m->io);
     proxy_free(m->proxy);
     pthread_mutex_destroy(&m->lock);
+    exec_gone_done(&m->gone);
     free(m);
 }

@@ -44,10 +44,14 @@ struct exec *exec_mgr_find(struct exec_mgr *m, const char *id);
 /* Stops ex: a queued one never starts, a running one is killed. Returns 0, or 1 when it had
  * already finished. */
 int exec_mgr_cancel(struct exec_mgr *m, struct exec *ex);
-/* Results newest first: a new JSON array of at most limit items after skipping offset;
- * processor_id (or NULL) filters. */
-json_t *exec_mgr_list(struct exec_mgr *m, size_t limit, size_t offset, const char *processor_id,
-                      size_t *total);
+/* A page of the history newest first: at most limit executions after skipping offset into out
+ * (room for limit; new references, exec_unref each); processor_id (or NULL) filters. Returns
+ * how many were put there; *total gets how many match in all. */
+size_t exec_mgr_page(struct exec_mgr *m, size_t limit, size_t offset, const char *processor_id,
+                     struct exec **out, size_t *total);
+/* True when id is one of the last results evicted from the history (--history,
+ * --history-bytes), so a client can be told why it is gone. */
+bool exec_mgr_evicted(struct exec_mgr *m, const char *id);
 /* Counters for /health: new reference. */
 json_t *exec_mgr_health(struct exec_mgr *m);
 
@@ -57,8 +61,14 @@ const char *exec_id(const struct exec *ex);
 bool exec_is_done(struct exec_mgr *m, struct exec *ex);
 /* True when the execution could not complete because the zygote died under it. */
 bool exec_lost_zygote(const struct exec *ex);
-/* The ExecutionResult (DESIGN "Agent API"), also while pending or running: new reference. */
+/* The ExecutionResult (DESIGN "Agent API") while pending or running; once finished its
+ * summary: every field but stdout, stderr, output, result, result_type and debug_info (the full
+ * result is exec_result_text's). New reference, NULL on out of memory. */
 json_t *exec_result(struct exec_mgr *m, struct exec *ex);
+/* The ExecutionResult as JSON text for a reply (new, free(); its length in *len): a finished
+ * one, full, is encoded straight from what is kept (exec_result_encode: no tree of its output,
+ * nothing kept of the text), else as exec_result gives it. NULL on out of memory. */
+char *exec_result_text(struct exec_mgr *m, struct exec *ex, bool full, size_t *len);
 /* debug_info of a finished execution, or NULL: new reference. */
 json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex);
 void exec_ref(struct exec *ex);

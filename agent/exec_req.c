@@ -1,6 +1,7 @@
 /* exec_req.c - POST /execute body parser. */
 #include "exec_req.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "json_util.h"
@@ -29,6 +30,26 @@ static int exec_req_language(const struct exec_limits *lim, const char *lang, co
     }
     return err_set(e, ERR_INVALID, "language",
                    "language '%.40s' is not available here; available: python", lang);
+}
+
+/* Every scenario value within this agent's limits (scenario.h), checked on what the client
+ * sent (the leak's default rate is the agent's own). */
+static int exec_req_caps(const struct exec_limits *lim, const struct exec_req *r, struct err *e)
+{
+    struct scenario_caps caps = {.max_timeout_s = lim->max_timeout,
+                                 .timeout_s = r->timeout_s,
+                                 .memory_mb = (double)lim->memory_mb,
+                                 .pids = (double)lim->pids,
+                                 .disk_mb = (double)lim->disk_mb};
+
+    /* A zero limit (a caller that sets none, as the unit tests) bounds nothing. */
+    if (!lim->memory_mb)
+        caps.memory_mb = INFINITY;
+    if (!lim->pids)
+        caps.pids = INFINITY;
+    if (!lim->disk_mb)
+        caps.disk_mb = INFINITY;
+    return scenario_check_caps(&r->scenario, &caps, e);
 }
 
 int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
@@ -107,6 +128,8 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     if (json_util_get_object(r.root, "scenario", &r.scenario_json, e) < 0 ||
         (r.scenario_json && scenario_parse(r.scenario_json, &r.scenario, e) < 0))
         goto fail;
+    if (r.scenario_json && exec_req_caps(lim, &r, e) < 0)
+        goto fail;
     r.network = r.scenario_json && scenario_has_network(&r.scenario);
     if (r.scenario.leak && r.scenario.leak_mb_per_sec == 0)
         r.scenario.leak_mb_per_sec = 100; /* documented default */
@@ -127,6 +150,31 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
 fail:
     json_decref(r.root);
     return -ERR_INVALID;
+}
+
+void exec_req_shed(struct exec_req *r)
+{
+    static const char *const keep[] = {"processor_id", "policy", "scenario"};
+    json_t *small;
+
+    if (!r->root || !(small = json_object()))
+        return;
+    /* The same values move over: every pointer borrowed from them stays valid. */
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_object_get(r->root, keep[i]);
+
+        if (v && json_object_set(small, keep[i], v) < 0) {
+            json_decref(small);
+            return;
+        }
+    }
+    json_decref(r->root);
+    r->root = small;
+    r->code = NULL;
+    r->code_len = 0;
+    r->input_data = r->env = NULL;
+    r->stdin_data = NULL;
+    r->stdin_len = 0;
 }
 
 void exec_req_done(struct exec_req *r)

@@ -15,6 +15,7 @@ struct exec_limits {
     double default_timeout;         /* seconds */
     double max_timeout;             /* seconds */
     long max_output_bytes;          /* per stream: default and cap */
+    long memory_mb, pids, disk_mb;  /* the agent's per-execution limits: a scenario's caps */
     const char *policy;             /* the agent's default policy */
     bool allow_override;            /* may a request relax the policy to "standard"? */
     const char *restricted_imports; /* comma-separated allow-list for the harness, or "" */
@@ -54,6 +55,10 @@ struct exec_req {
  * -ERR_INVALID with e naming the field. On success the caller owns out (exec_req_done). */
 int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
                    struct exec_req *out, struct err *e);
+/* The execution is over: drops what only its start needed (the program, input_data, env,
+ * stdin, any other key of the body: up to the body's cap) and keeps processor_id, policy and
+ * the scenario, which stay valid. Best effort: on out of memory everything stays. */
+void exec_req_shed(struct exec_req *r);
 /* Releases what exec_req_parse allocated; safe on a zeroed struct. */
 void exec_req_done(struct exec_req *r);
 /* Serialises the spec the harness (or the child, for an exec runtime) reads (DESIGN "Harness").

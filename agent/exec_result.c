@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 
 #include "clock.h"
+#include "buf.h"
+#include "json_out.h"
 #include "json_util.h"
 
 /* The outcome before it becomes JSON. */
@@ -184,17 +186,53 @@ static int exec_result_set_stream(json_t *o, const char *key, const struct exec_
     return json_object_set_new(o, flag, json_boolean(r > 0)) < 0 ? -ENOMEM : 0;
 }
 
+/* The flags a summary shows without the text. */
+static int exec_result_set_cut_flags(json_t *o, bool out_cut, bool err_cut)
+{
+    if (json_object_set_new(o, "truncated", json_boolean(out_cut || err_cut)) < 0 ||
+        json_object_set_new(o, "stdout_truncated", json_boolean(out_cut)) < 0 ||
+        json_object_set_new(o, "stderr_truncated", json_boolean(err_cut)) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* The bytes of a stream its text shows: all, or up to the last whole character when cut. */
+static size_t exec_result_shown(const struct exec_result_text *t)
+{
+    return t->cut ? exec_result_whole_chars(t->data, t->len) : t->len;
+}
+
+/* Whether the text of t replaces invalid UTF-8 (its "<key>_replaced" flag). */
+static bool exec_result_replaces(const struct exec_result_text *t)
+{
+    const unsigned char *u = (const unsigned char *)t->data;
+    size_t n = exec_result_shown(t), l;
+
+    for (size_t i = 0; i < n; i += l ? l : 1) {
+        if (!(l = json_util_utf8_len(u + i, n - i)))
+            return true;
+    }
+    return false;
+}
+
+/* Streams kept apart: every flag of exec_result_set_streams, no text. */
+static int exec_result_set_stream_flags(json_t *o, const struct exec_result_text *out,
+                                        const struct exec_result_text *err)
+{
+    if (json_object_set_new(o, "stdout_replaced", json_boolean(exec_result_replaces(out))) < 0 ||
+        json_object_set_new(o, "stderr_replaced", json_boolean(exec_result_replaces(err))) < 0)
+        return -ENOMEM;
+    return exec_result_set_cut_flags(o, out->cut, err->cut);
+}
+
 int exec_result_set_streams(json_t *o, const struct exec_result_text *out,
                             const struct exec_result_text *err)
 {
     if (exec_result_set_stream(o, "stdout", out) < 0 ||
         exec_result_set_stream(o, "stderr", err) < 0 ||
-        json_object_set(o, "output", json_object_get(o, "stdout")) < 0 ||
-        json_object_set_new(o, "truncated", json_boolean(out->cut || err->cut)) < 0 ||
-        json_object_set_new(o, "stdout_truncated", json_boolean(out->cut)) < 0 ||
-        json_object_set_new(o, "stderr_truncated", json_boolean(err->cut)) < 0)
+        json_object_set(o, "output", json_object_get(o, "stdout")) < 0)
         return -ENOMEM;
-    return 0;
+    return exec_result_set_cut_flags(o, out->cut, err->cut);
 }
 
 /* Sets "error" to the program's own error text, cut to EXEC_RESULT_ERROR_MAX bytes on a
@@ -259,7 +297,8 @@ static int exec_result_set_fields(json_t *o, const struct exec_result_in *in, js
     const struct zyg_status *st = in->st ? in->st : &none;
     json_t *v;
 
-    if (exec_result_set_streams(o, &in->out, &in->err) < 0)
+    if (in->streams_apart ? exec_result_set_stream_flags(o, &in->out, &in->err) < 0
+                          : exec_result_set_streams(o, &in->out, &in->err) < 0)
         return -ENOMEM;
     if (c->frame_error) {
         if (exec_result_set_frame_error(o, json_string_value(c->frame_error),
@@ -337,6 +376,88 @@ json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_ou
     }
     json_decref(frame);
     return o;
+}
+
+/* The frame's parts: what exec_result_detach moves out and exec_result_view puts back. */
+static const char *const exec_result_extra_keys[] = {"result", "result_type", "debug_info"};
+
+#define EXEC_RESULT_NEXTRA (sizeof(exec_result_extra_keys) / sizeof(exec_result_extra_keys[0]))
+
+int exec_result_detach(json_t *res, char **extras, size_t *len)
+{
+    json_t *x = json_object();
+    int r = -ENOMEM;
+
+    *extras = NULL;
+    *len = 0;
+    if (!x)
+        return r;
+    for (size_t i = 0; i < EXEC_RESULT_NEXTRA; i++) {
+        json_t *v = json_object_get(res, exec_result_extra_keys[i]);
+
+        if (v && json_object_set(x, exec_result_extra_keys[i], v) < 0)
+            goto out;
+    }
+    if (json_object_size(x) > 0 && !(*extras = json_out_dumps(x, 0, len)))
+        goto out;
+    for (size_t i = 0; i < EXEC_RESULT_NEXTRA; i++)
+        json_object_del(res, exec_result_extra_keys[i]);
+    r = 0;
+out:
+    json_decref(x);
+    return r;
+}
+
+json_t *exec_result_debug_info(json_t *kept, const char *extras, size_t extras_len)
+{
+    json_t *x, *d;
+
+    /* Without extras (out of memory at the detach) the frame's parts stayed in kept. */
+    x = extras_len ? json_loadb(extras, extras_len, JSON_ALLOW_NUL, NULL) : json_incref(kept);
+    d = json_object_get(x, "debug_info");
+    d = d && !json_is_null(d) ? json_incref(d) : NULL;
+    json_decref(x);
+    return d;
+}
+
+/* Appends ,"key":"<text>" for stream t: its bytes escaped now, the marker when cut. */
+static int exec_result_encode_stream(struct buf *b, const char *key,
+                                     const struct exec_result_text *t)
+{
+    size_t n = exec_result_shown(t);
+    int r = buf_printf(b, ",\"%s\":\"", key);
+
+    if (r == 0 && n)
+        r = json_out_append_chars(b, t->data, n);
+    if (r == 0 && t->cut)
+        r = json_out_append_chars(b, EXEC_RESULT_OUTPUT_CUT, strlen(EXEC_RESULT_OUTPUT_CUT));
+    return r == 0 ? buf_append(b, "\"", 1) : r;
+}
+
+int exec_result_encode(json_t *kept, const char *extras, size_t extras_len,
+                       const struct exec_result_text *out, const struct exec_result_text *err,
+                       struct buf *b)
+{
+    size_t open = b->len;
+    int r = json_out_append(b, kept, 0);
+
+    /* kept's fields, then the frame's as kept (an object's text: its members spliced in),
+     * then the streams; kept has fields, so every splice follows a comma. */
+    if (r < 0 || b->len < open + 2 || b->data[b->len - 1] != '}')
+        return r < 0 ? r : -EINVAL;
+    b->len--;
+    if (extras_len > 2 && extras[0] == '{' && extras[extras_len - 1] == '}') {
+        r = buf_append(b, ",", 1);
+        if (r == 0)
+            r = buf_append(b, extras + 1, extras_len - 2);
+    }
+    if (r == 0)
+        r = exec_result_encode_stream(b, "stdout", out);
+    if (r == 0)
+        r = exec_result_encode_stream(b, "stderr", err);
+    if (r == 0)
+        r = exec_result_encode_stream(b, "output", out);
+    return r == 0 ? buf_append(b, "}", 1) : r;
 }
 
 json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "zyg_proto.h"
 
 #define EXEC_RESULT_OUTPUT_CUT "\n<output cut>" /* ends a stream cut at max_output_bytes */
@@ -46,6 +47,8 @@ struct exec_result_in {
     double delay_ms;             /* the scenario's artificial delay, 0 = none */
     json_t *warnings;            /* the scenario's parts not applied as asked, or NULL */
     json_t *network;             /* the proxy session's counters, or NULL */
+    bool streams_apart;          /* leave stdout/stderr text out (only the *_truncated flags):
+                                    the caller keeps the raw bytes (exec_result_view) */
 };
 
 /* What the caller counts, set even when building the JSON fails. */
@@ -61,6 +64,21 @@ json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_ou
  * execution's output so far. 0 or -ENOMEM. */
 int exec_result_set_streams(json_t *o, const struct exec_result_text *out,
                             const struct exec_result_text *err);
+/* Moves the frame's parts out of a built result: result, result_type and debug_info (up to
+ * the frame's 2 MiB, forged or not, and a JSON tree costs many times its text) become compact
+ * JSON text kept apart, *extras (new, free()) of *len bytes, NULL when there are none. 0, or
+ * -ENOMEM with res unchanged. */
+int exec_result_detach(json_t *res, char **extras, size_t *len);
+/* debug_info from what a finished result keeps (exec_result_detach; borrowed): new reference,
+ * NULL when there is none. */
+json_t *exec_result_debug_info(json_t *kept, const char *extras, size_t extras_len);
+/* The full result's JSON appended to b without building it as a tree: member for member the
+ * result exec_result_build makes without streams_apart. kept's fields (borrowed), the frame's
+ * parts spliced from their text, each stream escaped from its raw bytes. 0, or -ENOMEM (b then
+ * holds a part). */
+int exec_result_encode(json_t *kept, const char *extras, size_t extras_len,
+                       const struct exec_result_text *out, const struct exec_result_text *err,
+                       struct buf *b);
 /* The placeholder of an execution still pending or running (processor_id may be NULL; since:
  * its start, else its submission): new reference, NULL on out of memory. */
 json_t *exec_result_pending(const char *id, const char *language, const char *processor_id,

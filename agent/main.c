@@ -25,6 +25,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "runtime.h"
+#include "token.h"
 #include "api.h"
 #include "zyg_client.h"
 #include "zygote.h"
@@ -47,6 +48,8 @@ static const struct cfg_opt agent_opts[] = {
     OPT("preload", CFG_STR, 0, 0, "numpy,pandas,matplotlib", preload,
         "modules the zygote imports once (each only if installed)"),
     OPT("history", CFG_INT, 1, 1000000, "1000", history, "finished results kept; oldest evicted"),
+    OPT("history-bytes", CFG_INT, 1L << 20, 1L << 40, "268435456", history_bytes,
+        "bytes the kept results may take (output as captured); oldest evicted"),
     OPT("work-dir", CFG_STR, 0, 0, "/tmp/sandpit-work", work_dir,
         "root of the per-execution working directories"),
     OPT("harness-dir", CFG_STR, 0, 0, "", harness_dir,
@@ -63,6 +66,14 @@ static const struct cfg_opt agent_opts[] = {
         "install)"),
     OPT("egress-proxy", CFG_STR, 0, 0, "", egress_proxy,
         "host:port of a CONNECT proxy the network scenarios' proxy reaches the outside through"),
+    OPT("protect-hosts", CFG_STR, 0, 0, "", protect_hosts,
+        "host[:port],... of our own services (the orchestrator) that a wildcard allowHosts entry "
+        "never reaches, on top of private/special ranges and this host's own addresses"),
+    OPT("agent-token", CFG_STR, 0, 0, "", agent_token,
+        "shared secret every request but /health must carry in X-Sandpit-Token (prefer "
+        "--agent-token-file or $SANDPIT_AGENT_TOKEN: argv is visible in ps)"),
+    OPT("agent-token-file", CFG_STR, 0, 0, "", agent_token_file,
+        "file whose first line is the shared secret (see --agent-token)"),
     OPT("threads", CFG_INT, 1, 64, "2", threads, "HTTP threads"),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "debug, info, warn or error"),
     OPT("state-dir", CFG_STR, 0, 0, "/tmp/sandpit-state", state_dir,
@@ -100,7 +111,8 @@ static const char agent_usage[] =
  * environment strings included, so a secret there is readable by user code. */
 static bool main_zygote_hidden(const char *name)
 {
-    return !strcmp(name, "backend-url");
+    return !strcmp(name, "backend-url") || !strcmp(name, "agent-token") ||
+           !strcmp(name, "agent-token-file");
 }
 
 /* The zygote's argv: ours without the hidden options. New array (strings borrowed). */
@@ -222,6 +234,51 @@ static void main_raise_nofile(void)
     }
 }
 
+/* host[:port] of a URL ("http://user@host:port/path" -> "host:port"), into out; "" if none. */
+static void main_url_hostport(const char *url, char *out, size_t size)
+{
+    const char *s = strstr(url, "://"), *end, *at;
+
+    out[0] = '\0';
+    if (!s)
+        return;
+    s += 3;
+    end = s + strcspn(s, "/?#");
+    at = memchr(s, '@', (size_t)(end - s));
+    if (at)
+        s = at + 1;
+    if (end > s && (size_t)(end - s) < size)
+        snprintf(out, size, "%.*s", (int)(end - s), s);
+}
+
+/* The HTTP process's secrets and protected hosts: loads the agent token (never in the
+ * zygote: executions are copies of its memory) and adds the adjustments backend to the hosts
+ * a wildcard never reaches. 0, or -1 with the reason on stderr. */
+static int main_security_cfg(struct agent_cfg *cfg)
+{
+    static char token[TOKEN_MAX + 1], protect[2048];
+    char backend[300];
+    struct err e = {0};
+    const char *env = secure_getenv("BACKEND_URL");
+
+    if (token_load(cfg->agent_token, cfg->agent_token_file, token, sizeof(token), "agent-token",
+                   "agent-token-file", &e) < 0) {
+        fprintf(stderr, "sandpit-agent: --%s: %s\n", e.field, e.msg);
+        return -1;
+    }
+    cfg->agent_token = token;
+    main_url_hostport(*cfg->backend_url ? cfg->backend_url
+                      : env             ? env
+                                        : "",
+                      backend, sizeof(backend));
+    if (*backend) {
+        snprintf(protect, sizeof(protect), "%s%s%s", cfg->protect_hosts,
+                 *cfg->protect_hosts ? "," : "", backend);
+        cfg->protect_hosts = protect;
+    }
+    return 0;
+}
+
 /* Checks what the option table cannot (policy, timeouts) and finds the harness, sandpit-init
  * and the tools: 0, or -1 with the reason on stderr. */
 static int main_check_cfg(struct agent_cfg *cfg, char *harness, size_t hsize, char *init,
@@ -240,6 +297,8 @@ static int main_check_cfg(struct agent_cfg *cfg, char *harness, size_t hsize, ch
         fprintf(stderr, "sandpit-agent: --default-timeout exceeds --max-timeout\n");
         return -1;
     }
+    if (cfg->zygote_fd == 0 && main_security_cfg(cfg) < 0)
+        return -1;
     if ((r = main_find_paths(cfg->harness_dir, harness, hsize, init, isize)) < 0) {
         fprintf(stderr, "sandpit-agent: cannot find harness/runner.py (use --harness-dir)\n");
         return -1;
@@ -325,7 +384,17 @@ int main(int argc, char **argv)
         log_errno(-r, NULL, "cannot start the zygote monitor");
         goto out;
     }
-    cfg_describe(agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]), &cfg, desc, sizeof(desc));
+    {
+        struct agent_cfg shown = cfg; /* the token is a secret: the line only says if it is set */
+
+        shown.agent_token = *cfg.agent_token ? "(set)" : "";
+        cfg_describe(agent_opts, sizeof(agent_opts) / sizeof(agent_opts[0]), &shown, desc,
+                     sizeof(desc));
+    }
+    if (!*cfg.agent_token)
+        log_warn("no --agent-token: every route is open to whoever reaches %s:%u (development "
+                 "only; the orchestrator and docker-compose always set one)",
+                 cfg.host, (unsigned)http_srv_port(api_http(api)));
     log_info("listening on http://%s:%u harness=%s config: %s", cfg.host,
              (unsigned)http_srv_port(api_http(api)), harness, desc);
     if (cfg.port_file &&

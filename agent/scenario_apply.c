@@ -29,7 +29,8 @@ static __attribute__((format(printf, 2, 3))) int scenario_apply_warn(json_t *w, 
     return json_array_append_new(w, json_string(msg)) < 0 ? -ENOMEM : 0;
 }
 
-/* A limit asked for, capped by the agent's own bound (operators set the ceiling). */
+/* A limit asked for, capped by the agent's own bound (operators set the ceiling). exec_req
+ * already refused a value above it (scenario_check_caps): this is only the backstop. */
 static uint32_t scenario_apply_cap(double want, long cap, const char *key, const char *flag,
                                    json_t *w)
 {

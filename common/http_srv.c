@@ -22,6 +22,7 @@
 #include "json_out.h"
 #include "json_util.h"
 #include "log.h"
+#include "token.h"
 
 struct http_srv {
     struct http_srv_opts o; /* strings borrowed */
@@ -402,6 +403,11 @@ static enum MHD_Result http_srv_handler(void *cls, struct MHD_Connection *conn, 
     if (strlen(url) > HTTP_SRV_MAX_URL)
         return http_req_error(r, ERR_URI_TOO_LONG, "url", "the URL exceeds %d bytes",
                               HTTP_SRV_MAX_URL);
+    if (s->o.token && *s->o.token && !(s->o.token_open && !strcmp(url, s->o.token_open)) &&
+        !token_equal(http_req_header(r, TOKEN_HEADER), s->o.token))
+        return http_req_error(r, ERR_UNAUTHORIZED, TOKEN_HEADER,
+                              "this server requires the shared secret in the %s header",
+                              TOKEN_HEADER);
     return s->o.route(s->o.app, r);
 }
 

@@ -44,6 +44,9 @@ struct http_srv_opts {
     const char *metrics_ns;  /* metric name prefix ("sandpit", "sandpit_orch") */
     http_srv_route_fn route; /* the daemon's router */
     void *app;               /* for route, borrowed for the server's life */
+    const char *token;       /* NULL/"" = none; else every request but token_open carries it
+                              * in TOKEN_HEADER (token.h) or gets 401 (borrowed) */
+    const char *token_open;  /* the one path served without the token (e.g. "/health") */
 };
 
 /* Starts listening. NULL with e naming "host" or "port" when the address cannot be used. */

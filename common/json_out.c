@@ -75,13 +75,11 @@ size_t json_out_real(double d, char out[JSON_OUT_REAL_MAX])
     return n;
 }
 
-/* A JSON string literal of n bytes; invalid UTF-8 (possible through json_stringn_nocheck)
- * becomes U+FFFD so the output is always valid JSON. */
-static int json_out_string(struct buf *b, const char *s, size_t n)
+int json_out_append_chars(struct buf *b, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0;
-    int r = buf_append(b, "\"", 1);
+    int r = 0;
 
     while (r == 0 && i < n) {
         size_t l = json_util_utf8_len(u + i, n - i);
@@ -122,8 +120,17 @@ static int json_out_string(struct buf *b, const char *s, size_t n)
             r = buf_append(b, esc, strlen(esc));
         run = ++i;
     }
+    return r == 0 ? buf_append(b, s + run, i - run) : r;
+}
+
+/* A JSON string literal of n bytes; invalid UTF-8 (possible through json_stringn_nocheck)
+ * becomes U+FFFD so the output is always valid JSON. */
+static int json_out_string(struct buf *b, const char *s, size_t n)
+{
+    int r = buf_append(b, "\"", 1);
+
     if (r == 0)
-        r = buf_append(b, s + run, i - run);
+        r = json_out_append_chars(b, s, n);
     return r == 0 ? buf_append(b, "\"", 1) : r;
 }
 
@@ -208,6 +215,11 @@ static int json_out_value(struct buf *b, const json_t *v, unsigned flags)
         break;
     }
     return buf_append(b, "null", 4);
+}
+
+int json_out_append(struct buf *b, const json_t *v, unsigned flags)
+{
+    return v ? json_out_value(b, v, flags) : -ENOMEM;
 }
 
 char *json_out_dumps(const json_t *v, unsigned flags, size_t *len)

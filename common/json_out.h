@@ -8,12 +8,20 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "buf.h"
+
 #define JSON_OUT_SORT_KEYS 0x1 /* objects' keys in byte order (else insertion order) */
 #define JSON_OUT_REAL_MAX  32  /* bytes json_out_real writes at most, NUL included */
 
 /* Serialises v (borrowed) compactly. New NUL-terminated text (free with free()), its length in
  * *len when len is set; NULL when v is NULL or on out of memory. */
 char *json_out_dumps(const json_t *v, unsigned flags, size_t *len);
+
+/* Appends v's text (as json_out_dumps writes it) to b. 0 or -ENOMEM. */
+int json_out_append(struct buf *b, const json_t *v, unsigned flags);
+/* Appends n bytes of s (any bytes) escaped as the inside of a JSON string, without the quotes:
+ * so a caller can write one string from several pieces. 0 or -ENOMEM. */
+int json_out_append_chars(struct buf *b, const char *s, size_t n);
 
 /* Writes d in the shortest form strtod reads back to d, keeping a '.0' or an exponent so it
  * stays a real; NaN and infinities (which jansson refuses to hold) as "null". Returns the

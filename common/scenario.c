@@ -18,42 +18,53 @@ enum scenario_type {
     SCENARIO_DIR,  /* "downstream" | "upstream" | "both" */
 };
 
+/* Which of the agent's limits bounds a number (scenario_check_caps). */
+enum scenario_cap {
+    SCENARIO_CAP_NONE,   /* not a resource the agent grants (a throttle or a flag) */
+    SCENARIO_CAP_TIME,   /* a duration inside the run: <= --max-timeout */
+    SCENARIO_CAP_DELAY,  /* holds the slot before the run: delay + timeout <= --max-timeout */
+    SCENARIO_CAP_MEMORY, /* MiB: <= --memory-mb */
+    SCENARIO_CAP_PIDS,   /* <= --pids-limit */
+    SCENARIO_CAP_DISK,   /* MiB: <= --disk-mb */
+};
+
 struct scenario_key {
     const char *name;
     enum scenario_type type;
-    double max;    /* upper bound for numbers: generous, only there to refuse nonsense */
-    size_t offset; /* of the field in struct scenario */
+    double max;            /* upper bound for numbers: generous, only there to refuse nonsense */
+    size_t offset;         /* of the field in struct scenario */
+    enum scenario_cap cap; /* the agent's limit that bounds it */
 };
 
-#define SK(n, t, m, f)                                                                             \
+#define SK(n, t, m, f, c)                                                                          \
     {                                                                                              \
-        n, t, m, offsetof(struct scenario, f)                                                      \
+        n, t, m, offsetof(struct scenario, f), c                                                   \
     }
 
 #define SCENARIO_DAY_MS 86400000.0
 
 static const struct scenario_key scenario_keys[] = {
-    SK("networkLatencyMs", SCENARIO_NUM, SCENARIO_DAY_MS, latency_ms),
-    SK("jitterMs", SCENARIO_NUM, SCENARIO_DAY_MS, jitter_ms),
-    SK("bandwidthKbps", SCENARIO_POS, 1e9, bandwidth_kbps),
-    SK("timeoutMs", SCENARIO_NUM, SCENARIO_DAY_MS, timeout_ms),
-    SK("resetAfterMs", SCENARIO_NUM, SCENARIO_DAY_MS, reset_after_ms),
-    SK("sliceBytes", SCENARIO_NUM, 1 << 20, slice_bytes),
-    SK("sliceDelayMs", SCENARIO_NUM, 60000, slice_delay_ms),
-    SK("limitDataBytes", SCENARIO_NUM, 1e12, limit_data_bytes),
-    SK("toxicDirection", SCENARIO_DIR, 0, direction),
-    SK("upstream", SCENARIO_HOST, 0, upstream),
-    SK("allowHosts", SCENARIO_LIST, 0, allow_hosts),
-    SK("simulateCrash", SCENARIO_BOOL, 0, crash),
-    SK("crashAfterMs", SCENARIO_NUM, SCENARIO_DAY_MS, crash_after_ms),
-    SK("simulateHighCpu", SCENARIO_BOOL, 0, high_cpu),
-    SK("simulateMemoryLeak", SCENARIO_BOOL, 0, leak),
-    SK("leakMbPerSec", SCENARIO_NUM, 1e5, leak_mb_per_sec),
-    SK("artificialDelayMs", SCENARIO_NUM, 3600000, delay_ms),
-    SK("cpuLimit", SCENARIO_NUM, 4096, cpu_limit),
-    SK("memoryLimitMb", SCENARIO_NUM, 1 << 20, memory_limit_mb),
-    SK("pidsLimit", SCENARIO_NUM, 1 << 22, pids_limit),
-    SK("diskLimitMb", SCENARIO_NUM, 1 << 20, disk_limit_mb),
+    SK("networkLatencyMs", SCENARIO_NUM, SCENARIO_DAY_MS, latency_ms, SCENARIO_CAP_TIME),
+    SK("jitterMs", SCENARIO_NUM, SCENARIO_DAY_MS, jitter_ms, SCENARIO_CAP_TIME),
+    SK("bandwidthKbps", SCENARIO_POS, 1e9, bandwidth_kbps, SCENARIO_CAP_NONE),
+    SK("timeoutMs", SCENARIO_NUM, SCENARIO_DAY_MS, timeout_ms, SCENARIO_CAP_TIME),
+    SK("resetAfterMs", SCENARIO_NUM, SCENARIO_DAY_MS, reset_after_ms, SCENARIO_CAP_TIME),
+    SK("sliceBytes", SCENARIO_NUM, 1 << 20, slice_bytes, SCENARIO_CAP_NONE),
+    SK("sliceDelayMs", SCENARIO_NUM, 60000, slice_delay_ms, SCENARIO_CAP_TIME),
+    SK("limitDataBytes", SCENARIO_NUM, 1e12, limit_data_bytes, SCENARIO_CAP_NONE),
+    SK("toxicDirection", SCENARIO_DIR, 0, direction, SCENARIO_CAP_NONE),
+    SK("upstream", SCENARIO_HOST, 0, upstream, SCENARIO_CAP_NONE),
+    SK("allowHosts", SCENARIO_LIST, 0, allow_hosts, SCENARIO_CAP_NONE),
+    SK("simulateCrash", SCENARIO_BOOL, 0, crash, SCENARIO_CAP_NONE),
+    SK("crashAfterMs", SCENARIO_NUM, SCENARIO_DAY_MS, crash_after_ms, SCENARIO_CAP_TIME),
+    SK("simulateHighCpu", SCENARIO_BOOL, 0, high_cpu, SCENARIO_CAP_NONE),
+    SK("simulateMemoryLeak", SCENARIO_BOOL, 0, leak, SCENARIO_CAP_NONE),
+    SK("leakMbPerSec", SCENARIO_NUM, 1e5, leak_mb_per_sec, SCENARIO_CAP_MEMORY),
+    SK("artificialDelayMs", SCENARIO_NUM, 3600000, delay_ms, SCENARIO_CAP_DELAY),
+    SK("cpuLimit", SCENARIO_NUM, 4096, cpu_limit, SCENARIO_CAP_NONE),
+    SK("memoryLimitMb", SCENARIO_NUM, 1 << 20, memory_limit_mb, SCENARIO_CAP_MEMORY),
+    SK("pidsLimit", SCENARIO_NUM, 1 << 22, pids_limit, SCENARIO_CAP_PIDS),
+    SK("diskLimitMb", SCENARIO_NUM, 1 << 20, disk_limit_mb, SCENARIO_CAP_DISK),
 };
 
 /* A host name or address: 1-253 bytes of letters, digits, '.', '-', '_', ':' (IPv6 inside
@@ -243,6 +254,60 @@ int scenario_parse(json_t *scn, struct scenario *out, struct err *e)
     }
     if (out)
         *out = tmp;
+    return 0;
+}
+
+/* The agent's bound for a key of kind cap, its option's name and unit. */
+static double scenario_cap_of(enum scenario_cap cap, const struct scenario_caps *c,
+                              const char **flag, const char **unit)
+{
+    *unit = "";
+    switch (cap) {
+    case SCENARIO_CAP_TIME:
+    case SCENARIO_CAP_DELAY:
+        *flag = "--max-timeout";
+        *unit = " ms";
+        return c->max_timeout_s * 1000.0;
+    case SCENARIO_CAP_MEMORY:
+        *flag = "--memory-mb";
+        return c->memory_mb;
+    case SCENARIO_CAP_PIDS:
+        *flag = "--pids-limit";
+        return c->pids;
+    case SCENARIO_CAP_DISK:
+        *flag = "--disk-mb";
+        return c->disk_mb;
+    case SCENARIO_CAP_NONE:
+        break;
+    }
+    *flag = "";
+    return INFINITY;
+}
+
+int scenario_check_caps(const struct scenario *s, const struct scenario_caps *caps, struct err *e)
+{
+    for (size_t i = 0; i < sizeof(scenario_keys) / sizeof(scenario_keys[0]); i++) {
+        const struct scenario_key *k = &scenario_keys[i];
+        const char *flag, *unit;
+        double v, cap = scenario_cap_of(k->cap, caps, &flag, &unit);
+        char field[48];
+
+        if (k->type != SCENARIO_NUM && k->type != SCENARIO_POS)
+            continue;
+        v = *(const double *)((const char *)s + k->offset);
+        snprintf(field, sizeof(field), "scenario.%s", k->name);
+        /* The delay holds the slot before the run, and the run then has its whole timeout. */
+        if (k->cap == SCENARIO_CAP_DELAY && v > 0 && v + caps->timeout_s * 1000.0 > cap)
+            return err_set(e, ERR_INVALID, field,
+                           "scenario.%s %g plus the timeout %g s exceeds this agent's %s %g s: "
+                           "the execution holds its slot for both (at most %g ms of delay with "
+                           "this timeout)",
+                           k->name, v, caps->timeout_s, flag, caps->max_timeout_s,
+                           fmax(0, cap - caps->timeout_s * 1000.0));
+        if (v > cap)
+            return err_set(e, ERR_INVALID, field, "scenario.%s %g exceeds this agent's %s %g%s",
+                           k->name, v, flag, cap, unit);
+    }
     return 0;
 }
 

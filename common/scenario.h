@@ -32,6 +32,22 @@ struct scenario {
  * "downstream" | "upstream" | "both"; a null value counts as absent. Returns 0 with out filled
  * (out may be NULL), else -ERR_INVALID with e naming the key as "scenario.<key>". */
 int scenario_parse(json_t *scn, struct scenario *out, struct err *e);
+/* The agent's limits a scenario may not exceed; each is > 0. */
+struct scenario_caps {
+    double max_timeout_s; /* --max-timeout: every duration, and the delay plus the timeout */
+    double timeout_s;     /* the execution's own timeout: the delay holds the slot on top of it */
+    double memory_mb; /* --memory-mb: memoryLimitMb, and leakMbPerSec (the whole limit in 1 s) */
+    double pids;      /* --pids-limit: pidsLimit */
+    double disk_mb;   /* --disk-mb: diskLimitMb */
+};
+
+/* Checks a parsed scenario against the agent's limits, key by key in table order: a duration
+ * (networkLatencyMs, jitterMs, timeoutMs, resetAfterMs, sliceDelayMs, crashAfterMs) above
+ * --max-timeout, artificialDelayMs plus the timeout above --max-timeout, a memory, pids or disk
+ * value above the agent's own. 0, or -ERR_INVALID with e naming "scenario.<key>" and the limit.
+ * Keys that only throttle or flag (bandwidthKbps, sliceBytes, limitDataBytes, cpuLimit, the
+ * booleans, the hosts) have no agent limit to exceed. */
+int scenario_check_caps(const struct scenario *s, const struct scenario_caps *caps, struct err *e);
 /* True when the scenario asks for network (any network key given). */
 bool scenario_has_network(const struct scenario *s);
 

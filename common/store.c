@@ -79,22 +79,52 @@ void store_remove(struct store *s, struct store_node *n)
     s->count--;
 }
 
-size_t store_evict(struct store *s, size_t kept, size_t cap)
+size_t store_evict_if(struct store *s, store_pick_fn pick, void *arg)
 {
     struct store_node *n = s->oldest;
     size_t evicted = 0;
 
-    while (n && kept - evicted > cap) {
+    while (n) {
         struct store_node *newer = n->newer; /* n may be freed by release */
 
         if (s->ops->may_evict(n)) {
-            store_remove(s, n);
-            s->ops->release(n);
-            evicted++;
+            enum store_pick p = pick(n, arg);
+
+            if (p == STORE_STOP)
+                break;
+            if (p == STORE_EVICT) {
+                store_remove(s, n);
+                s->ops->release(n);
+                evicted++;
+            }
         }
         n = newer;
     }
     return evicted;
+}
+
+/* store_evict's count: evicts while more than cap remain of what it counts. */
+struct store_count_cap {
+    size_t left; /* what the cap counts, minus what was evicted so far */
+    size_t cap;
+};
+
+static enum store_pick store_pick_count(const struct store_node *n, void *arg)
+{
+    struct store_count_cap *c = arg;
+
+    (void)n;
+    if (c->left <= c->cap)
+        return STORE_STOP;
+    c->left--;
+    return STORE_EVICT;
+}
+
+size_t store_evict(struct store *s, size_t kept, size_t cap)
+{
+    struct store_count_cap c = {kept, cap};
+
+    return store_evict_if(s, store_pick_count, &c);
 }
 
 size_t store_page(struct store *s, size_t offset, size_t limit, store_match_fn match,

@@ -36,6 +36,11 @@ struct store {
     size_t count;                              /* entries listed */
 };
 
+/* What store_evict_if does with an evictable entry (store_pick_fn's answer). */
+enum store_pick { STORE_KEEP, STORE_EVICT, STORE_STOP };
+/* Decides on an evictable entry, oldest first; the owner subtracts what n counted when it
+ * answers STORE_EVICT. */
+typedef enum store_pick (*store_pick_fn)(const struct store_node *n, void *arg);
 /* Filters a listing: true when n is wanted. */
 typedef bool (*store_match_fn)(const struct store_node *n, void *arg);
 /* Receives one entry of a listing's page. */
@@ -59,6 +64,10 @@ void store_remove(struct store *s, struct store_node *n);
  * what the cap counts (the store's count, or only the finished ones). Entries still running
  * are skipped, never evicted. Returns how many were evicted (removed and released). */
 size_t store_evict(struct store *s, size_t kept, size_t cap);
+/* Offers the entries that may_evict allows to pick, oldest first, evicting (removing and
+ * releasing) those it answers STORE_EVICT for, until it answers STORE_STOP or none is left:
+ * for caps the count alone cannot express (bytes). Returns how many were evicted. */
+size_t store_evict_if(struct store *s, store_pick_fn pick, void *arg);
 /* Pages through the history newest first: visits the entries that match (NULL: every one)
  * from the offset-th to at most limit of them. Returns how many match in all. */
 size_t store_page(struct store *s, size_t offset, size_t limit, store_match_fn match,

@@ -1,10 +1,11 @@
 """The restricted policy ("policy": "restricted"), RestrictedPython-style.
 
 Debian's python3-restrictedpython does not work on Python 3.11, so this is
-our own. It is defense in depth inside the OS sandbox, in three layers,
+our own. It is defense in depth inside the OS sandbox, in layers,
 each closing what the one before cannot see:
 
-1. check(): compile-time AST rules. When one fails, nothing runs.
+1. check() (policy_check): compile-time AST rules over the tables of
+   policy_rules. When one fails, nothing runs.
    - No name, attribute, def/class/parameter/keyword/import alias starting
      with "_", except `_` itself (the throwaway variable) and
      ALLOWED_UNDERSCORE_NAMES. As in RestrictedPython, `_x` private names
@@ -15,12 +16,13 @@ each closing what the one before cannot see:
      breakpoint, input, help), no star or relative imports, imports only
      from the allow-list. `global` and `nonlocal` are allowed: they only
      rebind names the other rules already vet.
-2. transform(): `x.format` / `x.format_map` loads go through the guarded
+2. transform() (policy_check): `x.format` / `x.format_map` loads go through the guarded
    getattr (format fields may not walk into "_" names), and the object of
    every attribute store/delete goes through a write guard (library classes
    and modules cannot be monkeypatched, so library code never calls user
    functions in place of its own methods).
-3. Runtime guards, in the restricted __builtins__ of the user's globals:
+3. Runtime guards, in the restricted __builtins__ of the user's globals
+   (RestrictedPolicy here; the stdlib and library guards in policy_guards):
    guarded getattr/setattr/delattr/hasattr, `type` without its 3-argument
    form, `open` confined to the working directory, `__import__` limited to
    the allow-list and returning ModuleProxy objects (module attributes that
@@ -32,6 +34,20 @@ each closing what the one before cannot see:
    such as numbers.ABCMeta, dataclasses.make_dataclass, the Enum functional
    API): with numpy, a class attribute `__array_interface__` is a raw
    memory pointer.
+
+   Positional `match` class patterns read the attributes named by the
+   class's __match_args__: transform() routes their class through
+   MatchGuard (policy_check), which vets those names when the case is tried. Names and
+   namespaces handed to libraries are checked on exact copies (plain_str,
+   _plain_dict, _plain_item) and the copies are what the library gets.
+4. policy_libs: library settings that name a program or a module to load
+   are frozen (matplotlib rcParams *_path/*_args, module:// backends), and
+   pandas' expression engine refuses.
+5. policy_hook: a CPython audit hook refuses, however it is reached,
+   starting programs, forking, ctypes, unpickling, and running code that is
+   neither the program's nor the installed libraries'.
+scripts/policy_audit.py walks what the policy exposes and fails on a new
+path to any of these.
 
 Not policed: the full APIs of numpy, pandas, matplotlib and scipy. Their
 file I/O takes any path, module objects stored on their instances are not
@@ -46,65 +62,23 @@ code that evaluates a forward reference or builds a functional Enum with a
 "_"-name during a restricted run gets a PolicyViolation too.
 """
 
-import ast
 import builtins
-import enum
-import functools
 import os
-import string
 import sys
 import types
-import typing
 
-import _string
-
-DEFAULT_ALLOWED_IMPORTS = (
-    "math", "json", "re", "datetime", "collections", "itertools", "functools", "statistics",
-    "random", "decimal", "fractions", "string", "textwrap", "typing", "dataclasses", "enum",
-    "heapq", "bisect", "operator", "copy", "numbers", "time", "calendar", "numpy", "pandas",
-    "matplotlib", "matplotlib.pyplot", "scipy",
-)
-
-# Submodules of allowed packages that load native code, run tools, unpickle
-# (npyio.NpzFile, format.read_array, pickle_compat), evaluate expression
-# strings (pandas.core.computation), build arrays over raw addresses
-# (stride_tricks.as_strided/DummyArray) or set attributes of any name.
-DENIED_MODULES = ("numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing",
-                  "numpy.lib.stride_tricks", "numpy.lib.format", "numpy.lib.npyio",
-                  "pandas.api.extensions", "pandas.compat.pickle_compat",
-                  "pandas.core.computation", "matplotlib.testing")
-
-# The "_"-names user code may use: `_` plus the dunders ordinary classes
-# define or call, and namedtuple's public API (which is spelled with "_").
-ALLOWED_UNDERSCORE_NAMES = frozenset({
-    "_",
-    "__name__", "__init__", "__post_init__", "__str__", "__repr__", "__len__", "__bool__",
-    "__iter__", "__next__", "__contains__", "__getitem__", "__setitem__", "__delitem__",
-    "__call__", "__enter__", "__exit__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__",
-    "__ge__", "__hash__", "__add__", "__sub__", "__mul__", "__truediv__", "__floordiv__",
-    "__mod__", "__neg__", "__abs__",
-    "_asdict", "_replace", "_fields", "_make",
-})
-
-_INTERNALS = "it exposes interpreter frames or code"
-FORBIDDEN_ATTRIBUTES = {
-    **dict.fromkeys(("gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await",
-                     "cr_origin", "ag_frame", "ag_code", "ag_await", "tb_frame", "tb_next",
-                     "f_globals", "f_locals", "f_back", "f_builtins", "f_code", "f_trace",
-                     "co_code", "func_globals", "func_code"), _INTERNALS),
-    "mro": "it walks the class hierarchy",
-    **dict.fromkeys(("ctypes", "ctypeslib", "from_address", "from_buffer", "from_buffer_copy",
-                     "in_dll"), "it reaches raw memory through ctypes"),
-    **dict.fromkeys(("eval", "query"), "it evaluates expression strings; use boolean "
-                                       "indexing or plain Python instead"),
-}
-
-FORBIDDEN_NAMES = frozenset({"exec", "eval", "compile", "globals", "vars", "locals",
-                             "breakpoint", "input", "help"})
-
-_FORMAT_METHODS = frozenset({"format", "format_map"})
-GETATTR_GUARD = "_sandpit_getattr_"
-WRITE_GUARD = "_sandpit_write_"
+from . import policy_hook, policy_libs
+# Callers import every part of the policy from here, so the modules' public names are re-exported.
+from .policy_check import (
+    GETATTR_GUARD, MATCH_GUARD, WRITE_GUARD, MatchGuard, check, check_source, transform,
+    vet_match_class)
+from .policy_guards import (
+    LibraryGuards, SafeType, check_format_string, checked_unbound_format,
+    install_stdlib_patches)
+from .policy_rules import (
+    ALLOWED_UNDERSCORE_NAMES, DEFAULT_ALLOWED_IMPORTS, DENIED_MODULES, FORBIDDEN_ATTRIBUTES,
+    FORBIDDEN_NAMES, FORMAT_METHODS, PolicyViolation, attribute_problem, denied, import_hint,
+    module_allowed, module_reachable, name_problem, plain_str)
 
 SAFE_BUILTINS = (
     "abs", "aiter", "all", "anext", "any", "ascii", "bin", "bool", "bytearray", "bytes",
@@ -129,267 +103,6 @@ _real_hasattr = builtins.hasattr
 _real_import = builtins.__import__
 _real_open = builtins.open
 _real_type = builtins.type
-
-
-class PolicyViolation(Exception):
-    """Code broke the restricted policy, at compile time or at run time.
-
-    `kind` groups violations for hints (name, attribute, builtin, import,
-    open, type, format, write); `lineno`/`col` (1-based) are set for compile-time
-    findings and filled from the traceback for runtime ones.
-    """
-
-    def __init__(self, what, kind, lineno=None, col=None, hint=None):
-        super().__init__(what)
-        self.what = what
-        self.kind = kind
-        self.lineno = lineno
-        self.col = col
-        self.hint = hint
-
-    def located(self):
-        """'<what> (line L, col C)', the form used for `error`."""
-        if self.lineno is None:
-            return self.what
-        if self.col is None:
-            return "%s (line %d)" % (self.what, self.lineno)
-        return "%s (line %d, col %d)" % (self.what, self.lineno, self.col)
-
-
-# Printed by tracebacks as "PolicyViolation: ...", like a builtin exception,
-# instead of "harness.policy.PolicyViolation: ...".
-PolicyViolation.__module__ = "builtins"
-
-
-def _reserved(name):
-    """True for "_"-names outside the allow-list."""
-    return name.startswith("_") and name not in ALLOWED_UNDERSCORE_NAMES
-
-
-def name_problem(name):
-    """Why `name` may not be used as a name, or None."""
-    if name in FORBIDDEN_NAMES:
-        return "'%s' is not available under the restricted policy" % name
-    if _reserved(name):
-        return "name '%s' is not allowed: names starting with '_' are reserved" % name
-    return None
-
-
-def attribute_problem(name):
-    """Why attribute `name` may not be read or written, or None."""
-    if not isinstance(name, str):
-        return "attribute names must be strings"
-    if _reserved(name):
-        return "attribute '%s' is not allowed: attributes starting with '_' are off limits" % name
-    reason = FORBIDDEN_ATTRIBUTES.get(name)
-    if reason:
-        return "attribute '%s' is not allowed: %s" % (name, reason)
-    return None
-
-
-def module_allowed(name, allowed):
-    """True when user code may import module `name` under allow-list `allowed`.
-    `__future__` is always allowed: its imports are compiler directives."""
-    if name == "__future__":
-        return True
-    if not name or any(part.startswith("_") for part in name.split(".")):
-        return False
-    return _module_reachable(name, allowed)
-
-
-def _denied(name):
-    return any(name == d or name.startswith(d + ".") for d in DENIED_MODULES)
-
-
-def _module_reachable(name, allowed):
-    """Allow-list test for module objects (private submodules included).
-    Parents of allowed entries count, so `import matplotlib.pyplot` can bind
-    `matplotlib` when only the submodule is allowed."""
-    if _denied(name):
-        return False
-    if name == "__future__":
-        return True
-    return any(name == a or name.startswith(a + ".") or a.startswith(name + ".")
-               for a in allowed)
-
-
-# ---------------------------------------------------------------- compile time
-
-class _Checker:
-    """Collects every violation in a tree, each located at its node.
-
-    `found` holds (sort key, violation); the key orders by start, then end,
-    so in `a.__x__.__y__` the inner (first evaluated) attribute comes first.
-    """
-
-    def __init__(self, allowed):
-        self.allowed = allowed
-        self.found = []
-
-    def report(self, node, what, kind):
-        key = (node.lineno, node.col_offset, node.end_lineno or 0, node.end_col_offset or 0)
-        self.found.append((key, PolicyViolation(what, kind, node.lineno, node.col_offset + 1)))
-
-    def name(self, node, name):
-        problem = name and name_problem(name)
-        if problem:
-            self.report(node, problem, "builtin" if name in FORBIDDEN_NAMES else "name")
-
-    def attribute(self, node, name):
-        problem = attribute_problem(name)
-        if problem:
-            self.report(node, problem, "attribute")
-
-    def module(self, node, name):
-        if not module_allowed(name, self.allowed):
-            self.report(node, "import of '%s' is not allowed" % name, "import")
-            self.found[-1][1].hint = import_hint(self.allowed)
-
-    def visit(self, node):
-        kind = type(node)
-        if kind is ast.Name:
-            self.name(node, node.id)
-        elif kind is ast.Attribute:
-            self.attribute(node, node.attr)
-        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-            self.name(node, node.name)
-        elif kind is ast.arg:
-            self.name(node, node.arg)
-        elif kind is ast.keyword:
-            self.name(node, node.arg)
-        elif kind is ast.ExceptHandler:
-            self.name(node, node.name)
-        elif kind in (ast.Global, ast.Nonlocal):
-            for name in node.names:
-                self.name(node, name)
-        elif kind in (ast.MatchAs, ast.MatchStar):
-            self.name(node, node.name)
-        elif kind is ast.MatchMapping:
-            self.name(node, node.rest)
-        elif kind is ast.MatchClass:
-            for attr in node.kwd_attrs:
-                self.attribute(node, attr)
-                if attr in _FORMAT_METHODS:  # pattern reads bypass the format guard
-                    self.report(node, "attribute pattern '%s' is not allowed" % attr,
-                                "attribute")
-        elif kind is ast.Import:
-            for alias in node.names:
-                self.module(alias, alias.name)
-                self.name(alias, alias.asname)
-        elif kind is ast.ImportFrom:
-            self.import_from(node)
-
-    def import_from(self, node):
-        if node.level:
-            self.report(node, "relative imports are not allowed", "import")
-            return
-        self.module(node, node.module)
-        for alias in node.names:
-            if alias.name == "*":
-                self.report(alias, "'from %s import *' is not allowed: import the names you use"
-                            % node.module, "import")
-                continue
-            self.name(alias, alias.name)
-            self.name(alias, alias.asname)
-            full = "%s.%s" % (node.module, alias.name)
-            if _denied(full):
-                self.report(alias, "import of '%s' is not allowed" % full, "import")
-
-
-def check(tree, allowed=DEFAULT_ALLOWED_IMPORTS):
-    """All policy violations in `tree`, in source order (empty when clean)."""
-    checker = _Checker(tuple(allowed))
-    for node in ast.walk(tree):
-        checker.visit(node)
-    return [violation for _, violation in sorted(checker.found, key=lambda item: item[0])]
-
-
-def _guard_call(guard, args, at):
-    """`guard(*args)` as an AST call located at node `at` (for tracebacks)."""
-    name = ast.copy_location(ast.Name(guard, ast.Load()), at)
-    return ast.copy_location(ast.Call(name, args, []), at)
-
-
-class _Rewriter(ast.NodeTransformer):
-    """Routes `.format`/`.format_map` loads and attribute writes to guards."""
-
-    def visit_Attribute(self, node):
-        self.generic_visit(node)
-        if isinstance(node.ctx, ast.Load):
-            if node.attr not in _FORMAT_METHODS:
-                return node
-            method = ast.copy_location(ast.Constant(node.attr), node)
-            return _guard_call(GETATTR_GUARD, [node.value, method], node)
-        node.value = _guard_call(WRITE_GUARD, [node.value], node.value)
-        return node
-
-
-def transform(tree):
-    """Insert the runtime guards into a checked tree (in place; returned)."""
-    return _Rewriter().visit(tree)
-
-
-# ---------------------------------------------------------------- format strings
-
-def _check_field(field_name):
-    first, rest = _string.formatter_field_name_split(field_name)
-    if isinstance(first, str) and _reserved(first):
-        raise PolicyViolation("format field '%s' is not allowed: it starts with '_'"
-                              % field_name, "format")
-    for is_attribute, key in rest:
-        if not isinstance(key, str):
-            continue
-        if _reserved(key) or (is_attribute and key in FORBIDDEN_ATTRIBUTES):
-            raise PolicyViolation("format field '%s' is not allowed: it walks into '%s'"
-                                  % (field_name, key), "format")
-
-
-def check_format_string(text):
-    """Raise PolicyViolation when a format string's fields walk into '_'
-    attributes or keys ('{0.__class__}', '{0[__globals__]}'), nested
-    fields in format specs included."""
-    for _, field_name, spec, _ in _string.formatter_parser(text):
-        if field_name is not None:
-            _check_field(field_name)
-        if spec and "{" in spec:
-            check_format_string(spec)
-
-
-def _checked_unbound_format(method):
-    """str.format / str.format_map taken from the class: check the string at call time."""
-    @functools.wraps(method)
-    def checked(self, *args, **kwargs):
-        if isinstance(self, str):
-            check_format_string(self)
-        return method(self, *args, **kwargs)
-    return checked
-
-
-# ---------------------------------------------------------------- runtime guards
-
-class _TypeGuard(type):
-    """Metaclass making SafeType behave like `type` for isinstance/issubclass
-    while refusing the 3-argument (class-creating) call."""
-
-    def __call__(cls, *args, **kwargs):
-        if len(args) != 1 or kwargs:
-            raise PolicyViolation("type() with three arguments is not allowed: use a class "
-                                  "statement", "type")
-        result = _real_type(args[0])
-        # Metaclasses (type, ABCMeta, EnumType...) would create classes with
-        # arbitrary attributes: restricted code gets this guard instead.
-        return cls if issubclass(result, _real_type) else result
-
-    def __instancecheck__(cls, obj):
-        return isinstance(obj, _real_type)
-
-    def __subclasscheck__(cls, subclass):
-        return issubclass(subclass, _real_type)
-
-
-class SafeType(metaclass=_TypeGuard):
-    """`type` as restricted code sees it (type(C) is this class for every
-    class C, whatever its metaclass)."""
 
 
 class ModuleProxy(types.ModuleType):
@@ -432,7 +145,7 @@ _REFUSED = {
     ("scipy", "test"): "it runs the test suite",
     ("matplotlib", "test"): "it runs the test suite",
 }
-# (module, attribute) -> name of the RestrictedPolicy method that replaces it.
+# (module, attribute) -> name of the method (policy_guards.LibraryGuards) that replaces it.
 _GUARDED = {
     ("operator", "attrgetter"): "attrgetter",
     ("operator", "methodcaller"): "methodcaller",
@@ -442,7 +155,16 @@ _GUARDED = {
     ("dataclasses", "make_dataclass"): "make_dataclass",
 }
 
-_WRAPPER_DEFAULTS = frozenset(functools.WRAPPER_ASSIGNMENTS + functools.WRAPPER_UPDATES)
+
+def _bound_guard(guard, original):
+    """guard(original, ...) as a plain function. Not functools.partial: its
+    public .func and .args would hand restricted code the guard's policy
+    and the unguarded original (operator.attrgetter.args[0])."""
+    def guarded(*args, **kwargs):
+        return guard(original, *args, **kwargs)
+    guarded.__name__ = guarded.__qualname__ = _real_getattr(original, "__name__", "guarded")
+    guarded.__doc__ = _real_getattr(original, "__doc__", None)
+    return guarded
 
 
 def _exit(code=None):
@@ -450,7 +172,7 @@ def _exit(code=None):
     raise SystemExit(code)
 
 
-class RestrictedPolicy:
+class RestrictedPolicy(LibraryGuards):
     """Runtime side of the policy for one execution.
 
     `cwd` is the only directory open() may reach; `allowed` the import
@@ -464,6 +186,7 @@ class RestrictedPolicy:
         self.allowed = tuple(allowed)
         self._proxies = {}
         self._substitutes = {}
+        self.installed = False
         self.builtins = self._make_builtins()
 
     def _make_builtins(self):
@@ -472,32 +195,27 @@ class RestrictedPolicy:
             "getattr": self.getattr, "setattr": self.setattr, "delattr": self.delattr,
             "hasattr": self.hasattr, "type": SafeType, "open": self.open,
             "__import__": self.import_, "exit": _exit, "quit": _exit,
-            GETATTR_GUARD: self.getattr, WRITE_GUARD: self.write,
+            GETATTR_GUARD: self.getattr, WRITE_GUARD: self.write, MATCH_GUARD: MatchGuard,
         })
         return table
 
     # -- attribute access
 
-    def _vet_attribute(self, name):
-        problem = attribute_problem(name)
-        if problem:
-            raise PolicyViolation(problem, "attribute")
-
     def getattr(self, obj, name, *default):
         """getattr() for restricted code; also the target of `.format` loads."""
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         value = _real_getattr(obj, name, *default)
-        if name in _FORMAT_METHODS:
+        if name in FORMAT_METHODS:
             if isinstance(obj, str):
                 check_format_string(obj)
             elif isinstance(obj, _real_type) and issubclass(obj, str):
-                return _checked_unbound_format(value)
+                return checked_unbound_format(value)
         if isinstance(value, types.ModuleType) and not isinstance(value, ModuleProxy):
             return self.module_value(value)
         return value
 
     def hasattr(self, obj, name):
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         return _real_hasattr(obj, name)
 
     def write(self, obj):
@@ -511,11 +229,11 @@ class RestrictedPolicy:
         return obj
 
     def setattr(self, obj, name, value):
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         _real_setattr(self.write(obj), name, value)
 
     def delattr(self, obj, name):
-        self._vet_attribute(name)
+        name = self._vet_attribute(name)
         _real_delattr(self.write(obj), name)
 
     # -- files
@@ -555,7 +273,7 @@ class RestrictedPolicy:
                                   hint=import_hint(self.allowed))
         for item in fromlist or ():
             full = "%s.%s" % (name, item)
-            if item == "*" or _denied(full):
+            if item == "*" or denied(full):
                 raise PolicyViolation("import of '%s' is not allowed" % full, "import",
                                       hint=import_hint(self.allowed))
         return self.module_value(_real_import(name, globals, locals, fromlist, 0))
@@ -563,13 +281,15 @@ class RestrictedPolicy:
     def module_value(self, module):
         """The proxy restricted code gets for a real module, if allowed."""
         name = _real_getattr(module, "__name__", None)
-        if not isinstance(name, str) or not _module_reachable(name, self.allowed):
+        if not isinstance(name, str) or not module_reachable(name, self.allowed):
             raise PolicyViolation("module '%s' is not allowed" % name, "import",
                                   hint=import_hint(self.allowed))
         proxy = self._proxies.get(name)
         if proxy is None:
             proxy = self._proxies[name] = ModuleProxy(module, self)
             self._refresh_substitutes()
+            if self.installed:
+                policy_libs.guard_libraries(PolicyViolation)
         return proxy
 
     def module_attribute(self, module, name):
@@ -607,133 +327,21 @@ class RestrictedPolicy:
                     continue
                 replacement = what
                 if wrap:
-                    replacement = functools.partial(_real_getattr(self, what), original)
+                    replacement = _bound_guard(_real_getattr(self, what), original)
                 self._substitutes[id(original)] = (original, replacement)
-
-    # -- guarded stdlib readers (first argument: the original, bound by partial)
-
-    def _vet_dotted(self, name):
-        if not isinstance(name, str):
-            raise PolicyViolation("attribute names must be strings", "attribute")
-        for part in name.split("."):
-            self._vet_attribute(part)
-
-    def attrgetter(self, original, *names):
-        for name in names:
-            self._vet_dotted(name)
-
-        def get(obj):
-            values = []
-            for name in names:
-                value = obj
-                for part in name.split("."):
-                    value = self.getattr(value, part)
-                values.append(value)
-            return values[0] if len(values) == 1 else tuple(values)
-        return get
-
-    def methodcaller(self, original, name, *args, **kwargs):
-        self._vet_attribute(name)
-        return lambda obj: self.getattr(obj, name)(*args, **kwargs)
-
-    def _vet_wrapper_names(self, assigned, updated):
-        for name in tuple(assigned) + tuple(updated):
-            if name not in _WRAPPER_DEFAULTS:
-                self._vet_attribute(name)
-
-    def update_wrapper(self, original, wrapper, wrapped, assigned=functools.WRAPPER_ASSIGNMENTS,
-                       updated=functools.WRAPPER_UPDATES):
-        self._vet_wrapper_names(assigned, updated)
-        return original(wrapper, wrapped, assigned, updated)
-
-    def wraps(self, original, wrapped, assigned=functools.WRAPPER_ASSIGNMENTS,
-              updated=functools.WRAPPER_UPDATES):
-        self._vet_wrapper_names(assigned, updated)
-        return original(wrapped, assigned, updated)
-
-    def make_dataclass(self, original, cls_name, fields, **kwargs):
-        fields = list(fields)
-        names = [f if isinstance(f, str) else f[0] for f in fields]
-        _vet_new_attributes(names + list(kwargs.get("namespace") or ()), "make_dataclass()")
-        return original(cls_name, fields, **kwargs)
-
-    def numpy_load(self, original, file, mmap_mode=None, allow_pickle=False, *args, **kwargs):
-        if allow_pickle:
-            raise PolicyViolation("numpy.load(allow_pickle=True) is not allowed: unpickling "
-                                  "runs arbitrary code", "import")
-        return original(file, mmap_mode, False, *args, **kwargs)
 
     # -- process-wide patches
 
     def install(self):
-        """Guard string.Formatter field lookups and typing.ForwardRef
-        evaluation (get_type_hints, singledispatch...), which would otherwise
-        walk attributes by name or eval strings with real builtins."""
-        string.Formatter.get_field = _guarded_get_field
-        typing.ForwardRef._evaluate = functools.partialmethod(_guarded_evaluate, self.builtins)
-        enum.EnumType._create_ = _guarded_enum_create
-
-
-def _vet_new_attributes(names, where):
-    """Refuse reserved names as attributes of a class being built by `where`."""
-    for name in names:
-        if isinstance(name, str) and _reserved(name):
-            raise PolicyViolation("%s may not define '%s': names starting with '_' are "
-                                  "reserved" % (where, name), "name")
-
-
-_original_get_field = string.Formatter.get_field
-_original_evaluate = typing.ForwardRef._evaluate
-_original_enum_create = enum.EnumType._create_
-
-
-def _guarded_enum_create(cls, class_name, names, **kwargs):
-    """Enum('Name', names) with the member names vetted: the functional API
-    would otherwise turn '__dunder__' names into class attributes."""
-    if isinstance(names, str):
-        listed = names.replace(",", " ").split()
-    else:
-        names = list(names.items()) if isinstance(names, dict) else list(names)
-        listed = [n if isinstance(n, str) else n[0] for n in names]
-    _vet_new_attributes(listed, "Enum()")
-    return _original_enum_create(cls, class_name, names, **kwargs)
-
-
-def _guarded_get_field(self, field_name, args, kwargs):
-    _check_field(field_name)
-    return _original_get_field(self, field_name, args, kwargs)
-
-
-def _guarded_evaluate(self, restricted_builtins, globalns, localns, *args, **kwargs):
-    """ForwardRef._evaluate with the policy applied to the string: checked
-    like user code, evaluated with restricted builtins, never inside another
-    module's namespace."""
-    problems = check_source(self.__forward_arg__)
-    if problems:
-        raise PolicyViolation("in the annotation %r: %s" % (self.__forward_arg__, problems[0].what),
-                              problems[0].kind)
-    if self.__forward_module__ not in (None, "__main__"):
-        raise PolicyViolation("forward references into module '%s' are not allowed"
-                              % self.__forward_module__, "attribute")
-    if globalns is None:
-        globalns = localns if localns is not None else {}
-    if not isinstance(globalns, dict) or globalns.get("__builtins__") is not restricted_builtins:
-        globalns = dict(globalns, __builtins__=restricted_builtins)
-    return _original_evaluate(self, globalns, localns, *args, **kwargs)
-
-
-def check_source(text, allowed=DEFAULT_ALLOWED_IMPORTS):
-    """Violations in an expression string (empty if clean or unparsable)."""
-    try:
-        tree = ast.parse(text, "<string>", "eval")
-    except (SyntaxError, ValueError):
-        return []
-    return check(tree, allowed)
-
-
-def import_hint(allowed):
-    return "allowed imports under the restricted policy: %s (and their submodules)" \
-           % ", ".join(allowed)
+        """Guard string.Formatter field lookups, typing.ForwardRef evaluation
+        (get_type_hints, singledispatch...) and the Enum functional API, which
+        would otherwise walk attributes by name, eval strings with real
+        builtins or build classes with "_"-named attributes; then freeze the
+        library settings and install the audit hook."""
+        install_stdlib_patches(self.builtins)
+        policy_libs.guard_libraries(PolicyViolation)
+        policy_hook.install(self.cwd, PolicyViolation)
+        self.installed = True
 
 
 _KIND_HINTS = {
@@ -752,6 +360,10 @@ _KIND_HINTS = {
     "format": "format fields may not reach '_' attributes or keys: format plain values, "
               "e.g. '{0}'.format(type(x).__name__)",
     "write": "library classes and modules cannot be modified: subclass or wrap them",
+    "process": "restricted code cannot start programs, create processes, load native code, "
+               "unpickle, or run code from files it wrote: compute in Python here",
+    "setting": "settings that name a program, its arguments or a module to load cannot be "
+               "changed under the restricted policy",
 }
 
 

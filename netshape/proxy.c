@@ -62,7 +62,7 @@ static int proxy_thread(pthread_t *t, void *(*fn)(void *), void *arg)
     return -r;
 }
 
-struct proxy *proxy_new(const char *egress, struct err *e)
+struct proxy *proxy_new(const char *egress, const char *protect, struct err *e)
 {
     struct proxy *p = calloc(1, sizeof(*p));
     struct epoll_event ev = {.events = EPOLLIN};
@@ -83,6 +83,9 @@ struct proxy *proxy_new(const char *egress, struct err *e)
         err_set(e, ERR_INVALID, "egress", "egress '%s' is not host:port", egress);
         goto fail;
     }
+    if (proxy_guard_add(&p->guard, protect, "protect", e) < 0 ||
+        (egress && proxy_guard_add(&p->guard, egress, "egress", e) < 0))
+        goto fail;
     p->ep = epoll_create1(EPOLL_CLOEXEC);
     p->cmd_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

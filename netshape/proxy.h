@@ -61,8 +61,11 @@ struct proxy_counters {
 struct proxy;
 
 /* Starts the proxy thread. egress "host:port" (NULL or "" = none) makes every outgoing
- * connection a CONNECT through that HTTP proxy. New (free with proxy_free); NULL with e set. */
-struct proxy *proxy_new(const char *egress, struct err *e);
+ * connection a CONNECT through that HTTP proxy. protect: comma-separated "host[:port]" of our
+ * own services (NULL or "" = none) that a wildcard allow-list entry never reaches, on top of
+ * the special ranges and this host's own addresses (proxy_guard.h; the egress proxy is added
+ * to them). New (free with proxy_free); NULL with e set. */
+struct proxy *proxy_new(const char *egress, const char *protect, struct err *e);
 /* Closes every session and stops the threads; NULL is fine. Not from the proxy's thread. */
 void proxy_free(struct proxy *p);
 /* Creates a session from conf and its channel: *child_fd (new, the caller owns it, O_CLOEXEC)

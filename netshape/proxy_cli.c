@@ -36,6 +36,7 @@ struct proxy_cli_cfg {
     long max_connections;  /* open at once */
     const char *direction; /* down, up or both */
     const char *egress;    /* host:port of an HTTP proxy every outgoing connection uses */
+    const char *protect;   /* host[:port],... a wildcard never reaches (proxy_new) */
     const char *port_file; /* where to write the bound port */
     const char *log_level; /* debug, info, warn, error */
 };
@@ -71,6 +72,9 @@ static const struct cfg_opt cli_opts[] = {
         "or both"),
     OPT("egress", CFG_STR, 0, 0, "", egress,
         "host:port of an HTTP proxy: every outgoing connection is a CONNECT through it"),
+    OPT("protect", CFG_STR, 0, 0, "", protect,
+        "host[:port],... of our own services a wildcard allow entry never reaches (on top of "
+        "private/special ranges and this host's addresses)"),
     OPT("port-file", CFG_STR, 0, 0, NULL, port_file, "write the bound port to this file"),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "debug, info, warn or error"),
 };
@@ -301,7 +305,7 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    p = proxy_new(cfg.egress, &e);
+    p = proxy_new(cfg.egress, cfg.protect, &e);
     if (!p) {
         log_error("%s", e.msg);
         rc = 2;

@@ -106,6 +106,7 @@ void proxy_conn_end(struct proxy *p, struct proxy_conn *c, bool reset)
     c->state = PROXY_C_DEAD;
     c->dead_next = p->dead;
     p->dead = c;
+    proxy_relay_wake_starved(p, s); /* its queues' room goes to the others */
 }
 
 /* Dead connections outlive proxy_conn_end until their batch is over (see proxy_engine.h). */
@@ -271,7 +272,7 @@ void proxy_conn_resolve(struct proxy *p, struct proxy_conn *c, int64_t now)
 /* A resolution for c came back (c is alive and waiting). */
 void proxy_conn_resolved(struct proxy *p, struct proxy_conn *c, struct proxy_rjob *j, int64_t now)
 {
-    bool filtered = false;
+    const char *filtered = NULL;
 
     c->rjob = NULL;
     if (j->rc != 0) {
@@ -281,17 +282,23 @@ void proxy_conn_resolved(struct proxy *p, struct proxy_conn *c, struct proxy_rjo
     c->n_addr = 0;
     c->next_addr = 0;
     for (int i = 0; i < j->n; i++) {
-        /* A wildcard entry reaches public addresses only (the egress proxy judges its own). */
-        if (c->wildcard && !p->egress_host[0] &&
-            toxics_addr_is_internal((const struct sockaddr *)&j->addr[i])) {
-            filtered = true;
+        /* A wildcard entry reaches public addresses only (the egress proxy judges its own).
+         * What is judged is what gets connected: no second lookup a rebinding DNS could
+         * answer differently. */
+        const char *what =
+            c->wildcard && !p->egress_host[0]
+                ? proxy_guard_addr_why(&p->guard, (const struct sockaddr *)&j->addr[i])
+                : NULL;
+
+        if (what) {
+            filtered = filtered ? filtered : what;
             continue;
         }
         c->addr[c->n_addr] = j->addr[i];
         c->addr_len[c->n_addr++] = j->addr_len[i];
     }
     if (c->n_addr == 0 && filtered) {
-        proxy_http_deny_internal(p, c, "resolves to");
+        proxy_http_deny_internal(p, c, "resolves to", filtered);
         return;
     }
     proxy_conn_try_connect(p, c, now);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "proxy.h"
+#include "proxy_guard.h"
 #include "proxy_resolver.h"
 #include "toxics.h"
 
@@ -53,7 +54,9 @@ struct proxy_session {
     int n_listeners;
     struct proxy_conn *conns; /* open connections */
     int n_conns;
-    uint64_t rng; /* jitter randomness (splitmix64 state) */
+    uint64_t rng;      /* jitter randomness (splitmix64 state) */
+    size_t queue_cost; /* what every flow's queue and pipe hold, charged as in proxy_relay.c */
+    bool starved;      /* a flow stopped reading because queue_cost reached the session cap */
 };
 
 enum proxy_cmd_kind { PROXY_CMD_OPEN, PROXY_CMD_ADD, PROXY_CMD_COUNTERS, PROXY_CMD_CLOSE };
@@ -94,6 +97,7 @@ struct proxy {
     struct proxy_conn *dead;           /* closed this batch, freed after it */
     char egress_host[TOXICS_HOST_MAX]; /* "" = no egress proxy */
     int egress_port;
+    struct proxy_guard guard;        /* what a wildcard never reaches (read-only) */
     struct proxy_watch cmd_w, res_w; /* epoll data */
     char scratch[PROXY_READ_MAX];    /* read buffer */
 };

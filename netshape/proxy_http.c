@@ -65,15 +65,15 @@ static void proxy_http_deny(struct proxy *p, struct proxy_conn *c, const char *w
 }
 
 /* Wildcard entries reach public addresses only: both the literal-address check before resolving
- * and the filter after it refuse with this one message. */
-void proxy_http_deny_internal(struct proxy *p, struct proxy_conn *c, const char *verb)
+ * and the filter after it refuse with this one message; what names the range. */
+void proxy_http_deny_internal(struct proxy *p, struct proxy_conn *c, const char *verb,
+                              const char *what)
 {
-    char why[160];
+    char why[256];
 
     snprintf(why, sizeof(why),
-             "%s an internal address (loopback, link-local), which only an exact allowHosts "
-             "entry may reach",
-             verb);
+             "%s an internal address (%s), which only an exact allowHosts entry may reach", verb,
+             what);
     proxy_http_deny(p, c, why);
 }
 
@@ -97,10 +97,17 @@ static void proxy_http_check(struct proxy *p, struct proxy_conn *c, int64_t now)
         return;
     }
     c->wildcard = best == TOXICS_ALLOW_WILDCARD;
-    if (c->wildcard && proxy_conn_numeric(c, c->host, c->port) &&
-        toxics_addr_is_internal((const struct sockaddr *)&c->addr[0])) {
-        proxy_http_deny_internal(p, c, "is");
+    if (c->wildcard && proxy_guard_name(&p->guard, c->host, c->port)) {
+        proxy_http_deny_internal(p, c, "is", "one of sandpit's own services");
         return;
+    }
+    if (c->wildcard && proxy_conn_numeric(c, c->host, c->port)) {
+        const char *what = proxy_guard_addr_why(&p->guard, (const struct sockaddr *)&c->addr[0]);
+
+        if (what) {
+            proxy_http_deny_internal(p, c, "is", what);
+            return;
+        }
     }
     proxy_conn_resolve(p, c, now);
 }

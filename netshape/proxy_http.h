@@ -17,8 +17,9 @@ void proxy_http_hostport(char *out, size_t size, const char *host, int port);
 void proxy_http_reply(struct proxy *p, struct proxy_conn *c, int status, const char *tag,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Refuses c's destination (403), which is (verb "is") or resolves to ("resolves to") an
- * internal address that its wildcard allow-list entry may not reach. */
-void proxy_http_deny_internal(struct proxy *p, struct proxy_conn *c, const char *verb);
+ * internal address (what: which range, proxy_guard.h) its wildcard entry may not reach. */
+void proxy_http_deny_internal(struct proxy *p, struct proxy_conn *c, const char *verb,
+                              const char *what);
 /* HEAD: reads the request head; answers errors, or judges the destination and moves on to
  * resolving it. */
 void proxy_http_head(struct proxy *p, struct proxy_conn *c, int64_t now);

@@ -12,18 +12,54 @@
 #include "proxy_conn.h"
 #include "proxy_engine.h"
 
-#define PROXY_QUEUE_MAX (1 << 20) /* bytes pending per direction before we stop reading */
-#define PROXY_PIPE_SIZE (1 << 20) /* splice pipe asked for (the kernel may give less) */
-#define PROXY_ROUNDS    16        /* read/write rounds per flow per wake-up */
+#define PROXY_QUEUE_MAX   (1 << 20) /* cost pending per direction before we stop reading */
+#define PROXY_SESSION_MAX (4 << 20) /* cost pending in all of a session's flows (docs/proxy.md) */
+#define PROXY_RESUME_ROOM (1 << 20) /* starved flows read again once this much room is back */
+#define PROXY_PIPE_SIZE   (1 << 20) /* splice pipe asked for (the kernel may give less) */
+#define PROXY_ROUNDS      16        /* read/write rounds per flow per wake-up */
+#define PROXY_CHUNK_MIN   512       /* a new chunk's room: later small reads may join it */
+#define PROXY_COALESCE_NS 1000000   /* reads due within 1 ms of the tail's due time join it */
+#define PROXY_MALLOC_SLOP 16        /* malloc's header and alignment, charged per chunk */
+
+_Static_assert(PROXY_SESSION_MAX >= PROXY_QUEUE_MAX, "a session holds at least one full flow");
 
 /* Bytes waiting in a direction, released no earlier than due_ns. */
 struct proxy_chunk {
     struct proxy_chunk *next; /* FIFO */
     int64_t due_ns;           /* from the latency schedule; 0 = now */
     size_t len, off;          /* data[off, len) still to send */
+    size_t cap;               /* room in data[] */
     bool counted;             /* payload (counters, limit_data), not a reply of ours */
     char data[];              /* the bytes */
 };
+
+/* What a chunk with cap bytes of room costs in memory. */
+static size_t proxy_chunk_cost(size_t cap)
+{
+    return (sizeof(struct proxy_chunk) + cap + PROXY_MALLOC_SLOP + 15) & ~(size_t)15;
+}
+
+/* Charges (n > 0) or refunds (n < 0) a flow and its session. */
+static void proxy_relay_charge(struct proxy_flow *f, long n)
+{
+    f->cost = (size_t)((long)f->cost + n);
+    f->s->queue_cost = (size_t)((long)f->s->queue_cost + n);
+}
+
+/* Bytes the flow may still take in: the smaller of its own and its session's room (0 at a
+ * cap). Marks the flow starved when the session is what stops it. */
+static size_t proxy_relay_room(struct proxy_flow *f)
+{
+    size_t used = f->cost + f->in_pipe, sused = f->s->queue_cost;
+    size_t room = used < PROXY_QUEUE_MAX ? PROXY_QUEUE_MAX - used : 0;
+    size_t sroom = sused < PROXY_SESSION_MAX ? PROXY_SESSION_MAX - sused : 0;
+
+    if (room > 0 && sroom == 0) {
+        f->starved = true;
+        f->s->starved = true;
+    }
+    return room < sroom ? room : sroom;
+}
 
 void proxy_relay_flow_init(struct proxy_session *s, struct proxy_flow *f, bool up, int64_t now)
 {
@@ -31,6 +67,7 @@ void proxy_relay_flow_init(struct proxy_session *s, struct proxy_flow *f, bool u
     bool selected = cf->direction == PROXY_DIR_BOTH ||
                     (up ? cf->direction == PROXY_DIR_UP : cf->direction == PROXY_DIR_DOWN);
 
+    f->s = s;
     f->up = up;
     f->src = up ? PROXY_CLIENT : PROXY_SERVER;
     f->dst = up ? PROXY_SERVER : PROXY_CLIENT;
@@ -58,27 +95,44 @@ void proxy_relay_flow_clear(struct proxy_flow *f)
             close(f->pipe[i]);
         f->pipe[i] = -1;
     }
+    if (f->s)
+        proxy_relay_charge(f, -(long)(f->cost + f->in_pipe));
     f->in_pipe = 0;
 }
 
 /* Queues n bytes that arrived at now; the flow's latency schedule (if shaped) sets their due
- * time. 0 or -ENOMEM. */
+ * time. Bytes due within PROXY_COALESCE_NS of the tail's join it (released with it, at most
+ * that much early), so a stream of tiny segments costs one allocation per chunk, not one per
+ * segment. 0 or -ENOMEM. */
 static int proxy_relay_push(struct proxy_flow *f, const void *data, size_t n, bool counted,
                             int64_t now)
 {
-    struct proxy_chunk *ch;
+    struct proxy_chunk *ch = f->tail;
+    int64_t due;
+    size_t cap;
 
     if (n == 0)
         return 0;
-    ch = malloc(sizeof(*ch) + n);
+    due = f->shaped ? toxics_sched_due(&f->sched, now) : 0;
+    if (ch && ch->counted == counted && ch->cap - ch->len >= n &&
+        due - ch->due_ns <= PROXY_COALESCE_NS) {
+        memcpy(ch->data + ch->len, data, n);
+        ch->len += n;
+        f->queued += n;
+        return 0;
+    }
+    cap = n < PROXY_CHUNK_MIN ? PROXY_CHUNK_MIN : n;
+    ch = malloc(sizeof(*ch) + cap);
     if (!ch)
         return -ENOMEM;
     memcpy(ch->data, data, n);
     ch->next = NULL;
     ch->len = n;
+    ch->cap = cap;
     ch->off = 0;
     ch->counted = counted;
-    ch->due_ns = f->shaped ? toxics_sched_due(&f->sched, now) : 0;
+    ch->due_ns = due;
+    proxy_relay_charge(f, (long)proxy_chunk_cost(cap));
     if (f->tail)
         f->tail->next = ch;
     else
@@ -147,6 +201,7 @@ static ssize_t proxy_relay_send(struct proxy_conn *c, struct proxy_flow *f, int 
         f->head = ch->next;
         if (!f->head)
             f->tail = NULL;
+        proxy_relay_charge(f, -(long)proxy_chunk_cost(ch->cap));
         free(ch);
     }
     return w;
@@ -182,9 +237,9 @@ static int proxy_relay_pump(struct proxy *p, struct proxy_conn *c, struct proxy_
 
     f->want_in = f->want_out = false;
     f->wake_ns = 0;
+    f->starved = false;
     for (round = 0; moved && round < PROXY_ROUNDS; round++) {
-        size_t used = f->queued + f->in_pipe;
-        size_t room = used < PROXY_QUEUE_MAX ? PROXY_QUEUE_MAX - used : 0;
+        size_t room;
         ssize_t n;
 
         moved = false;
@@ -201,6 +256,7 @@ static int proxy_relay_pump(struct proxy *p, struct proxy_conn *c, struct proxy_
             n = splice(f->pipe[0], NULL, dst, NULL, f->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n > 0) {
                 f->in_pipe -= (size_t)n;
+                f->s->queue_cost -= (size_t)n;
                 proxy_relay_count(c, f, (size_t)n);
                 moved = true;
             } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -209,7 +265,8 @@ static int proxy_relay_pump(struct proxy *p, struct proxy_conn *c, struct proxy_
                 return n < 0 ? -errno : -EPIPE;
             }
         }
-        if (f->eof || room == 0)
+        room = f->eof ? 0 : proxy_relay_room(f);
+        if (room == 0)
             continue;
         /* Unshaped with an empty queue: splice (the queue keeps order until it drains). */
         if (!f->shaped && !f->head && proxy_relay_pipe(f)) {
@@ -221,6 +278,7 @@ static int proxy_relay_pump(struct proxy *p, struct proxy_conn *c, struct proxy_
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
             if (n > 0) {
                 f->in_pipe += (size_t)n;
+                f->s->queue_cost += (size_t)n;
                 moved = true;
             } else if (n == 0) {
                 f->eof = true;
@@ -251,7 +309,7 @@ static int proxy_relay_pump(struct proxy *p, struct proxy_conn *c, struct proxy_
     }
     if (moved) {
         /* Out of rounds with work left: level-triggered epoll calls us again. */
-        f->want_in = !f->eof && f->queued + f->in_pipe < PROXY_QUEUE_MAX;
+        f->want_in = !f->eof && proxy_relay_room(f) > 0;
         f->want_out = f->wake_ns == 0 && (f->head || f->in_pipe > 0);
     }
     if (f->limit_left == 0)
@@ -263,6 +321,24 @@ static int proxy_relay_pump(struct proxy *p, struct proxy_conn *c, struct proxy_
     return 0;
 }
 
+void proxy_relay_wake_starved(struct proxy *p, struct proxy_session *s)
+{
+    if (!s->starved || s->queue_cost + PROXY_RESUME_ROOM > PROXY_SESSION_MAX)
+        return;
+    s->starved = false;
+    for (struct proxy_conn *c = s->conns; c; c = c->next) {
+        bool any = c->up.starved || c->down.starved;
+
+        if (c->state != PROXY_C_RELAY || !any)
+            continue;
+        /* Level-triggered: a socket with bytes waiting reports at once. */
+        c->up.want_in = c->up.want_in || c->up.starved;
+        c->down.want_in = c->down.want_in || c->down.starved;
+        c->up.starved = c->down.starved = false;
+        proxy_conn_sync(p, c);
+    }
+}
+
 void proxy_relay_run(struct proxy *p, struct proxy_conn *c, int which, int64_t now)
 {
     int r = 0;
@@ -271,6 +347,7 @@ void proxy_relay_run(struct proxy *p, struct proxy_conn *c, int which, int64_t n
         r = proxy_relay_pump(p, c, &c->up, now);
     if (r == 0 && (which & PROXY_FLOW_DOWN))
         r = proxy_relay_pump(p, c, &c->down, now);
+    proxy_relay_wake_starved(p, c->s);
     if (r < 0) {
         /* A reset or error on one side is passed on as a reset of the other. */
         proxy_conn_end(p, c, true);

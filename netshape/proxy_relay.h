@@ -2,7 +2,10 @@
  *
  * Each flow either splices through a pipe (no per-chunk toxic: the fast path) or reads into a
  * queue of timestamped chunks that the latency schedule, token bucket, slicer and data limit
- * (toxics.h) release. Epoll thread only. */
+ * (toxics.h) release. Queued bytes are charged by what they cost (allocation and header, not
+ * payload: a 1-byte segment is not 1 byte) against a per-flow cap and a per-session cap; at
+ * either cap the flow stops reading (TCP backpressure on the sender), it never grows.
+ * Epoll thread only. */
 #ifndef SANDPIT_PROXY_RELAY_H
 #define SANDPIT_PROXY_RELAY_H
 
@@ -19,13 +22,16 @@ struct proxy_chunk; /* queued bytes (proxy_relay.c) */
 
 /* One direction of a connection. */
 struct proxy_flow {
+    struct proxy_session *s;     /* the owner, whose queue_cost this flow's queue counts in */
     int src, dst;                /* PROXY_CLIENT / PROXY_SERVER */
     bool up;                     /* client -> server (bytes_up) */
     bool shaped;                 /* the per-chunk toxics apply */
     bool no_pipe;                /* the pipe could not be made: read()/send() instead */
     struct proxy_chunk *head;    /* oldest chunk */
     struct proxy_chunk *tail;    /* newest chunk */
-    size_t queued;               /* bytes in chunks */
+    size_t queued;               /* bytes in chunks still to send */
+    size_t cost;                 /* what the chunks cost: allocation and headers included */
+    bool starved;                /* stopped reading: the session's queue cap was reached */
     int pipe[2];                 /* splice path, -1 until first used */
     size_t in_pipe;              /* bytes in the pipe */
     size_t pipe_cap;             /* the pipe's size */
@@ -45,8 +51,11 @@ struct proxy_session;
 
 /* Sets up a connection's flow (up = client -> server) from s's toxics, at now. */
 void proxy_relay_flow_init(struct proxy_session *s, struct proxy_flow *f, bool up, int64_t now);
-/* Frees f's queued chunks and closes its pipe. */
+/* Frees f's queued chunks and closes its pipe (uncharging the session). */
 void proxy_relay_flow_clear(struct proxy_flow *f);
+/* When the session's queues have room again, re-arms the flows that stopped reading for the
+ * lack of it (no flow of s is being pumped). */
+void proxy_relay_wake_starved(struct proxy *p, struct proxy_session *s);
 /* Both ends of c are connected: queues what the protocol needs first (the rewritten head, the
  * CONNECT answer, bytes read past a head), then relays. Ends c on failure. */
 void proxy_relay_start(struct proxy *p, struct proxy_conn *c, int64_t now);

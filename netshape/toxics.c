@@ -546,27 +546,92 @@ enum toxics_allow toxics_allow_match(const char *entry, const char *host, int po
     return hn == en && !strncasecmp(host, ehost, hn) ? TOXICS_ALLOW_EXACT : TOXICS_DENY;
 }
 
-/* IPv4 address in host byte order. */
-static bool toxics_v4_internal(uint32_t a)
+/* Ranges a wildcard entry never reaches (IANA special-purpose registries, RFC 6890 and later):
+ * prefix bits of a network-order address. */
+struct toxics_range {
+    sa_family_t family;
+    uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
+    int bits;         /* prefix length */
+    const char *what; /* for the 403 message */
+};
+
+#define V4(a, b, c, d)                                                                             \
+    {                                                                                              \
+        a, b, c, d                                                                                 \
+    }
+static const struct toxics_range toxics_ranges[] = {
+    {AF_INET, V4(0, 0, 0, 0), 8, "unspecified/this-network (0/8)"},
+    {AF_INET, V4(10, 0, 0, 0), 8, "private (10/8)"},
+    {AF_INET, V4(100, 64, 0, 0), 10, "carrier-grade NAT (100.64/10)"},
+    {AF_INET, V4(127, 0, 0, 0), 8, "loopback (127/8)"},
+    {AF_INET, V4(169, 254, 0, 0), 16, "link-local (169.254/16)"},
+    {AF_INET, V4(172, 16, 0, 0), 12, "private (172.16/12)"},
+    {AF_INET, V4(192, 0, 0, 0), 24, "IETF protocol assignments (192.0.0/24)"},
+    {AF_INET, V4(192, 0, 2, 0), 24, "documentation (192.0.2/24)"},
+    {AF_INET, V4(192, 88, 99, 0), 24, "6to4 relay anycast (192.88.99/24)"},
+    {AF_INET, V4(192, 168, 0, 0), 16, "private (192.168/16)"},
+    {AF_INET, V4(198, 18, 0, 0), 15, "benchmarking (198.18/15)"},
+    {AF_INET, V4(198, 51, 100, 0), 24, "documentation (198.51.100/24)"},
+    {AF_INET, V4(203, 0, 113, 0), 24, "documentation (203.0.113/24)"},
+    {AF_INET, V4(224, 0, 0, 0), 4, "multicast (224/4)"},
+    {AF_INET, V4(240, 0, 0, 0), 4, "reserved/broadcast (240/4)"},
+    {AF_INET6, {0}, 128, "unspecified (::)"},
+    {AF_INET6, {[15] = 1}, 128, "loopback (::1)"},
+    {AF_INET6, {0}, 96, "IPv4-compatible (::/96)"},
+    {AF_INET6, {0x01, 0x00}, 64, "discard-only (100::/64)"},
+    {AF_INET6, {0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}, 48, "local NAT64 (64:ff9b:1::/48)"},
+    {AF_INET6, {0x20, 0x01, 0x0d, 0xb8}, 32, "documentation (2001:db8::/32)"},
+    {AF_INET6, {0x20, 0x01}, 23, "IETF protocol assignments, Teredo (2001::/23)"},
+    {AF_INET6, {0x3f, 0xff}, 20, "documentation (3fff::/20)"},
+    {AF_INET6, {0xfc}, 7, "unique local (fc00::/7)"},
+    {AF_INET6, {0xfe, 0x80}, 10, "link-local (fe80::/10)"},
+    {AF_INET6, {0xfe, 0xc0}, 10, "site-local (fec0::/10)"},
+    {AF_INET6, {0xff}, 8, "multicast (ff00::/8)"},
+};
+#undef V4
+
+/* True when the first bits of a and prefix (network order) agree. */
+static bool toxics_prefix_eq(const uint8_t *a, const uint8_t *prefix, int bits)
 {
-    return (a >> 24) == 0 || (a >> 24) == 127 || (a >> 16) == 0xa9fe || (a >> 28) >= 0xe;
+    int whole = bits / 8, rest = bits % 8;
+
+    if (memcmp(a, prefix, (size_t)whole) != 0)
+        return false;
+    return rest == 0 || ((a[whole] ^ prefix[whole]) & (0xff << (8 - rest))) == 0;
+}
+
+static const char *toxics_range_of(sa_family_t family, const uint8_t *a)
+{
+    for (size_t i = 0; i < sizeof(toxics_ranges) / sizeof(toxics_ranges[0]); i++) {
+        const struct toxics_range *r = &toxics_ranges[i];
+
+        if (r->family == family && toxics_prefix_eq(a, r->addr, r->bits))
+            return r->what;
+    }
+    return NULL;
+}
+
+const char *toxics_addr_internal_why(const struct sockaddr *sa)
+{
+    const uint8_t *a6;
+    static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+    static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+
+    if (sa->sa_family == AF_INET)
+        return toxics_range_of(AF_INET,
+                               (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
+    if (sa->sa_family != AF_INET6)
+        return "not an IP address";
+    a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    /* Addresses that carry an IPv4 address reach it (mapped, NAT64, 6to4): judge that. */
+    if (!memcmp(a6, mapped, sizeof(mapped)) || !memcmp(a6, nat64, sizeof(nat64)))
+        return toxics_range_of(AF_INET, a6 + 12);
+    if (a6[0] == 0x20 && a6[1] == 0x02)
+        return toxics_range_of(AF_INET, a6 + 2);
+    return toxics_range_of(AF_INET6, a6);
 }
 
 bool toxics_addr_is_internal(const struct sockaddr *sa)
 {
-    const struct in6_addr *a6;
-
-    if (sa->sa_family == AF_INET)
-        return toxics_v4_internal(ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr));
-    if (sa->sa_family != AF_INET6)
-        return true;
-    a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(a6)) {
-        uint32_t v4;
-
-        memcpy(&v4, &a6->s6_addr[12], sizeof(v4));
-        return toxics_v4_internal(ntohl(v4));
-    }
-    return IN6_IS_ADDR_UNSPECIFIED(a6) || IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_LINKLOCAL(a6) ||
-           IN6_IS_ADDR_MULTICAST(a6);
+    return toxics_addr_internal_why(sa) != NULL;
 }

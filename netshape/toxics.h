@@ -125,8 +125,13 @@ bool toxics_allow_is_valid(const char *entry);
 /* Matches one entry against a destination (host as toxics_head_parse gives it; case and one
  * trailing dot are ignored, IPv6 addresses compare by value). */
 enum toxics_allow toxics_allow_match(const char *entry, const char *host, int port);
-/* True for addresses a wildcard entry must not reach: unspecified, loopback, link-local
- * (cloud metadata lives there), multicast, broadcast; IPv4-mapped IPv6 judged as IPv4. */
+/* What makes an address one a wildcard entry must not reach, or NULL for a public address:
+ * unspecified, loopback, private (RFC 1918), carrier-grade NAT, link-local (cloud metadata
+ * lives there), unique-local, site-local, multicast, broadcast/reserved, benchmarking,
+ * documentation and IETF special ranges. IPv6 forms that carry an IPv4 address (IPv4-mapped,
+ * NAT64 64:ff9b::/96, 6to4 2002::/16) are judged by that IPv4 address. A static string. */
+const char *toxics_addr_internal_why(const struct sockaddr *sa);
+/* toxics_addr_internal_why(sa) != NULL. */
 bool toxics_addr_is_internal(const struct sockaddr *sa);
 
 #endif

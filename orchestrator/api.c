@@ -265,14 +265,15 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
     return http_req_bytes_take(r, MHD_HTTP_OK, data, len, "text/plain; version=0.0.4");
 }
 
-/* The /api/v1 family (but its health check, for load balancers) wants a key when keys are
- * configured; unknown /api/v1 paths too, so they reveal nothing. Answers 401 and returns false
- * when the key is missing or wrong. */
+/* Everything under /api (the job API and /api/v1, but /api/v1/health, for load balancers)
+ * wants a key when keys are configured; unknown /api paths too, so they reveal nothing. Jobs
+ * remember the key they were made under (api_owner). Answers 401 and returns false when the
+ * key is missing or wrong. */
 static bool api_key_ok(struct api *a, struct http_req *r, int route, enum MHD_Result *res)
 {
     const char *url = http_req_url(r), *key = http_req_header(r, "X-API-Key");
 
-    if (!route_is_v1(url, strlen(url)) || route == ROUTE_V1_HEALTH ||
+    if (!route_table_under(url, strlen(url), "/api") || route == ROUTE_V1_HEALTH ||
         nadoo_keys_check(a->keys, key))
         return true;
     log_msg(LOG_INFO, http_req_id(r), "%s X-API-Key on %.16s %.100s", key ? "wrong" : "no",
@@ -281,6 +282,13 @@ static bool api_key_ok(struct api *a, struct http_req *r, int route, enum MHD_Re
                           key ? "the X-API-Key header does not hold a valid key"
                               : "missing X-API-Key header (this server requires an API key)");
     return false;
+}
+
+int api_owner(struct api *a, struct http_req *r)
+{
+    if (a->keys->n == 0)
+        return 0;
+    return nadoo_keys_which(a->keys, http_req_header(r, "X-API-Key")) + 1;
 }
 
 /* A path whose {id} or {name} segment cannot be one: 404 naming the field. */

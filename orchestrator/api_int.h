@@ -41,6 +41,10 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
 /* Counts one execution's NVIDIA process_status for /metrics. */
 void api_count_status(struct api *a, const char *process_status);
 
+/* The owner jobs made by r get and that r may see (jobs.h "Owners"): 0 when no API keys are
+ * configured, else 1 + the index of r's X-API-Key (0 when r has none: matches no keyed job). */
+int api_owner(struct api *a, struct http_req *r);
+
 /* POST /execute (NVIDIA tool-call contract). */
 enum MHD_Result api_toolcall_execute(struct api *a, struct http_req *r);
 

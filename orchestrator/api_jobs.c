@@ -37,6 +37,7 @@ enum MHD_Result api_jobs_run(struct api *a, struct http_req *r)
             return http_req_error(r, ERR_TOO_LARGE, "code", "code is too large");
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
     }
+    req.owner = api_owner(a, r);
     rc = jobs_submit_take(a->jobs, &req, code, code_len, codefmt_kind_name(kind), http_req_id(r),
                           id, &e);
     if (rc < 0)
@@ -49,7 +50,7 @@ enum MHD_Result api_jobs_run(struct api *a, struct http_req *r)
 enum MHD_Result api_jobs_get(struct api *a, struct http_req *r, const char *id, enum jobs_view view)
 {
     json_t *o = NULL;
-    int rc = jobs_get_json(a->jobs, id, view, &o);
+    int rc = jobs_get_json(a->jobs, id, api_owner(a, r), view, &o);
 
     if (rc == -ENOENT)
         return http_req_error(r, ERR_NOT_FOUND, "jobId", "no job '%s'", id);
@@ -67,7 +68,7 @@ enum MHD_Result api_jobs_list(struct api *a, struct http_req *r)
 
     if (http_req_query_long(r, "limit", 1, 1000, 100, &limit, &e) < 0)
         return http_req_err(r, &e);
-    rc = jobs_list_json(a->jobs, http_req_query(r, "status"), limit, &o, &e);
+    rc = jobs_list_json(a->jobs, http_req_query(r, "status"), api_owner(a, r), limit, &o, &e);
     if (rc == -ERR_INVALID)
         return http_req_err(r, &e);
     if (rc < 0)
@@ -101,7 +102,7 @@ enum MHD_Result api_jobs_cancel(struct api *a, struct http_req *r, const char *i
 {
     json_t *reply = NULL;
     unsigned status = 200;
-    int rc = jobs_cancel(a->jobs, id, api_jobs_cancel_done, r, &status, &reply);
+    int rc = jobs_cancel(a->jobs, id, api_owner(a, r), api_jobs_cancel_done, r, &status, &reply);
 
     if (rc == 1)
         return http_req_suspend(r, NULL);

@@ -127,6 +127,7 @@ enum MHD_Result api_nadoo_async(struct api *a, struct http_req *r)
 
     if (!api_nadoo_read(a, r, &req, &code, &code_len, &kind, &res))
         return res;
+    req.owner = api_owner(a, r);
     if (jobs_submit_take(a->jobs, &req, code, code_len, codefmt_kind_name(kind), http_req_id(r), id,
                          &e) < 0)
         return http_req_error(r, ERR_BUSY, NULL, "%s", e.msg);
@@ -139,7 +140,7 @@ enum MHD_Result api_nadoo_async(struct api *a, struct http_req *r)
 enum MHD_Result api_nadoo_status(struct api *a, struct http_req *r, const char *id)
 {
     json_t *job = NULL, *o;
-    int rc = jobs_get_json(a->jobs, id, JOBS_VIEW_LOGS, &job);
+    int rc = jobs_get_json(a->jobs, id, api_owner(a, r), JOBS_VIEW_LOGS, &job);
 
     if (rc == -ENOENT)
         return http_req_error(r, ERR_NOT_FOUND, "execution_id",

@@ -19,6 +19,8 @@ struct job_req {
     json_t *stdin_text;           /* a string for the code's stdin (in root), or NULL */
     json_t *env;                  /* an object of strings for the environment (in root), or NULL */
     double delay_s;               /* seconds the scenario delays the run (artificialDelayMs) */
+    int owner;                    /* set by the API: 1 + the index of the caller's API key, 0
+                                   * when no keys are configured (jobs.h) */
 };
 
 /* Parses {language?, code, scenario?, timeout?, stdin?, env?, and the agent's other execution

@@ -58,6 +58,7 @@ struct job {
     int64_t run_mono_ns;              /* CLOCK_MONOTONIC when the run started */
     int64_t poll_sent_ns;             /* CLOCK_MONOTONIC of the last long-poll */
     char exec_id[64];                 /* the agent's execution_id, "" until known */
+    int owner;                        /* the creator's key (jobs.h "Owners") */
     int agent;                        /* registry index of the agent, -1 */
     unsigned agent_gen;               /* its generation */
     bool slot;                        /* holds an in-flight slot on that agent */
@@ -88,11 +89,12 @@ static void jobs_finish_locked(struct job *job, enum job_status st, const char *
 
 #define JOB_OF(n) STORE_ENTRY(n, struct job, node)
 
-static struct job *jobs_find_locked(struct jobs *j, const char *id)
+/* owner's job id, or NULL (another owner's job is not there for this caller). */
+static struct job *jobs_find_locked(struct jobs *j, const char *id, int owner)
 {
     struct store_node *n = store_find(&j->store, id);
 
-    return n ? JOB_OF(n) : NULL;
+    return n && JOB_OF(n)->owner == owner ? JOB_OF(n) : NULL;
 }
 
 static void jobs_iso(int64_t ns, char *out, size_t size)
@@ -281,6 +283,7 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
         return err_set(e, ENOMEM, "", "out of memory");
     }
     job->j = j;
+    job->owner = req->owner;
     strx_copy(job->req_id, sizeof(job->req_id), req_id ? req_id : "");
     job->status = JOB_QUEUED;
     job->phase = JOB_PHASE_QUEUED;
@@ -636,13 +639,13 @@ static json_t *jobs_status_view(struct job *job, bool with_result)
     return o;
 }
 
-int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **out)
+int jobs_get_json(struct jobs *j, const char *id, int owner, enum jobs_view view, json_t **out)
 {
     struct job *job;
     json_t *o = NULL;
 
     pthread_mutex_lock(&j->lock);
-    job = jobs_find_locked(j, id);
+    job = jobs_find_locked(j, id, owner);
     if (!job) {
         pthread_mutex_unlock(&j->lock);
         return -ENOENT;
@@ -661,9 +664,9 @@ int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **
     return 0;
 }
 
-/* A listing: the wanted status (-1 = any) and the page. */
+/* A listing: the wanted status (-1 = any), the caller's owner and the page. */
 struct jobs_list {
-    int want;
+    int want, owner;
     json_t *arr;
 };
 
@@ -671,7 +674,7 @@ static bool jobs_list_match(const struct store_node *n, void *arg)
 {
     const struct jobs_list *l = arg;
 
-    return l->want < 0 || (int)JOB_OF(n)->status == l->want;
+    return JOB_OF(n)->owner == l->owner && (l->want < 0 || (int)JOB_OF(n)->status == l->want);
 }
 
 static void jobs_list_visit(struct store_node *n, void *arg)
@@ -679,7 +682,8 @@ static void jobs_list_visit(struct store_node *n, void *arg)
     json_array_append_new(((struct jobs_list *)arg)->arr, jobs_status_view(JOB_OF(n), false));
 }
 
-int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out, struct err *e)
+int jobs_list_json(struct jobs *j, const char *status, int owner, long limit, json_t **out,
+                   struct err *e)
 {
     int want = -1;
     size_t total;
@@ -700,21 +704,21 @@ int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out,
         return -ENOMEM;
     pthread_mutex_lock(&j->lock);
     total = store_page(&j->store, 0, limit > 0 ? (size_t)limit : 0, jobs_list_match,
-                       jobs_list_visit, &(struct jobs_list){want, arr});
+                       jobs_list_visit, &(struct jobs_list){want, owner, arr});
     pthread_mutex_unlock(&j->lock);
     *out = json_pack("{s:o, s:I, s:I}", "jobs", arr, "total", (json_int_t)total, "count",
                      (json_int_t)json_array_size(arr));
     return *out ? 0 : -ENOMEM;
 }
 
-int jobs_cancel(struct jobs *j, const char *id, jobs_cancel_fn cb, void *arg, unsigned *status,
-                json_t **reply)
+int jobs_cancel(struct jobs *j, const char *id, int owner, jobs_cancel_fn cb, void *arg,
+                unsigned *status, json_t **reply)
 {
     struct job *job;
     struct job_waiter *w;
 
     pthread_mutex_lock(&j->lock);
-    job = jobs_find_locked(j, id);
+    job = jobs_find_locked(j, id, owner);
     if (!job) {
         pthread_mutex_unlock(&j->lock);
         return -ENOENT;

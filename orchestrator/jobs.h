@@ -6,6 +6,11 @@
  * out is failed, with the reason. Finished jobs are kept until more than --max-jobs exist; then
  * the oldest finished ones are evicted (queued and running jobs never are).
  *
+ * Owners: each job records the API key it was created under (1 + its index in --api-keys; 0
+ * when no keys are configured, never the key itself). Reads, cancels and listings pass the
+ * caller's owner and see only that owner's jobs: another key's job is "not found" (-ENOENT),
+ * so its existence is not revealed.
+ *
  * Threads: the API may be called from any thread; one mutex guards the store; the runs advance
  * on the upstream loop thread (dispatch callbacks and timers). */
 #ifndef SANDPIT_JOBS_H
@@ -36,10 +41,10 @@ struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct ups
 /* Frees every job; the upstream loop must have stopped. NULL is fine. */
 void jobs_free(struct jobs *j);
 
-/* Creates a job from req (taken, even on failure) running code (taken: malloc'd, code_len
- * bytes) and queues or starts it; the agent gets req's scenario, stdin and env unchanged. fmt is
- * the recognised code format's name (static). On success id_out holds the new job id. -ERR_BUSY
- * when the queue is full, -ENOMEM. */
+/* Creates a job owned by req->owner from req (taken, even on failure) running code (taken:
+ * malloc'd, code_len bytes) and queues or starts it; the agent gets req's scenario, stdin and env
+ * unchanged. fmt is the recognised code format's name (static). On success id_out holds the new job
+ * id. -ERR_BUSY when the queue is full, -ENOMEM. */
 int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t code_len,
                      const char *fmt, const char *req_id, char id_out[IDS_UUID_LEN + 1],
                      struct err *e);
@@ -49,16 +54,18 @@ enum jobs_view {
                          result} */
     JOBS_VIEW_LOGS,   /* {jobId, status, language, logs, warnings, result} */
 };
-/* The job as JSON: 0 with *out new, -ENOENT, or -ENOMEM. */
-int jobs_get_json(struct jobs *j, const char *id, enum jobs_view view, json_t **out);
-/* {jobs:[status views newest first], total, count}: status (or NULL for all) filters, at most
- * limit entries. 0 with *out new, -ERR_INVALID (unknown status, e set), -ENOMEM. */
-int jobs_list_json(struct jobs *j, const char *status, long limit, json_t **out, struct err *e);
+/* owner's job as JSON: 0 with *out new, -ENOENT (none, or another owner's), or -ENOMEM. */
+int jobs_get_json(struct jobs *j, const char *id, int owner, enum jobs_view view, json_t **out);
+/* {jobs:[status views newest first], total, count} of owner's jobs: status (or NULL for all)
+ * filters, at most limit entries. 0 with *out new, -ERR_INVALID (unknown status, e set),
+ * -ENOMEM. */
+int jobs_list_json(struct jobs *j, const char *status, int owner, long limit, json_t **out,
+                   struct err *e);
 /* Cancels a job. Returns 0 with *status and *reply (new) set when the answer is known now (a queued
  * job is cancelled at once; a finished one answers 409, or 200 when it was cancelled already),
  * 1 when cb(arg, ...) will answer once the agent has stopped the run, -ENOENT, -ENOMEM. */
-int jobs_cancel(struct jobs *j, const char *id, jobs_cancel_fn cb, void *arg, unsigned *status,
-                json_t **reply);
+int jobs_cancel(struct jobs *j, const char *id, int owner, jobs_cancel_fn cb, void *arg,
+                unsigned *status, json_t **reply);
 /* Counters for /health and /metrics: new reference. */
 json_t *jobs_stats_json(struct jobs *j);
 

@@ -35,6 +35,7 @@
 #include "registry.h"
 #include "api.h"
 #include "supervisor.h"
+#include "token.h"
 #include "upstream.h"
 #include "strx.h"
 
@@ -79,6 +80,11 @@ static const struct cfg_opt orch_opts[] = {
     OPT("api-keys", CFG_STR, 0, 0, "", api_keys,
         "comma-separated API keys; when set, /api/v1 requests (but /api/v1/health) need one in "
         "X-API-Key (prefer the environment variable: flags show in ps)"),
+    OPT("agent-token", CFG_STR, 0, 0, "", agent_token,
+        "shared secret sent to every agent in X-Sandpit-Token (prefer --agent-token-file or "
+        "$SANDPIT_AGENT_TOKEN); when spawning agents without one, a random one is made"),
+    OPT("agent-token-file", CFG_STR, 0, 0, "", agent_token_file,
+        "file whose first line is the agents' shared secret"),
 };
 
 #define ORCH_N_OPTS (sizeof(orch_opts) / sizeof(orch_opts[0]))
@@ -108,6 +114,30 @@ static int main_agent_bin(const char *opt, char *out, size_t size)
             return -ENAMETOOLONG;
     }
     return access(out, X_OK) < 0 ? -errno : 0;
+}
+
+/* Loads the agents' shared secret into cfg->agent_token; spawned agents always get one (a
+ * random one when none is configured). 0, or -1 with the reason on stderr. */
+static int main_agent_token(struct orch_cfg *cfg, bool spawn)
+{
+    static char token[TOKEN_MAX + 1];
+    struct err e = {0};
+    int r = token_load(cfg->agent_token, cfg->agent_token_file, token, sizeof(token), "agent-token",
+                       "agent-token-file", &e);
+
+    if (r < 0) {
+        fprintf(stderr, "sandpit-orchestrator: --%s: %s\n", e.field, e.msg);
+        return -1;
+    }
+    if (r == 0 && spawn && (r = token_generate(token, sizeof(token))) < 0) {
+        fprintf(stderr, "sandpit-orchestrator: cannot make an agent token: %s\n", strerror(-r));
+        return -1;
+    }
+    if (!*token)
+        log_warn("no --agent-token: agents are called without X-Sandpit-Token (an agent started "
+                 "with a token will answer 401)");
+    cfg->agent_token = token;
+    return 0;
 }
 
 /* True once every spawned agent is up and every configured one has answered a check. */
@@ -214,6 +244,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("orchestrator", (enum log_level)lvl);
+    if (main_agent_token(&cfg, cfg.spawn_agents || cfg.agents.n == 0) < 0)
+        return 2;
     reg = registry_new();
     if (!reg) {
         fprintf(stderr, "sandpit-orchestrator: out of memory\n");
@@ -236,7 +268,7 @@ int main(int argc, char **argv)
         goto out;
     }
     curl_ready = true;
-    up = upstream_new(&e);
+    up = upstream_new(cfg.agent_token, &e);
     if (!up) {
         log_error("%s", e.msg);
         goto out;
@@ -270,6 +302,7 @@ int main(int argc, char **argv)
     /* The keys are secrets: the start-up line only says how many there are. */
     shown = cfg;
     shown.api_keys = keys.n ? "(set)" : "";
+    shown.agent_token = *cfg.agent_token ? "(set)" : "";
     /* The line shows what is done: spawning without --agent is not the flag's default. */
     shown.spawn_agents = spawn;
     cfg_describe(orch_opts, ORCH_N_OPTS, &shown, desc, sizeof(desc));

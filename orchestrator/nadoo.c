@@ -293,13 +293,16 @@ int nadoo_keys_parse(const char *spec, struct nadoo_keys *out, struct err *e)
 
 bool nadoo_keys_check(const struct nadoo_keys *k, const char *given)
 {
-    size_t glen;
-    unsigned ok = 0;
+    return k->n == 0 || nadoo_keys_which(k, given) >= 0;
+}
 
-    if (k->n == 0)
-        return true;
-    if (!given)
-        return false;
+int nadoo_keys_which(const struct nadoo_keys *k, const char *given)
+{
+    size_t glen;
+    int which = -1;
+
+    if (k->n == 0 || !given)
+        return -1;
     glen = strnlen(given, NADOO_KEY_MAX);
     /* Every key is compared in full and the results OR-ed: the time depends on the key
      * lengths only, never on how much of a key the given text matches. */
@@ -308,7 +311,8 @@ bool nadoo_keys_check(const struct nadoo_keys *k, const char *given)
 
         for (size_t b = 0; b < k->lens[i]; b++)
             diff |= (unsigned char)(k->keys[i][b] ^ (glen ? given[b % glen] : 0));
-        ok |= diff == 0;
+        if (diff == 0)
+            which = i;
     }
-    return ok != 0;
+    return which;
 }

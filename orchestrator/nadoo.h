@@ -60,5 +60,8 @@ int nadoo_keys_parse(const char *spec, struct nadoo_keys *out, struct err *e);
 /* True when no key is configured, or given (may be NULL) equals one of the keys. Takes time
  * independent of where given differs from a key. */
 bool nadoo_keys_check(const struct nadoo_keys *k, const char *given);
+/* The index of the key given equals (in the same constant time), or -1 (none configured, none
+ * given, or no match). */
+int nadoo_keys_which(const struct nadoo_keys *k, const char *given);
 
 #endif

@@ -21,6 +21,7 @@
 #include "fdio.h"
 #include "log.h"
 #include "strx.h"
+#include "token.h"
 
 #define SUPERVISOR_BACKOFF_MIN_MS 100
 #define SUPERVISOR_BACKOFF_MAX_MS 5000
@@ -46,7 +47,8 @@ struct supervisor {
     struct registry *reg;
     const struct orch_cfg *cfg;
     const char *agent_bin;
-    char dir[PATH_MAX - 64]; /* private directory of port files */
+    char dir[PATH_MAX - 64];   /* private directory of port files and the token file */
+    char token_path[PATH_MAX]; /* the agents' shared secret (0600), "" = none */
     struct supervisor_slot slots[REGISTRY_MAX_AGENTS];
     int n;
     int sfd; /* signalfd for SIGCHLD */
@@ -110,6 +112,17 @@ struct supervisor *supervisor_new(struct registry *reg, const struct orch_cfg *c
                     s->n);
         s->n++;
     }
+    /* The secret goes by a 0600 file in our 0700 directory: argv and environ show in ps. */
+    if (cfg->agent_token && *cfg->agent_token) {
+        int r;
+
+        snprintf(s->token_path, sizeof(s->token_path), "%s/agent-token", s->dir);
+        if ((r = token_write(s->token_path, cfg->agent_token)) < 0) {
+            err_set(e, ERR_UNAVAILABLE, "", "cannot write '%s': %s", s->token_path, strerror(-r));
+            s->token_path[0] = '\0';
+            goto fail;
+        }
+    }
     if (s->n > 0 && supervisor_mkdirs(cfg->spawn_state_dir) < 0) {
         err_set(e, ERR_UNAVAILABLE, "spawn-state-dir", "cannot create '%s': %s",
                 cfg->spawn_state_dir, strerror(errno));
@@ -149,6 +162,10 @@ static void supervisor_spawn(struct supervisor *s, struct supervisor_slot *sl)
     argv[n++] = sl->port_path;
     argv[n++] = "--state-dir";
     argv[n++] = sl->state_path;
+    if (s->token_path[0]) {
+        argv[n++] = "--agent-token-file";
+        argv[n++] = s->token_path;
+    }
     for (int i = 0; i < extra->n && n < SUPERVISOR_MAX_ARGS - 1; i++)
         argv[n++] = extra->items[i];
     argv[n] = NULL;
@@ -400,6 +417,8 @@ void supervisor_free(struct supervisor *s)
     supervisor_stop(s);
     for (int i = 0; i < s->n; i++)
         (void)unlink(s->slots[i].port_path);
+    if (s->token_path[0])
+        (void)unlink(s->token_path);
     if (s->dir[0])
         (void)rmdir(s->dir);
     fdio_close(&s->sfd);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "token.h"
 
 #define UPSTREAM_MAX_CONNECTS  256  /* idle keep-alive connections the cache holds */
 #define UPSTREAM_CONNECT_MS    3000 /* connect timeout: agents are near */
@@ -50,9 +51,10 @@ struct upstream {
     bool dead;                     /* the loop has exited: posts are refused */
     struct upstream_timer *timers; /* loop thread only */
     struct upstream_xfer *xfers;   /* loop thread only */
+    const char *token;             /* the agents' shared secret, or NULL (borrowed) */
 };
 
-struct upstream *upstream_new(struct err *e)
+struct upstream *upstream_new(const char *token, struct err *e)
 {
     struct upstream *u = calloc(1, sizeof(*u));
 
@@ -60,6 +62,7 @@ struct upstream *upstream_new(struct err *e)
         err_set(e, ENOMEM, "", "out of memory");
         return NULL;
     }
+    u->token = token && *token ? token : NULL;
     u->multi = curl_multi_init();
     if (!u->multi) {
         free(u);
@@ -148,7 +151,7 @@ int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_
                    void *arg)
 {
     struct upstream_xfer *x;
-    char hdr[128];
+    char hdr[TOKEN_MAX + 32];
     CURL *h;
 
     if (upstream_stopping(u))
@@ -169,6 +172,11 @@ int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_
     if (x->headers && req->req_id) {
         snprintf(hdr, sizeof(hdr), "X-Request-Id: %s", req->req_id);
         x->headers = curl_slist_append(x->headers, hdr);
+    }
+    if (x->headers && u->token) {
+        snprintf(hdr, sizeof(hdr), "%s: %s", TOKEN_HEADER, u->token);
+        x->headers = curl_slist_append(x->headers, hdr);
+        explicit_bzero(hdr, sizeof(hdr));
     }
     if (!x->headers)
         goto fail;

@@ -43,8 +43,10 @@ struct upstream_req {
 typedef void (*upstream_fn)(void *arg);
 typedef void (*upstream_done_fn)(void *arg, struct upstream_resp *resp);
 
-/* New client (free with upstream_free); NULL with e set. curl_global_init must have run. */
-struct upstream *upstream_new(struct err *e);
+/* New client (free with upstream_free); NULL with e set. curl_global_init must have run.
+ * token (borrowed for the client's life; NULL or "" = none) goes with every request in the
+ * X-Sandpit-Token header: the agents' shared secret. */
+struct upstream *upstream_new(const char *token, struct err *e);
 /* Starts the loop thread; 0 or -errno. */
 int upstream_start(struct upstream *u);
 /* Stops the loop: posted tasks still run, every timer fires at once, every transfer completes

@@ -70,6 +70,8 @@ class Agent:
         self.work_dir = self.tmp_dir / "work"
         self.log_path = self.tmp_dir / "agent.log"
         self.flags = dict(flags)
+        # With agent_token set, every request of this fixture carries it (X-Sandpit-Token).
+        self.token = self.flags.get("agent_token")
         self.port = None
         self.proc = None
         self.stopped_rc = None
@@ -177,6 +179,8 @@ class Agent:
 
     def request(self, method, path, body=None, headers=None, timeout=30.0):
         hdrs = dict(headers or {})
+        if self.token and not any(k.lower() == "x-sandpit-token" for k in hdrs):
+            hdrs["X-Sandpit-Token"] = self.token
         data = None
         if body is not None:
             if isinstance(body, (dict, list)):

@@ -186,6 +186,16 @@ class Orchestrator(Proc):
         # Port files and local agents' state inside the test's own directory.
         env = {"TMPDIR": str(tmp_dir)}
         env.update(env_extra or {})
+        # A known agent token (unless the test chose one), so a test may call a spawned agent
+        # directly with it (agent_headers).
+        self.agent_token = None
+        if not any(str(a).startswith("--agent-token") for a in args):
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            self.agent_token = "e2e-" + os.urandom(16).hex()
+            tok = tmp_dir / "agent-token"
+            tok.write_text(self.agent_token + "\n")
+            tok.chmod(0o600)
+            args = (*args, "--agent-token-file", str(tok))
         super().__init__(tmp_dir, [str(ORCH_BIN), "--spawn-state-dir", str(tmp_dir / "state"),
                                    *args], env)
         try:
@@ -198,6 +208,11 @@ class Orchestrator(Proc):
         st, body, _ = self.get("/health", timeout=10)
         assert st == 200, (st, body)
         return body
+
+    @property
+    def agent_headers(self):
+        """The header a direct call to one of its spawned agents needs."""
+        return {"X-Sandpit-Token": self.agent_token} if self.agent_token else {}
 
     def execute(self, code, timeout_http=60.0, **fields):
         """POST /execute {generated_code: code, timeout: 30, **fields} (the NVIDIA contract

@@ -273,7 +273,10 @@ def test_list_newest_first_with_paging_and_processor_filter(agent):
     items = _items(body)
     assert [x["execution_id"] for x in items] == ids[::-1], items
     assert all(x["processor_id"] == proc for x in items)
-    assert items[0]["stdout"] == "2\n"
+    # Summaries: no output unless asked for (?output=1), then the full results.
+    assert "stdout" not in items[0] and items[0]["status"] == "completed", items[0]
+    st, body, _ = agent.get(f"/executions?processor_id={proc}&output=1")
+    assert st == 200 and _items(body)[0]["stdout"] == "2\n", (st, body)
 
     st, body, _ = agent.get(f"/executions?processor_id={proc}&limit=1&offset=2")
     assert [x["execution_id"] for x in _items(body)] == [ids[0]]

@@ -293,7 +293,7 @@ def test_job_cancel_stops_the_run(orch):
     from orch_fixtures import Http
     a = Http()
     a.port = port
-    s, ex, _ = a.get(f"/execution/{st['executionId']}")
+    s, ex, _ = a.get(f"/execution/{st['executionId']}", headers=orch.agent_headers)
     assert s == 200 and ex["status"] == "cancelled", ex
     _, logs, _ = orch.get(f"/api/logs/{jid}")
     assert logs["status"] == "cancelled" and logs["result"]["error"] == "cancelled", logs

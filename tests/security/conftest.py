@@ -27,7 +27,9 @@ def _stop(ag):
 def small_agent(tmp_path_factory):
     if not AGENT_BIN.exists():
         pytest.fail(f"{AGENT_BIN} not found: run `make`")
-    ag = Agent(tmp_path_factory.mktemp("secagent"), dict(SMALL_LIMITS, log_level="info"))
+    # With a token, as the orchestrator runs agents: the fixture sends it, user code has not.
+    ag = Agent(tmp_path_factory.mktemp("secagent"),
+               dict(SMALL_LIMITS, log_level="info", agent_token="sec-" + os.urandom(16).hex()))
     _AGENTS.append(("small_agent", ag))
     yield ag
     _stop(ag)

@@ -105,7 +105,15 @@ HOSTILE = [
     ("52_segfault", 5, lambda r: r["status"] == "failed" and r["signal"] == 11),
     ("53_zombie_army", 5, _hostile_ok(("completed",))),
     ("58_inherited_fds", 5, _hostile_ok(("completed",), stdout="CONTAINED")),
+    ("80_wildcard_internal", 20, _hostile_ok(("completed",), stdout="done")),
+    ("82_proxy_tiny_segments", 20, _hostile_ok(("completed",), stdout="done")),
 ]
+# The scenario a hostile program runs with (the others run without one).
+HOSTILE_SCENARIOS = {
+    "80_wildcard_internal": {"allowHosts": ["*"]},
+    "82_proxy_tiny_segments": {"allowHosts": ["127.0.0.1"], "networkLatencyMs": 60000,
+                               "toxicDirection": "upstream"},
+}
 
 
 HOSTILE_NAMES = {name for name, _, _ in HOSTILE}
@@ -139,6 +147,8 @@ class Soak:
             name, timeout, check = random.choice(HOSTILE)
             body = {"code": self.sources[name], "timeout": timeout, "debug_mode": False,
                     "input_data": {"marker": self.marker, "agent_port": self.agent.port}}
+            if name in HOSTILE_SCENARIOS:
+                body["scenario"] = HOSTILE_SCENARIOS[name]
         else:
             name, body, check = _ordinary()
             body = dict(body, timeout=30, debug_mode=random.random() < 0.2)

@@ -94,6 +94,13 @@ def _agent_rss_flat(res, ctx):
     assert grown < 64 * 1024, f"agent RSS grew by {grown} KiB"
 
 
+def _agent_rss_within(limit_kb):
+    def check(res, ctx):
+        grown = proc_rss_kb(ctx["agent"].pid) - ctx["rss_before"]
+        assert grown < limit_kb, f"agent RSS grew by {grown} KiB (limit {limit_kb} KiB)"
+    return check
+
+
 def _crash_or_recursion_error(res, ctx):
     # The C stack (SIGSEGV) or the memory limit (CPython reports a failed frame allocation as
     # MemoryError or SystemError) runs out first, depending on the layout; either way the error
@@ -104,8 +111,15 @@ def _crash_or_recursion_error(res, ctx):
             or res["exit_reason"] == "oom"), res
 
 
+def _nothing_unexpected(res, ctx):
+    assert "UNEXPECTED" not in res["stdout"], res["stdout"]
+
+
+RESTRICTED = {"policy": "restricted"}
+
 # name -> expectation. Keys: status (str or tuple), exit_reason, exit_code, signal, stdout
-# (substrings required), timeout, check (extra callable(res, ctx)).
+# (substrings required), timeout, check (extra callable(res, ctx)), fields (extra request
+# fields, e.g. the restricted policy).
 EXPECT = {
     "01_fork_bomb": dict(status="timeout", exit_reason="timeout", timeout=T_HANG),
     "02_shell_fork_bomb": dict(status="timeout", exit_reason="timeout", stdout=["starting"],
@@ -207,6 +221,41 @@ EXPECT = {
                                       "done"], check=_sandbox_uid("uid ")),
     "73_disk_sum": dict(status="completed", stdout=["TOTAL_MIB="], check=_disk_sum),
     "74_rng_state": dict(status="completed", stdout=["RNG {"]),
+    # issue 17 item 1: the restricted policy's escapes; `fields` are added to the request
+    "61_policy_code_loader": dict(status="completed", fields=RESTRICTED, stdout=[
+        "CONTAINED: numpy.compat.py3k.npy_load_module", "CONTAINED: getattr(numpy, 'compat')",
+        "done"], check=_nothing_unexpected),
+    "62_policy_program_path": dict(status="completed", fields=RESTRICTED, stdout=[
+        "CONTAINED: rcParams[ffmpeg_path]", "CONTAINED: rcParams.update",
+        "CONTAINED: rc(ffmpeg_args)", "CONTAINED: dict.__setitem__ then saving",
+        "CONTAINED: module:// backend", "CONTAINED: no shell ran"], check=_nothing_unexpected),
+    "63_policy_match_args": dict(status="completed", fields=RESTRICTED, stdout=[
+        "CONTAINED: make_dataclass namespace subclass",
+        "CONTAINED: positional pattern on a gi_frame field"], check=_nothing_unexpected),
+    "64_policy_variants": dict(status="completed", fields=RESTRICTED, stdout=[
+        "CONTAINED: getattr with a lying str", "CONTAINED: Enum from a lying str",
+        "CONTAINED: DataFrame.apply('eval')", "CONTAINED: pandas.read_pickle",
+        "CONTAINED: numpy.load(allow_pickle=True)", "CONTAINED: no pickle ran"],
+        check=_nothing_unexpected),
+    "85_result_memory_amplifier": dict(status="completed", exit_code=0,
+                                       stdout=["CONTAINED: writing"],
+                                       check=_agent_rss_flat),
+    "80_wildcard_internal": dict(status="completed", timeout=30,
+                                 fields={"scenario": {"allowHosts": ["*"]}},
+                                 stdout=["CONTAINED: 127.0.0.1:", "CONTAINED: 127.1:",
+                                         "CONTAINED: [::ffff:127.0.0.1]:", "CONTAINED: 10.0.0.1",
+                                         "CONTAINED: 100.64.0.1", "CONTAINED: [fd00::1]",
+                                         "CONTAINED: CONNECT", "done"]),
+    "81_agent_api_needs_token": dict(status="completed", timeout=30,
+                                     fields={"scenario": {"allowHosts": ["127.0.0.1"]}},
+                                     stdout=["CONTAINED: GET /executions (token None): 401",
+                                             "CONTAINED: POST /execute (token 'guess'): 401",
+                                             "health open, auth token", "done"]),
+    "82_proxy_tiny_segments": dict(status="completed", timeout=30, stdout=["done"],
+                                   fields={"scenario": {"allowHosts": ["127.0.0.1"],
+                                                        "networkLatencyMs": 60000,
+                                                        "toxicDirection": "upstream"}},
+                                   check=_agent_rss_within(5 * 4096)),
 }
 
 
@@ -283,6 +332,7 @@ def run_program(agent, host, name, marker=None, extra_input=None, **fields):
     exp = EXPECT[name]
     data = base_input(agent, host, marker)
     data.update(extra_input or {})
+    fields = {**exp.get("fields", {}), **fields}
     res = execute(agent, load_program(name), timeout=exp.get("timeout", T_RUN),
                   input_data=data, **fields)
     return res, marker

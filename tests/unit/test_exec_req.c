@@ -302,9 +302,60 @@ static void test_language_and_scenario(void **state)
     body = "{\"code\":\"x\",\"scenario\":{\"bandwidthKbps\":0}}";
     assert_int_equal(exec_req_parse(body, strlen(body), &lim, &r, &e), -ERR_INVALID);
     assert_string_equal(e.field, "scenario.bandwidthKbps");
+    /* Within the agent's limits, else 400 naming the key (limits of 0 bound nothing). */
+    {
+        struct exec_limits capped = lim;
+
+        capped.memory_mb = 256;
+        capped.max_timeout = 2;
+        capped.default_timeout = 1;
+        body = "{\"code\":\"x\",\"scenario\":{\"memoryLimitMb\":257}}";
+        assert_int_equal(exec_req_parse(body, strlen(body), &capped, &r, &e), -ERR_INVALID);
+        assert_string_equal(e.field, "scenario.memoryLimitMb");
+        assert_non_null(strstr(e.msg, "--memory-mb 256"));
+        body = "{\"code\":\"x\",\"scenario\":{\"artificialDelayMs\":1500}}";
+        assert_int_equal(exec_req_parse(body, strlen(body), &capped, &r, &e), -ERR_INVALID);
+        assert_string_equal(e.field, "scenario.artificialDelayMs");
+        body = "{\"code\":\"x\",\"timeout\":0.5,\"scenario\":{\"artificialDelayMs\":1500}}";
+        assert_int_equal(exec_req_parse(body, strlen(body), &capped, &r, &e), 0);
+        exec_req_done(&r);
+        /* The leak's default rate is the agent's: not refused for a small --memory-mb. */
+        capped.memory_mb = 64;
+        body = "{\"code\":\"x\",\"scenario\":{\"simulateMemoryLeak\":true}}";
+        assert_int_equal(exec_req_parse(body, strlen(body), &capped, &r, &e), 0);
+        exec_req_done(&r);
+    }
     body = "{\"code\":\"x\",\"scenario\":[1]}";
     assert_int_equal(exec_req_parse(body, strlen(body), &lim, &r, &e), -ERR_INVALID);
     assert_string_equal(e.field, "scenario");
+}
+
+/* After the run only processor_id, policy and the scenario stay, still valid; the rest of the
+ * body (the program, inputs, any other key) is gone. */
+static void test_shed(void **state)
+{
+    struct exec_req r;
+    struct err e = {0};
+    const char *body = "{\"code\":\"print(1)\",\"processor_id\":\"p9\",\"policy\":\"restricted\","
+                       "\"stdin\":\"in\",\"input_data\":[1],\"env\":{\"A\":\"b\"},\"junk\":\"x\","
+                       "\"scenario\":{\"upstream\":\"db:5432\",\"artificialDelayMs\":5}}";
+
+    (void)state;
+    assert_int_equal(parse(body, &r, &e), 0);
+    exec_req_shed(&r);
+    assert_null(r.code);
+    assert_null(r.stdin_data);
+    assert_null(r.input_data);
+    assert_null(r.env);
+    assert_string_equal(r.processor_id, "p9");
+    assert_string_equal(r.policy, "restricted");
+    assert_string_equal(r.scenario.upstream, "db:5432");
+    assert_true(r.scenario.delay_ms == 5);
+    assert_int_equal(json_object_size(r.root), 3);
+    assert_ptr_equal(json_object_get(r.root, "scenario"), r.scenario_json);
+    exec_req_shed(&r); /* twice is harmless */
+    assert_string_equal(r.processor_id, "p9");
+    exec_req_done(&r);
 }
 
 int main(void)
@@ -320,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_policy_override),
         cmocka_unit_test(test_spec),
         cmocka_unit_test(test_language_and_scenario),
+        cmocka_unit_test(test_shed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,6 +366,72 @@ static void test_exec_result_bytes_flagged(void **state)
     json_decref(o);
 }
 
+/* What the agent keeps (streams apart, the frame's parts detached as text) gives back the result
+ * built in one go: the encoder's text, member for member; the kept fields (the summary) are the
+ * same but for the big ones; debug_info comes back from the kept text. */
+static void check_kept(struct exec_result_in in, const char *name)
+{
+    static const char *const big[] = {"stdout", "stderr",      "output",
+                                      "result", "result_type", "debug_info"};
+    struct exec_result_outcome oc;
+    json_t *whole = exec_result_build(&in, &oc), *kept, *dbg, *enc;
+    char *extras = NULL;
+    size_t len = 0;
+    struct buf b;
+
+    in.streams_apart = true;
+    kept = exec_result_build(&in, &oc);
+    assert_non_null(whole);
+    assert_non_null(kept);
+    assert_null(json_object_get(kept, "stdout"));
+    assert_int_equal(exec_result_detach(kept, &extras, &len), 0);
+    assert_true(extras != NULL && len > 0); /* result and debug_info, null or not */
+    dbg = exec_result_debug_info(kept, extras, len);
+    buf_init(&b, 0);
+    assert_int_equal(exec_result_encode(kept, extras, len, &in.out, &in.err, &b), 0);
+    enc = json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL);
+    if (json_is_null(json_object_get(whole, "debug_info"))
+            ? dbg != NULL
+            : !json_equal(dbg, json_object_get(whole, "debug_info")))
+        fail_msg("%s: debug_info does not come back", name);
+    if (!json_equal(enc, whole))
+        fail_msg("%s: the encoded result differs from the one built whole: %.300s", name, b.data);
+    for (size_t k = 0; k < sizeof(big) / sizeof(big[0]); k++) {
+        assert_null(json_object_get(kept, big[k]));
+        json_object_del(whole, big[k]);
+    }
+    if (!json_equal(kept, whole))
+        fail_msg("%s: the kept fields differ from the result without its big ones", name);
+    buf_done(&b);
+    free(extras);
+    json_decref(whole);
+    json_decref(kept);
+    json_decref(dbg);
+    json_decref(enc);
+}
+
+static void test_exec_result_kept_views(void **state)
+{
+    static const char out[] = {'a', 0, 'b', (char)0xfe, '"', '\\', 1, '\n'};
+    static const char err[] = {'x', (char)0xe2, (char)0x82}; /* the first 2 bytes of a euro */
+    struct zyg_status st = {.wait_status = EXITED(0)};
+    struct exec_result_in in = row_in(&rows[0], &st);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct zyg_status rs = row_status(&rows[i]);
+
+        check_kept(row_in(&rows[i], &rs), rows[i].name);
+    }
+    /* NUL, invalid UTF-8, quotes, control bytes; a character the cap cut in two. */
+    in.out = (struct exec_result_text){out, sizeof(out), false};
+    in.err = (struct exec_result_text){err, sizeof(err), true};
+    check_kept(in, "bytes");
+    in.out = (struct exec_result_text){NULL, 0, true};
+    in.err = (struct exec_result_text){NULL, 0, false};
+    check_kept(in, "empty");
+}
+
 /* A frame that cannot be read (a second frame after a forged one, an integer past int64)
  * never hides the program's own error: stderr's last line gives it, and the loss is named. */
 static void test_exec_result_unreadable_frame(void **state)
@@ -452,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_exec_result_long_error_and_bad_utf8),
         cmocka_unit_test(test_exec_result_bytes_flagged),
         cmocka_unit_test(test_exec_result_unreadable_frame),
+        cmocka_unit_test(test_exec_result_kept_views),
         cmocka_unit_test(test_exec_result_pending),
     };
 

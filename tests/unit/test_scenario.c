@@ -181,6 +181,84 @@ static void test_scenario_many_hosts(void **state)
     json_decref(v);
 }
 
+/* Every numeric key of the table is bounded by one of the agent's limits, or is named here as
+ * one that only throttles (a new key must pick one: this test fails otherwise). */
+static const char *const uncapped[] = {"bandwidthKbps", "sliceBytes", "limitDataBytes", "cpuLimit"};
+
+static bool scn_uncapped(const char *name)
+{
+    for (size_t i = 0; i < sizeof(uncapped) / sizeof(uncapped[0]); i++)
+        if (!strcmp(uncapped[i], name))
+            return true;
+    return false;
+}
+
+/* Each capped key: at its cap accepted, just above refused naming the key and the option. */
+static void test_scenario_caps_table(void **state)
+{
+    const struct scenario_caps caps = {
+        .max_timeout_s = 2, .timeout_s = 0.5, .memory_mb = 256, .pids = 32, .disk_mb = 64};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(scenario_keys) / sizeof(scenario_keys[0]); i++) {
+        const struct scenario_key *k = &scenario_keys[i];
+        struct scenario s = {0};
+        const char *flag, *unit;
+        double cap = scenario_cap_of(k->cap, &caps, &flag, &unit);
+        double *f = (double *)((char *)&s + k->offset);
+        struct err e = {0};
+        char field[64];
+
+        if (k->type != SCENARIO_NUM && k->type != SCENARIO_POS) {
+            assert_int_equal(k->cap, SCENARIO_CAP_NONE);
+            continue;
+        }
+        if (k->cap == SCENARIO_CAP_NONE) {
+            if (!scn_uncapped(k->name))
+                fail_msg("scenario key %s has no agent limit and is not listed as uncapped",
+                         k->name);
+            *f = k->max;
+            assert_int_equal(scenario_check_caps(&s, &caps, &e), 0);
+            continue;
+        }
+        assert_false(scn_uncapped(k->name));
+        if (k->cap == SCENARIO_CAP_DELAY)
+            cap -= caps.timeout_s * 1000.0; /* the delay and the timeout share --max-timeout */
+        *f = cap;
+        if (scenario_check_caps(&s, &caps, &e) != 0)
+            fail_msg("%s at its cap %g refused: %s", k->name, cap, e.msg);
+        *f = cap + 1;
+        if (scenario_check_caps(&s, &caps, &e) != -ERR_INVALID)
+            fail_msg("%s at %g above its cap accepted", k->name, cap + 1);
+        snprintf(field, sizeof(field), "scenario.%s", k->name);
+        assert_string_equal(e.field, field);
+        if (!strstr(e.msg, flag) || !strstr(e.msg, k->name))
+            fail_msg("%s: message does not name the key and %s: %s", k->name, flag, e.msg);
+    }
+}
+
+/* The delay holds the slot on top of the timeout: both together within --max-timeout. */
+static void test_scenario_delay_counts_with_the_timeout(void **state)
+{
+    struct scenario_caps caps = {
+        .max_timeout_s = 300, .timeout_s = 30, .memory_mb = 1, .pids = 1, .disk_mb = 1};
+    struct scenario s = {.delay_ms = 3600000};
+    struct err e = {0};
+
+    (void)state;
+    assert_int_equal(scenario_check_caps(&s, &caps, &e), -ERR_INVALID);
+    assert_string_equal(e.field, "scenario.artificialDelayMs");
+    assert_non_null(strstr(e.msg, "--max-timeout 300 s"));
+    assert_non_null(strstr(e.msg, "270000 ms"));
+    s.delay_ms = 270000;
+    assert_int_equal(scenario_check_caps(&s, &caps, &e), 0);
+    caps.timeout_s = 300; /* no room left for any delay */
+    s.delay_ms = 1;
+    assert_int_equal(scenario_check_caps(&s, &caps, &e), -ERR_INVALID);
+    s.delay_ms = 0;
+    assert_int_equal(scenario_check_caps(&s, &caps, &e), 0);
+}
+
 struct job_case {
     const char *body;
     int rc;
@@ -256,8 +334,12 @@ static void test_job_req_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scenario_table),      cmocka_unit_test(test_scenario_values),
-        cmocka_unit_test(test_scenario_directions), cmocka_unit_test(test_scenario_many_hosts),
+        cmocka_unit_test(test_scenario_table),
+        cmocka_unit_test(test_scenario_values),
+        cmocka_unit_test(test_scenario_directions),
+        cmocka_unit_test(test_scenario_many_hosts),
+        cmocka_unit_test(test_scenario_caps_table),
+        cmocka_unit_test(test_scenario_delay_counts_with_the_timeout),
         cmocka_unit_test(test_job_req_table),
     };
 

@@ -166,6 +166,62 @@ static void test_store_page_limit_offset_filter(void **state)
     free(s);
 }
 
+/* A byte budget: each item weighs its index + 1; the newest is always kept. */
+struct weigh {
+    size_t bytes, cap;
+    const struct item *keep; /* never evicted */
+    int offered;             /* entries offered to the pick */
+};
+
+static enum store_pick weigh_pick(const struct store_node *n, void *arg)
+{
+    struct weigh *w = arg;
+    const struct item *it = STORE_ENTRY(n, struct item, node);
+    size_t cost = (size_t)atoi(it->id + 3) + 1;
+
+    w->offered++;
+    if (w->bytes <= w->cap)
+        return STORE_STOP;
+    if (it == w->keep)
+        return STORE_KEEP;
+    w->bytes -= cost;
+    return STORE_EVICT;
+}
+
+static void test_store_evict_if_by_weight(void **state)
+{
+    struct store *s = malloc(sizeof(*s));
+    struct item *it;
+    struct weigh w = {0};
+    char h[256];
+
+    (void)state;
+    store_init(s, &item_ops);
+    it = items_add(s, 5); /* weights 1..5, 15 in all */
+    it[1].finished = it[2].finished = it[3].finished = it[4].finished = true;
+    /* Down to 10: id-1 (2) and id-2 (3) go; the running id-0 is never offered. */
+    w = (struct weigh){15, 10, NULL, 0};
+    assert_int_equal(store_evict_if(s, weigh_pick, &w), 2);
+    assert_int_equal(w.bytes, 10);
+    w.cap = 6;
+    assert_int_equal(store_evict_if(s, weigh_pick, &w), 1);
+    history(s, h, sizeof(h));
+    assert_string_equal(h, "id-4,id-0");
+    assert_int_equal(w.bytes, 6);
+    /* The entry the owner keeps (the one just published) stays even when over the budget; the
+     * pick is offered every evictable one. */
+    w.cap = 0;
+    w.keep = &it[4];
+    w.offered = 0;
+    assert_int_equal(store_evict_if(s, weigh_pick, &w), 0);
+    assert_int_equal(w.offered, 1);
+    assert_int_equal(it[0].released, 0);
+    assert_int_equal(it[1].released + it[2].released + it[3].released, 3);
+    store_done(s);
+    free(it);
+    free(s);
+}
+
 static void test_store_evict_skips_unfinished(void **state)
 {
     struct store *s = malloc(sizeof(*s));
@@ -251,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_store_history_is_newest_first),
         cmocka_unit_test(test_store_page_limit_offset_filter),
         cmocka_unit_test(test_store_evict_skips_unfinished),
+        cmocka_unit_test(test_store_evict_if_by_weight),
         cmocka_unit_test(test_store_many_ids),
     };
 

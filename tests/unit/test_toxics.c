@@ -16,6 +16,7 @@
 #include "../../netshape/proxy_http.c"
 #include "../../netshape/proxy_relay.c"
 #include "../../netshape/proxy.c"
+#include "../../netshape/proxy_guard.c"
 
 #include <dirent.h>
 #include <sys/time.h>
@@ -460,15 +461,63 @@ static void test_addr_internal(void **state)
         {"224.0.0.1", true},
         {"255.255.255.255", true},
         {"8.8.8.8", false},
-        {"10.1.2.3", false},
-        {"192.168.1.1", false},
+        {"1.1.1.1", false},
+        {"9.255.255.255", false},
+        {"10.0.0.0", true},
+        {"10.1.2.3", true},
+        {"10.255.255.255", true},
+        {"11.0.0.0", false},
+        {"100.63.255.255", false},
+        {"100.64.0.1", true},
+        {"100.127.255.255", true},
+        {"100.128.0.0", false},
+        {"172.15.255.255", false},
+        {"172.16.0.1", true},
+        {"172.31.255.255", true},
+        {"172.32.0.0", false},
+        {"192.0.0.8", true},
+        {"192.0.2.1", true},
+        {"192.88.99.1", true},
+        {"192.167.255.255", false},
+        {"192.168.1.1", true},
+        {"192.169.0.0", false},
+        {"198.17.255.255", false},
+        {"198.18.0.1", true},
+        {"198.19.255.255", true},
+        {"198.20.0.0", false},
+        {"198.51.100.7", true},
+        {"203.0.113.9", true},
+        {"239.255.255.250", true},
+        {"240.0.0.1", true},
+        {"223.255.255.255", false},
         {"::1", true},
         {"::", true},
+        {"::0.0.0.2", true},
+        {"100::1", true},
         {"fe80::1", true},
+        {"febf::1", true},
+        {"fec0::1", true},
+        {"fc00::1", true},
+        {"fd12:3456::1", true},
+        {"fe00::1", false},
         {"ff02::1", true},
+        {"2001:db8::1", true},
+        {"2001::1", true},
+        {"2001:1ff::1", true},
+        {"2001:200::1", false},
+        {"3fff::1", true},
         {"::ffff:127.0.0.1", true},
+        {"::ffff:10.0.0.1", true},
+        {"::ffff:100.64.0.1", true},
+        {"::ffff:0.0.0.0", true},
         {"::ffff:8.8.8.8", false},
+        {"64:ff9b::a00:1", true},
+        {"64:ff9b::808:808", false},
+        {"64:ff9b:1::1", true},
+        {"2002:c0a8:101::1", true},
+        {"2002:808:808::1", false},
         {"2001:4860::8888", false},
+        {"2606:4700::1111", false},
     };
 
     (void)state;
@@ -487,6 +536,70 @@ static void test_addr_internal(void **state)
         if (toxics_addr_is_internal((struct sockaddr *)&ss) != cases[i].internal)
             fail_msg("%s: want internal=%d", cases[i].addr, cases[i].internal);
     }
+}
+
+static void test_guard(void **state)
+{
+    struct proxy_guard g = {0};
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    struct err e = {0};
+
+    (void)state;
+    assert_int_equal(proxy_guard_add(&g, "8.8.8.8:53,Orch.Example:6000,,[2606:4700::1]", "x", &e),
+                     0);
+    assert_int_equal(g.n_names, 3);
+    assert_true(proxy_guard_name(&g, "orch.example", 6000));
+    assert_true(proxy_guard_name(&g, "ORCH.example.", 6000));
+    assert_false(proxy_guard_name(&g, "orch.example", 6001));
+    assert_true(proxy_guard_name(&g, "2606:4700::1", 443));
+    inet_pton(AF_INET, "8.8.8.8", &a.sin_addr);
+    a.sin_port = htons(53);
+    assert_non_null(proxy_guard_addr_why(&g, (struct sockaddr *)&a));
+    a.sin_port = htons(80);
+    assert_null(proxy_guard_addr_why(&g, (struct sockaddr *)&a)); /* not ours, not local */
+    inet_pton(AF_INET, "10.0.0.1", &a.sin_addr);
+    assert_string_equal(proxy_guard_addr_why(&g, (struct sockaddr *)&a), "private (10/8)");
+    assert_int_equal(proxy_guard_add(&g, "bad host", "protect", &e), -EINVAL);
+    assert_string_equal(e.field, "protect");
+}
+
+/* Queued bytes are charged by what they cost, small segments share chunks, and the flow and
+ * session caps stop reading instead of growing. */
+static void test_relay_cost(void **state)
+{
+    struct proxy_session s = {0};
+    struct proxy_flow f = {0}, g = {0};
+    size_t one = proxy_chunk_cost(PROXY_CHUNK_MIN), n = 0;
+
+    (void)state;
+    /* Unshaped: everything is due now, so 1-byte pushes fill 512-byte chunks. */
+    proxy_relay_flow_init(&s, &f, false, 0);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(proxy_relay_push(&f, "x", 1, true, i * 1000), 0);
+    assert_int_equal(f.queued, 1000);
+    assert_int_equal(f.cost, 2 * one);
+    assert_int_equal(s.queue_cost, 2 * one);
+    proxy_relay_flow_clear(&f);
+    assert_int_equal(s.queue_cost, 0);
+    /* An hour of latency, 1-byte segments 2 ms apart: each is its own chunk and costs it. */
+    s.conf.latency_ms = 3600000;
+    proxy_relay_flow_init(&s, &f, false, 0);
+    assert_true(f.shaped);
+    while (proxy_relay_room(&f) > 0 && n < 100000)
+        assert_int_equal(proxy_relay_push(&f, "x", 1, true, (int64_t)(n++) * 2000000), 0);
+    assert_int_equal(f.queued, n);
+    assert_true(n < PROXY_QUEUE_MAX / one + 2);
+    assert_true(f.cost >= PROXY_QUEUE_MAX && f.cost < PROXY_QUEUE_MAX + one);
+    assert_false(f.starved);
+    /* The session cap: other flows fill the rest, then every one of them is starved. */
+    proxy_relay_flow_init(&s, &g, false, 0);
+    s.queue_cost = PROXY_SESSION_MAX;
+    assert_int_equal(proxy_relay_room(&g), 0);
+    assert_true(g.starved && s.starved);
+    s.queue_cost = f.cost;
+    proxy_relay_flow_clear(&f);
+    proxy_relay_flow_clear(&g);
+    assert_int_equal(s.queue_cost, 0);
 }
 
 static void test_hostport_parse(void **state)
@@ -578,7 +691,7 @@ static void test_proxy_channel_forward(void **state)
     char buf[16];
 
     (void)state;
-    p = proxy_new(NULL, &e);
+    p = proxy_new(NULL, NULL, &e);
     assert_non_null(p);
     snprintf(conf.upstream_host, sizeof(conf.upstream_host), "127.0.0.1");
     conf.upstream_port = up_port;
@@ -654,9 +767,9 @@ static void test_proxy_api_rejects(void **state)
     int child = -1, sv[2], port;
 
     (void)state;
-    assert_null(proxy_new("no-port", &e));
+    assert_null(proxy_new("no-port", NULL, &e));
     assert_int_equal(e.code, ERR_INVALID);
-    p = proxy_new("", &e);
+    p = proxy_new("", NULL, &e);
     assert_non_null(p);
     conf.latency_ms = -1;
     assert_int_equal(proxy_session_open(p, &conf, &sid, &child), -EINVAL);
@@ -699,6 +812,8 @@ int main(void)
         cmocka_unit_test(test_allow_match_table),
         cmocka_unit_test(test_allow_valid),
         cmocka_unit_test(test_addr_internal),
+        cmocka_unit_test(test_guard),
+        cmocka_unit_test(test_relay_cost),
         cmocka_unit_test(test_hostport_parse),
         cmocka_unit_test(test_proxy_channel_forward),
         cmocka_unit_test(test_proxy_api_rejects),
