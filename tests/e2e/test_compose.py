@@ -985,3 +985,20 @@ def test_docker_compose_config_when_available():
     out = subprocess.run([docker, "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, f"docker compose config: {out.stderr.strip()}"
+
+
+def test_agents_have_disjoint_uid_ranges():
+    """Per-user kernel limits are host-wide and each container has its own /run, so the agents'
+    range locks cannot keep them apart: each agent service names its own --sandbox-uid-base,
+    and the 256 ranges of 8192 uids a base may take never overlap another agent's."""
+    span = 256 * 8192
+    bases = {}
+    for s in AGENTS:
+        pairs = parse_argv(s.args)
+        base = flag_value(pairs, "--sandbox-uid-base")
+        assert base is not None, f"{s.name}: no --sandbox-uid-base (agents would share uids)"
+        bases[s.name] = int(base)
+    ordered = sorted(bases.items(), key=lambda kv: kv[1])
+    for (a, x), (b, y) in zip(ordered, ordered[1:]):
+        assert y - x >= span, f"{a} ({x}) and {b} ({y}) overlap: bases must be {span} apart"
+    assert min(bases.values()) > 65535, bases
