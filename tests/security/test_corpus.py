@@ -444,32 +444,49 @@ CONCURRENT = ["01_fork_bomb", "04_memory_list", "11_stdout_flood", "16_infinite_
               "37_connect_agent_port", "48_forge_result_frame", "52_segfault"]
 
 
-def test_ten_hostile_programs_at_once(small_agent, host, zygote_baseline):
-    assert len(CONCURRENT) == 10
-    barrier = threading.Barrier(len(CONCURRENT))
+def _run_at_once(agent, host, baseline, names):
+    """names start together (a barrier); every outcome and the four post-conditions judged.
+    The wall time is printed, not bounded: on a loaded 2-core machine it says nothing."""
+    barrier = threading.Barrier(len(names))
 
     def one(name):
         barrier.wait()
-        res, marker = run_program(small_agent, host, name)
+        res, marker = run_program(agent, host, name)
         return name, res, marker
 
     t0 = time.monotonic()
-    with ThreadPoolExecutor(len(CONCURRENT)) as pool:
-        results = list(pool.map(one, CONCURRENT))
-    elapsed = time.monotonic() - t0
+    with ThreadPoolExecutor(len(names)) as pool:
+        results = list(pool.map(one, names))
+    print(f"{len(names)} hostile programs at once: {time.monotonic() - t0:.1f} s")
     errors = []
     for name, res, _ in results:
         try:
-            check_outcome(name, res, Ctx(agent=small_agent, rss_before=0))
+            check_outcome(name, res, Ctx(agent=agent, rss_before=0))
         except AssertionError as e:
             brief = {k: res.get(k) for k in ("execution_id", "status", "exit_reason", "exit_code",
                                                "signal", "error", "execution_time")}
             errors.append(f"{name}: {e}\n    result: {brief}\n    stdout: {res['stdout'][:300]!r}"
                           f"\n    stderr: {res['stderr'][-300:]!r}")
     for _, _, marker in results:
-        check_after(small_agent, host, marker, *zygote_baseline)
+        check_after(agent, host, marker, *baseline)
     assert not errors, "\n".join(errors)
-    assert elapsed < 30, f"ten concurrent hostile runs took {elapsed:.1f}s"
+
+
+def test_ten_hostile_programs_at_once(small_agent, host, zygote_baseline):
+    assert len(CONCURRENT) == 10
+    _run_at_once(small_agent, host, zygote_baseline, CONCURRENT)
+
+
+# Issue 17 (containment II): what the outside red team got through, ten at once. Programs whose
+# check compares the agent's RSS to a baseline (82, 85) run alone, above.
+CONCURRENT_II = ["61_policy_code_loader", "62_policy_program_path", "63_policy_match_args",
+                 "64_policy_variants", "70_pty_sharing", "71_aio_exhaust", "72_per_uid_limits",
+                 "73_disk_sum", "80_wildcard_internal", "81_agent_api_needs_token"]
+
+
+def test_ten_containment_ii_programs_at_once(small_agent, host, zygote_baseline):
+    assert len(CONCURRENT_II) == 10 and set(CONCURRENT_II) <= set(EXPECT)
+    _run_at_once(small_agent, host, zygote_baseline, CONCURRENT_II)
 
 
 def test_cgroup_limits_are_the_agents_own(small_agent, make_sec_agent, host):
