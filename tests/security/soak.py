@@ -107,12 +107,28 @@ HOSTILE = [
     ("58_inherited_fds", 5, _hostile_ok(("completed",), stdout="CONTAINED")),
     ("80_wildcard_internal", 20, _hostile_ok(("completed",), stdout="done")),
     ("82_proxy_tiny_segments", 20, _hostile_ok(("completed",), stdout="done")),
+    # issue 17 (containment II)
+    ("61_policy_code_loader", 10, _hostile_ok(("completed",), stdout="done")),
+    ("62_policy_program_path", 10, _hostile_ok(("completed",), stdout="CONTAINED: no shell ran")),
+    ("63_policy_match_args", 10, _hostile_ok(("completed",), stdout="CONTAINED")),
+    ("64_policy_variants", 10, _hostile_ok(("completed",), stdout="CONTAINED: no pickle ran")),
+    ("70_pty_sharing", 10, _hostile_ok(("completed",), stdout="probe done")),
+    ("71_aio_exhaust", 10, _hostile_ok(("completed",), stdout="continued")),
+    ("72_per_uid_limits", 30, _hostile_ok(("completed",), stdout="done")),
+    ("73_disk_sum", 10, _hostile_ok(("completed",), stdout="TOTAL_MIB=")),
+    ("85_result_memory_amplifier", 10, _hostile_ok(("completed",), stdout="CONTAINED: writing")),
 ]
-# The scenario a hostile program runs with (the others run without one).
-HOSTILE_SCENARIOS = {
-    "80_wildcard_internal": {"allowHosts": ["*"]},
-    "82_proxy_tiny_segments": {"allowHosts": ["127.0.0.1"], "networkLatencyMs": 60000,
-                               "toxicDirection": "upstream"},
+# The request fields a hostile program runs with beyond its code (the others have none).
+RESTRICTED = {"policy": "restricted"}
+HOSTILE_FIELDS = {
+    "80_wildcard_internal": {"scenario": {"allowHosts": ["*"]}},
+    "82_proxy_tiny_segments": {"scenario": {"allowHosts": ["127.0.0.1"],
+                                            "networkLatencyMs": 60000,
+                                            "toxicDirection": "upstream"}},
+    "61_policy_code_loader": RESTRICTED,
+    "62_policy_program_path": RESTRICTED,
+    "63_policy_match_args": RESTRICTED,
+    "64_policy_variants": RESTRICTED,
 }
 
 
@@ -147,8 +163,7 @@ class Soak:
             name, timeout, check = random.choice(HOSTILE)
             body = {"code": self.sources[name], "timeout": timeout, "debug_mode": False,
                     "input_data": {"marker": self.marker, "agent_port": self.agent.port}}
-            if name in HOSTILE_SCENARIOS:
-                body["scenario"] = HOSTILE_SCENARIOS[name]
+            body.update(HOSTILE_FIELDS.get(name, {}))
         else:
             name, body, check = _ordinary()
             body = dict(body, timeout=30, debug_mode=random.random() < 0.2)
