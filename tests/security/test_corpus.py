@@ -28,6 +28,8 @@ from sec_helpers import (SECRET2_VALUE, SECRET_VALUE, SMALL_LIMITS, child_pids, 
 CUT = "<output cut>"
 T_HANG = 2.0   # timeout for programs expected to run into their deadline
 T_RUN = 10.0   # timeout for programs expected to finish by themselves
+T_SLOW = 30.0  # ... and for those whose many forks a loaded 2-core machine makes slow
+T_FLOOD = 5.0  # a flood must have started and filled both caps before its deadline
 
 
 def _memory_error(res, ctx):
@@ -50,6 +52,23 @@ def _flood(streams):
             # the cap counts bytes; the agent may re-encode invalid UTF-8, so allow slack
             assert len(text.encode()) <= 4 * cap + len(CUT) + 8, (s, len(text))
     return check
+
+
+def _huge_argv(res, ctx):
+    # execve refuses a 20 MB argv with E2BIG; under a memory cgroup the kernel may run out of
+    # memory copying the strings first and answer ENOMEM: refused either way, the program goes on.
+    assert ("CONTAINED: huge argv: E2BIG" in res["stdout"]
+            or "CONTAINED: huge argv: ENOMEM" in res["stdout"]), res["stdout"][-1000:]
+
+
+def _zombies(res, ctx):
+    # The point is what is left afterwards (the post-conditions: no zombie, no sleeper). 50
+    # forks of the preloaded interpreter can outlast the deadline on a loaded machine: the
+    # zygote's timeout then ends the namespace, which contains it the same way.
+    if res["status"] == "timeout":
+        assert res["exit_reason"] == "timeout", res
+    else:
+        assert "zombies and sleepers left behind" in res["stdout"], res["stdout"][-500:]
 
 
 def _disk_fill(res, ctx):
@@ -105,7 +124,7 @@ EXPECT = {
     "12_stderr_flood": dict(timeout=T_HANG, check=_flood(["stderr"])),
     "13_both_flood": dict(timeout=T_HANG, check=_flood(["stdout", "stderr"])),
     "14_flood_no_newline": dict(timeout=T_HANG, check=_flood(["stdout"])),
-    "15_binary_flood": dict(timeout=T_HANG, check=_flood(["stdout", "stderr"])),
+    "15_binary_flood": dict(timeout=T_FLOOD, check=_flood(["stdout", "stderr"])),
     "16_infinite_loop": dict(status="timeout", exit_reason="timeout", stdout=["looping"],
                              timeout=T_HANG),
     "17_c_infinite_loop": dict(status="timeout", exit_reason="timeout",
@@ -148,8 +167,7 @@ EXPECT = {
     "42_close_std_fds": dict(status="failed", exit_reason="exited", exit_code=5,
                              stdout=["before close"]),
     "43_dup_std_fds": dict(status="failed", exit_reason="exited", exit_code=4),
-    "44_huge_argv_env": dict(status="completed", stdout=["CONTAINED: huge argv: E2BIG",
-                                                         "continued"]),
+    "44_huge_argv_env": dict(status="completed", stdout=["continued"], check=_huge_argv),
     "45_setuid_binaries": dict(status="completed", stdout=["CONTAINED: /usr/bin/su",
                                                            "euid 65534"]),
     "46_ld_preload": dict(status="completed", stdout=["child: child ran"]),
@@ -161,7 +179,7 @@ EXPECT = {
     "51_sigstop_self": dict(status="timeout", exit_reason="timeout", stdout=["stopping"],
                             timeout=T_HANG),
     "52_segfault": dict(status="failed", exit_reason="signaled", signal=11),
-    "53_zombie_army": dict(status="completed", stdout=["zombies and sleepers left behind"]),
+    "53_zombie_army": dict(status=("completed", "timeout"), check=_zombies, timeout=T_SLOW),
     "54_cgroup_escape": dict(status="completed", stdout=["CONTAINED: write /sys/fs/cgroup/pids/"
                                                          "cgroup.procs", "done"]),
     "55_proc_sys_writes": dict(status="completed", stdout=["CONTAINED: /proc/sys/kernel/"
