@@ -28,20 +28,37 @@
 #define SELFTEST_ATTEMPTS   2
 #define SELFTEST_ID_FMT     "start-up-self-test-%d"
 
+/* The mount ids listed in text (field 1), and whether id is one of them. */
+static bool isolate_selftest_listed(const char *text, long id)
+{
+    for (const char *line = text; line && *line;) {
+        if (strtol(line, NULL, 10) == id)
+            return true;
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return false;
+}
+
 void isolate_selftest_mountinfo(const char *text, bool *found, bool *shared)
 {
+    bool orphan_shared = false;
+
     *found = *shared = false;
     for (const char *line = text; line && *line;) {
         const char *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
         char buf[1024], *save = NULL, *f;
         int field = 0;
+        long parent = -1;
         bool root = false, sh = false;
 
         snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) ? len : sizeof(buf) - 1), line);
         /* id parent maj:min root mount-point options [optional fields...] - fstype source opts */
         for (f = strtok_r(buf, " ", &save); f; f = strtok_r(NULL, " ", &save), field++) {
-            if (field == 4)
+            if (field == 1)
+                parent = strtol(f, NULL, 10);
+            else if (field == 4)
                 root = !strcmp(f, "/");
             else if (field >= 6 && !strcmp(f, "-"))
                 break;
@@ -52,9 +69,15 @@ void isolate_selftest_mountinfo(const char *text, bool *found, bool *shared)
         if (root) {
             *found = true;
             *shared = sh;
+        } else if (sh && !isolate_selftest_listed(text, parent)) {
+            /* A child of the mount holding a chroot (unlisted: it lies outside) that is shared:
+             * a mount made under a shared parent becomes shared, so that parent likely is. */
+            orphan_shared = true;
         }
         line = end ? end + 1 : NULL;
     }
+    if (!*found)
+        *shared = orphan_shared;
 }
 
 /* /proc/self/mountinfo as text (free()), or NULL without /proc. */
@@ -92,35 +115,36 @@ void isolate_selftest_root(struct isolate *iso)
 
     if (isolate_selftest_root_state(&found, &shared) < 0 || found || geteuid() != 0)
         return;
-    /* A chroot: "/" is a directory of some mount, so an execution cannot make its mounts
+    /* A chroot: "/" is a directory of some mount, so an execution can neither make its mounts
      * private nor remount "/" read-only. A bind of / onto itself, in a mount namespace of the
      * zygote's own, is a mount at "/"; "/.." steps onto it (the walk follows mounts there). */
+    /* Nothing may be mounted under a parent shared with the host's namespace: the mount would
+     * appear there too, and unmounting it would propagate to every peer (the chroot's own
+     * mounts among them). Shared children of that parent say it is shared itself. */
+    if (shared) {
+        snprintf(note, ISOLATE_REASON_MAX,
+                 "/ is not a mount point (a chroot?) and the mount holding it looks shared with "
+                 "the host: make it one before entering (mount --bind R R; mount --make-rprivate "
+                 "R) or start the agent under unshare -m");
+        log_warn("%s", note);
+        return;
+    }
     if (!getcwd(cwd, sizeof(cwd)))
         snprintf(cwd, sizeof(cwd), "/");
-    if (unshare(CLONE_NEWNS) < 0 || mount("/", "/", NULL, MS_BIND | MS_REC, NULL) < 0) {
-        snprintf(note, ISOLATE_REASON_MAX, "/ is not a mount point (a chroot?) and binding it onto "
-                 "itself failed: %s", strerror(errno));
-        goto out;
+    if (unshare(CLONE_NEWNS) < 0 || mount("/", "/", NULL, MS_BIND | MS_REC, NULL) < 0 ||
+        chdir("/..") < 0 || chroot(".") < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        snprintf(note, ISOLATE_REASON_MAX,
+                 "/ is not a mount point (a chroot?) and a bind of it onto itself failed: %s",
+                 strerror(errno));
+        log_warn("%s", note);
+    } else {
+        snprintf(note, ISOLATE_REASON_MAX,
+                 "/ is not a mount point (a chroot?): executions start from a bind of / onto "
+                 "itself");
+        log_info("%s", note);
     }
-    if (isolate_selftest_root_state(&found, &shared) < 0 || !found || shared) {
-        /* Its parent mount is shared with the host's: every mount made here would appear there
-         * too. Undone at once (the unmount propagates as the mount did). */
-        (void)umount2("/..", MNT_DETACH);
-        snprintf(note, ISOLATE_REASON_MAX, "/ is not a mount point (a chroot?) and the mount "
-                 "holding it is shared with the host: make it one before entering (mount --bind "
-                 "R R; mount --make-rprivate R) or start the agent under unshare -m");
-        goto out;
-    }
-    if (chdir("/..") < 0 || chroot(".") < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-        snprintf(note, ISOLATE_REASON_MAX, "/ is not a mount point (a chroot?) and entering a bind "
-                 "of it failed: %s", strerror(errno));
-        goto out;
-    }
-    snprintf(note, ISOLATE_REASON_MAX, "/ is not a mount point (a chroot?): executions start "
-             "from a bind of / onto itself");
-out:
     (void)!chdir(cwd);
-    log_info("%s", note);
 }
 
 /* After EACCES entering path as the sandbox user: appends to why the first directory on the way
@@ -140,7 +164,8 @@ static void isolate_selftest_blocker(const char *path, char *why, size_t why_len
             continue;
         *p = '\0';
         if (access(prefix, X_OK) < 0 && errno == EACCES && stat(prefix, &sb) == 0) {
-            n = snprintf(why + len, why_len - len, " (uid %d cannot traverse %.64s: mode %04o, "
+            n = snprintf(why + len, why_len - len,
+                         " (uid %d cannot traverse %.64s: mode %04o, "
                          "owner uid %d; choose a --work-dir it can reach, e.g. under /tmp)",
                          (int)geteuid(), prefix, (unsigned)(sb.st_mode & 07777), (int)sb.st_uid);
             (void)n;
@@ -157,8 +182,8 @@ static __attribute__((noreturn)) void isolate_selftest_child(struct isolate *iso
                                                              int slot, int fd)
 {
     static const char spec[] = "{\"code\": \"x = 1 + 1\\nx\", \"base_env\": {}}";
-    struct child_ctx cc = {.cfg = iso->cfg, .rt = rt, .iso = iso, .slot = slot, .ctl = -1,
-                           .zygote_pid = getppid()};
+    struct child_ctx cc = {
+        .cfg = iso->cfg, .rt = rt, .iso = iso, .slot = slot, .ctl = -1, .zygote_pid = getppid()};
     char why[ISOLATE_REASON_MAX] = "", id[64], frame[160] = "";
     int res[2], code, st = 0;
     sigset_t none;
@@ -201,7 +226,9 @@ static __attribute__((noreturn)) void isolate_selftest_child(struct isolate *iso
         ;
     if (sh < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         snprintf(why, sizeof(why), "running /bin/sh -c 'exit 0': %s",
-                 sh < 0 ? strerror(errno) : WIFEXITED(st) ? "exit status not 0" : "killed");
+                 sh < 0          ? strerror(errno)
+                 : WIFEXITED(st) ? "exit status not 0"
+                                 : "killed");
         goto fail;
     }
     _exit(0);

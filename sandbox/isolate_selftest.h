@@ -29,7 +29,9 @@ void isolate_selftest_root(struct isolate *iso);
 void isolate_selftest_run(struct isolate *iso, struct pyrt *rt);
 
 /* Pure: in the text of /proc/self/mountinfo, is there a mount at "/" (*found) and is it shared
- * with another namespace (*shared, "shared:N" among its optional fields)? */
+ * with another namespace (*shared, "shared:N" among its optional fields)? Without one (a
+ * chroot), *shared tells whether a mount whose parent is not listed (the mount holding the
+ * chroot lies outside it) is shared: a new mount under a shared parent is made shared. */
 void isolate_selftest_mountinfo(const char *text, bool *found, bool *shared);
 
 #endif

@@ -82,6 +82,20 @@ static void test_a_chroot_has_no_root_mount(void **state)
     (void)state;
     isolate_selftest_mountinfo(text, &found, &shared);
     assert_false(found);
+    assert_true(shared); /* /dev, under the unseen parent 26, is shared: so is 26, likely */
+}
+
+static void test_a_chroot_on_a_private_mount(void **state)
+{
+    /* Children of the unseen parent are private or slaves; a shared grandchild says nothing. */
+    static const char text[] = "412 26 0:20 / /proc rw - proc proc rw\n"
+                               "413 26 0:21 / /sys rw master:7 - sysfs sysfs rw\n"
+                               "415 413 0:30 / /sys/fs/cgroup rw shared:9 - tmpfs tmpfs rw\n";
+    bool found, shared;
+
+    (void)state;
+    isolate_selftest_mountinfo(text, &found, &shared);
+    assert_false(found);
     assert_false(shared);
 }
 
@@ -107,6 +121,7 @@ int main(void)
         cmocka_unit_test(test_a_host_root_is_found),
         cmocka_unit_test(test_a_shared_root_is_shared),
         cmocka_unit_test(test_a_chroot_has_no_root_mount),
+        cmocka_unit_test(test_a_chroot_on_a_private_mount),
         cmocka_unit_test(test_the_top_of_stacked_roots_counts),
     };
 
