@@ -61,14 +61,18 @@ def _huge_argv(res, ctx):
             or "CONTAINED: huge argv: ENOMEM" in res["stdout"]), res["stdout"][-1000:]
 
 
-def _zombies(res, ctx):
-    # The point is what is left afterwards (the post-conditions: no zombie, no sleeper). 50
-    # forks of the preloaded interpreter can outlast the deadline on a loaded machine: the
-    # zygote's timeout then ends the namespace, which contains it the same way.
-    if res["status"] == "timeout":
-        assert res["exit_reason"] == "timeout", res
-    else:
-        assert "zombies and sleepers left behind" in res["stdout"], res["stdout"][-500:]
+def _or_deadline(text):
+    """The program prints text, or meets its deadline first. What such a program attacks is
+    judged by the post-conditions (nothing left behind, the agent unharmed); how fast it gets
+    through many forks is up to the machine's load (a loaded 2-core machine outlasts the
+    deadline), and the zygote's timeout ends the namespace, which contains it the same way. A
+    breach would print at once, not time out."""
+    def check(res, ctx):
+        if res["status"] == "timeout":
+            assert res["exit_reason"] == "timeout", res
+        else:
+            assert text in res["stdout"], (text, res["stdout"][-500:])
+    return check
 
 
 def _disk_fill(res, ctx):
@@ -116,7 +120,8 @@ EXPECT = {
     "05_memory_bytearray": dict(check=_memory_error),
     "06_memory_numpy": dict(check=_memory_error),
     "07_memory_mmap": dict(check=_memory_error, stdout=["CONTAINED: 1 TiB mmap refused"]),
-    "08_memory_fork_bomb": dict(status=("completed", "failed"), stdout=["CONTAINED"], timeout=20),
+    "08_memory_fork_bomb": dict(status=("completed", "failed", "timeout"),
+                                check=_or_deadline("CONTAINED"), timeout=T_SLOW),
     "09_disk_fill": dict(status="completed", stdout=["CONTAINED: ENOSPC"], check=_disk_fill),
     "10_shm_fill": dict(status="completed", stdout=["CONTAINED: /dev/shm filled",
                                                     "CONTAINED: /tmp filled"]),
@@ -179,7 +184,8 @@ EXPECT = {
     "51_sigstop_self": dict(status="timeout", exit_reason="timeout", stdout=["stopping"],
                             timeout=T_HANG),
     "52_segfault": dict(status="failed", exit_reason="signaled", signal=11),
-    "53_zombie_army": dict(status=("completed", "timeout"), check=_zombies, timeout=T_SLOW),
+    "53_zombie_army": dict(status=("completed", "timeout"),
+                           check=_or_deadline("zombies and sleepers left behind"), timeout=T_SLOW),
     "54_cgroup_escape": dict(status="completed", stdout=["CONTAINED: write /sys/fs/cgroup/pids/"
                                                          "cgroup.procs", "done"]),
     "55_proc_sys_writes": dict(status="completed", stdout=["CONTAINED: /proc/sys/kernel/"
