@@ -83,6 +83,9 @@ else
 fi
 chmod 0700 "$root/root"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# What the Debian installer writes and debootstrap does not: without it "localhost" goes to DNS.
+[ -e "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+  >"$root/etc/hosts"
 
 # /proc, /sys with the cgroup hierarchies under it, /dev with pts and shm, the package cache.
 mount -t proc proc "$root/proc"
