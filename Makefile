@@ -57,7 +57,7 @@ AGENT_INC := -Iagent -Isandbox -Inetshape
 
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run test test-unit fuzz bench soak format format-check clean
+.PHONY: all deps run test test-unit fuzz bench soak freshroot format format-check clean
 all: $(BINS)
 
 deps:
@@ -140,6 +140,11 @@ bench: deps
 soak: deps
 	@$(MAKE) --no-print-directory all
 	@/usr/bin/python3 tests/security/soak.py --count $${SOAK_COUNT:-10000} --concurrency 16
+
+# The README's two commands in a debootstrapped Debian 12 root entered with chroot, the checkout
+# in a 0700 /root (tests/freshroot/run.sh; root, about an hour; FRESHROOT_TESTS for a subset).
+freshroot:
+	@bash tests/freshroot/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.[ch]')

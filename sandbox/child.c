@@ -138,6 +138,44 @@ static int child_limits(const struct child_ctx *c)
     return 0;
 }
 
+int child_isolate(const struct child_ctx *c, char *why, size_t why_len)
+{
+    int r;
+
+    if ((r = isolate_enter(c->iso, c->slot, c->disk_mb, why, why_len)) < 0)
+        return r;
+    umask(022);
+    if ((r = child_limits(c)) < 0) {
+        snprintf(why, why_len, "setting limits: %s", strerror(-r));
+        return r;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || (r = isolate_seccomp(c->iso)) < 0) {
+        r = r < 0 ? r : -errno;
+        snprintf(why, why_len, "loading the seccomp filter: %s", strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+int child_enter_workdir(const struct agent_cfg *cfg, const char *exec_id, char *why, size_t why_len)
+{
+    char workdir[512];
+    int r;
+
+    /* Inside the private /tmp when mount namespaces work (the parent belongs to us); else the
+     * zygote created it on the host before handing the job over. */
+    if ((r = zyg_proto_workdir(cfg->work_dir, exec_id, workdir, sizeof(workdir))) < 0) {
+        snprintf(why, why_len, "naming the working directory: %s", strerror(-r));
+        return r;
+    }
+    if ((mkdir(workdir, 0700) < 0 && errno != EEXIST) || chdir(workdir) < 0) {
+        r = -errno;
+        snprintf(why, why_len, "entering the working directory: %s", strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
 /* Warm phase: everything that does not depend on the job. Exits 71 on failure. */
 static void child_prepare(const struct child_ctx *c)
 {
@@ -154,15 +192,11 @@ static void child_prepare(const struct child_ctx *c)
         _exit(71);
     (void)setpgid(0, 0);
     child_signals();
-    if (isolate_enter(c->iso, c->slot, c->disk_mb, why, sizeof(why)) < 0) {
+    if (child_isolate(c, why, sizeof(why)) < 0) {
         /* No user fd exists yet: the zygote's stderr is the agent log. */
         dprintf(2, "{\"level\":\"error\",\"comp\":\"child\",\"msg\":\"isolation: %s\"}\n", why);
         _exit(71);
     }
-    umask(022);
-    if (child_limits(c) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-        isolate_seccomp(c->iso) < 0)
-        _exit(71);
     /* From inside the work root, so the throwaway run's cwd on sys.path is ours. */
     if (chdir(c->cfg->work_dir) == 0)
         pyrt_prewarm(c->rt);
@@ -331,7 +365,7 @@ child_exec(const struct child_ctx *c, const struct zyg_job *job, const char *spe
 void child_run(const struct child_ctx *c)
 {
     int fds[CHILD_JOB_NFDS], r, code;
-    char *spec = NULL, workdir[512];
+    char *spec = NULL, why[256];
     size_t spec_len = 0;
     struct zyg_job job;
 
@@ -350,12 +384,10 @@ void child_run(const struct child_ctx *c)
         child_die(fds[ZYG_FD_STDERR], "reading the job spec", errno ? errno : EIO);
     if ((r = child_wire_fds(fds, 3)) < 0)
         child_die(fds[ZYG_FD_STDERR], "wiring stdio", -r);
-    /* Inside the private /tmp when mount namespaces work (the parent belongs to us); else the
-     * zygote created it on the host before handing the job over. */
-    if ((r = zyg_proto_workdir(c->cfg->work_dir, job.exec_id, workdir, sizeof(workdir))) < 0)
-        child_die(2, "naming the working directory", -r);
-    if ((mkdir(workdir, 0700) < 0 && errno != EEXIST) || chdir(workdir) < 0)
-        child_die(2, "entering the working directory", errno);
+    if (child_enter_workdir(c->cfg, job.exec_id, why, sizeof(why)) < 0) {
+        dprintf(2, "sandpit: execution set-up failed: %s\n", why);
+        _exit(71);
+    }
     if (job.delay_ms) {
         /* artificialDelayMs: the zygote's clock for the run starts after it. */
         struct timespec d = {job.delay_ms / 1000, (long)(job.delay_ms % 1000) * 1000000};

@@ -31,6 +31,15 @@ struct child_ctx {
     long disk_mb;                /* size of the private /tmp; 0 = the agent's --disk-mb */
 };
 
+/* The warm phase's isolation, as root, before any user code: isolate_enter (cgroup slot,
+ * namespaces, mounts, credentials), rlimits, no_new_privs, seccomp. 0, or -errno with why filled.
+ * Also run by the start-up self-test (isolate_selftest.c). */
+int child_isolate(const struct child_ctx *c, char *why, size_t why_len);
+/* Creates and enters the execution's working directory <work_dir>/<exec_id> (as the sandbox
+ * user once isolated). 0, or -errno with why filled. */
+int child_enter_workdir(const struct agent_cfg *cfg, const char *exec_id, char *why,
+                        size_t why_len);
+
 /* Isolates the process, waits for its job, runs it and _exits with the harness's code.
  * Set-up failures before the job exit with 71 (the zygote logs it); after, they are written to
  * the execution's stderr. */

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "isolate_selftest.h"
 #include "log.h"
 
 void isolate_probed(struct isolate *iso, enum isolate_layer l, const char *what, int err)
@@ -64,12 +65,13 @@ struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[
         return NULL;
     }
     snprintf(iso->inst, sizeof(iso->inst), "z%d", (int)getpid());
+    isolate_selftest_root(iso);
     isolate_mount_init(iso, hide, expose);
     isolate_ns_probe(iso);
     isolate_cgroup_probe(iso);
     isolate_cred_probe(iso);
     isolate_seccomp_probe(iso);
-    for (int l = 0; l < ISOLATE_NLAYERS; l++) {
+    for (int l = 0; l < ISOLATE_SELFTEST; l++) {
         if (!isolate_state_has(&iso->st, (enum isolate_layer)l))
             log_warn("isolation layer %s is OFF: %s", isolate_state_name((enum isolate_layer)l),
                      iso->st.reason[l]);
@@ -120,6 +122,11 @@ int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, 
 {
     int r;
 
+    /* The start-up self-test failed: every execution would fail somewhere, say where. */
+    if (iso->st.refuses & (1u << ISOLATE_SELFTEST)) {
+        snprintf(why, why_len, "start-up self-test: %s", iso->st.reason[ISOLATE_SELFTEST]);
+        return -EIO;
+    }
     if ((r = isolate_cgroup_join(iso, slot, why, why_len)) < 0)
         return r;
     if ((r = isolate_ns_unshare(iso, why, why_len)) < 0)

@@ -7,9 +7,9 @@
 #include <string.h>
 
 static const char *const isolate_state_names[ISOLATE_NLAYERS] = {
-    "mount_namespace",  "ipc_uts_namespaces", "network_namespace",
-    "network_loopback", "cgroup_memory",      "cgroup_pids",
-    "cgroup_cpu",       "uid_drop",           "seccomp"};
+    "mount_namespace", "ipc_uts_namespaces", "network_namespace", "network_loopback",
+    "cgroup_memory",   "cgroup_pids",        "cgroup_cpu",        "uid_drop",
+    "seccomp",         "start_up_self_test"};
 
 const char *isolate_state_name(enum isolate_layer l)
 {

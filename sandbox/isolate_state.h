@@ -24,6 +24,7 @@ enum isolate_layer {
     ISOLATE_CGROUP_CPU,    /* cgroup_cpu */
     ISOLATE_UID_DROP,      /* uid_drop */
     ISOLATE_SECCOMP,       /* seccomp */
+    ISOLATE_SELFTEST,      /* start_up_self_test: all of them together (isolate_selftest.h) */
     ISOLATE_NLAYERS
 };
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +36,8 @@ enum runtime_flag {
 /* One row per language, keyed by its canonical name in the language table (common/lang.c,
  * where its aliases are). Words of the commands are argv entries; the first word is a tool
  * found on the search path. In words: {src} the source file, {main} its stem (the class for
- * Java), {dir} the working directory, {tools} the project's tools directory. */
+ * Java), {dir} the working directory, {types} the type declarations' root of Node (@types,
+ * Debian's /usr/share/nodejs/@types first: runtime_types_dir). */
 struct runtime_def {
     const char *name; /* canonical (common/lang.c), which also holds its aliases */
     const char *file;
@@ -57,8 +59,8 @@ static const struct runtime_def runtime_table[] = {
     {.name = "typescript",
      .file = "main.ts",
      .compile = {"tsc", "--pretty", "false", "--noEmitOnError", "--target", "es2020", "--module",
-                 "commonjs", "--skipLibCheck", "--types", "node", "--typeRoots",
-                 "{tools}/../@types", "{src}"},
+                 "commonjs", "--skipLibCheck", "--types", "node", "--typeRoots", "{types}",
+                 "{src}"},
      .compile_s = 60,
      .run = {"node", "{main}.js"},
      .version = {"tsc", "--version"},
@@ -140,6 +142,7 @@ struct rt_entry {
 
 struct runtimes {
     char tools_dir[PATH_MAX];
+    char types_dir[PATH_MAX]; /* Node's @types for tsc, or "" */
     struct rt_entry e[RT_COUNT];
     size_t n;
     pthread_mutex_t lock;
@@ -148,8 +151,38 @@ struct runtimes {
     volatile int stop; /* read by the prober between commands */
 };
 
-/* Finds tool in the tools dir then the system path; "./x" names a program built in the
- * working directory and is kept as is. Returns 0 with out filled, or -ENOENT. */
+/* True when every directory on the way to path lets others through and path itself lets them
+ * do what (R_OK, X_OK): what the sandbox user may reach (it has no group of ours). Always true
+ * when the agent is not root (executions keep its uid). E.g. a checkout under /root (0700 on
+ * Debian) is not reachable. */
+static bool runtime_reachable(const char *path, int what)
+{
+    char p[PATH_MAX];
+    struct stat sb;
+
+    if (geteuid() != 0)
+        return true;
+    snprintf(p, sizeof(p), "%s", path);
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+
+        if (c != '/' && c != '\0')
+            continue;
+        *s = '\0';
+        if (stat(p, &sb) < 0)
+            return false;
+        if (c == '\0')
+            return (sb.st_mode & (what == R_OK ? S_IROTH : S_IXOTH)) != 0;
+        if (!(sb.st_mode & S_IXOTH))
+            return false;
+        *s = c;
+    }
+}
+
+/* Finds tool on the system path, then in the tools dir (Debian's packages first: a copy in the
+ * checkout may lie where the sandbox user cannot reach, and is skipped then, logged); "./x"
+ * names a program built in the working directory and is kept as is. Returns 0 with out
+ * filled, or -ENOENT. */
 static int runtime_which(const char *tools_dir, const char *tool, char *out, size_t size)
 {
     char path[sizeof(RT_SYSTEM_PATH) + PATH_MAX + 1];
@@ -159,13 +192,37 @@ static int runtime_which(const char *tools_dir, const char *tool, char *out, siz
         snprintf(out, size, "%s", tool);
         return 0;
     }
-    snprintf(path, sizeof(path), "%s%s" RT_SYSTEM_PATH, tools_dir, *tools_dir ? ":" : "");
+    snprintf(path, sizeof(path), RT_SYSTEM_PATH "%s%s", *tools_dir ? ":" : "", tools_dir);
     for (char *d = strtok_r(path, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        if ((size_t)snprintf(out, size, "%s/%s", d, tool) < size && access(out, X_OK) == 0)
+        if ((size_t)snprintf(out, size, "%s/%s", d, tool) >= size || access(out, X_OK) != 0)
+            continue;
+        if (runtime_reachable(out, X_OK))
             return 0;
+        log_warn("runtime tool %s: the sandbox user cannot reach it (a directory on the way "
+                 "is closed to others), skipped",
+                 out);
     }
     out[0] = '\0';
     return -ENOENT;
+}
+
+/* Node's type declarations for tsc (--types node): Debian's nodejs ships them in
+ * /usr/share/nodejs/@types; else the @types beside the tools dir (runtimes/node_modules), when
+ * the sandbox user can read them. "" when neither has node/index.d.ts. */
+static void runtime_types_dir(const char *tools_dir, char *out, size_t size)
+{
+    const char *base[2] = {"/usr/share/nodejs", *tools_dir ? tools_dir : NULL};
+    const char *rel[2] = {"/@types", "/../@types"};
+    char f[PATH_MAX];
+
+    for (int i = 0; i < 2 && base[i]; i++) {
+        if ((size_t)snprintf(f, sizeof(f), "%s%s/node/index.d.ts", base[i], rel[i]) >= sizeof(f) ||
+            access(f, R_OK) != 0 || !runtime_reachable(f, R_OK))
+            continue;
+        snprintf(out, size, "%s%s", base[i], rel[i]);
+        return;
+    }
+    out[0] = '\0';
 }
 
 /* True when the comma-separated list names the runtime d (by its canonical name or an alias). */
@@ -195,6 +252,16 @@ static const struct runtime_def *runtime_table_find(const char *name)
     return NULL;
 }
 
+/* True when a command of d names {types} (TypeScript's compiler). */
+static bool runtime_uses_types(const struct runtime_def *d)
+{
+    for (int i = 0; i < RT_MAX_ARGS && d->compile[i]; i++) {
+        if (strstr(d->compile[i], "{types}"))
+            return true;
+    }
+    return false;
+}
+
 struct runtimes *runtimes_new(const char *tools_dir, const char *only, struct err *e)
 {
     struct runtimes *rts;
@@ -218,6 +285,7 @@ struct runtimes *runtimes_new(const char *tools_dir, const char *only, struct er
         return NULL;
     }
     snprintf(rts->tools_dir, sizeof(rts->tools_dir), "%s", tools_dir ? tools_dir : "");
+    runtime_types_dir(rts->tools_dir, rts->types_dir, sizeof(rts->types_dir));
     pthread_mutex_init(&rts->lock, NULL);
     for (size_t i = 0; i < RT_COUNT; i++) {
         const struct runtime_def *d = &runtime_table[i];
@@ -238,6 +306,8 @@ struct runtimes *runtimes_new(const char *tools_dir, const char *only, struct er
             miss = d->compile[0];
         else if (runtime_which(rts->tools_dir, d->run[0], en->run_tool, sizeof(en->run_tool)) < 0)
             miss = d->run[0];
+        else if (runtime_uses_types(d) && !rts->types_dir[0])
+            miss = "@types/node";
         /* No version tool is no reason to drop a runtime: its path is reported instead. */
         if (d->version[0])
             (void)runtime_which(rts->tools_dir, d->version[0], en->version_tool,
@@ -401,9 +471,9 @@ static const struct rt_entry *runtimes_entry(const struct runtimes *rts,
     return NULL;
 }
 
-/* Expands {src} {main} {dir} {tools} in word; new string or NULL. */
+/* Expands {src} {main} {dir} {types} in word; new string or NULL. */
 static char *runtime_expand(const char *word, const char *src, const char *main_name,
-                            const char *dir, const char *tools)
+                            const char *dir, const char *types)
 {
     char out[PATH_MAX * 2];
     size_t n = 0;
@@ -418,8 +488,8 @@ static char *runtime_expand(const char *word, const char *src, const char *main_
             val = main_name, skip = 6;
         else if (!strncmp(p, "{dir}", 5))
             val = dir, skip = 5;
-        else if (!strncmp(p, "{tools}", 7))
-            val = tools, skip = 7;
+        else if (!strncmp(p, "{types}", 7))
+            val = types, skip = 7;
         if (val) {
             n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", val);
             if (n >= sizeof(out))
@@ -434,12 +504,12 @@ static char *runtime_expand(const char *word, const char *src, const char *main_
 }
 
 static json_t *runtime_argv(const char *const *tpl, const char *tool, const char *src,
-                            const char *main_name, const char *dir, const char *tools)
+                            const char *main_name, const char *dir, const char *types)
 {
     json_t *a = json_array();
 
     for (int i = 0; a && i < RT_MAX_ARGS && tpl[i]; i++) {
-        char *w = runtime_expand(i == 0 ? tool : tpl[i], src, main_name, dir, tools);
+        char *w = runtime_expand(i == 0 ? tool : tpl[i], src, main_name, dir, types);
 
         if (!w || json_array_append_new(a, json_string(w)) < 0) {
             free(w);
@@ -462,20 +532,20 @@ json_t *runtimes_spec(const struct runtimes *rts, const struct runtime_def *rd, 
         return NULL;
     if (strstr(rd->file, "{main}"))
         runtime_java_class(code, code_len, main_name, sizeof(main_name));
-    src = runtime_expand(rd->file, "", main_name, workdir, rts->tools_dir);
+    src = runtime_expand(rd->file, "", main_name, workdir, rts->types_dir);
     if (!src)
         return NULL;
     /* The run tool stays as typed when it is "./x" (relative to the working directory). */
     o = json_pack("{s:s, s:o, s:b}", "file", src, "run",
-                  runtime_argv(rd->run, en->run_tool, src, main_name, workdir, rts->tools_dir),
+                  runtime_argv(rd->run, en->run_tool, src, main_name, workdir, rts->types_dir),
                   "big_vm", (rd->flags & RT_BIG_VM) != 0);
     if (o && rd->compile[0])
         json_object_set_new(
             o, "compile",
-            runtime_argv(rd->compile, en->compile_tool, src, main_name, workdir, rts->tools_dir));
+            runtime_argv(rd->compile, en->compile_tool, src, main_name, workdir, rts->types_dir));
     env = o ? json_object() : NULL;
     for (int i = 0; env && i < 4 && rd->env[i]; i++) {
-        char *kv = runtime_expand(rd->env[i], src, main_name, workdir, rts->tools_dir);
+        char *kv = runtime_expand(rd->env[i], src, main_name, workdir, rts->types_dir);
         char *eq = kv ? strchr(kv, '=') : NULL;
 
         if (eq) {

@@ -37,6 +37,7 @@
 #include "fdio.h"
 #include "fdpass.h"
 #include "isolate.h"
+#include "isolate_selftest.h"
 #include "log.h"
 #include "pyrt.h"
 #include "zyg_proto.h"
@@ -746,6 +747,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         goto out;
     }
     preload = pyrt_preload(z.rt, cfg->preload);
+    isolate_selftest_run(z.iso, z.rt);
     z.thp_mib = zygote_collapse_thp();
     threads = zygote_count_threads();
     if (threads != 1) {

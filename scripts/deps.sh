@@ -11,7 +11,7 @@ pkgs=(
   # what the sandbox offers its users, and the test runner
   python3-pytest python3-numpy python3-pandas python3-matplotlib python3-scipy python3-plotly
   # the other runtimes the agent offers (issue 5); a missing one is a missing language
-  nodejs openjdk-17-jdk-headless golang-go rustc ruby php-cli perl lua5.4 sqlite3
+  nodejs node-typescript openjdk-17-jdk-headless golang-go rustc ruby php-cli perl lua5.4 sqlite3
   mono-mcs mono-runtime r-base-core
   # tools the tests use
   curl iproute2 procps python3-yaml libcap2-bin
@@ -24,8 +24,11 @@ for p in "${pkgs[@]}"; do
   fi
 done
 
-# npm ships with NodeSource's nodejs but is a package of its own in Debian's.
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+# TypeScript comes from Debian (node-typescript: /usr/bin/tsc; Debian's nodejs ships the
+# @types/node it needs in /usr/share/nodejs/@types), where the sandbox user reaches it wherever
+# the checkout lives. No npm: only a nodejs that is not Debian's (NodeSource's, which brings its
+# own npm) lacks those types, and gets them below.
+types_dir=/usr/share/nodejs/@types/node
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -38,10 +41,12 @@ else
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# TypeScript's compiler, into the project (runtimes/node_modules), pinned by package-lock.json.
+# NodeSource's nodejs: no @types/node from Debian, so the pinned npm copy in runtimes/ (the agent
+# uses it only when the sandbox user can reach it: not under a 0700 /root, say).
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ ! -x "$here/runtimes/node_modules/.bin/tsc" ]; then
-  echo "deps: installing the TypeScript compiler into runtimes/node_modules"
+if [ ! -e "$types_dir/index.d.ts" ] && [ ! -e "$here/runtimes/node_modules/@types/node/index.d.ts" ] &&
+  command -v npm >/dev/null 2>&1; then
+  echo "deps: nodejs is not Debian's: installing @types/node into runtimes/node_modules (npm)"
   (cd "$here/runtimes" && npm ci --no-audit --no-fund --loglevel=error) ||
     echo "deps: npm ci failed: the typescript runtime will be missing (the agent says so)"
 fi

