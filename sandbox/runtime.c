@@ -207,15 +207,19 @@ static int runtime_which(const char *tools_dir, const char *tool, char *out, siz
 }
 
 /* Node's type declarations for tsc (--types node): Debian's nodejs ships them in
- * /usr/share/nodejs/@types; else the @types beside the tools dir (runtimes/node_modules), when
- * the sandbox user can read them. "" when neither has node/index.d.ts. */
+ * /usr/share/nodejs/@types; for another nodejs scripts/deps.sh installs the pinned copy into
+ * RT_SYSTEM_NODE_MODULES (outside the checkout, so a 0700 home or mktemp dir above it does not
+ * matter); else the @types beside the tools dir (runtimes/node_modules), when the sandbox user
+ * can read them. "" when none has node/index.d.ts. */
+#define RT_SYSTEM_NODE_MODULES "/usr/local/lib/sandpit/runtimes/node_modules"
 static void runtime_types_dir(const char *tools_dir, char *out, size_t size)
 {
-    const char *base[2] = {"/usr/share/nodejs", *tools_dir ? tools_dir : NULL};
-    const char *rel[2] = {"/@types", "/../@types"};
+    const char *base[3] = {"/usr/share/nodejs", RT_SYSTEM_NODE_MODULES,
+                           *tools_dir ? tools_dir : NULL};
+    const char *rel[3] = {"/@types", "/@types", "/../@types"};
     char f[PATH_MAX];
 
-    for (int i = 0; i < 2 && base[i]; i++) {
+    for (int i = 0; i < 3 && base[i]; i++) {
         if ((size_t)snprintf(f, sizeof(f), "%s%s/node/index.d.ts", base[i], rel[i]) >= sizeof(f) ||
             access(f, R_OK) != 0 || !runtime_reachable(f, R_OK))
             continue;

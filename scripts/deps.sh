@@ -41,12 +41,16 @@ else
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# NodeSource's nodejs: no @types/node from Debian, so the pinned npm copy in runtimes/ (the agent
-# uses it only when the sandbox user can reach it: not under a 0700 /root, say).
+# NodeSource's nodejs: no @types/node from Debian, so the pinned npm copy (runtimes/package*.json)
+# goes into /usr/local/lib/sandpit/runtimes, outside the checkout: executions run as the sandbox
+# user, who cannot traverse a 0700 /root or mktemp directory holding a clone.
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ ! -e "$types_dir/index.d.ts" ] && [ ! -e "$here/runtimes/node_modules/@types/node/index.d.ts" ] &&
+sys_rt=/usr/local/lib/sandpit/runtimes
+if [ ! -e "$types_dir/index.d.ts" ] && [ ! -e "$sys_rt/node_modules/@types/node/index.d.ts" ] &&
   command -v npm >/dev/null 2>&1; then
-  echo "deps: nodejs is not Debian's: installing @types/node into runtimes/node_modules (npm)"
-  (cd "$here/runtimes" && npm ci --no-audit --no-fund --loglevel=error) ||
+  echo "deps: nodejs is not Debian's: installing @types/node into $sys_rt (npm)"
+  $SUDO mkdir -p "$sys_rt" && $SUDO chmod 0755 /usr/local/lib/sandpit "$sys_rt" &&
+    $SUDO cp "$here/runtimes/package.json" "$here/runtimes/package-lock.json" "$sys_rt/" &&
+    (cd "$sys_rt" && umask 022 && $SUDO npm ci --no-audit --no-fund --loglevel=error) ||
     echo "deps: npm ci failed: the typescript runtime will be missing (the agent says so)"
 fi

@@ -10,6 +10,7 @@ every execution fails.
   zygote binds / onto itself in a mount namespace of its own and executions run; when the
   mount holding the chroot is shared with the namespace outside (a mount there would appear
   there too), it does not, and says so."""
+import ast
 import json
 import os
 import shutil
@@ -168,7 +169,11 @@ def test_in_a_chroot_the_root_is_bound_onto_itself(tmp_path):
         # ... with its private view: / read-only, its own /tmp.
         res = _get(url, "/execute", {"code": "import os\nprint(os.listdir('/tmp'))\n"
                                              "open('/var/tmp/sandpit-probe', 'w')"})
-        assert res["stdout"] == "['work']\n", res
+        # Its own /tmp: the work root, and (when the checkout lives under /tmp, as a CI clone in
+        # a mktemp directory does) the empty cover hiding the checkout, nothing of the host's.
+        seen = set(ast.literal_eval(res["stdout"]))
+        cover = {ROOT.parts[2]} if ROOT.parts[:2] == ("/", "tmp") and len(ROOT.parts) > 2 else set()
+        assert "work" in seen and seen <= {"work"} | cover, res
         assert "Read-only file system" in (res["error"] or ""), res
     finally:
         _stop(proc)
