@@ -116,7 +116,8 @@ HOSTILE = [
     ("71_aio_exhaust", 10, _hostile_ok(("completed",), stdout="continued")),
     ("72_per_uid_limits", 30, _hostile_ok(("completed",), stdout="done")),
     ("73_disk_sum", 10, _hostile_ok(("completed",), stdout="TOTAL_MIB=")),
-    ("85_result_memory_amplifier", 10, _hostile_ok(("completed",), stdout="CONTAINED: writing")),
+    # Not 85 (result memory amplifier): each result legitimately keeps a 2 MiB frame, which the
+    # soak's RSS check cannot tell from a leak; corpus 85 and test_agent_memory.py judge it.
 ]
 # The request fields a hostile program runs with beyond its code (the others have none).
 RESTRICTED = {"policy": "restricted"}
