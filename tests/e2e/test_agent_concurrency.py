@@ -2,8 +2,13 @@
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from conftest import wait_until
+
+
+def _ts(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
 
 def test_20_concurrent_sleeps_run_in_parallel(agent):
@@ -35,7 +40,12 @@ def test_20_concurrent_sleeps_run_in_parallel(agent):
         assert body["status"] == "completed", body
         assert body["stdout"] == f"{i}\n", body
     assert len({b["execution_id"] for _, b, _ in results}) == n
-    assert total < 3.0, f"{n} concurrent 1 s sleeps took {total:.2f}s"
+    # Parallel, judged by the executions' own intervals rather than the wall time (a loaded
+    # 2-core machine stretches that): at some instant most of them were running at once. One
+    # at a time would give 1.
+    spans = [(_ts(b["start_time"]), _ts(b["end_time"])) for _, b, _ in results]
+    most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert most >= n // 2, f"at most {most} of {n} ran at once ({total:.2f} s in all)"
     assert max(health_times) < 1.0, health_times
 
 
