@@ -10,6 +10,11 @@ debug_info["timeout"] and exits at once: the frame is then the only one on the r
 A program stuck in C code never returns to the interpreter, so the handler never runs and the
 SIGKILL ends it on time; a user __repr__ that hangs is cut by a CallGuard well inside the grace.
 Outside the user code (set-up, the report) the signal is ignored: the report keeps the grace.
+
+In a session (session.py) the process must outlive the cell: arm(..., raising=CellTimeout) makes
+the handler record the location in execution.timeout, print the same stderr line and raise
+CellTimeout in the main thread instead, so the cell unwinds and its frame is written as usual.
+Code that catches it, or is stuck in C, is killed by the zygote after the grace.
 """
 
 import _signal as _c_signal  # signal.signal is a Python wrapper that needs the builtins
@@ -37,7 +42,8 @@ _SIG_IGN = _c_signal.SIG_IGN  # the C module takes its own int, not the enum
 
 _result_fd = 3
 _early = False  # the deadline came before the user code started
-_armed = None  # the _Execution whose user code is running, or None
+_armed = None  # (Execution, namespace, trace) while the user code runs, or None
+_raising = None  # a session's: the exception the handler raises instead of exiting
 
 
 def start(result_fd):
@@ -56,13 +62,15 @@ def _on_early(signum, frame):
     _early = True
 
 
-def arm(execution, namespace, trace):
+def arm(execution, namespace, trace, raising=None):
     """Report the location if the deadline comes while the user code runs. `execution` is the
-    runner's _Execution (its spec, _resources() and _flush() are used), `namespace` the user's
-    globals, `trace` its LineTracer or None."""
-    global _armed, _runner
+    runner's Execution (its spec, _resources() and _flush() are used), `namespace` the user's
+    globals, `trace` its LineTracer or None. With `raising` (an exception class) the handler
+    raises it instead of exiting, after setting execution.timeout (the location); a deadline
+    that already came raises it from here."""
+    global _armed, _runner, _raising
     from . import runner as _runner  # loaded by now: runner imports this module
-    _armed = (execution, namespace, trace)
+    _armed, _raising = (execution, namespace, trace), raising
     if _early:  # out of time already: the code must not start
         _on_deadline(REPORT_SIGNAL, None)
     try:
@@ -87,11 +95,26 @@ def _on_deadline(signum, frame):
         return
     _settrace(None)  # the handler's own lines are not the program's
     disarm()
+    if _raising is not None:
+        _record_and_raise(state[0], frame, _raising)
     try:
         _runner._BUILTINS.update(_runner._BUILTINS_SNAPSHOT)  # the code may have cleared them
         _report_and_exit(state, frame)
     finally:
         _os_exit(EXIT_CODE)
+
+
+def _record_and_raise(execution, frame, raising):
+    """A session's timeout: the location into execution.timeout, the stderr line, then raise."""
+    execution.timeout = {"lineno": None, "function": None, "line": None, "stack": []}
+    try:
+        _runner._BUILTINS.update(_runner._BUILTINS_SNAPSHOT)  # the code may have cleared them
+        execution.timeout = where = location(frame, execution.spec.repr_limit)
+        execution._flush()  # what the program printed so far comes first, whole
+        _runner._write_all(2, summary(where).encode("utf-8", "backslashreplace"))
+    except _CATCH_ALL:
+        pass  # the cell must end all the same
+    raise raising()
 
 
 def _report_and_exit(state, frame):
@@ -102,7 +125,7 @@ def _report_and_exit(state, frame):
     _runner._write_all(2, summary(where).encode("utf-8", "backslashreplace"))
     info = None
     if spec.debug_mode:
-        info = _debug_info(where, namespace, spec, execution._resources(), trace)
+        info = debug_info(where, namespace, spec, execution._resources(), trace)
     report = _runner._report(EXIT_CODE, debug_info=info)
     _runner._write_all(_result_fd, _runner._encode_fitted(report))
 
@@ -162,7 +185,8 @@ def summary(where):
     return "Timed out at line %d in %s: %s\n" % (where["lineno"], name, where["line"])
 
 
-def _debug_info(where, namespace, spec, resources, trace):
+def debug_info(where, namespace, spec, resources, trace):
+    """debug_info of a run that timed out at `where`, its reprs within REPR_BUDGET_S."""
     with describe.CallGuard(per_call=REPR_PER_CALL_S, budget=REPR_BUDGET_S) as guard:
         variables, truncated = debuginfo.variables_after(dict(namespace), set(),
                                                          spec.repr_limit, guard)

@@ -172,10 +172,16 @@ def run(spec, result_fd):
     the harness itself becomes an "InternalError: ..." result.
     """
     deadline.start(result_fd)
+    return run_execution(lambda: Execution(Spec.parse(spec)), result_fd)
+
+
+def run_execution(make, result_fd):
+    """run()'s body for an Execution made by make() (a session's cell is a subclass): run it,
+    write its frame to result_fd, return the exit code. Never raises."""
     execution = None
     try:
         try:
-            execution = _Execution(Spec.parse(spec))
+            execution = make()
             report = execution.run()
         except _CATCH_ALL as exc:
             _BUILTINS.update(_BUILTINS_SNAPSHOT)
@@ -317,12 +323,15 @@ def _open_stream(fd, mode, errors_mode):
                             line_buffering=True, write_through=True)
 
 
-def _install_streams():
+def _install_streams(retire=True):
     """Replace sys.std* with fresh streams on fds 0/1/2 (new objects rather
     than reconfigure(): nothing buffered in the zygote can leak in, and they
-    exist even when the zygote started without stdio). Returns (out, err)."""
-    _retired_streams.append((sys.stdin, sys.stdout, sys.stderr,
-                             sys.__stdin__, sys.__stdout__, sys.__stderr__))
+    exist even when the zygote started without stdio). Returns (out, err).
+    retire=False drops the old ones instead of keeping them: a session's
+    later cells, whose old streams are its own, flushed at the last cell's end."""
+    if retire:
+        _retired_streams.append((sys.stdin, sys.stdout, sys.stderr,
+                                 sys.__stdin__, sys.__stdout__, sys.__stderr__))
     sys.stdin = sys.__stdin__ = _open_stream(0, "r", "strict")
     sys.stdout = sys.__stdout__ = _open_stream(1, "w", "strict")
     sys.stderr = sys.__stderr__ = _open_stream(2, "w", "backslashreplace")
@@ -344,14 +353,17 @@ def _reset_environment(base_env, env):
 def _reseed_numpy():
     """numpy's global RandomState was seeded once in the zygote; without a
     reseed every execution would draw the same 'random' numbers. 128 bits
-    from urandom as a uint32 array: seed() with no argument costs ~10x more."""
+    from urandom as a uint32 array: seed() with no argument costs ~10x more.
+    True when it was re-seeded."""
     numpy = sys.modules.get("numpy")
     numpy_random = sys.modules.get("numpy.random")
     if numpy is not None and numpy_random is not None:
         try:
             numpy_random.seed(numpy.frombuffer(_urandom(16), dtype=numpy.uint32))
+            return True
         except Exception:
             pass
+    return False
 
 
 def _exit_status(exc):
@@ -465,8 +477,9 @@ class _Refused(Exception):
         self.violations = violations
 
 
-class _Execution:
-    """One run of one spec, from stream setup to the result dict."""
+class Execution:
+    """One run of one spec, from stream setup to the result dict. A session's cell
+    (session.Cell) is a subclass: the methods it overrides say what differs."""
 
     def __init__(self, spec):
         self.spec = spec
@@ -485,14 +498,21 @@ class _Execution:
     def salvage(self):
         """The report could not be built (memory exhausted): free the code's globals, then write
         its traceback if that did not happen yet and encode its own failure."""
-        if self.namespace is not None:
-            self.namespace.clear()
+        self._free_namespace()
         if self.exc is None or isinstance(self.exc, SystemExit):
             return
         if not self.traceback_written:
             self._write_stderr(_traceback_text(self.exc))
         if self.outcome is None:
-            self._remember_outcome(_exit_status(self.exc))
+            self._remember_outcome(self._status(self.exc))
+
+    def _free_namespace(self):
+        if self.namespace is not None:
+            self.namespace.clear()
+
+    def _status(self, exc):
+        """(exit_code, error, error_type, exit_reason) for how the code ended."""
+        return _exit_status(exc)
 
     def _remember_outcome(self, outcome):
         self.outcome = outcome
@@ -516,19 +536,17 @@ class _Execution:
         except _CATCH_ALL as exc:
             return self._compile_failure(exc)
         namespace = self._main_namespace()
-        if self.restriction is not None:
+        if self.restriction is not None and not self.restriction.installed:
             self.restriction.install()
         trace = tracer.LineTracer(self.spec.trace_limit) if self.spec.trace else None
         self.namespace = namespace
-        deadline.arm(self, namespace, trace)  # a timeout reports where it was
         self._run_user_code(prog, namespace, trace)
-        deadline.disarm()
         value, exc = self.value, self.exc
         _BUILTINS.update(_BUILTINS_SNAPSHOT)
         if exc is not None:
             _cut_deep_tracebacks(exc)
         self._finish_like_python(exc)
-        self._remember_outcome(_exit_status(exc))
+        self._remember_outcome(self._status(exc))
         resources = self._resources()
         self._restore_interpreter()
         return self._completed(prog, namespace, value, exc, resources, trace)
@@ -538,17 +556,27 @@ class _Execution:
     def _set_up(self):
         spec = self.spec
         _reset_environment(spec.base_env, spec.env)
-        self.stdout, self.stderr = _install_streams()
+        self._fresh_process()
         _gc_enable()  # the zygote disables gc before gc.freeze()
-        _reseed_numpy()
         sys.argv = [CODE_FILENAME]
         program.register_source(spec.code)
-        if spec.restricted:
-            self.restriction = policy.RestrictedPolicy(_getcwd(), spec.restricted_imports)
-        elif not sys.path or sys.path[0] != _getcwd():
+        self.restriction = self._restriction()
+        if self.restriction is None and (not sys.path or sys.path[0] != _getcwd()):
             sys.path.insert(0, _getcwd())  # as `python -c`: modules the code writes import
         self.cpu_start = self._cpu_time()
         self.wall_start = _perf_counter()
+
+    def _fresh_process(self):
+        """New streams on fds 0/1/2 and numpy's generator re-seeded: this process is a fresh
+        fork of the zygote."""
+        self.stdout, self.stderr = _install_streams()
+        _reseed_numpy()
+
+    def _restriction(self):
+        """The RestrictedPolicy under "restricted", else None."""
+        if not self.spec.restricted:
+            return None
+        return policy.RestrictedPolicy(_getcwd(), self.spec.restricted_imports)
 
     def _compile(self):
         tree = program.parse(self.spec.code)
@@ -560,9 +588,9 @@ class _Execution:
         return program.compile_tree(self.spec.code, tree)
 
     def _main_namespace(self):
-        """A fresh __main__ module (registered in sys.modules so pickle,
-        dataclasses and typing find the user's classes)."""
-        module = types.ModuleType("__main__")
+        """The __main__ module's dict, ready for the code; the module is registered in
+        sys.modules so pickle, dataclasses and typing find the user's classes."""
+        module = self._main_module()
         namespace = module.__dict__
         namespace["__builtins__"] = (self.restriction.builtins if self.restriction
                                      else _builtins_module)
@@ -572,23 +600,38 @@ class _Execution:
         sys.modules["__main__"] = module
         return namespace
 
+    @staticmethod
+    def _main_module():
+        return types.ModuleType("__main__")  # a fresh one: the execution's own
+
     # -- the user code
 
     def _run_user_code(self, prog, namespace, trace):
         """Sets self.value (the trailing expression's) and self.exc. Stores rather than
-        returns: a tuple may not be allocatable when the code exhausted memory."""
+        returns: a tuple may not be allocatable when the code exhausted memory. The deadline
+        is armed inside the try: in a session its signal (and SIGINT) raise, and what they
+        raise before the code ends is the code's."""
         try:
-            if trace is not None:
-                trace.install()
             try:
+                self._arm(namespace, trace)
+                if trace is not None:
+                    trace.install()
                 _exec(prog.body, namespace)
                 if prog.tail is not None:
                     self.value = _eval(prog.tail, namespace)
             finally:
+                self._disarm()
                 if trace is not None:
                     trace.remove()
         except _CATCH_ALL as exc:
             self.exc = exc
+        self._disarm()  # again: a second signal may have cut the first disarm short
+
+    def _arm(self, namespace, trace):
+        deadline.arm(self, namespace, trace)  # a timeout reports where it was
+
+    def _disarm(self):
+        deadline.disarm()
 
     def _finish_like_python(self, exc):
         """What the interpreter does after the main code: report an uncaught
@@ -596,6 +639,15 @@ class _Execution:
         the user code forked exits here, like a forked Python process would,
         without writing a result frame."""
         program.register_source(self.spec.code)  # in case the code cleared linecache
+        self._print_uncaught(exc)
+        if not self.spec.prewarm:  # a warm-up run leaves the interpreter as a real run needs it
+            self._at_exit()
+        _BUILTINS.update(_BUILTINS_SNAPSHOT)
+        if _os_getpid() != self.pid:
+            self._flush()
+            _os_exit(self._status(exc)[0])
+
+    def _print_uncaught(self, exc):
         if isinstance(exc, SystemExit):
             if exc.code is not None and not isinstance(exc.code, int):
                 self._write_stderr(errors.message(exc) + "\n")
@@ -604,18 +656,17 @@ class _Execution:
                 _locate_violation(exc)
             self._write_stderr(_traceback_text(exc))
             self.traceback_written = True
+
+    @staticmethod
+    def _at_exit():
+        """The interpreter's exit: join non-daemon threads, run atexit callbacks."""
         threading = sys.modules.get("threading")
         try:
-            if threading is not None and not self.spec.prewarm:
+            if threading is not None:
                 threading._shutdown()
-            if not self.spec.prewarm:
-                atexit._run_exitfuncs()
+            atexit._run_exitfuncs()
         except _CATCH_ALL:
             pass
-        _BUILTINS.update(_BUILTINS_SNAPSHOT)
-        if _os_getpid() != self.pid:
-            self._flush()
-            _os_exit(_exit_status(exc)[0])
 
     def _write_stderr(self, text):
         """Write at the fd level after flushing, so the text lands on the

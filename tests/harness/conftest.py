@@ -52,8 +52,9 @@ def _child(spec_bytes, stdin_r, stdout_w, stderr_w, result_w, cwd, closing):
         _exit(99)
 
 
-def _drain(fds, timeout):
-    """Read every fd to EOF concurrently; returns {fd: bytes}."""
+def _drain(fds, timeout, on_read=None):
+    """Read every fd to EOF concurrently; returns {fd: bytes}. on_read(fd, bytes so far) is
+    called after each read."""
     out = {fd: bytearray() for fd in fds}
     selector = selectors.DefaultSelector()
     for fd in fds:
@@ -67,6 +68,8 @@ def _drain(fds, timeout):
             chunk = os.read(key.fd, 65536)
             if chunk:
                 out[key.fd] += chunk
+                if on_read is not None:
+                    on_read(key.fd, out[key.fd])
             else:
                 selector.unregister(key.fd)
     selector.close()
