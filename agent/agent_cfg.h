@@ -33,6 +33,8 @@ struct agent_cfg {
     long sandbox_uid_base;          /* first uid of the per-slot range; 0 = sandbox_user for all */
     int seccomp;                    /* load the seccomp filter */
     long warm_pool;                 /* children forked and isolated ahead of need */
+    long max_sessions;              /* live sessions at once */
+    long session_idle_s;            /* default idle timeout of a session */
     const char *languages;          /* comma-separated runtimes to offer; "" = all installed */
     const char *tools_dir;          /* extra tool directory (TypeScript's tsc); "" = default */
     const char *egress_proxy;       /* host:port the proxy connects through; "" = direct */

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "api_route.h"
+#include "api_sessions.h"
+#include "sess_route.h"
 #include "buf.h"
 #include "clock.h"
 #include "exec_req.h"
@@ -33,6 +35,8 @@ struct api {
     struct runtimes *rts; /* borrowed */
     char available[512];  /* the runtimes' names, for error messages */
     struct http_srv *http;
+    struct exec_limits lim; /* how /execute and a session's cell read a request */
+    struct api_sess sess;   /* /sessions */
 };
 
 /* What a request that waits keeps (http_req_set_data). */
@@ -172,18 +176,6 @@ static const char *api_language(void *ctx, const char *name)
 
 static enum MHD_Result api_execute(struct api *a, struct http_req *r)
 {
-    struct exec_limits lim = {.default_timeout = a->cfg->default_timeout,
-                              .max_timeout = a->cfg->max_timeout,
-                              .max_output_bytes = a->cfg->max_output_bytes,
-                              .memory_mb = a->cfg->memory_mb,
-                              .pids = a->cfg->pids_limit,
-                              .disk_mb = a->cfg->disk_mb,
-                              .policy = a->cfg->policy,
-                              .allow_override = a->cfg->allow_override,
-                              .restricted_imports = a->cfg->restricted_imports,
-                              .language = api_language,
-                              .language_ctx = a->rts,
-                              .available = a->available};
     struct exec_req req;
     struct api_req *q;
     struct err e = {0};
@@ -193,7 +185,7 @@ static enum MHD_Result api_execute(struct api *a, struct http_req *r)
 
     if (!(body = http_req_body(r, &len)))
         return http_req_too_large(r);
-    if (exec_req_parse(body, len, &lim, &req, &e) < 0)
+    if (exec_req_parse(body, len, &a->lim, &req, &e) < 0)
         return http_req_err(r, &e);
     async = req.async;
     q = api_req_attach(a, r);
@@ -469,6 +461,7 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
         z = NULL;
         json_object_set_new(o, "executions", exec_mgr_health(a->mgr));
         json_object_set_new(o, "adjustments", outbox_health(a->ob));
+        json_object_set_new(o, "sessions", sess_mgr_health(a->sess.sm));
         json_object_set_new(
             o, "limits",
             json_pack("{s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:s}", "default_timeout_s",
@@ -529,6 +522,14 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
                         zyg_client_is_ready(a->zc));
     json_decref(ex);
     json_decref(z);
+    ex = sess_mgr_health(a->sess.sm);
+    json_object_foreach(ex, k, v)
+    {
+        if (rc == 0 && strcmp(k, "max") != 0)
+            rc = buf_printf(&b, "sandpit_sessions{kind=\"%s\"} %lld\n", k,
+                            (long long)json_integer_value(v));
+    }
+    json_decref(ex);
     data = buf_steal(&b, &len);
     if (rc < 0) {
         free(data);
@@ -542,7 +543,11 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
     struct api *a = app;
     const char *url = http_req_url(r);
     struct route_match m;
-    int rc = api_route_parse(http_req_method(r), url, strlen(url), &m);
+    int rc;
+
+    if (sess_route_is(url, strlen(url)))
+        return api_sess_route(&a->sess, r);
+    rc = api_route_parse(http_req_method(r), url, strlen(url), &m);
 
     /* A wrong method is a 405 before a bad id is a 404, as the agent always answered. */
     if (rc == -EINVAL && !m.method_ok)
@@ -580,8 +585,8 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
     return http_req_unrouted(r, -ENOENT, &m);
 }
 
-struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zyg_client *zc,
-                    struct outbox *ob, struct runtimes *rts, struct err *e)
+struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct sess_mgr *sm,
+                    struct zyg_client *zc, struct outbox *ob, struct runtimes *rts, struct err *e)
 {
     struct api *a = calloc(1, sizeof(*a));
     struct http_srv_opts o = {.host = cfg->host,
@@ -604,6 +609,19 @@ struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct zy
     a->ob = ob;
     a->rts = rts;
     runtimes_list(rts, a->available, sizeof(a->available));
+    a->lim = (struct exec_limits){.default_timeout = cfg->default_timeout,
+                                  .max_timeout = cfg->max_timeout,
+                                  .max_output_bytes = cfg->max_output_bytes,
+                                  .memory_mb = cfg->memory_mb,
+                                  .pids = cfg->pids_limit,
+                                  .disk_mb = cfg->disk_mb,
+                                  .policy = cfg->policy,
+                                  .allow_override = cfg->allow_override,
+                                  .restricted_imports = cfg->restricted_imports,
+                                  .language = api_language,
+                                  .language_ctx = rts,
+                                  .available = a->available};
+    a->sess = (struct api_sess){.cfg = cfg, .mgr = mgr, .sm = sm, .lim = &a->lim};
     a->http = http_srv_start(&o, e);
     if (!a->http) {
         free(a);

@@ -86,6 +86,8 @@ struct exec_mgr {
     size_t queued, running;
     uint64_t n_completed, n_failed, n_timeout, n_cancelled, n_rejected, n_lost;
     int64_t next_waiter_deadline_ns; /* earliest waiter deadline, 0 = none */
+    exec_cell_end_fn cell_end;       /* sessions: a cell has finished */
+    void *cell_end_arg;
 };
 
 const char *exec_id(const struct exec *ex)
@@ -263,6 +265,12 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     in.warnings = ex->warnings;
     in.network = ex->network;
     res = exec_result_build(&in, &oc);
+    if (res && ex->req.session_no) {
+        json_object_set_new(res, "session_id", json_string(ex->req.session_id));
+        json_object_set_new(res, "execution_count", json_integer(ex->req.execution_count));
+    }
+    if (ex->req.session_no && m->cell_end)
+        m->cell_end(m->cell_end_arg, ex->req.session_id);
     ex->lost_zygote = oc.lost_zygote;
     exec_keep(ex, res);
     pthread_mutex_lock(&m->lock);
@@ -326,7 +334,9 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
 
     for (int i = 0; i < ZYG_JOB_NFDS; i++)
         child[i] = -1;
-    (void)zyg_proto_workdir(m->cfg->work_dir, ex->id, workdir, sizeof(workdir));
+    (void)zyg_proto_workdir(m->cfg->work_dir, ex->req.session_no ? ex->req.session_id : ex->id,
+                            workdir, sizeof(workdir));
+    job.session_no = ex->req.session_no;
     rd = runtimes_find(m->rts, ex->req.language);
     if (rd && !runtime_is_embedded(rd)) {
         runtime = runtimes_spec(m->rts, rd, ex->req.code, ex->req.code_len, workdir);
@@ -438,7 +448,10 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
         exec_unref(ex);
         return err_set(e, ERR_UNAVAILABLE, "", "the agent is shutting down");
     }
-    if (m->running < (size_t)m->cfg->max_concurrent && !m->qhead) {
+    if (ex->req.session_no) {
+        run_now = true;
+        ex->state = EXEC_RUNNING;
+    } else if (m->running < (size_t)m->cfg->max_concurrent && !m->qhead) {
         run_now = true;
         ex->state = EXEC_RUNNING;
         ex->slot_held = true;
@@ -470,7 +483,8 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
         if (r < 0) {
             /* Not started: unlist it so a failed start leaves no phantom result behind. */
             pthread_mutex_lock(&m->lock);
-            m->running--;
+            if (ex->slot_held)
+                m->running--;
             ex->slot_held = false;
             m->n_rejected++;
             store_remove(&m->store, &ex->node);
@@ -486,6 +500,12 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     }
     *out = ex;
     return 0;
+}
+
+void exec_mgr_on_cell_end(struct exec_mgr *m, exec_cell_end_fn fn, void *arg)
+{
+    m->cell_end = fn;
+    m->cell_end_arg = arg;
 }
 
 bool exec_mgr_set_waiter(struct exec_mgr *m, struct exec *ex, exec_done_fn fn, void *arg,

@@ -28,8 +28,16 @@ void exec_mgr_stop(struct exec_mgr *m);
 /* Stops if needed and frees. No other thread may use m any more. */
 void exec_mgr_free(struct exec_mgr *m);
 
-/* Takes req (even on failure), starts or queues it. On success *out is a new reference
- * (exec_unref). Errors: -ERR_BUSY (queue full), -ERR_UNAVAILABLE (zygote down), -ENOMEM. */
+/* Called when a session's cell has finished, before any waiter hears of it (so the session is
+ * idle again when its client sees the result): session is req.session_id. */
+typedef void (*exec_cell_end_fn)(void *arg, const char *session);
+/* Sets the cell-end hook; call before any submission. */
+void exec_mgr_on_cell_end(struct exec_mgr *m, exec_cell_end_fn fn, void *arg);
+
+/* Takes req (even on failure), starts or queues it. A session's cell (req.session_no) starts at
+ * once and holds no execution slot: it runs in its session's process. On success *out is a new
+ * reference (exec_unref). Errors: -ERR_BUSY (queue full), -ERR_UNAVAILABLE (zygote down), -ENOMEM.
+ */
 int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out,
                          struct err *e);
 /* Adds a waiter: fn runs once, when ex finishes or (deadline_ns != 0) at that monotonic time,

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "scenario.h"
@@ -48,6 +49,10 @@ struct exec_req {
     json_t *scenario_json;          /* the request's scenario object, or NULL */
     struct scenario scenario;       /* validated; zero when absent */
     bool network;                   /* the scenario asks for network */
+    /* A session's cell (agent/sess_mgr.h), set by the caller after parsing; 0 = an execution. */
+    uint64_t session_no;
+    char session_id[32]; /* also the name of its workspace under --work-dir */
+    long execution_count;
 };
 
 /* Parses body (len bytes, not necessarily NUL-terminated) into out; the program, timeout and

@@ -27,6 +27,7 @@
 #include "runtime.h"
 #include "token.h"
 #include "api.h"
+#include "sess_mgr.h"
 #include "zyg_client.h"
 #include "zygote.h"
 
@@ -96,6 +97,11 @@ static const struct cfg_opt agent_opts[] = {
         "first uid executions run as when the agent runs as root: each slot has its own uid "
         "(base + agent range * 8192 + slot; no passwd entry needed), so per-user kernel limits "
         "are not shared; 0 = every execution runs as --sandbox-user"),
+    OPT("max-sessions", CFG_INT, 0, 1024, "16", max_sessions,
+        "live sessions at once (POST /sessions; 0 = sessions off)"),
+    OPT("session-idle-s", CFG_INT, 1, 86400, "600", session_idle_s,
+        "a session idle this long is ended (its default; a session may ask for less or more up "
+        "to a day)"),
     OPT("seccomp", CFG_BOOL, 0, 0, "1", seccomp, "load the seccomp filter in each execution"),
     OPT("warm-pool", CFG_INT, 0, 64, "4", warm_pool,
         "children forked and isolated ahead of need (0 = fork per request)"),
@@ -317,6 +323,7 @@ int main(int argc, char **argv)
     static struct agent_cfg cfg;
     char harness[PATH_MAX], init[PATH_MAX], desc[2048];
     struct zyg_client *zc = NULL;
+    struct sess_mgr *sm = NULL;
     struct exec_mgr *mgr = NULL;
     struct outbox *ob = NULL;
     struct runtimes *rts = NULL;
@@ -371,11 +378,16 @@ int main(int argc, char **argv)
         log_error("%s", e.msg);
         goto out;
     }
+    if (!(sm = sess_mgr_new(&cfg, zc))) {
+        log_error("out of memory (sessions)");
+        goto out;
+    }
+    exec_mgr_on_cell_end(mgr, sess_mgr_cell_end, sm);
     if (outbox_start(ob, &e) < 0) {
         log_error("outbox: %s", e.msg);
         goto out;
     }
-    api = api_new(&cfg, mgr, zc, ob, rts, &e);
+    api = api_new(&cfg, mgr, sm, zc, ob, rts, &e);
     if (!api) {
         log_error("%s", e.msg);
         goto out;
@@ -414,12 +426,14 @@ out:
     if (api)
         http_srv_quiesce(api_http(api));
     exec_mgr_stop(mgr);
+    sess_mgr_stop(sm);
     outbox_free(ob);
     if (api)
         http_srv_drain(api_http(api), 3000);
     api_free(api);
     exec_mgr_free(mgr);
     zyg_client_free(zc);
+    sess_mgr_free(sm);
     runtimes_free(rts);
     free(zargv);
     for (char **e2 = zenv; e2 && *e2; e2++)

@@ -100,6 +100,23 @@ enum MHD_Result http_req_bytes_take(struct http_req *r, unsigned status, char *d
     return http_req_queue(r, status, data, len, content_type, NULL);
 }
 
+enum MHD_Result http_req_fd_take(struct http_req *r, unsigned status, int fd, uint64_t size,
+                                 const char *content_type)
+{
+    struct MHD_Response *resp = MHD_create_response_from_fd((size_t)size, fd);
+    enum MHD_Result res;
+
+    if (!resp) {
+        close(fd);
+        return http_req_queue(r, status, NULL, 0, NULL, NULL); /* 503 */
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    res = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return res;
+}
+
 /* Serialises body (taken) and queues it, with an Allow header when allow is set. */
 static enum MHD_Result http_req_json_allow(struct http_req *r, unsigned status, json_t *body,
                                            const char *allow)

@@ -96,6 +96,9 @@ enum MHD_Result http_req_json_take(struct http_req *r, unsigned status, json_t *
 /* Queues data (taken, freed with free(); NULL = out of memory) with a content type. */
 enum MHD_Result http_req_bytes_take(struct http_req *r, unsigned status, char *data, size_t len,
                                     const char *content_type);
+/* Replies with size bytes read from fd (taken: closed when sent), e.g. a file download. */
+enum MHD_Result http_req_fd_take(struct http_req *r, unsigned status, int fd, uint64_t size,
+                                 const char *content_type);
 /* The error body for code (err.h) with this request's id and decorator, counted: new reference,
  * or NULL on OOM. The message may quote client text cut anywhere (kept as valid UTF-8). */
 json_t *http_req_error_body(struct http_req *r, int code, const char *field, const char *msg);

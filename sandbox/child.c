@@ -25,6 +25,7 @@
 #include "fdpass.h"
 #include "proxy.h"
 #include "runexec.h"
+#include "sess_child.h"
 
 #define CHILD_SPEC_MAX  (64u << 20)
 #define CHILD_RESULT_FD 3
@@ -176,8 +177,7 @@ int child_enter_workdir(const struct agent_cfg *cfg, const char *exec_id, char *
     return 0;
 }
 
-/* Warm phase: everything that does not depend on the job. Exits 71 on failure. */
-static void child_prepare(const struct child_ctx *c)
+void child_prepare(const struct child_ctx *c)
 {
     char why[200] = "";
 
@@ -227,6 +227,20 @@ static int child_job_limits(const struct child_ctx *c, const struct zyg_job *job
         return r;
 #endif
     return 0;
+}
+
+int child_session_limits(const struct child_ctx *c)
+{
+    long mb = c->memory_mb && c->memory_mb < c->cfg->memory_mb ? c->memory_mb : c->cfg->memory_mb;
+
+    if (isolate_has_memory_cgroup(c->iso))
+        return 0;
+#ifndef __SANITIZE_ADDRESS__
+    return child_rlimit(RLIMIT_AS, (rlim_t)mb << 20, (rlim_t)mb << 20);
+#else
+    (void)mb;
+    return 0;
+#endif
 }
 
 /* simulateMemoryLeak: a watcher whose child touches leak_mb_s MiB a second in ten steps until
@@ -369,6 +383,8 @@ void child_run(const struct child_ctx *c)
     size_t spec_len = 0;
     struct zyg_job job;
 
+    if (c->session)
+        sess_child_run(c);
     child_prepare(c);
     /* Tell the zygote this child is ready, so jobs go to ready children first. It may have
      * handed us a job and closed its end already (an empty pool): then the send fails and the

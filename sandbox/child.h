@@ -29,6 +29,8 @@ struct child_ctx {
     pid_t zygote_pid;            /* to detect a parent that died before PDEATHSIG was set */
     bool in_pidns;               /* true when pid 2 of its own PID namespace */
     long disk_mb;                /* size of the private /tmp; 0 = the agent's --disk-mb */
+    const char *session;         /* a session's workspace name (sess_child.c), NULL = a job */
+    long memory_mb;              /* a session's memory limit; 0 = the agent's --memory-mb */
 };
 
 /* The warm phase's isolation, as root, before any user code: isolate_enter (cgroup slot,
@@ -39,6 +41,13 @@ int child_isolate(const struct child_ctx *c, char *why, size_t why_len);
  * user once isolated). 0, or -errno with why filled. */
 int child_enter_workdir(const struct agent_cfg *cfg, const char *exec_id, char *why,
                         size_t why_len);
+
+/* The warm phase: PDEATHSIG, fds (the control socket on 3), signals, child_isolate, the
+ * pre-warm run. Exits 71 on failure. */
+void child_prepare(const struct child_ctx *c);
+/* A session's limits, set once: the address space where no memory cgroup bounds it (no CPU
+ * time limit: it would add up over cells; the zygote's deadlines bound each cell). 0 or -errno. */
+int child_session_limits(const struct child_ctx *c);
 
 /* Isolates the process, waits for its job, runs it and _exits with the harness's code.
  * Set-up failures before the job exit with 71 (the zygote logs it); after, they are written to

@@ -55,7 +55,9 @@ struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[
     iso->cfg = cfg;
     iso->uid_lock = -1;
     /* Warm children hold a slot while they wait. */
-    iso->n_slots = (int)(cfg->max_concurrent + cfg->warm_pool);
+    /* A session holds a slot, a checkpoint cell a second one for its copy, and a family its uid
+     * slot until its last fork is gone. */
+    iso->n_slots = (int)(cfg->max_concurrent + cfg->warm_pool + 3 * cfg->max_sessions);
     iso->slot_used = calloc((size_t)iso->n_slots, 1);
     iso->slot_lim = calloc((size_t)iso->n_slots, sizeof(*iso->slot_lim));
     if (!iso->slot_used || !iso->slot_lim) {

@@ -41,6 +41,14 @@ void isolate_slot_give(struct isolate *iso, int slot);
 int isolate_slot_limits(struct isolate *iso, int slot, long memory_mb, long pids, long cpu_millis);
 /* True when executions are bounded by a memory cgroup. */
 bool isolate_has_memory_cgroup(const struct isolate *iso);
+/* Moves process pid (and its threads) into slot's cgroups (a session's fork into its own
+ * slot). 0, or -errno when a controller refused (the others are still joined). */
+int isolate_slot_move(const struct isolate *iso, int slot, pid_t pid);
+/* Gives slot to the limits slot from has (a session's fork). */
+void isolate_slot_copy_limits(struct isolate *iso, int from, int to);
+/* Sends sig to every process in slot's cgroups but keep (a cell's leftovers at its end; a
+ * session when keep is 0). Returns how many were signalled, or -ENOTSUP without cgroups. */
+int isolate_slot_kill_others(const struct isolate *iso, int slot, pid_t keep, int sig);
 /* The memory cgroup's OOM-kill count for the slot (0 when unavailable). */
 uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot);
 

@@ -301,3 +301,77 @@ uint64_t isolate_slot_oom_kills(const struct isolate *iso, int slot)
     p = strstr(buf, "oom_kill ");
     return p ? strtoull(p + 9, NULL, 10) : 0;
 }
+
+int isolate_slot_move(const struct isolate *iso, int slot, pid_t pid)
+{
+    char path[256], val[32];
+    int r = 0;
+
+    snprintf(val, sizeof(val), "%d", (int)pid);
+    for (size_t i = 0; slot >= 0 && slot < iso->n_slots && i < ISOLATE_CGROUP_N; i++) {
+        if (!isolate_state_has(&iso->st, isolate_cgroup_ctrls[i].l))
+            continue;
+        isolate_cgroup_path(iso, path, sizeof(path), isolate_cgroup_ctrls[i].ctrl, slot,
+                            "cgroup.procs");
+        if (isolate_cgroup_write(path, val) < 0 && r == 0)
+            r = -errno;
+    }
+    return r;
+}
+
+/* The controller whose cgroup.procs lists the slot's processes, or NULL. */
+static const char *isolate_cgroup_any(const struct isolate *iso)
+{
+    for (size_t i = 0; i < ISOLATE_CGROUP_N; i++) {
+        if (isolate_state_has(&iso->st, isolate_cgroup_ctrls[i].l))
+            return isolate_cgroup_ctrls[i].ctrl;
+    }
+    return NULL;
+}
+
+int isolate_slot_kill_others(const struct isolate *iso, int slot, pid_t keep, int sig)
+{
+    const char *ctrl = isolate_cgroup_any(iso);
+    char path[256], buf[4096];
+    int killed = 0;
+
+    if (!ctrl || slot < 0 || slot >= iso->n_slots)
+        return -ENOTSUP;
+    isolate_cgroup_path(iso, path, sizeof(path), ctrl, slot, "cgroup.procs");
+    /* A few rounds: a process may fork between our read and its kill (pids.max bounds how
+     * many); SIGSTOP-free, so one that keeps forking is still caught within rounds. */
+    for (int round = 0; round < 8; round++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+        ssize_t n;
+        char *p, *end;
+
+        if (fd < 0)
+            return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            break;
+        buf[n] = '\0';
+        for (p = buf; *p; p = end) {
+            long pid = strtol(p, &end, 10);
+
+            if (end == p)
+                break;
+            if (pid > 0 && pid != keep) {
+                (void)kill((pid_t)pid, sig);
+                found++;
+            }
+        }
+        killed += found;
+        if (!found || sig != SIGKILL)
+            break;
+    }
+    return killed;
+}
+
+void isolate_slot_copy_limits(struct isolate *iso, int from, int to)
+{
+    if (from >= 0 && from < iso->n_slots)
+        (void)isolate_slot_limits(iso, to, iso->slot_lim[from][0], iso->slot_lim[from][1],
+                                  iso->slot_lim[from][2]);
+}

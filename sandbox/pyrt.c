@@ -4,6 +4,11 @@
 #include "pyrt.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +16,10 @@
 #include <unistd.h>
 
 struct pyrt {
-    PyObject *runner; /* harness.runner module, new reference */
-    PyObject *run_fn; /* harness.runner.run, new reference */
-    PyObject *gc;     /* gc module, new reference */
+    PyObject *runner;  /* harness.runner module, new reference */
+    PyObject *run_fn;  /* harness.runner.run, new reference */
+    PyObject *session; /* harness.session (imported here: executions cannot read harness/) */
+    PyObject *gc;      /* gc module, new reference */
 };
 
 /* Formats the pending Python exception into e and clears it. */
@@ -90,6 +96,11 @@ struct pyrt *pyrt_new(const char *harness_root, struct err *e)
         pyrt_err_from_python(e, "import harness.runner");
         goto fail;
     }
+    rt->session = PyImport_ImportModule("harness.session");
+    if (!rt->session) {
+        pyrt_err_from_python(e, "import harness.session");
+        goto fail;
+    }
     rt->run_fn = PyObject_GetAttrString(rt->runner, "run");
     rt->gc = PyImport_ImportModule("gc");
     if (!rt->run_fn || !rt->gc) {
@@ -154,7 +165,8 @@ out:
     return out;
 }
 
-int pyrt_fork(struct pyrt *rt)
+/* fork() or, with sibling, a clone whose parent is our parent (the zygote reaps it). */
+static int pyrt_fork_as(struct pyrt *rt, bool sibling)
 {
     PyObject *r;
     int pid, saved;
@@ -168,7 +180,7 @@ int pyrt_fork(struct pyrt *rt)
     PyErr_Clear();
     fflush(NULL);
     PyOS_BeforeFork();
-    pid = fork();
+    pid = sibling ? (int)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0) : fork();
     saved = errno;
     if (pid == 0)
         PyOS_AfterFork_Child();
@@ -176,6 +188,92 @@ int pyrt_fork(struct pyrt *rt)
         PyOS_AfterFork_Parent();
     errno = saved;
     return pid;
+}
+
+int pyrt_fork(struct pyrt *rt)
+{
+    return pyrt_fork_as(rt, false);
+}
+
+int pyrt_fork_sibling(struct pyrt *rt)
+{
+    return pyrt_fork_as(rt, true);
+}
+
+/* Calls harness.session.<fn>(*args) (format fmt); returns the result (new) or NULL with the
+ * Python error printed on our stderr. */
+static PyObject *pyrt_session_call(struct pyrt *rt, const char *fn, const char *fmt, ...)
+{
+    PyObject *f = PyObject_GetAttrString(rt->session, fn), *args = NULL, *r = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    args = f ? Py_VaBuildValue(fmt, ap) : NULL;
+    va_end(ap);
+    if (args && !PyTuple_Check(args)) {
+        PyObject *t = PyTuple_Pack(1, args);
+
+        Py_DECREF(args);
+        args = t;
+    }
+    if (args)
+        r = PyObject_CallObject(f, args);
+    if (!r && PyErr_Occurred())
+        PyErr_Print();
+    Py_XDECREF(args);
+    Py_XDECREF(f);
+    return r;
+}
+
+int pyrt_session_start(struct pyrt *rt)
+{
+    PyObject *r = PyObject_CallMethod(rt->gc, "enable", NULL);
+
+    Py_XDECREF(r);
+    r = pyrt_session_call(rt, "start", "()");
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+unsigned pyrt_session_after_fork(struct pyrt *rt)
+{
+    PyObject *r = pyrt_session_call(rt, "after_fork", "()");
+    unsigned bits = 0;
+
+    (void)rt;
+    for (Py_ssize_t i = 0; r && PyList_Check(r) && i < PyList_GET_SIZE(r); i++) {
+        const char *name =
+            PyUnicode_Check(PyList_GET_ITEM(r, i)) ? PyUnicode_AsUTF8(PyList_GET_ITEM(r, i)) : NULL;
+
+        if (name && !strcmp(name, "random"))
+            bits |= PYRT_RESEEDED_RANDOM;
+        else if (name && !strcmp(name, "numpy"))
+            bits |= PYRT_RESEEDED_NUMPY;
+    }
+    PyErr_Clear();
+    Py_XDECREF(r);
+    return bits;
+}
+
+int pyrt_run_cell(struct pyrt *rt, const char *spec, size_t len, int result_fd)
+{
+    PyObject *bytes = PyBytes_FromStringAndSize(spec, (Py_ssize_t)len), *r = NULL;
+    long code = 70;
+
+    if (bytes)
+        r = pyrt_session_call(rt, "run_cell", "(Oi)", bytes, result_fd);
+    else
+        PyErr_Clear();
+    Py_XDECREF(bytes);
+    if (r) {
+        code = PyLong_AsLong(r);
+        if (code == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            code = 70;
+        }
+    }
+    Py_XDECREF(r);
+    return (int)(code & 0xff);
 }
 
 int pyrt_run(struct pyrt *rt, const char *spec, size_t len, int result_fd)
@@ -225,6 +323,7 @@ void pyrt_free(struct pyrt *rt)
         return;
     Py_XDECREF(rt->run_fn);
     Py_XDECREF(rt->runner);
+    Py_XDECREF(rt->session);
     Py_XDECREF(rt->gc);
     free(rt);
 }

@@ -19,6 +19,22 @@ char *pyrt_preload(struct pyrt *rt, const char *modules);
 /* Wraps fork(): flushes stdio and runs CPython's before/after-fork hooks on both sides.
  * Returns like fork(). */
 int pyrt_fork(struct pyrt *rt);
+/* Like pyrt_fork, but the new process is a sibling: its parent is our parent (CLONE_PARENT), so
+ * the zygote reaps it and it outlives us. Used to fork a session. */
+int pyrt_fork_sibling(struct pyrt *rt);
+
+/* Sessions (harness/session.py). In the session's process, once: gc on, harness.session.start().
+ * 0, or -1 (printed on stderr). */
+int pyrt_session_start(struct pyrt *rt);
+/* In a new fork of a session: harness.session.after_fork() re-seeds the global random
+ * generators; returns PYRT_RESEEDED_* bits of what it re-seeded. */
+#define PYRT_RESEEDED_RANDOM 1u
+#define PYRT_RESEEDED_NUMPY  2u
+unsigned pyrt_session_after_fork(struct pyrt *rt);
+/* One cell: harness.session.run_cell(spec, result_fd) in the session's persistent namespace;
+ * the exit code (70 when the harness itself failed). */
+int pyrt_run_cell(struct pyrt *rt, const char *spec, size_t len, int result_fd);
+
 /* In a forked child: calls harness.runner.run(spec, result_fd) and returns the exit code the
  * process should _exit with. Never raises; internal failures give exit code 70. */
 int pyrt_run(struct pyrt *rt, const char *spec, size_t len, int result_fd);

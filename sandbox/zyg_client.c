@@ -37,12 +37,14 @@ struct zyg_client {
     int wake[2]; /* pipe that stops the monitor */
     pid_t pid;   /* the zygote, 0 when none */
     enum zyg_state state;
-    unsigned restarts;        /* how many times it was restarted */
-    int64_t started_ns;       /* monotonic time of the last start */
-    json_t *info;             /* the last READY report but its isolation, or NULL */
-    struct isolate_state iso; /* the isolation in READY, parsed once; unknown while none */
-    json_t *stats;            /* the last STATS report (warm pool), or NULL */
-    char last_exit[96];       /* how the previous zygote ended */
+    unsigned restarts;          /* how many times it was restarted */
+    int64_t started_ns;         /* monotonic time of the last start */
+    json_t *info;               /* the last READY report but its isolation, or NULL */
+    struct isolate_state iso;   /* the isolation in READY, parsed once; unknown while none */
+    json_t *stats;              /* the last STATS report (warm pool), or NULL */
+    char last_exit[96];         /* how the previous zygote ended */
+    zyg_client_sess_fn on_sess; /* session events (set before the monitor starts) */
+    void *sess_arg;
 };
 
 struct zyg_client *zyg_client_new(char **argv, char **envp)
@@ -208,12 +210,23 @@ static void *zyg_client_monitor(void *arg)
             zyg_client_reap(zc);
             log_error("zygote died (%s); executions in flight fail with 503", zc->last_exit);
             pthread_mutex_unlock(&zc->lock);
+            if (zc->on_sess) {
+                /* Every session was a child of that zygote: all gone. */
+                struct zyg_sess_event all = {.kind = ZYG_SEV_DEAD, .sess_no = 0};
+
+                zc->on_sess(zc->sess_arg, &all);
+            }
             continue;
         }
         type = zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen);
         if (type == ZYG_MSG_READY) {
             zyg_client_on_ready(zc, body, blen);
             backoff_ms = 100;
+        } else if (type == ZYG_MSG_SESS_EVENT) {
+            struct zyg_sess_event ev;
+
+            if (zyg_proto_decode_sess_event(body, blen, &ev) == 0 && ev.sess_no && zc->on_sess)
+                zc->on_sess(zc->sess_arg, &ev);
         } else if (type == ZYG_MSG_STATS) {
             json_t *st = json_loadb((const char *)body, blen, 0, NULL);
 
@@ -266,6 +279,22 @@ int zyg_client_send_job(struct zyg_client *zc, const struct zyg_job *job,
     if (n < 0)
         return n;
     return zyg_client_send(zc, msg, (size_t)n, fds, ZYG_JOB_NFDS);
+}
+
+void zyg_client_on_session(struct zyg_client *zc, zyg_client_sess_fn fn, void *arg)
+{
+    zc->on_sess = fn;
+    zc->sess_arg = arg;
+}
+
+int zyg_client_send_sess(struct zyg_client *zc, const struct zyg_sess_cmd *cmd)
+{
+    uint8_t msg[128];
+    int n = zyg_proto_encode_sess_cmd(cmd, msg, sizeof(msg));
+
+    if (n < 0)
+        return n;
+    return zyg_client_send(zc, msg, (size_t)n, NULL, 0);
 }
 
 int zyg_client_cancel(struct zyg_client *zc, uint64_t job_id)

@@ -24,6 +24,13 @@ int zyg_client_run_monitor(struct zyg_client *zc);
  * the zygote is down, or -errno. Thread-safe. */
 int zyg_client_send_job(struct zyg_client *zc, const struct zyg_job *job,
                         const int fds[ZYG_JOB_NFDS]);
+/* Session events from the zygote (monitor thread). A DEAD event with sess_no 0 means every
+ * session is gone (the zygote died). */
+typedef void (*zyg_client_sess_fn)(void *arg, const struct zyg_sess_event *ev);
+/* Sets the session event handler; call before zyg_client_run_monitor. */
+void zyg_client_on_session(struct zyg_client *zc, zyg_client_sess_fn fn, void *arg);
+/* Sends a session command. Thread-safe; 0, -ERR_UNAVAILABLE or -errno. */
+int zyg_client_send_sess(struct zyg_client *zc, const struct zyg_sess_cmd *cmd);
 /* Asks the zygote to kill a job. Thread-safe; 0 or -errno. */
 int zyg_client_cancel(struct zyg_client *zc, uint64_t job_id);
 /* Health snapshot {state, pid, restarts, ...info}: new reference. Thread-safe. */

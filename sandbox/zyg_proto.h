@@ -3,7 +3,9 @@
  * server -> zygote (SOCK_SEQPACKET, one message per datagram):
  *   JOB    header + struct zyg_job, with ZYG_JOB_NFDS fds attached (SCM_RIGHTS)
  *   CANCEL header + job id
+ *   SESS   header + struct zyg_sess_cmd (new session, fork, kill, interrupt)
  * zygote -> server:
+ *   SESS_EVENT header + struct zyg_sess_event (a session member is up, changed or gone)
  *   READY  header + JSON text describing the interpreter (sent once after preload)
  * zygote -> server, on the job's own status pipe (never visible to user code):
  *   one struct zyg_status record, written after every process of the execution is gone.
@@ -28,7 +30,9 @@ enum zyg_msg_type {
     ZYG_MSG_JOB = 1,
     ZYG_MSG_CANCEL = 2,
     ZYG_MSG_READY = 3,
-    ZYG_MSG_STATS = 4, /* zygote -> server: JSON with the warm pool's state */
+    ZYG_MSG_STATS = 4,      /* zygote -> server: JSON with the warm pool's state */
+    ZYG_MSG_SESS = 5,       /* server -> zygote: struct zyg_sess_cmd */
+    ZYG_MSG_SESS_EVENT = 6, /* zygote -> server: struct zyg_sess_event */
 };
 
 /* The fds attached to a JOB message, in this order. */
@@ -65,6 +69,46 @@ struct zyg_job {
     uint32_t pids;                 /* pidsLimit */
     uint32_t disk_mb;              /* diskLimitMb: size of the private /tmp */
     char exec_id[ZYG_EXEC_ID_MAX]; /* NUL-terminated; names the working directory */
+    uint64_t session_no;           /* run as a cell of this session; 0 = a fresh child */
+};
+
+/* Sessions (docs/sessions.md): long-lived children that run one cell after another. */
+enum zyg_sess_op {
+    ZYG_SESS_NEW = 1,       /* fork a session from the zygote, isolated like an execution */
+    ZYG_SESS_FORK = 2,      /* copy-on-write fork of sess_no's state into new_no */
+    ZYG_SESS_KILL = 3,      /* end it (and nothing else of its family) */
+    ZYG_SESS_INTERRUPT = 4, /* KeyboardInterrupt in the running cell */
+};
+
+enum zyg_sess_flag {
+    ZYG_SESS_CHECKPOINT = 1u << 0, /* NEW: each cell runs in a fork, kept if it completes */
+    ZYG_SESS_SHARE_WS = 1u << 1,   /* FORK: the copy works in the same workspace (checkpoint) */
+};
+
+struct zyg_sess_cmd {
+    uint32_t op;                /* enum zyg_sess_op */
+    uint32_t flags;             /* enum zyg_sess_flag (NEW) */
+    uint64_t sess_no;           /* the server's number for the session */
+    uint64_t new_no;            /* FORK: the copy's number */
+    uint32_t memory_mb, pids;   /* NEW: cgroup limits, 0 = the agent's */
+    uint32_t disk_mb;           /* NEW: size of the family's private /tmp, 0 = the agent's */
+    char name[ZYG_EXEC_ID_MAX]; /* NEW, FORK: names the workspace directory */
+};
+
+enum zyg_sess_kind {
+    ZYG_SEV_UP = 1,   /* the session's process runs (pid, uid) */
+    ZYG_SEV_HEAD = 2, /* a checkpoint cell completed: its fork is now the session (pid) */
+    ZYG_SEV_DEAD = 3, /* gone: flags (enum zyg_status_flag) and wait_status say why */
+};
+
+struct zyg_sess_event {
+    uint32_t kind;       /* enum zyg_sess_kind */
+    uint32_t flags;      /* DEAD: enum zyg_status_flag bits */
+    uint64_t sess_no;    /* which session */
+    int32_t pid;         /* its process, in the agent's PID namespace */
+    uint32_t uid;        /* the uid it runs as (its workspace's owner) */
+    int32_t wait_status; /* DEAD: of the session's process, when known */
+    int32_t err;         /* DEAD before UP: errno of the failed start */
 };
 
 enum zyg_status_flag {
@@ -101,6 +145,12 @@ int zyg_proto_decode_hdr(const uint8_t *buf, size_t len, const uint8_t **body, s
 int zyg_proto_decode_job(const uint8_t *body, size_t len, struct zyg_job *job);
 int zyg_proto_decode_cancel(const uint8_t *body, size_t len, uint64_t *job_id);
 int zyg_proto_decode_status(const uint8_t *buf, size_t len, struct zyg_status *st);
+/* Sessions: encoders like the others; decoders 0 or -EBADMSG (a NEW or FORK name checked as an
+ * exec id is). */
+int zyg_proto_encode_sess_cmd(const struct zyg_sess_cmd *c, uint8_t *out, size_t size);
+int zyg_proto_decode_sess_cmd(const uint8_t *body, size_t len, struct zyg_sess_cmd *c);
+int zyg_proto_encode_sess_event(const struct zyg_sess_event *ev, uint8_t *out, size_t size);
+int zyg_proto_decode_sess_event(const uint8_t *body, size_t len, struct zyg_sess_event *ev);
 
 /* The execution's working directory, <work_dir>/<exec_id>, into out (the agent names it in the
  * spec; the zygote or the child creates it; one definition for the three processes). 0, or

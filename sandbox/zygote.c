@@ -41,54 +41,9 @@
 #include "log.h"
 #include "pyrt.h"
 #include "zyg_proto.h"
+#include "zygote_int.h"
 #include "zygote_pidns.h"
 #include "zygote_warm.h"
-
-/* At the deadline a Python program is first asked where it is (harness/deadline.py answers on
- * the result pipe and exits); SIGKILL follows this much later whatever it does, so a program
- * stuck in C code is still ended on time. Exec runtimes are killed at once. */
-#define ZYGOTE_REPORT_SIGNAL   SIGUSR2
-#define ZYGOTE_REPORT_GRACE_NS (500 * 1000000LL)
-
-struct zjob {
-    uint64_t id;         /* server's job id */
-    pid_t pid;           /* user process; 0 once reaped */
-    pid_t init_pid;      /* namespace init; 0 when none or reaped */
-    int status_fd;       /* write end of the job's status pipe */
-    int64_t start_ns;    /* monotonic, at fork */
-    int64_t deadline_ns; /* monotonic */
-    int64_t crash_ns;    /* simulateCrash at: SIGSEGV to the user process; 0 = none */
-    int64_t kill_ns;     /* asked where it is at the deadline: SIGKILL at this time; 0 = none */
-    bool python;         /* the embedded Python runs it (not an exec runtime) */
-    uint32_t timeout_ms; /* the run's limit, from the end of the compile phase */
-    uint32_t crash_ms;   /* crashAfterMs, counted from the start of the run */
-    int ctl;             /* the child's control socket while it compiles or is not ready */
-    bool ready;          /* the child said "R": its set-up is done */
-    uint32_t flags;      /* enum zyg_status_flag */
-    int wait_status;     /* of the user process */
-    struct rusage ru;    /* of the user process */
-    int64_t wall_us;     /* fork to reap */
-    int slot;            /* cgroup slot, -1 = none */
-    uint64_t oom_before; /* the slot OOM-kill count at start */
-    char workdir[512];   /* removed when the job ends */
-};
-
-struct zygote {
-    const struct agent_cfg *cfg; /* borrowed */
-    struct pyrt *rt;             /* the interpreter */
-    int sock;                    /* to the agent */
-    int sigfd;                   /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
-    struct zygote_pidns pidns;   /* a PID namespace and its init per execution, when on */
-    struct isolate *iso;         /* the layers, probed at start */
-    struct zjob *jobs;           /* running jobs */
-    size_t n_jobs, cap_jobs;
-    struct pollfd *pf; /* poll set: the agent, signals, compiling jobs' ctl */
-    size_t cap_pf;
-    struct zygote_warm warm; /* children isolated ahead of need */
-    int64_t stats_sent_ns;   /* when the last STATS went out */
-    long thp_mib;            /* heap collapsed into huge pages at start, MiB */
-    bool stats_dirty;        /* the pool changed since */
-};
 
 static int zygote_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -107,11 +62,20 @@ static void zygote_run_clock(struct zjob *j, int64_t t0, uint32_t limit_ms)
         j->crash_ns = t0 + (int64_t)j->crash_ms * 1000000;
 }
 
+void zygote_write_status(int status_fd, const struct zyg_status *st, uint64_t job_id)
+{
+    uint8_t rec[ZYG_STATUS_SIZE];
+
+    zyg_proto_encode_status(st, rec, sizeof(rec));
+    /* The pipe is empty and the record is far below PIPE_BUF: this never blocks. */
+    if (fdio_write_all(status_fd, rec, sizeof(rec)) < 0)
+        log_warn("job %llu: status record not delivered, ignoring", (unsigned long long)job_id);
+}
+
 static void zygote_job_finish(struct zygote *z, size_t i)
 {
     struct zjob *j = &z->jobs[i];
     struct zyg_status st = {0};
-    uint8_t rec[ZYG_STATUS_SIZE];
 
     st.wait_status = j->wait_status;
     st.flags = j->flags;
@@ -125,13 +89,10 @@ static void zygote_job_finish(struct zygote *z, size_t i)
         isolate_slot_give(z->iso, j->slot);
         j->slot = -1;
     }
-    zyg_proto_encode_status(&st, rec, sizeof(rec));
     /* The working dir goes first: when the client reads the result it is gone. */
     if (j->workdir[0])
         (void)nftw(j->workdir, zygote_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-    /* The pipe is empty and the record is far below PIPE_BUF: this never blocks. */
-    if (fdio_write_all(j->status_fd, rec, sizeof(rec)) < 0)
-        log_warn("job %llu: status record not delivered, ignoring", (unsigned long long)j->id);
+    zygote_write_status(j->status_fd, &st, j->id);
     fdio_close(&j->status_fd);
     fdio_close(&j->ctl);
     z->jobs[i] = z->jobs[--z->n_jobs];
@@ -166,8 +127,8 @@ static int zygote_add_job(struct zygote *z, struct zjob **out)
     return 0;
 }
 
-/* Forks one child that isolates itself and waits on its control socket (child.c). */
-static int zygote_spawn_warm(struct zygote *z, struct zygote_warm_child *w, long disk_mb)
+int zygote_spawn_child(struct zygote *z, struct zygote_warm_child *w, long disk_mb,
+                       const char *session, long memory_mb)
 {
     struct child_ctx cc = {0};
     int sv[2] = {-1, -1}, r;
@@ -190,6 +151,8 @@ static int zygote_spawn_warm(struct zygote *z, struct zygote_warm_child *w, long
     cc.zygote_pid = getpid();
     cc.in_pidns = z->pidns.on;
     cc.disk_mb = disk_mb;
+    cc.session = session;
+    cc.memory_mb = memory_mb;
     pid = pyrt_fork(z->rt);
     if (pid == 0)
         child_run(&cc);
@@ -244,7 +207,7 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
             w = zygote_warm_take(&z->warm);
         } else {
             z->warm.misses++;
-            if ((r = zygote_spawn_warm(z, &w, (long)job->disk_mb)) < 0)
+            if ((r = zygote_spawn_child(z, &w, (long)job->disk_mb, NULL, 0)) < 0)
                 goto fail;
         }
         /* Given to the uid of the child's slot (the dir is on the host here). */
@@ -351,7 +314,7 @@ static bool zygote_refill_one(struct zygote *z)
         return false;
     if (poll(&pf, 1, 0) > 0)
         return false; /* a job is waiting: it goes first */
-    if (zygote_spawn_warm(z, &w, 0) < 0) {
+    if (zygote_spawn_child(z, &w, 0, NULL, 0) < 0) {
         zygote_warm_backoff(&z->warm);
         return false;
     }
@@ -380,7 +343,10 @@ static int zygote_on_message(struct zygote *z)
         struct zyg_job job;
 
         if (zyg_proto_decode_job(body, body_len, &job) == 0) {
-            zygote_start_job(z, &job, fds);
+            if (job.session_no)
+                zygote_sess_cell(z, &job, fds);
+            else
+                zygote_start_job(z, &job, fds);
             for (int i = 0; i < ZYG_JOB_NFDS; i++)
                 fdio_close(&fds[i]);
             return 0;
@@ -388,7 +354,7 @@ static int zygote_on_message(struct zygote *z)
     } else if (type == ZYG_MSG_CANCEL) {
         uint64_t id;
 
-        if (zyg_proto_decode_cancel(body, body_len, &id) == 0) {
+        if (zyg_proto_decode_cancel(body, body_len, &id) == 0 && !zygote_sess_cancel(z, id)) {
             for (size_t i = 0; i < z->n_jobs; i++) {
                 if (z->jobs[i].id == id)
                     zygote_job_kill(z, &z->jobs[i], ZYG_ST_CANCELLED);
@@ -397,6 +363,13 @@ static int zygote_on_message(struct zygote *z)
         for (int i = 0; i < nfds; i++)
             close(fds[i]);
         return 0;
+    } else if (type == ZYG_MSG_SESS && nfds == 0) {
+        struct zyg_sess_cmd cmd;
+
+        if (zyg_proto_decode_sess_cmd(body, body_len, &cmd) == 0) {
+            zygote_sess_command(z, &cmd, -1);
+            return 0;
+        }
     }
     log_warn("malformed message from the agent (type %d, %d fds), ignoring", type, nfds);
     for (int i = 0; i < nfds; i++)
@@ -420,7 +393,7 @@ static void zygote_reap(struct zygote *z)
 
     zygote_drain_sigfd(z);
     while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
-        if (zygote_warm_reaped(&z->warm, z->iso, pid, st))
+        if (zygote_warm_reaped(&z->warm, z->iso, pid, st) || zygote_sess_reaped(z, pid, st, &ru))
             continue;
         for (size_t i = 0; i < z->n_jobs; i++) {
             struct zjob *j = &z->jobs[i];
@@ -466,6 +439,12 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
         if (j->pid > 0 && j->kill_ns && (next < 0 || j->kill_ns < next))
             next = j->kill_ns;
     }
+    {
+        int64_t s = zygote_sess_next_deadline(z);
+
+        if (s >= 0 && (next < 0 || s < next))
+            next = s;
+    }
     /* Wake up to send a pending pool report. */
     if (z->stats_dirty && (next < 0 || z->stats_sent_ns + 100000000 < next))
         next = z->stats_sent_ns + 100000000;
@@ -479,6 +458,7 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
 
 static void zygote_check_deadlines(struct zygote *z, int64_t now)
 {
+    zygote_sess_check(z, now);
     for (size_t i = 0; i < z->n_jobs; i++) {
         struct zjob *j = &z->jobs[i];
 
@@ -658,12 +638,14 @@ static int zygote_serve(struct zygote *z)
         int n;
 
         /* The agent, signals, and the control sockets of jobs still compiling. */
-        if (z->cap_pf < z->n_jobs + 2) {
-            struct pollfd *p = realloc(z->pf, (z->n_jobs + 2) * 2 * sizeof(*p));
+        size_t want = z->n_jobs + zygote_sess_nfds(z) + 2;
+
+        if (z->cap_pf < want) {
+            struct pollfd *p = realloc(z->pf, want * 2 * sizeof(*p));
 
             if (p) {
                 z->pf = p;
-                z->cap_pf = (z->n_jobs + 2) * 2;
+                z->cap_pf = want * 2;
             }
         }
         if (!z->pf) {
@@ -676,13 +658,14 @@ static int zygote_serve(struct zygote *z)
             if (z->jobs[i].ctl >= 0)
                 z->pf[npf++] = (struct pollfd){.fd = z->jobs[i].ctl, .events = POLLIN};
         }
+        zygote_sess_pollfds(z, z->pf, &npf, z->cap_pf);
         n = poll(z->pf, (nfds_t)npf, zygote_poll_timeout(z, now));
         if (n < 0 && errno != EINTR) {
             log_errno(errno, NULL, "zygote poll");
             return 1;
         }
         for (size_t k = 2; n > 0 && k < npf; k++) {
-            if (!z->pf[k].revents)
+            if (!z->pf[k].revents || zygote_sess_on_fd(z, z->pf[k].fd))
                 continue;
             for (size_t i = 0; i < z->n_jobs; i++) {
                 if (z->jobs[i].ctl == z->pf[k].fd)
@@ -712,6 +695,7 @@ static void zygote_stop_all(struct zygote *z)
 
     for (size_t i = 0; i < z->n_jobs; i++)
         zygote_job_kill(z, &z->jobs[i], ZYG_ST_CANCELLED);
+    zygote_sess_kill_all(z);
     zygote_warm_discard_all(&z->warm);
     while (clock_mono_ns() < give_up) {
         pid_t p = waitpid(-1, NULL, WNOHANG);
@@ -739,7 +723,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     int64_t t0 = clock_mono_ns();
     int rc = 1, threads;
 
-    if (zygote_setup(&z, harness_root, init_path) < 0)
+    if (!(z.sess = zygote_sess_new()) || zygote_setup(&z, harness_root, init_path) < 0)
         goto out;
     z.rt = pyrt_new(harness_root, &e);
     if (!z.rt) {
@@ -766,6 +750,7 @@ out:
     isolate_free(z.iso);
     zygote_pidns_done(&z.pidns);
     zygote_warm_done(&z.warm);
+    zygote_sess_free(z.sess);
     free(z.jobs);
     free(z.pf);
     free(preload);

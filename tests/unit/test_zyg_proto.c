@@ -37,6 +37,90 @@ static void test_job_round_trip(void **state)
     assert_int_equal(out.cpu_millis, 500);
     assert_int_equal(out.memory_mb, 0);
     assert_string_equal(out.exec_id, in.exec_id);
+    assert_true(out.session_no == 0);
+    in.session_no = 77;
+    n = zyg_proto_encode_job(&in, buf, sizeof(buf));
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), ZYG_MSG_JOB);
+    assert_int_equal(zyg_proto_decode_job(body, blen, &out), 0);
+    assert_true(out.session_no == 77);
+}
+
+static void test_sess_cmd(void **state)
+{
+    struct zyg_sess_cmd in = {.op = ZYG_SESS_FORK,
+                              .flags = ZYG_SESS_SHARE_WS,
+                              .sess_no = 5,
+                              .new_no = 9,
+                              .memory_mb = 256,
+                              .pids = 32,
+                              .disk_mb = 64},
+                        out;
+    uint8_t buf[256];
+    const uint8_t *body;
+    size_t blen;
+    int n;
+
+    (void)state;
+    strcpy(in.name, "s-0011aabb-0123456789ab");
+    n = zyg_proto_encode_sess_cmd(&in, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), ZYG_MSG_SESS);
+    assert_int_equal(zyg_proto_decode_sess_cmd(body, blen, &out), 0);
+    assert_int_equal(out.op, ZYG_SESS_FORK);
+    assert_int_equal(out.flags, ZYG_SESS_SHARE_WS);
+    assert_true(out.sess_no == 5 && out.new_no == 9);
+    assert_int_equal(out.memory_mb, 256);
+    assert_int_equal(out.pids, 32);
+    assert_int_equal(out.disk_mb, 64);
+    assert_string_equal(out.name, in.name);
+    /* A name that could walk out of the work root, an unknown op, session 0, a cut body. */
+    strcpy(in.name, "../etc");
+    n = zyg_proto_encode_sess_cmd(&in, buf, sizeof(buf));
+    (void)zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen);
+    assert_int_equal(zyg_proto_decode_sess_cmd(body, blen, &out), -EBADMSG);
+    in.op = ZYG_SESS_KILL; /* KILL carries no name: not checked */
+    n = zyg_proto_encode_sess_cmd(&in, buf, sizeof(buf));
+    (void)zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen);
+    assert_int_equal(zyg_proto_decode_sess_cmd(body, blen, &out), 0);
+    assert_string_equal(out.name, "");
+    in.op = 99;
+    n = zyg_proto_encode_sess_cmd(&in, buf, sizeof(buf));
+    (void)zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen);
+    assert_int_equal(zyg_proto_decode_sess_cmd(body, blen, &out), -EBADMSG);
+    in.op = ZYG_SESS_KILL;
+    in.sess_no = 0;
+    n = zyg_proto_encode_sess_cmd(&in, buf, sizeof(buf));
+    (void)zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen);
+    assert_int_equal(zyg_proto_decode_sess_cmd(body, blen, &out), -EBADMSG);
+    assert_int_equal(zyg_proto_decode_sess_cmd(body, blen - 1, &out), -EBADMSG);
+}
+
+static void test_sess_event(void **state)
+{
+    struct zyg_sess_event in = {.kind = ZYG_SEV_DEAD,
+                                .flags = ZYG_ST_OOM,
+                                .sess_no = 3,
+                                .pid = 4242,
+                                .uid = 2000007,
+                                .wait_status = 9,
+                                .err = 0},
+                          out;
+    uint8_t buf[64];
+    const uint8_t *body;
+    size_t blen;
+    int n;
+
+    (void)state;
+    n = zyg_proto_encode_sess_event(&in, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen), ZYG_MSG_SESS_EVENT);
+    assert_int_equal(zyg_proto_decode_sess_event(body, blen, &out), 0);
+    assert_memory_equal(&in, &out, sizeof(in));
+    in.kind = 0;
+    n = zyg_proto_encode_sess_event(&in, buf, sizeof(buf));
+    (void)zyg_proto_decode_hdr(buf, (size_t)n, &body, &blen);
+    assert_int_equal(zyg_proto_decode_sess_event(body, blen, &out), -EBADMSG);
+    assert_int_equal(zyg_proto_encode_sess_event(&in, buf, 8), -ENOBUFS);
 }
 
 static void test_job_rejects_bad_ids(void **state)
@@ -149,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_job_round_trip),    cmocka_unit_test(test_job_rejects_bad_ids),
         cmocka_unit_test(test_cancel_and_ready),  cmocka_unit_test(test_hdr_rejects),
         cmocka_unit_test(test_status_round_trip), cmocka_unit_test(test_workdir),
+        cmocka_unit_test(test_sess_cmd),          cmocka_unit_test(test_sess_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
