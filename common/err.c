@@ -14,6 +14,7 @@ static const struct {
     [ERR_NOT_FOUND - ERR_INVALID] = {404, "not_found"},
     [ERR_METHOD - ERR_INVALID] = {405, "method_not_allowed"},
     [ERR_CONFLICT - ERR_INVALID] = {409, "conflict"},
+    [ERR_GONE - ERR_INVALID] = {410, "gone"},
     [ERR_TOO_LARGE - ERR_INVALID] = {413, "too_large"},
     [ERR_URI_TOO_LONG - ERR_INVALID] = {414, "uri_too_long"},
     [ERR_BUSY - ERR_INVALID] = {503, "busy"},

@@ -16,6 +16,7 @@ enum err_code {
     ERR_NOT_FOUND,      /* no such endpoint or object: 404 not_found */
     ERR_METHOD,         /* the endpoint exists, not for this method: 405 method_not_allowed */
     ERR_CONFLICT,       /* the object's state forbids it: 409 conflict */
+    ERR_GONE,           /* the object existed and is gone for good: 410 gone */
     ERR_TOO_LARGE,      /* a client-controlled size exceeds its cap: 413 too_large */
     ERR_URI_TOO_LONG,   /* the URL exceeds its cap: 414 uri_too_long */
     ERR_BUSY,           /* no capacity now (or out of memory): 503 busy, Retry-After */
