@@ -25,12 +25,12 @@
 #define API_SESS_LANG    "python"
 
 #define API_SESS_GONE_RESTARTED "the agent holding this session restarted: its state is gone"
-#define API_SESS_GONE_REPLACED                                                                    \
+#define API_SESS_GONE_REPLACED                                                                     \
     "the agent holding this session was restarted or stopped: its state is gone"
-#define API_SESS_GONE_SILENT                                                                      \
+#define API_SESS_GONE_SILENT                                                                       \
     "the agent holding this session no longer listens (its process is gone): its state is gone"
-#define API_SESS_GONE_UNKNOWN                                                                     \
-    "the agent holding this session no longer knows it (it restarted or ended it): its state "   \
+#define API_SESS_GONE_UNKNOWN                                                                      \
+    "the agent holding this session no longer knows it (it restarted or ended it): its state "     \
     "is gone"
 
 /* One request on a session route (attached to it). */
@@ -151,8 +151,8 @@ static void api_sess_list_done(struct dcall *dc)
 }
 
 /* A call to the session's agent (or, agent < 0, to any python agent). New, or NULL on OOM. */
-static struct dcall *api_sess_dcall(struct api_sess *s, int agent, unsigned gen,
-                                    const char *method, long timeout_ms, dcall_done_fn done)
+static struct dcall *api_sess_dcall(struct api_sess *s, int agent, unsigned gen, const char *method,
+                                    long timeout_ms, dcall_done_fn done)
 {
     struct dcall *dc = dcall_new();
 
@@ -225,10 +225,10 @@ static enum MHD_Result api_sess_submit(struct api_sess *s, struct dcall *dc)
 static enum MHD_Result api_sess_call(struct api_sess *s)
 {
     static const char *const methods[] = {
-        [SESSIONS_OP_CREATE] = "POST",     [SESSIONS_OP_GET] = "GET",
-        [SESSIONS_OP_DELETE] = "DELETE",   [SESSIONS_OP_EXECUTE] = "POST",
-        [SESSIONS_OP_FORK] = "POST",       [SESSIONS_OP_INTERRUPT] = "POST",
-        [SESSIONS_OP_FILE_PUT] = "PUT",    [SESSIONS_OP_FILE_GET] = "GET",
+        [SESSIONS_OP_CREATE] = "POST",        [SESSIONS_OP_GET] = "GET",
+        [SESSIONS_OP_DELETE] = "DELETE",      [SESSIONS_OP_EXECUTE] = "POST",
+        [SESSIONS_OP_FORK] = "POST",          [SESSIONS_OP_INTERRUPT] = "POST",
+        [SESSIONS_OP_FILE_PUT] = "PUT",       [SESSIONS_OP_FILE_GET] = "GET",
         [SESSIONS_OP_FILE_DELETE] = "DELETE", [SESSIONS_OP_FILE_LIST] = "GET",
     };
     const char *method = methods[s->rt.op], *why = NULL;
@@ -237,6 +237,9 @@ static enum MHD_Result api_sess_call(struct api_sess *s)
     unsigned gen = 0;
     int agent, rc = 0;
 
+    if (s->rt.file && !sessions_route_file_ok(s->rt.file, s->rt.file_len))
+        return http_req_error(s->r, ERR_INVALID, "path",
+                              "the path must stay inside the workspace ('..' is refused)");
     if (s->rt.op == SESSIONS_OP_CREATE) {
         agent = api_sess_pick(s->a, &gen);
     } else {
@@ -313,8 +316,8 @@ static int api_sess_record(struct api_sess *s, json_t *obj, struct err *e)
 static enum MHD_Result api_sess_object_reply(struct api_sess *s, json_t *obj)
 {
     struct dcall *dc = s->dc;
-    bool made = dc->status == 201 &&
-                (s->rt.op == SESSIONS_OP_CREATE || s->rt.op == SESSIONS_OP_FORK);
+    bool made =
+        dc->status == 201 && (s->rt.op == SESSIONS_OP_CREATE || s->rt.op == SESSIONS_OP_FORK);
     const char *state = json_string_value(json_object_get(obj, "state"));
     const char *reason = json_string_value(json_object_get(obj, "reason"));
     struct err e = {0};
@@ -504,12 +507,12 @@ static enum MHD_Result api_sess_list(struct api_sess *s)
         bool have = false;
 
         for (int k = 0; k < n; k++)
-            have |= s->calls[k]->agent == s->list[i].agent &&
-                    s->calls[k]->agent_gen == s->list[i].gen;
+            have |=
+                s->calls[k]->agent == s->list[i].agent && s->calls[k]->agent_gen == s->list[i].gen;
         if (have || n == REGISTRY_MAX_AGENTS)
             continue;
-        s->calls[n] = api_sess_dcall(s, s->list[i].agent, s->list[i].gen, "GET",
-                                     API_SESS_LIST_MS, api_sess_list_done);
+        s->calls[n] = api_sess_dcall(s, s->list[i].agent, s->list[i].gen, "GET", API_SESS_LIST_MS,
+                                     api_sess_list_done);
         if (!s->calls[n])
             return http_req_error(s->r, ERR_BUSY, NULL, "out of memory, retry");
         snprintf(s->calls[n]->path, sizeof(s->calls[n]->path), "/sessions");

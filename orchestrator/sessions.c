@@ -100,8 +100,7 @@ static void sessions_prune_locked(struct sessions *s, int64_t now_ns)
     if (s->n < SESSIONS_MAX)
         return;
     for (size_t k = 0; k < s->n; k++) {
-        if (s->slots[k].e.gone &&
-            (i == s->n || s->slots[k].e.gone_ns < s->slots[i].e.gone_ns))
+        if (s->slots[k].e.gone && (i == s->n || s->slots[k].e.gone_ns < s->slots[i].e.gone_ns))
             i = k;
     }
     if (i < s->n)
@@ -284,8 +283,7 @@ int sessions_rewrite(json_t *obj, const struct sessions_entry *e, const char *ag
         json_object_set_new(obj, "session_id", json_string(e->id)) < 0)
         return -ENOMEM;
     if (json_object_get(obj, "parent") &&
-        json_object_set_new(obj, "parent", e->parent[0] ? json_string(e->parent) : json_null()) <
-            0)
+        json_object_set_new(obj, "parent", e->parent[0] ? json_string(e->parent) : json_null()) < 0)
         return -ENOMEM;
     if (agent_url && json_object_set_new(obj, "agent", json_string(agent_url)) < 0)
         return -ENOMEM;

@@ -14,27 +14,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SESSIONS_MAX        4096 /* entries, tombstones included */
-#define SESSIONS_ID_MAX     36   /* "os-" + 32 hex + NUL */
-#define SESSIONS_SID_MAX    64   /* bytes of an agent's session id, NUL included */
-#define SESSIONS_REASON_MAX 200
+#define SESSIONS_MAX          4096 /* entries, tombstones included */
+#define SESSIONS_ID_MAX       36   /* "os-" + 32 hex + NUL */
+#define SESSIONS_SID_MAX      64   /* bytes of an agent's session id, NUL included */
+#define SESSIONS_REASON_MAX   200
 #define SESSIONS_GONE_KEEP_NS (3600 * 1000000000LL) /* a tombstone's life */
 
 struct sessions;
 
 /* One session as the table knows it (a copy). */
 struct sessions_entry {
-    char id[SESSIONS_ID_MAX];        /* ours: "os-<32 hex>" */
+    char id[SESSIONS_ID_MAX];         /* ours: "os-<32 hex>" */
     char agent_sid[SESSIONS_SID_MAX]; /* the agent's ("s-<hex>") */
-    char parent[SESSIONS_ID_MAX];    /* ours, for a fork; "" otherwise */
-    int agent;                       /* registry index of the agent holding it */
-    unsigned gen;                    /* that agent's generation when created */
-    unsigned epoch;                  /* that agent's identity epoch when created */
-    int owner;                       /* api_owner of the creating request */
-    int64_t added_ns;                /* monotonic time it was recorded */
-    bool gone;                       /* deleted or lost: later calls answer 410 */
+    char parent[SESSIONS_ID_MAX];     /* ours, for a fork; "" otherwise */
+    int agent;                        /* registry index of the agent holding it */
+    unsigned gen;                     /* that agent's generation when created */
+    unsigned epoch;                   /* that agent's identity epoch when created */
+    int owner;                        /* api_owner of the creating request */
+    int64_t added_ns;                 /* monotonic time it was recorded */
+    bool gone;                        /* deleted or lost: later calls answer 410 */
     char reason[SESSIONS_REASON_MAX]; /* why it is gone */
-    int64_t gone_ns;                 /* monotonic time it went */
+    int64_t gone_ns;                  /* monotonic time it went */
 };
 
 /* New empty table (free with sessions_free), or NULL on OOM. */

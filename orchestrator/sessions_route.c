@@ -101,6 +101,20 @@ int sessions_route_parse(const char *method, const char *path, size_t len,
     return sessions_route_sub(method, id + idlen, len - SR_PREFIX_LEN - 1 - idlen, out);
 }
 
+bool sessions_route_file_ok(const char *file, size_t len)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && file[i] != '/')
+            continue;
+        if (i - start == 2 && file[start] == '.' && file[start + 1] == '.')
+            return false;
+        start = i + 1;
+    }
+    return true;
+}
+
 /* Appends s (len bytes) to out at *off, percent-encoding all but unreserved bytes and '/'. */
 static int sessions_route_escape(const char *s, size_t len, char *out, size_t cap, size_t *off)
 {
@@ -128,10 +142,14 @@ int sessions_route_agent_path(const struct sessions_route *rt, const char *sid, 
                               char *out, size_t cap)
 {
     static const char *const tails[] = {
-        [SESSIONS_OP_GET] = "",          [SESSIONS_OP_DELETE] = "",
-        [SESSIONS_OP_EXECUTE] = "/execute", [SESSIONS_OP_FORK] = "/fork",
-        [SESSIONS_OP_INTERRUPT] = "/interrupt", [SESSIONS_OP_FILE_PUT] = "/files/",
-        [SESSIONS_OP_FILE_GET] = "/files/", [SESSIONS_OP_FILE_DELETE] = "/files/",
+        [SESSIONS_OP_GET] = "",
+        [SESSIONS_OP_DELETE] = "",
+        [SESSIONS_OP_EXECUTE] = "/execute",
+        [SESSIONS_OP_FORK] = "/fork",
+        [SESSIONS_OP_INTERRUPT] = "/interrupt",
+        [SESSIONS_OP_FILE_PUT] = "/files/",
+        [SESSIONS_OP_FILE_GET] = "/files/",
+        [SESSIONS_OP_FILE_DELETE] = "/files/",
         [SESSIONS_OP_FILE_LIST] = "/files",
     };
     size_t off = 0;

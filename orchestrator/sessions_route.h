@@ -39,6 +39,9 @@ struct sessions_route {
  * take the method (out->allow says which do). HEAD counts as GET. */
 int sessions_route_parse(const char *method, const char *path, size_t len,
                          struct sessions_route *out);
+/* True when a file path (len bytes) has no ".." segment: the orchestrator refuses those itself
+ * (the agent would too), so no path can name another agent route. */
+bool sessions_route_file_ok(const char *file, size_t len);
 /* The agent's path for a route (the agent's session id sid; for a listing, dir is the
  * decoded ?path= value or NULL) into out (cap bytes), bytes outside [A-Za-z0-9._~/-]
  * percent-encoded. 0, or -ENAMETOOLONG when it does not fit. */

@@ -192,6 +192,9 @@ int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      req->timeout_ms < UPSTREAM_CONNECT_MS ? req->timeout_ms
                                                            : (long)UPSTREAM_CONNECT_MS);
+    /* The path as built: a session file path's "../" must reach the agent (which refuses
+     * it), not be folded by libcurl into another agent route. */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     /* Agents are reached directly, whatever http_proxy the environment holds. */
     curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);

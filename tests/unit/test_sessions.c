@@ -211,8 +211,8 @@ static void test_route_parse(void **state)
         if (rc != c->rc || rt.op != c->op || strcmp(rt.id, c->id))
             fail_msg("case %zu %s %s: rc %d op %d id '%s'", i, c->method, c->path, rc, rt.op,
                      rt.id);
-        if (c->file && (!rt.file || rt.file_len != strlen(c->file) ||
-                        memcmp(rt.file, c->file, rt.file_len)))
+        if (c->file &&
+            (!rt.file || rt.file_len != strlen(c->file) || memcmp(rt.file, c->file, rt.file_len)))
             fail_msg("case %zu: file '%.*s'", i, (int)rt.file_len, rt.file ? rt.file : "");
         if (rc == -EPERM && !rt.allow[0])
             fail_msg("case %zu: 405 without Allow", i);
@@ -250,8 +250,33 @@ static void test_agent_path(void **state)
     assert_int_equal(strlen(out), 63);
     rt.file = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f";
     rt.file_len = 15;
-    assert_int_equal(sessions_route_agent_path(&rt, "s-ab", NULL, out, sizeof(out)),
-                     -ENAMETOOLONG);
+    assert_int_equal(sessions_route_agent_path(&rt, "s-ab", NULL, out, sizeof(out)), -ENAMETOOLONG);
+}
+
+static void test_file_ok(void **state)
+{
+    static const struct {
+        const char *path;
+        bool ok;
+    } cases[] = {
+        {"a.txt", true},
+        {"d/e/f", true},
+        {"..a", true},
+        {"a../b", true},
+        {"...", true},
+        {"./x", true},
+        {"..", false},
+        {"../x", false},
+        {"a/..", false},
+        {"a/../b", false},
+        {"a/b/../../../etc/passwd", false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (sessions_route_file_ok(cases[i].path, strlen(cases[i].path)) != cases[i].ok)
+            fail_msg("'%s' should be %s", cases[i].path, cases[i].ok ? "ok" : "refused");
+    }
 }
 
 int main(void)
@@ -260,7 +285,7 @@ int main(void)
         cmocka_unit_test(test_ids),           cmocka_unit_test(test_add_get_owner),
         cmocka_unit_test(test_gone_and_list), cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_rewrite),       cmocka_unit_test(test_route_parse),
-        cmocka_unit_test(test_agent_path),
+        cmocka_unit_test(test_agent_path),    cmocka_unit_test(test_file_ok),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
