@@ -200,7 +200,7 @@ static int api_sess_body(struct api_sess *s, struct dcall *dc)
 /* How long a cell may keep its agent: the body's timeout (when it has one) plus a margin. */
 static long api_sess_exec_ms(struct api_sess *s, const struct dcall *dc)
 {
-    json_t *o = json_loadb(dc->body, dc->body_len, 0, NULL);
+    json_t *o = json_loadb(dc->body, dc->body_len, JSON_ALLOW_NUL, NULL);
     json_t *t = json_object_get(o, "timeout");
     double timeout = json_is_number(t) ? json_number_value(t) : 0;
 
@@ -384,7 +384,7 @@ static enum MHD_Result api_sess_reply(struct api_sess *s)
         return api_sess_gone(s, API_SESS_GONE_UNKNOWN);
     obj = dc->status == 200 && s->rt.op == SESSIONS_OP_FILE_GET
               ? NULL
-              : json_loadb(dc->resp ? dc->resp : "", dc->resp_len, 0, NULL);
+              : json_loadb(dc->resp ? dc->resp : "", dc->resp_len, JSON_ALLOW_NUL, NULL);
     if (json_is_object(obj))
         return api_sess_object_reply(s, obj);
     json_decref(obj);
@@ -466,7 +466,7 @@ static enum MHD_Result api_sess_list_reply(struct api_sess *s)
         const struct dcall *c = s->calls[k];
 
         if (c->outcome == DCALL_OK && c->status == 200)
-            lists[k] = json_loadb(c->resp ? c->resp : "", c->resp_len, 0, NULL);
+            lists[k] = json_loadb(c->resp ? c->resp : "", c->resp_len, JSON_ALLOW_NUL, NULL);
     }
     for (size_t i = 0; arr && i < s->n_list; i++) {
         const struct dcall *call = NULL;

@@ -92,7 +92,9 @@ static void test_gone_and_list(void **state)
     assert_string_equal(got.reason, "first reason");
     assert_int_equal(got.gone_ns, 50);
     assert_null(sessions_last(s, a.id));
-    assert_int_equal(sessions_set_last(s, a.id, json_object()), -ENOENT);
+    last = json_object();
+    assert_int_equal(sessions_set_last(s, a.id, last), -ENOENT);
+    json_decref(last);
     list = sessions_list(s, 1, &n, &oom);
     assert_false(oom);
     assert_int_equal(n, 1);
