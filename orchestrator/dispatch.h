@@ -26,7 +26,9 @@ enum dcall_outcome {
     DCALL_SHUTDOWN,      /* the orchestrator is stopping */
 };
 
-#define DCALL_PATH_MAX 1024 /* bytes of an agent path with its query, NUL included */
+/* Bytes of an agent path with its query, NUL included: room for a session file path of 4095
+ * bytes (the agent's limit) with every byte percent-encoded, after "/sessions/<id>/files/". */
+#define DCALL_PATH_MAX (3 * 4096 + 256)
 
 struct dispatch;
 struct dcall;
