@@ -94,7 +94,7 @@ def test_two_cells_keep_state(orch):
     st, got, _ = orch.get(f"{BASE}/{sid}", headers=H1)
     assert st == 200 and got["session_id"] == sid and got["executions"] == 2, got
     st, res, _ = orch.post(f"{BASE}/{sid}/interrupt", headers=H1)
-    assert st == 200 and res == {"session_id": sid, "interrupted": False, "agent": s["agent"]}, res
+    assert st == 200 and res["session_id"] == sid and res["interrupted"] is False, res
 
 
 def test_fork_stays_on_its_agent(orch):
