@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "log.h"
 #include "route.h"
+#include "sessions_route.h"
 #include "toolcall.h"
 
 /* One synchronous run in flight (attached to its request). */
@@ -156,17 +157,18 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
     int64_t now = clock_mono_ns();
     json_t *agents = registry_agents_json(a->reg, now), *langs = registry_languages_json(a->reg);
     json_t *jobs = jobs_stats_json(a->jobs), *errs = http_srv_errors_json(a->http);
+    json_t *sess = sessions_stats_json(a->sessions);
     int up = 0, total = 0;
     const char *state = api_agents_state(a, "ok", "down", &up, &total);
 
     return http_req_json_take(
         r, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, s:I, s:o}", "status", state,
+        json_pack("{s:s, s:s, s:s, s:f, s:i, s:i, s:o, s:o, s:o, s:o, s:I, s:o}", "status", state,
                   "service", "sandpit-orchestrator", "version", API_VERSION, "uptime_s",
                   http_srv_uptime_s(a->http), "agents_up", up, "agents_total", total, "agents",
                   agents ? agents : json_array(), "languages", langs ? langs : json_array(), "jobs",
-                  jobs ? jobs : json_object(), "requests", (json_int_t)http_srv_requests(a->http),
-                  "errors", errs ? errs : json_object()));
+                  jobs ? jobs : json_object(), "sessions", sess ? sess : json_object(), "requests",
+                  (json_int_t)http_srv_requests(a->http), "errors", errs ? errs : json_object()));
 }
 
 enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r)
@@ -195,16 +197,22 @@ static enum MHD_Result api_root(struct http_req *r)
 {
     return http_req_json_take(
         r, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service",
-                  "sandpit-orchestrator", "version", API_VERSION, "endpoints",
-                  "POST /execute {generated_code, timeout, language, scenario}", "GET /health",
-                  "GET /languages", "GET /metrics", "POST /api/run {language, code, scenario}",
-                  "GET /api/status/{jobId}", "GET /api/logs/{jobId}",
-                  "GET /api/jobs?status=&limit=", "POST /api/cancel/{jobId}",
-                  "POST /api/v1/execute {code, language, timeout, stdin, env, scenario}",
-                  "POST /api/v1/execute/async", "GET /api/v1/status/{execution_id}",
-                  "POST /api/v1/batch {executions: [...]}", "GET /api/v1/languages",
-                  "GET /api/v1/language/{name}/info", "GET /api/v1/health", "GET /"));
+        json_pack(
+            "{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service",
+            "sandpit-orchestrator", "version", API_VERSION, "endpoints",
+            "POST /execute {generated_code, timeout, language, scenario}", "GET /health",
+            "GET /languages", "GET /metrics", "POST /api/run {language, code, scenario}",
+            "GET /api/status/{jobId}", "GET /api/logs/{jobId}",
+            "GET /api/jobs?status=&limit=", "POST /api/cancel/{jobId}",
+            "POST /api/v1/execute {code, language, timeout, stdin, env, scenario}",
+            "POST /api/v1/execute/async", "GET /api/v1/status/{execution_id}",
+            "POST /api/v1/batch {executions: [...]}", "GET /api/v1/languages",
+            "GET /api/v1/language/{name}/info", "GET /api/v1/health",
+            "POST /api/v1/sessions {idle_timeout_s, memory_mb, pids, env, policy, checkpoint}",
+            "GET /api/v1/sessions", "GET|DELETE /api/v1/sessions/{id}",
+            "POST /api/v1/sessions/{id}/execute {code, timeout, language, ...}",
+            "POST /api/v1/sessions/{id}/fork", "POST /api/v1/sessions/{id}/interrupt",
+            "PUT|GET|DELETE /api/v1/sessions/{id}/files/{path}, GET .../files?path=dir", "GET /"));
 }
 
 /* The agents' and the jobs' lines of /metrics. */
@@ -312,6 +320,8 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
 
     if (!api_key_ok(a, r, m.id, &res))
         return res;
+    if (route_table_under(url, strlen(url), SESSIONS_ROUTE_PREFIX))
+        return api_sessions(a, r);
     if (rc == -EINVAL)
         return api_bad_segment(r, &m);
     if (rc < 0)
@@ -378,8 +388,15 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
     a->d = d;
     a->jobs = jobs;
     a->keys = keys;
+    a->sessions = sessions_new();
+    if (!a->sessions) {
+        err_set(e, ERR_BUSY, "", "out of memory");
+        free(a);
+        return NULL;
+    }
     a->http = http_srv_start(&o, e);
     if (!a->http) {
+        sessions_free(a->sessions);
         free(a);
         return NULL;
     }
@@ -396,5 +413,6 @@ void api_free(struct api *a)
     if (!a)
         return;
     http_srv_free(a->http);
+    sessions_free(a->sessions);
     free(a);
 }

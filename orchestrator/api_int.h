@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "http_srv.h"
+#include "sessions.h"
 
 #define API_MAX_BODY (10u << 20)
 #define API_VERSION  "0.1.0"
@@ -18,6 +19,7 @@ struct api {
     struct registry *reg;
     struct dispatch *d;
     struct jobs *jobs;
+    struct sessions *sessions;     /* /api/v1/sessions: our ids -> agents (owned) */
     const struct nadoo_keys *keys; /* X-API-Key for /api/v1 (n == 0: none) */
     struct http_srv *http;
     atomic_ulong executions;
@@ -63,5 +65,8 @@ enum MHD_Result api_nadoo_batch(struct api *a, struct http_req *r);
 enum MHD_Result api_nadoo_languages(struct api *a, struct http_req *r);
 enum MHD_Result api_nadoo_language(struct api *a, struct http_req *r, const char *name);
 enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r);
+
+/* Everything under /api/v1/sessions (api_sessions.c), the key already checked. */
+enum MHD_Result api_sessions(struct api *a, struct http_req *r);
 
 #endif

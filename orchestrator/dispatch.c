@@ -143,6 +143,7 @@ static void dispatch_start_on(struct dcall *c, int idx, unsigned gen, const char
     struct upstream_req req = {.method = c->method,
                                .body = c->body,
                                .body_len = c->body_len,
+                               .content_type = c->body_type[0] ? c->body_type : NULL,
                                .req_id = c->req_id[0] ? c->req_id : NULL,
                                .timeout_ms = c->timeout_ms};
     char full[REGISTRY_URL_MAX + sizeof(c->path)];
@@ -276,6 +277,7 @@ static void dispatch_on_done(void *arg, struct upstream_resp *r)
     bool busy = false, failed;
 
     c->attempts++;
+    c->curl_code = r->curl_code;
     if (r->status >= 500 && r->body.len)
         agent_client_error_read(r->body.data, r->body.len, &ae);
     busy = r->status == 503 && !strcmp(ae.code, "busy");
@@ -302,6 +304,7 @@ static void dispatch_on_done(void *arg, struct upstream_resp *r)
         c->status = r->status;
         free(c->resp);
         c->resp = buf_steal(&r->body, &c->resp_len);
+        strx_copy(c->resp_type, sizeof(c->resp_type), r->content_type ? r->content_type : "");
         dispatch_finish(c, DCALL_OK, NULL);
         return;
     }
@@ -347,7 +350,7 @@ static void dispatch_on_probe(void *arg, struct upstream_resp *r)
     struct agent *a = &d->reg->agents[p->idx];
     struct registry_health h;
     char url[REGISTRY_URL_MAX], langs[160] = "";
-    bool up = false, down = false;
+    bool up = false, down = false, restarted = false;
     int64_t now = clock_mono_ns();
 
     if (r->curl_code != 0) {
@@ -364,6 +367,7 @@ static void dispatch_on_probe(void *arg, struct upstream_resp *r)
         return;
     }
     a->checked = true;
+    restarted = r->curl_code == 0 && registry_note_ident_locked(a, &h, now);
     if (h.ok) {
         registry_apply_health_locked(a, &h);
         up = registry_set_state_locked(a, AGENT_UP, now);
@@ -385,6 +389,10 @@ static void dispatch_on_probe(void *arg, struct upstream_resp *r)
         snprintf(langs + strlen(langs), sizeof(langs) - strlen(langs), "%s%s", i ? "," : "",
                  a->langs[i]);
     pthread_mutex_unlock(&d->reg->lock);
+    if (restarted)
+        log_warn("agent %s restarted (its process or zygote is new): what lived in its memory "
+                 "is gone",
+                 url);
     if (up)
         log_info("agent %s is up (languages: %s)", url, langs[0] ? langs : "none reported");
     if (down)

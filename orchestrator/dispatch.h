@@ -26,6 +26,10 @@ enum dcall_outcome {
     DCALL_SHUTDOWN,      /* the orchestrator is stopping */
 };
 
+/* Bytes of an agent path with its query, NUL included: room for a session file path of 4095
+ * bytes (the agent's limit) with every byte percent-encoded, after "/sessions/<id>/files/". */
+#define DCALL_PATH_MAX (3 * 4096 + 256)
+
 struct dispatch;
 struct dcall;
 
@@ -37,10 +41,11 @@ struct dcall {
     char lang[LANG_NAME_MAX];      /* route to an agent serving this (when agent < 0) */
     int agent;                     /* pinned agent index (follow-up calls), or -1 */
     unsigned agent_gen;            /* the pinned agent's generation */
-    const char *method;            /* static: "GET", "POST", "DELETE" */
-    char path[192];                /* "/execute", "/execution/<id>?wait=30", ... */
+    const char *method;            /* static: "GET", "POST", "PUT", "DELETE" */
+    char path[DCALL_PATH_MAX];     /* "/execute", "/execution/<id>?wait=30", ... */
     char *body;                    /* owned request body, or NULL */
     size_t body_len;               /* bytes of body */
+    char body_type[96];            /* body's Content-Type; "" = application/json */
     long timeout_ms;               /* for the whole transfer */
     bool retry;                    /* may go to a second agent after a failure */
     bool may_wait;                 /* may wait (up to --agent-wait) for a starting agent */
@@ -54,6 +59,8 @@ struct dcall {
     long status;                      /* the agent's HTTP status (DCALL_OK) */
     char *resp;                       /* owned response body (NUL-terminated), or NULL */
     size_t resp_len;                  /* bytes of resp */
+    char resp_type[128];              /* its Content-Type, "" when none */
+    int curl_code;                    /* the last transfer's libcurl code (0: it answered) */
     int answered_by;                  /* index of the last agent tried, or -1 */
     unsigned answered_gen;            /* its generation */
     char agent_url[REGISTRY_URL_MAX]; /* its URL */

@@ -222,6 +222,22 @@ bool registry_set_state_locked(struct agent *a, enum agent_state st, int64_t now
     return true;
 }
 
+/* The agent's identity in its /health object o (borrowed): uptime_s and zygote {pid,
+ * restarts}; h->has_ident stays false when any is missing. */
+static void registry_parse_ident(json_t *o, struct registry_health *h)
+{
+    json_t *z = json_object_get(o, "zygote");
+    json_t *up = json_object_get(o, "uptime_s"), *pid = json_object_get(z, "pid"),
+           *rs = json_object_get(z, "restarts");
+
+    if (!json_is_number(up) || !json_is_integer(pid) || !json_is_integer(rs))
+        return;
+    h->has_ident = true;
+    h->uptime_s = json_number_value(up);
+    h->zygote_pid = (long)json_integer_value(pid);
+    h->zygote_restarts = (long)json_integer_value(rs);
+}
+
 void registry_parse_health(long status, const char *body, size_t len, struct registry_health *h)
 {
     json_t *o = NULL, *langs, *v;
@@ -262,6 +278,7 @@ void registry_parse_health(long status, const char *body, size_t len, struct reg
             }
         }
     }
+    registry_parse_ident(o, h);
     st = json_string_value(json_object_get(o, "status"));
     if (st && !strcmp(st, "ok")) {
         h->ok = true;
@@ -288,6 +305,34 @@ void registry_apply_health_locked(struct agent *a, const struct registry_health 
                 strx_copy(a->versions[i], sizeof(a->versions[i]), h->versions[k]);
         }
     }
+}
+
+/* Slack on the start time estimated from uptime_s: the check's own latency and a loaded
+ * machine's scheduling move it by a little. */
+#define REGISTRY_START_SLACK_NS (2 * 1000000000LL)
+
+bool registry_note_ident_locked(struct agent *a, const struct registry_health *h, int64_t now_ns)
+{
+    int64_t started;
+    bool changed = false;
+
+    if (!h->has_ident)
+        return false;
+    started = now_ns - (int64_t)(h->uptime_s * 1e9);
+    if (a->ident_known) {
+        changed = started > a->started_ns + REGISTRY_START_SLACK_NS ||
+                  h->zygote_restarts != a->zygote_restarts ||
+                  (h->zygote_pid > 0 && a->zygote_pid > 0 && h->zygote_pid != a->zygote_pid);
+    }
+    if (!a->ident_known || changed || started < a->started_ns)
+        a->started_ns = started;
+    if (h->zygote_pid > 0)
+        a->zygote_pid = h->zygote_pid;
+    a->zygote_restarts = h->zygote_restarts;
+    a->ident_known = true;
+    if (changed)
+        a->epoch++;
+    return changed;
 }
 
 json_t *registry_agents_json(struct registry *r, int64_t now_ns)

@@ -59,6 +59,13 @@ struct agent {
     int64_t state_since_ns; /* monotonic time of the last state change */
     pid_t pid;              /* spawned: the process, 0 when none */
     unsigned restarts;      /* spawned: processes started after the first */
+    /* Its identity per /health, so a restart behind the same URL is noticed: what lives in
+     * its memory (sessions) ended with the old process. */
+    unsigned epoch;       /* bumped when the agent or its zygote is seen restarted */
+    bool ident_known;     /* a check has reported the fields below */
+    int64_t started_ns;   /* monotonic start estimated from its uptime_s */
+    long zygote_pid;      /* its zygote's pid (last non-zero seen) */
+    long zygote_restarts; /* its zygote's restart count */
 };
 
 struct registry {
@@ -107,12 +114,22 @@ struct registry_health {
     char langs[REGISTRY_MAX_LANGS][LANG_NAME_MAX]; /* languages it reports, canonical */
     int n_langs;
     char versions[REGISTRY_MAX_LANGS][REGISTRY_VERSION_MAX]; /* "runtimes" {name: version} */
+    bool has_ident;       /* uptime_s and the zygote's pid/restarts were reported */
+    double uptime_s;      /* the agent process's */
+    long zygote_pid;      /* 0 while its zygote is down */
+    long zygote_restarts; /* zygotes started after the first */
 };
 /* Parses an agent /health answer (HTTP status + body). Pure. */
 void registry_parse_health(long status, const char *body, size_t len, struct registry_health *h);
 
 /* Takes a passed health check's languages (unless fixed on the command line) and versions. */
 void registry_apply_health_locked(struct agent *a, const struct registry_health *h);
+
+/* Takes an answered health check's identity (any status: a degraded agent reports one too),
+ * observed at now_ns; returns true (and bumps a->epoch) when it shows another agent process
+ * (started later than the one seen before, by more than a clock's slack) or another zygote
+ * (pid or restart count changed). Pure but for a. */
+bool registry_note_ident_locked(struct agent *a, const struct registry_health *h, int64_t now_ns);
 
 /* Every agent for GET /health: new JSON array, or NULL on OOM. Takes the lock. */
 json_t *registry_agents_json(struct registry *r, int64_t now_ns);

@@ -296,6 +296,7 @@ static void supervisor_reap(struct supervisor *s, bool stopping)
         a->pid = 0;
         a->url[0] = '\0';
         a->gen++;
+        a->ident_known = false; /* the next process's identity starts afresh (gen tells) */
         a->in_flight = 0;
         a->probing = false;
         registry_set_state_locked(a, stopping ? AGENT_STOPPED : AGENT_STARTING, now);

@@ -167,8 +167,11 @@ int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_
         goto fail;
     /* "Expect:" stops curl from waiting for 100-continue on bodies over 1 KiB. */
     x->headers = curl_slist_append(NULL, "Expect:");
-    if (x->headers && req->body)
-        x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
+    if (x->headers && req->body) {
+        snprintf(hdr, sizeof(hdr), "Content-Type: %.100s",
+                 req->content_type ? req->content_type : "application/json");
+        x->headers = curl_slist_append(x->headers, hdr);
+    }
     if (x->headers && req->req_id) {
         snprintf(hdr, sizeof(hdr), "X-Request-Id: %s", req->req_id);
         x->headers = curl_slist_append(x->headers, hdr);
@@ -189,16 +192,22 @@ int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      req->timeout_ms < UPSTREAM_CONNECT_MS ? req->timeout_ms
                                                            : (long)UPSTREAM_CONNECT_MS);
+    /* The path as built: a session file path's "../" must reach the agent (which refuses
+     * it), not be folded by libcurl into another agent route. */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     /* Agents are reached directly, whatever http_proxy the environment holds. */
     curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, upstream_on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
-    if (!strcmp(req->method, "POST")) {
+    if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT")) {
+        /* PUT as a POST with another verb: the body goes from memory the same way. */
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        if (req->method[1] == 'U')
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
     } else if (!strcmp(req->method, "DELETE")) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
     } else if (!strcmp(req->method, "GET")) {
@@ -220,7 +229,7 @@ fail:
     buf_done(&x->body);
     free(x);
     return strcmp(req->method, "POST") && strcmp(req->method, "GET") &&
-                   strcmp(req->method, "DELETE")
+                   strcmp(req->method, "DELETE") && strcmp(req->method, "PUT")
                ? -EINVAL
                : -ENOMEM;
 }
@@ -237,6 +246,7 @@ static void upstream_finish(struct upstream *u, struct upstream_xfer *x, CURLcod
     if (!shutdown) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
         curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &r.content_type);
     }
     r.seconds = secs;
     if (shutdown)

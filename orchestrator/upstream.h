@@ -21,23 +21,25 @@ struct upstream;
 
 /* What a transfer produced. */
 struct upstream_resp {
-    int curl_code;   /* CURLE_OK, or why the transfer failed */
-    const char *err; /* "" on success, else a message (borrowed for the callback) */
-    long status;     /* HTTP status, 0 when no answer arrived */
-    struct buf body; /* the response body; the callback may buf_steal it */
-    double seconds;  /* transfer time */
-    bool timed_out;  /* the transfer hit its timeout */
-    bool shutdown;   /* aborted because the loop is stopping */
+    int curl_code;            /* CURLE_OK, or why the transfer failed */
+    const char *err;          /* "" on success, else a message (borrowed for the callback) */
+    long status;              /* HTTP status, 0 when no answer arrived */
+    struct buf body;          /* the response body; the callback may buf_steal it */
+    const char *content_type; /* its Content-Type, or NULL (borrowed for the callback) */
+    double seconds;           /* transfer time */
+    bool timed_out;           /* the transfer hit its timeout */
+    bool shutdown;            /* aborted because the loop is stopping */
 };
 
 /* One request. Pointers are borrowed until the completion callback has run. */
 struct upstream_req {
-    const char *method; /* "GET", "POST" or "DELETE" */
-    const char *url;    /* absolute */
-    const char *body;   /* request body for POST, or NULL */
-    size_t body_len;    /* bytes of body */
-    const char *req_id; /* sent as X-Request-Id, or NULL */
-    long timeout_ms;    /* whole transfer */
+    const char *method;       /* "GET", "POST", "PUT" or "DELETE" */
+    const char *url;          /* absolute */
+    const char *body;         /* request body for POST and PUT, or NULL */
+    size_t body_len;          /* bytes of body */
+    const char *content_type; /* of body; NULL: application/json */
+    const char *req_id;       /* sent as X-Request-Id, or NULL */
+    long timeout_ms;          /* whole transfer */
 };
 
 typedef void (*upstream_fn)(void *arg);

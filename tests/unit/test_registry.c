@@ -199,6 +199,52 @@ static void test_parse_health(void **state)
     assert_false(h.ok);
 }
 
+/* A restart behind the same URL shows in /health: a later start, a new zygote. */
+static void test_ident(void **state)
+{
+    static const char first[] = "{\"status\":\"ok\",\"uptime_s\":10.0,"
+                                "\"zygote\":{\"state\":\"ready\",\"pid\":100,\"restarts\":0}}";
+    static const char zyg_new[] = "{\"status\":\"ok\",\"uptime_s\":30.0,"
+                                  "\"zygote\":{\"state\":\"ready\",\"pid\":200,\"restarts\":1}}";
+    static const char zyg_down[] = "{\"status\":\"degraded\",\"uptime_s\":31.0,"
+                                   "\"zygote\":{\"state\":\"restarting\",\"pid\":0,"
+                                   "\"restarts\":1}}";
+    static const char agent_new[] = "{\"status\":\"ok\",\"uptime_s\":1.0,"
+                                    "\"zygote\":{\"state\":\"ready\",\"pid\":200,\"restarts\":1}}";
+    const int64_t s = 1000000000LL;
+    struct registry_health h;
+    struct agent a;
+
+    (void)state;
+    memset(&a, 0, sizeof(a));
+    registry_parse_health(200, first, sizeof(first) - 1, &h);
+    assert_true(h.has_ident);
+    assert_int_equal(h.zygote_pid, 100);
+    assert_false(registry_note_ident_locked(&a, &h, 100 * s)); /* the first sighting */
+    /* The same process 20 s later, with a little jitter in its uptime: no change. */
+    registry_parse_health(200, first, sizeof(first) - 1, &h);
+    h.uptime_s = 29.5;
+    assert_false(registry_note_ident_locked(&a, &h, 120 * s));
+    assert_int_equal(a.epoch, 0);
+    /* A new zygote (pid and count changed). */
+    registry_parse_health(200, zyg_new, sizeof(zyg_new) - 1, &h);
+    assert_true(registry_note_ident_locked(&a, &h, 120 * s));
+    assert_int_equal(a.epoch, 1);
+    /* A zygote being restarted reports pid 0: nothing to compare until the next one. */
+    registry_parse_health(200, zyg_down, sizeof(zyg_down) - 1, &h);
+    assert_true(h.has_ident);
+    assert_false(registry_note_ident_locked(&a, &h, 121 * s));
+    /* The agent process restarted: it started 120 s after the first one did. */
+    registry_parse_health(200, agent_new, sizeof(agent_new) - 1, &h);
+    assert_true(registry_note_ident_locked(&a, &h, 211 * s));
+    assert_int_equal(a.epoch, 2);
+    /* No identity in the answer (an older agent): nothing concluded. */
+    registry_parse_health(200, "{\"status\":\"ok\"}", 15, &h);
+    assert_false(h.has_ident);
+    assert_false(registry_note_ident_locked(&a, &h, 400 * s));
+    assert_int_equal(a.epoch, 2);
+}
+
 static void test_json_views(void **state)
 {
     struct registry *r = test_reg(2);
@@ -233,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_add_merges_url),
         cmocka_unit_test(test_avail),
         cmocka_unit_test(test_parse_health),
+        cmocka_unit_test(test_ident),
         cmocka_unit_test(test_json_views),
     };
 
