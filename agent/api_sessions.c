@@ -41,8 +41,7 @@ static void api_sess_req_free(struct http_req *r, void *data)
     free(q);
 }
 
-static struct api_sess_req *api_sess_attach(struct api_sess *as, struct http_req *r,
-                                            const char *id)
+static struct api_sess_req *api_sess_attach(struct api_sess *as, struct http_req *r, const char *id)
 {
     struct api_sess_req *q = calloc(1, sizeof(*q));
 
@@ -234,6 +233,7 @@ static enum MHD_Result api_sess_execute(struct api_sess *as, struct http_req *r,
     req.session_no = c.no;
     snprintf(req.session_id, sizeof(req.session_id), "%s", c.workspace);
     req.execution_count = c.execution_count;
+    req.session_memory_mb = c.memory_mb;
     req.policy = c.policy;
     if (api_sess_cell_env(&req, c.env) < 0 || !(q = api_sess_attach(as, r, id))) {
         json_decref(c.env);

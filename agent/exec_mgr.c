@@ -337,6 +337,7 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
     (void)zyg_proto_workdir(m->cfg->work_dir, ex->req.session_no ? ex->req.session_id : ex->id,
                             workdir, sizeof(workdir));
     job.session_no = ex->req.session_no;
+    ex->memory_mb = ex->req.session_memory_mb;
     rd = runtimes_find(m->rts, ex->req.language);
     if (rd && !runtime_is_embedded(rd)) {
         runtime = runtimes_spec(m->rts, rd, ex->req.code, ex->req.code_len, workdir);

@@ -53,6 +53,7 @@ struct exec_req {
     uint64_t session_no;
     char session_id[32]; /* also the name of its workspace under --work-dir */
     long execution_count;
+    long session_memory_mb; /* its memory limit (for the result's words), 0 = the agent's */
 };
 
 /* Parses body (len bytes, not necessarily NUL-terminated) into out; the program, timeout and

@@ -326,8 +326,8 @@ static int sess_long(json_t *body, const char *key, long lo, long hi, long def, 
 int sess_mgr_parse_opts(const struct agent_cfg *cfg, json_t *body, struct sess_opts *o,
                         struct err *e)
 {
-    static const char *const known[] = {"language", "idle_timeout_s", "memory_mb", "pids", "env",
-                                        "policy", "checkpoint", NULL};
+    static const char *const known[] = {"language", "idle_timeout_s", "memory_mb",  "pids",
+                                        "env",      "policy",         "checkpoint", NULL};
     json_t *v;
     const char *k;
 
@@ -514,8 +514,7 @@ fail:
     return -e->code;
 }
 
-bool sess_mgr_wait(struct sess_mgr *sm, const char *id, bool until_dead, exec_done_fn fn,
-                   void *arg)
+bool sess_mgr_wait(struct sess_mgr *sm, const char *id, bool until_dead, exec_done_fn fn, void *arg)
 {
     struct sess *s;
     bool done = true;
@@ -565,13 +564,13 @@ static long long sess_rss(pid_t pid)
 /* The session as clients see it. Lock held. */
 static json_t *sess_json(const struct sess *s)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:s?, s:b, s:s, s:I, s:I, s:I}",
-                          "session_id", s->id, "state", sess_state_names[s->state], "language",
-                          "python", "created", s->created, "last_used", s->last_used,
-                          "executions", (json_int_t)s->executions, "parent",
-                          s->parent[0] ? s->parent : NULL, "checkpoint", s->checkpoint, "policy",
-                          s->policy, "memory_mb", (json_int_t)s->memory_mb, "pids",
-                          (json_int_t)s->pids, "idle_timeout_s", (json_int_t)s->idle_timeout_s);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:s?, s:b, s:s, s:I, s:I, s:I}", "session_id",
+                  s->id, "state", sess_state_names[s->state], "language", "python", "created",
+                  s->created, "last_used", s->last_used, "executions", (json_int_t)s->executions,
+                  "parent", s->parent[0] ? s->parent : NULL, "checkpoint", s->checkpoint, "policy",
+                  s->policy, "memory_mb", (json_int_t)s->memory_mb, "pids", (json_int_t)s->pids,
+                  "idle_timeout_s", (json_int_t)s->idle_timeout_s);
 
     if (!o)
         return NULL;
@@ -694,6 +693,7 @@ int sess_mgr_begin_cell(struct sess_mgr *sm, const char *id, struct sess_cell *c
         c->policy = s->policy;
         c->env = json_incref(s->env);
         c->execution_count = s->executions;
+        c->memory_mb = s->memory_mb;
     }
     pthread_mutex_unlock(&sm->lock);
     return r;

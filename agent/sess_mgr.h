@@ -32,11 +32,12 @@ struct sess_opts {
 
 /* What a cell needs from its session (sess_mgr_begin_cell). */
 struct sess_cell {
-    uint64_t no;                   /* the zygote's number for the session */
-    char workspace[SESS_ID_MAX];   /* its workspace directory's name under --work-dir */
-    const char *policy;            /* static */
-    json_t *env;                   /* new reference or NULL: the session's environment */
-    long execution_count;          /* this cell's number, from 1 */
+    uint64_t no;                 /* the zygote's number for the session */
+    char workspace[SESS_ID_MAX]; /* its workspace directory's name under --work-dir */
+    const char *policy;          /* static */
+    json_t *env;                 /* new reference or NULL: the session's environment */
+    long execution_count;        /* this cell's number, from 1 */
+    long memory_mb;              /* the session's memory limit */
 };
 
 /* New manager; registers for the zygote's session events and starts the reaper. NULL on

@@ -44,14 +44,13 @@ int sess_route_parse(const char *method, const char *path, size_t len, struct se
                              *const p[] = {"POST"}, *const g[] = {"GET"},
                              *const gpd[] = {"GET", "PUT", "DELETE"};
     static const enum sess_route_op root[] = {SESS_R_LIST, SESS_R_CREATE},
-                                    one[] = {SESS_R_GET, SESS_R_DELETE},
-                                    files[] = {SESS_R_FILES},
-                                    file[] = {SESS_R_FILE_GET, SESS_R_FILE_PUT,
-                                              SESS_R_FILE_DELETE};
+                                    one[] = {SESS_R_GET, SESS_R_DELETE}, files[] = {SESS_R_FILES},
+                                    file[] = {SESS_R_FILE_GET, SESS_R_FILE_PUT, SESS_R_FILE_DELETE};
     static const struct {
         const char *name;
         enum sess_route_op op;
-    } acts[] = {{"execute", SESS_R_EXECUTE}, {"fork", SESS_R_FORK}, {"interrupt", SESS_R_INTERRUPT}};
+    } acts[] = {
+        {"execute", SESS_R_EXECUTE}, {"fork", SESS_R_FORK}, {"interrupt", SESS_R_INTERRUPT}};
     const char *rest, *slash;
     size_t idlen;
 

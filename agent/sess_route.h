@@ -28,9 +28,9 @@ enum sess_route_op {
 
 struct sess_route {
     enum sess_route_op op;
-    char id[ROUTE_ARG_MAX];             /* the {id} segment, "" when none */
-    char path[SESS_ROUTE_PATH_MAX];     /* the file path after files/, "" when none */
-    char allow[ROUTE_ALLOW_MAX];        /* the methods the path takes (for 405) */
+    char id[ROUTE_ARG_MAX];         /* the {id} segment, "" when none */
+    char path[SESS_ROUTE_PATH_MAX]; /* the file path after files/, "" when none */
+    char allow[ROUTE_ALLOW_MAX];    /* the methods the path takes (for 405) */
 };
 
 /* True when path (len bytes, no query) is /sessions or below. */

@@ -59,11 +59,11 @@ struct zygote {
     size_t n_jobs, cap_jobs;
     struct pollfd *pf; /* poll set: the agent, signals, compiling jobs' ctl */
     size_t cap_pf;
-    struct zygote_warm warm;   /* children isolated ahead of need */
+    struct zygote_warm warm;  /* children isolated ahead of need */
     struct zygote_sess *sess; /* sessions (zygote_sess.c), owned */
-    int64_t stats_sent_ns;   /* when the last STATS went out */
-    long thp_mib;            /* heap collapsed into huge pages at start, MiB */
-    bool stats_dirty;        /* the pool changed since */
+    int64_t stats_sent_ns;    /* when the last STATS went out */
+    long thp_mib;             /* heap collapsed into huge pages at start, MiB */
+    bool stats_dirty;         /* the pool changed since */
 };
 
 /* Forks one child that isolates itself and waits on its control socket (child.c); with

@@ -48,31 +48,31 @@ struct zs_cell {
     uint64_t job_id;
     int status_fd;
     bool python;
-    uint32_t flags;          /* ZYG_ST_* so far */
-    int64_t start_ns;        /* monotonic, when it was handed over */
-    int64_t deadline_ns;     /* monotonic */
-    int64_t kill_ns;         /* past the deadline or a cancel: SIGKILL then; 0 = none */
-    int64_t cpu_before_ns;   /* of the session's process and its reaped children */
-    uint64_t oom_before;     /* the slot's OOM-kill count */
-    ino_t ino[3];            /* the cell's stdout, stderr, result pipes */
-    struct zyg_job pending;  /* a cell waiting for this process to be up */
-    int fds[ZYG_JOB_NFDS];   /* its fds while pending */
+    uint32_t flags;         /* ZYG_ST_* so far */
+    int64_t start_ns;       /* monotonic, when it was handed over */
+    int64_t deadline_ns;    /* monotonic */
+    int64_t kill_ns;        /* past the deadline or a cancel: SIGKILL then; 0 = none */
+    int64_t cpu_before_ns;  /* of the session's process and its reaped children */
+    uint64_t oom_before;    /* the slot's OOM-kill count */
+    ino_t ino[3];           /* the cell's stdout, stderr, result pipes */
+    struct zyg_job pending; /* a cell waiting for this process to be up */
+    int fds[ZYG_JOB_NFDS];  /* its fds while pending */
     bool has_pending;
 };
 
 struct zs_member {
-    uint64_t no;             /* the agent's session number; 0 for a checkpoint copy */
-    uint64_t ckpt_of;        /* a checkpoint copy: the session it runs a cell for */
-    struct zs_family *fam;   /* shared with the other members (counted) */
-    pid_t pid;               /* in our PID namespace; 0 until a fork says "U" */
-    int ctl;                 /* our end of its control socket (SO_PASSCRED) */
-    int slot;                /* its cgroup slot (the family's uid slot for the first member) */
+    uint64_t no;           /* the agent's session number; 0 for a checkpoint copy */
+    uint64_t ckpt_of;      /* a checkpoint copy: the session it runs a cell for */
+    struct zs_family *fam; /* shared with the other members (counted) */
+    pid_t pid;             /* in our PID namespace; 0 until a fork says "U" */
+    int ctl;               /* our end of its control socket (SO_PASSCRED) */
+    int slot;              /* its cgroup slot (the family's uid slot for the first member) */
     enum zs_state state;
-    uint32_t flags;          /* enum zyg_sess_flag */
-    int64_t up_by_ns;        /* STARTING: killed when not up by then */
-    bool silent;             /* its end is not reported (a replaced head, a discarded copy) */
-    uint32_t dead_flags;     /* why it is being killed: ZYG_ST_* */
-    struct zs_cell cell;     /* while BUSY (and a pending one while STARTING) */
+    uint32_t flags;      /* enum zyg_sess_flag */
+    int64_t up_by_ns;    /* STARTING: killed when not up by then */
+    bool silent;         /* its end is not reported (a replaced head, a discarded copy) */
+    uint32_t dead_flags; /* why it is being killed: ZYG_ST_* */
+    struct zs_cell cell; /* while BUSY (and a pending one while STARTING) */
 };
 
 struct zygote_sess {
@@ -109,8 +109,8 @@ size_t zygote_sess_count(const struct zygote *z)
 static void zs_event(struct zygote *z, uint32_t kind, uint64_t no, const struct zs_member *m,
                      uint32_t flags, int wait_status, int err)
 {
-    struct zyg_sess_event ev = {.kind = kind, .flags = flags, .sess_no = no,
-                                .wait_status = wait_status, .err = err};
+    struct zyg_sess_event ev = {
+        .kind = kind, .flags = flags, .sess_no = no, .wait_status = wait_status, .err = err};
     uint8_t msg[64];
     int n;
 
@@ -292,8 +292,10 @@ static struct zs_member *zs_fork(struct zygote *z, struct zs_member *m, uint64_t
                                  const char *name)
 {
     /* A checkpoint copy (no 0) keeps working in the session's workspace. */
-    struct zyg_sess_cmd cmd = {.op = ZYG_SESS_FORK, .sess_no = m->no ? m->no : m->ckpt_of,
-                               .new_no = no ? no : 1, .flags = no ? 0 : ZYG_SESS_SHARE_WS};
+    struct zyg_sess_cmd cmd = {.op = ZYG_SESS_FORK,
+                               .sess_no = m->no ? m->no : m->ckpt_of,
+                               .new_no = no ? no : 1,
+                               .flags = no ? 0 : ZYG_SESS_SHARE_WS};
     struct zs_member *c;
     uint8_t msg[128];
     int sv[2], one = 1, n;
@@ -501,7 +503,9 @@ static void zs_on_ctl(struct zygote *z, struct zs_member *m)
             char buf[CMSG_SPACE(sizeof(struct ucred))];
         } u;
         struct iovec iov = {.iov_base = b, .iov_len = sizeof(b)};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = u.buf,
                             .msg_controllen = sizeof(u.buf)};
         struct cmsghdr *cm;
         struct ucred cr = {0};
@@ -659,11 +663,11 @@ int64_t zygote_sess_next_deadline(const struct zygote *z)
 
     for (size_t i = 0; i < z->sess->n; i++) {
         const struct zs_member *m = z->sess->m[i];
-        int64_t t = m->state == ZS_STARTING ? m->up_by_ns
-                    : m->state != ZS_BUSY   ? -1
-                    : m->cell.kill_ns       ? m->cell.kill_ns
+        int64_t t = m->state == ZS_STARTING              ? m->up_by_ns
+                    : m->state != ZS_BUSY                ? -1
+                    : m->cell.kill_ns                    ? m->cell.kill_ns
                     : (m->cell.flags & ZYG_ST_TIMED_OUT) ? -1
-                                                          : m->cell.deadline_ns;
+                                                         : m->cell.deadline_ns;
 
         if (t >= 0 && (next < 0 || t < next))
             next = t;
