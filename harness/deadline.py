@@ -23,7 +23,7 @@ import signal
 import sys
 
 from . import debuginfo, describe, program
-from .program import CODE_FILENAME
+from .program import is_code_file
 
 REPORT_SIGNAL = signal.SIGUSR2  # sandbox/zygote.c ZYGOTE_REPORT_SIGNAL
 EXIT_CODE = 124  # unused by the agent (the zygote's record says "timed out"); as timeout(1)
@@ -136,7 +136,7 @@ def location(frame, repr_limit):
     when no user code was running."""
     stack, running = [], None
     while frame is not None:
-        if frame.f_code.co_filename == CODE_FILENAME:
+        if is_code_file(frame.f_code.co_filename):
             stack.append(frame)
         elif not stack and running is None:
             running = "%s (%s:%d)" % (frame.f_code.co_name, frame.f_code.co_filename,
@@ -147,8 +147,9 @@ def location(frame, repr_limit):
     entries = []
     with describe.CallGuard(per_call=REPR_PER_CALL_S, budget=REPR_BUDGET_S) as guard:
         for depth, f in enumerate(stack):
-            entry = {"filename": CODE_FILENAME, "lineno": f.f_lineno, "name": f.f_code.co_name,
-                     "line": program.source_line(f.f_lineno).strip()}
+            filename = f.f_code.co_filename
+            entry = {"filename": filename, "lineno": f.f_lineno, "name": f.f_code.co_name,
+                     "line": program.source_line(f.f_lineno, filename).strip()}
             if depth < LOCALS_FRAMES and f.f_code.co_name != "<module>":
                 entry["locals"] = _locals(f, repr_limit, guard)
             entries.append(entry)

@@ -12,7 +12,7 @@ import sys
 import types
 
 from . import describe, errors
-from .program import CODE_FILENAME
+from .program import is_code_file
 
 MAX_VARIABLES = 200
 LOCALS_FRAMES = 5  # innermost function frames of the failure whose locals are shown
@@ -62,7 +62,7 @@ def _user_function(value):
     wraps (through functools.wraps / lru_cache), else None."""
     found = None
     for _ in range(8):
-        if isinstance(value, types.FunctionType) and value.__code__.co_filename == CODE_FILENAME:
+        if isinstance(value, types.FunctionType) and is_code_file(value.__code__.co_filename):
             found = value
         if not isinstance(value, _WRAPPER_TYPES):
             break

@@ -12,7 +12,7 @@ import sys
 import traceback
 import types
 
-from .program import CODE_FILENAME, source_line
+from .program import is_code_file, source_line
 
 _MAX_CHAIN = 10  # chained exceptions reported in debug_info
 _MAX_FRAMES = 50  # innermost user frames kept per exception in debug_info
@@ -43,7 +43,7 @@ def error_string(exc):
 
 
 def _user_only(stack):
-    return traceback.StackSummary.from_list([f for f in stack if f.filename == CODE_FILENAME])
+    return traceback.StackSummary.from_list([f for f in stack if is_code_file(f.filename)])
 
 
 def _printed_alone(exc, tb):
@@ -93,7 +93,7 @@ def compile_error_text(exc):
 
 def format_user_traceback(exc):
     """CPython's traceback text for `exc`, chained exceptions included, with
-    every frame outside CODE_FILENAME removed and CPython's own "Did you mean"
+    every frame outside the submitted code removed and CPython's own "Did you mean"
     suggestion kept."""
     root = traceback.TracebackException(
         type(exc), exc, exc.__traceback__, lookup_lines=False, compact=True)
@@ -119,9 +119,9 @@ def plain_traceback(exc):
     "Did you mean" search calls dir() on the failing object."""
     lines = ["Traceback (most recent call last):\n"]
     for frame, lineno in user_frames(exc.__traceback__):
-        name = frame.f_code.co_name
-        lines.append('  File "%s", line %d, in %s\n' % (CODE_FILENAME, lineno, name))
-        text = source_line(lineno).strip()
+        code = frame.f_code
+        lines.append('  File "%s", line %d, in %s\n' % (code.co_filename, lineno, code.co_name))
+        text = source_line(lineno, code.co_filename).strip()
         if text:
             lines.append("    %s\n" % text)
     lines.append(error_string(exc) + "\n")
@@ -132,7 +132,7 @@ def user_frames(tb):
     """(frame, lineno) for each traceback entry that runs the submitted code."""
     frames = []
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == CODE_FILENAME:
+        if is_code_file(tb.tb_frame.f_code.co_filename):
             frames.append((tb.tb_frame, tb.tb_lineno))
         tb = tb.tb_next
     return frames
@@ -142,7 +142,7 @@ def _entry(exc, chain):
     entry = {"type": type_label(exc), "message": message(exc), "lineno": None, "line": None}
     if chain:
         entry["chain"] = chain
-    if isinstance(exc, SyntaxError) and exc.filename == CODE_FILENAME:
+    if isinstance(exc, SyntaxError) and is_code_file(exc.filename):
         entry["lineno"] = exc.lineno
         entry["offset"] = exc.offset
         entry["line"] = (exc.text or "").strip()
@@ -152,15 +152,16 @@ def _entry(exc, chain):
     frames = user_frames(exc.__traceback__)
     omitted = max(0, len(frames) - _MAX_FRAMES)
     entry["traceback"] = [
-        {"filename": CODE_FILENAME, "lineno": lineno,
-         "name": frame.f_code.co_name, "line": source_line(lineno).strip()}
+        {"filename": frame.f_code.co_filename, "lineno": lineno, "name": frame.f_code.co_name,
+         "line": source_line(lineno, frame.f_code.co_filename).strip()}
         for frame, lineno in frames[omitted:]
     ]
     if omitted:
         entry["frames_omitted"] = omitted
     if frames:
         entry["lineno"] = frames[-1][1]
-        entry["line"] = source_line(frames[-1][1]).strip()
+        entry["line"] = entry["traceback"][-1]["line"] if entry["traceback"] else source_line(
+            frames[-1][1], frames[-1][0].f_code.co_filename).strip()
     return entry
 
 

@@ -430,6 +430,12 @@ def _shadowed_builtins(scope):
             if n in builtins.__dict__ and not n.startswith("_") and v is not builtins.__dict__[n]]
 
 
+def _innermost_line(exc):
+    """The text of the line the innermost user frame of `exc` was running (its own cell's)."""
+    frames = user_frames(exc.__traceback__)
+    return source_line(frames[-1][1], frames[-1][0].f_code.co_filename) if frames else ""
+
+
 def _type_error(exc, scope, lineno):
     text = message(exc)
     found = []
@@ -447,7 +453,7 @@ def _type_error(exc, scope, lineno):
             found.append("for a method, the first parameter must be `self`")
     called = re.match(r"'(\w+)' object is not callable", text)
     if called and called.group(1) in ("int", "tuple") and lineno:
-        attribute = re.search(r"\.(size|shape|length|ndim|dtype|T)\(\)", source_line(lineno))
+        attribute = re.search(r"\.(size|shape|length|ndim|dtype|T)\(\)", _innermost_line(exc))
         if attribute:
             found.append("`.%s` is an attribute, not a method: drop the `()`"
                          % attribute.group(1))

@@ -3,13 +3,27 @@
 The source is parsed once; when its last statement is an expression, that
 expression is compiled separately so its value can be returned as `result`.
 Both halves come from the same AST, so every line number stays the one the
-user wrote, and tracebacks name the file CODE_FILENAME.
+user wrote, and tracebacks name the file CODE_FILENAME. A session's cell N is
+named cell_filename(N) instead: a function from an earlier cell keeps its own
+source lines in later tracebacks. is_code_file() tells either from the rest.
 """
 
 import ast
 import linecache
 
 CODE_FILENAME = "<code>"
+_CELL_PREFIX = "<cell "
+
+
+def cell_filename(number):
+    """The file name of a session's cell `number` (1, 2, ...)."""
+    return "%s%d>" % (_CELL_PREFIX, number)
+
+
+def is_code_file(filename):
+    """True for the submitted code's file names: CODE_FILENAME or a session cell's."""
+    return filename == CODE_FILENAME or (
+        type(filename) is str and filename.startswith(_CELL_PREFIX) and filename.endswith(">"))
 
 
 class Program:
@@ -20,17 +34,18 @@ class Program:
     expression's code object or None.
     """
 
-    __slots__ = ("source", "tree", "body", "tail")
+    __slots__ = ("source", "tree", "body", "tail", "filename")
 
-    def __init__(self, source, tree, body, tail):
+    def __init__(self, source, tree, body, tail, filename=CODE_FILENAME):
+        self.filename = filename
         self.source = source
         self.tree = tree
         self.body = body
         self.tail = tail
 
 
-def register_source(source):
-    """Make `source` visible to linecache under CODE_FILENAME.
+def register_source(source, filename=CODE_FILENAME):
+    """Make `source` visible to linecache under `filename`.
 
     Tracebacks, inspect.getsource and the debug report read lines through
     linecache; a None mtime keeps linecache.checkcache from evicting it.
@@ -38,20 +53,20 @@ def register_source(source):
     lines = source.splitlines(True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    linecache.cache[CODE_FILENAME] = (len(source), None, lines, CODE_FILENAME)
+    linecache.cache[filename] = (len(source), None, lines, filename)
 
 
-def source_line(lineno):
+def source_line(lineno, filename=CODE_FILENAME):
     """Line `lineno` of the registered source, without its newline ("" if none)."""
-    return linecache.getline(CODE_FILENAME, lineno).rstrip("\n") if lineno else ""
+    return linecache.getline(filename, lineno).rstrip("\n") if lineno else ""
 
 
-def parse(source):
+def parse(source, filename=CODE_FILENAME):
     """Parse `source` as a module; raises SyntaxError like the compiler would."""
-    return ast.parse(source, CODE_FILENAME, "exec")
+    return ast.parse(source, filename, "exec")
 
 
-def compile_tree(source, tree):
+def compile_tree(source, tree, filename=CODE_FILENAME):
     """Compile a module AST into a Program, splitting off a trailing expression.
 
     Errors the compiler only finds on the AST ('return' outside function,
@@ -65,19 +80,19 @@ def compile_tree(source, tree):
         statements = statements[:-1]
     body_tree = ast.Module(statements, tree.type_ignores)
     try:
-        body = compile(body_tree, CODE_FILENAME, "exec", dont_inherit=True)
+        body = compile(body_tree, filename, "exec", dont_inherit=True)
         tail = None
         if tail_node is not None:
-            tail = compile(tail_node, CODE_FILENAME, "eval", dont_inherit=True)
+            tail = compile(tail_node, filename, "eval", dont_inherit=True)
     except SyntaxError as exc:
         fill_syntax_error_text(exc, source)
         raise
-    return Program(source, tree, body, tail)
+    return Program(source, tree, body, tail, filename)
 
 
 def fill_syntax_error_text(exc, source):
-    """Give a SyntaxError about CODE_FILENAME its offending source line."""
-    if exc.text is None and exc.filename == CODE_FILENAME and exc.lineno:
+    """Give a SyntaxError about the submitted code its offending source line."""
+    if exc.text is None and is_code_file(exc.filename) and exc.lineno:
         lines = source.splitlines()
         if 0 < exc.lineno <= len(lines):
             exc.text = lines[exc.lineno - 1] + "\n"

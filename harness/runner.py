@@ -27,7 +27,7 @@ import traceback
 import types
 
 from . import deadline, debuginfo, describe, errors, hints, policy, program, tracer
-from .program import CODE_FILENAME
+from .program import CODE_FILENAME, is_code_file
 
 RESULT_JSON_LIMIT = 64 * 1024  # trailing-expression value returned as JSON up to this size
 RESULT_REPR_LIMIT = 10000  # ...else as its repr, cut to this many characters
@@ -118,7 +118,7 @@ class Spec:
     """
 
     __slots__ = ("code", "input_data", "env", "base_env", "debug_mode", "restricted", "trace",
-                 "trace_limit", "repr_limit", "restricted_imports", "prewarm")
+                 "trace_limit", "repr_limit", "restricted_imports", "prewarm", "execution_count")
 
     def __init__(self, raw):
         if not isinstance(raw, dict):
@@ -141,6 +141,8 @@ class Spec:
         self.prewarm = raw.get("prewarm") is True
         self.trace_limit = _bounded_int(raw.get("trace_limit"), 1000, 0, 100000)
         self.repr_limit = _bounded_int(raw.get("repr_limit"), 200, 10, 100000)
+        # A session's cell number, as the agent counts it (its cells in other languages too).
+        self.execution_count = _bounded_int(raw.get("execution_count"), None, 1, 1 << 62)
         imports = raw.get("restricted_imports")
         self.restricted_imports = (
             tuple(str(m) for m in imports) if isinstance(imports, list)
@@ -437,25 +439,25 @@ def _cut_deep_traceback(tb):
 def _locate_violation(exc):
     """Fill a runtime PolicyViolation's line and column from the innermost
     frame of the submitted code."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == CODE_FILENAME]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if is_code_file(f.filename)]
     if frames and exc.lineno is None:
         exc.lineno = frames[-1].lineno
         exc.col = frames[-1].colno + 1 if frames[-1].colno is not None else None
 
 
-def _violation_text(violation):
+def _violation_text(violation, filename):
     """Compile-time violation printed like a SyntaxError: location, source
     line, caret, then 'PolicyViolation: <what> (line L, col C)'."""
-    line = program.source_line(violation.lineno)
+    line = program.source_line(violation.lineno, filename)
     stripped = line.lstrip()
     caret = " " * (4 + max(0, violation.col - 1 - (len(line) - len(stripped)))) + "^"
     return '  File "%s", line %d\n    %s\n%s\nPolicyViolation: %s\n' % (
-        CODE_FILENAME, violation.lineno, stripped, caret, violation.located())
+        filename, violation.lineno, stripped, caret, violation.located())
 
 
-def _violation_entry(violation):
+def _violation_entry(violation, filename):
     return {"type": "PolicyViolation", "message": violation.what, "lineno": violation.lineno,
-            "col": violation.col, "line": program.source_line(violation.lineno).strip(),
+            "col": violation.col, "line": program.source_line(violation.lineno, filename).strip(),
             "traceback": []}
 
 
@@ -483,6 +485,7 @@ class Execution:
 
     def __init__(self, spec):
         self.spec = spec
+        self.filename = CODE_FILENAME  # the code's file name in tracebacks
         self.pid = _os_getpid()
         self.restriction = None  # the RestrictedPolicy under "restricted"
         self.stdout = self.stderr = None
@@ -559,7 +562,7 @@ class Execution:
         self._fresh_process()
         _gc_enable()  # the zygote disables gc before gc.freeze()
         sys.argv = [CODE_FILENAME]
-        program.register_source(spec.code)
+        self._register_source()
         self.restriction = self._restriction()
         if self.restriction is None and (not sys.path or sys.path[0] != _getcwd()):
             sys.path.insert(0, _getcwd())  # as `python -c`: modules the code writes import
@@ -578,14 +581,17 @@ class Execution:
             return None
         return policy.RestrictedPolicy(_getcwd(), self.spec.restricted_imports)
 
+    def _register_source(self):
+        program.register_source(self.spec.code, self.filename)
+
     def _compile(self):
-        tree = program.parse(self.spec.code)
+        tree = program.parse(self.spec.code, self.filename)
         if self.restriction is not None:
             violations = policy.check(tree, self.restriction.allowed)
             if violations:
                 raise _Refused(violations)
             tree = policy.transform(tree)
-        return program.compile_tree(self.spec.code, tree)
+        return program.compile_tree(self.spec.code, tree, self.filename)
 
     def _main_namespace(self):
         """The __main__ module's dict, ready for the code; the module is registered in
@@ -638,7 +644,7 @@ class Execution:
         exception, wait for non-daemon threads, run atexit callbacks. A child
         the user code forked exits here, like a forked Python process would,
         without writing a result frame."""
-        program.register_source(self.spec.code)  # in case the code cleared linecache
+        self._register_source()  # again, in case the code cleared linecache
         self._print_uncaught(exc)
         if not self.spec.prewarm:  # a warm-up run leaves the interpreter as a real run needs it
             self._at_exit()
@@ -749,9 +755,9 @@ class Execution:
         resources = self._resources()
         if isinstance(exc, _Refused):
             first = exc.violations[0]
-            self._write_stderr(_violation_text(first))
+            self._write_stderr(_violation_text(first, self.filename))
             status = (1, "PolicyViolation: " + first.located(), "PolicyViolation", "policy")
-            entries = [_violation_entry(v) for v in exc.violations]
+            entries = [_violation_entry(v, self.filename) for v in exc.violations]
             hint_list = list(dict.fromkeys(policy.hint(v) for v in exc.violations))[:3]
         elif isinstance(exc, SyntaxError):
             # Exactly CPython's text; `error` is its last line, so a client that appends `error`

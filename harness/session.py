@@ -21,11 +21,12 @@ cell), and so is a signal that comes while the cell's frame is being built.
 
 import _signal as _c_signal  # signal.signal is a Python wrapper that needs the builtins
 import gc
+import linecache
 import os
 import random
 import types
 
-from . import deadline, runner
+from . import deadline, program, runner
 
 _CATCH_ALL = BaseException
 _SIGNAL_ERRORS = (ValueError, OSError)
@@ -56,6 +57,7 @@ class _Session:
         self.restricted_imports = None
         self.restriction = None  # the RestrictedPolicy of a restricted session
         self.cells = 0  # cells run so far (this one included)
+        self.sources = {}  # file name -> source of every cell: its functions may still run
         self.interrupt_pending = False  # SIGINT came during the running cell's set-up
 
 
@@ -159,7 +161,19 @@ class Cell(runner.Execution):
                                                     session.restricted_imports)
         super().__init__(spec)
         self.session = session
+        self.filename = program.cell_filename(spec.execution_count or session.cells)
         self.timeout = None  # where the code was when its deadline came
+
+    def _register_source(self):
+        """This cell's source; every earlier one's again when the code cleared linecache
+        (linecache.checkcache() keeps them: their mtime is None)."""
+        sources = self.session.sources
+        sources[self.filename] = self.spec.code
+        program.register_source(self.spec.code, self.filename)
+        first = next(iter(sources))
+        if first not in linecache.cache:
+            for filename, source in sources.items():
+                program.register_source(source, filename)
 
     def _fresh_process(self):
         """New streams on this cell's fds. The first cell keeps the zygote's for good (they

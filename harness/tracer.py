@@ -1,7 +1,8 @@
 """Optional line trace of the submitted code (`"trace": true`).
 
-Only frames running CODE_FILENAME are traced; library frames get no local
-trace function, so their cost is one cheap call per Python-level call.
+Only frames running the submitted code (program.is_code_file) are traced; library
+frames get no local trace function, so their cost is one cheap call per Python-level
+call. In a session, a function of an earlier cell is traced with that cell's line numbers.
 Locals are shown as short reprs, and only for values whose repr is known to
 be cheap and side-effect free (builtins and a few stdlib/numpy types): a
 user class's __repr__ is never run in the middle of the user's own code.
@@ -12,7 +13,7 @@ import types
 from collections import deque
 
 from .describe import ShortRepr
-from .program import CODE_FILENAME
+from .program import is_code_file
 
 _LOCAL_REPR_LIMIT = 80
 _MAX_LOCALS = 20
@@ -101,7 +102,7 @@ class LineTracer:
         _settrace(None)
 
     def _on_call(self, frame, event, arg):
-        if frame.f_code.co_filename != CODE_FILENAME:
+        if not is_code_file(frame.f_code.co_filename):
             return None
         self._record(frame, event, arg)
         return self._on_event

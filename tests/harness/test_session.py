@@ -69,8 +69,36 @@ def test_a_failing_cell_keeps_earlier_state_and_what_it_did_before_failing():
         assert failed.exit_code == 1 == failed.result["exit_code"], failed
         assert failed.result["error"] == "ZeroDivisionError: division by zero"
         assert failed.stderr.splitlines()[-1] == "ZeroDivisionError: division by zero"
-        assert '  File "<code>", line 2, in <module>' in failed.stderr
+        assert '  File "<cell 2>", line 2, in <module>' in failed.stderr
         assert s.cell("x, kept").result["result"] == [2, "yes"]
+
+
+def test_tracebacks_show_each_frames_own_cell():
+    with Session() as s:
+        s.cell("def ratio(a, b):\n    return a / b\n")
+        s.cell("import linecache\nlinecache.clearcache()\n")
+        out = s.cell("x = 1\nratio(x, 0)\n")
+        assert out.stderr == ('Traceback (most recent call last):\n'
+                              '  File "<cell 3>", line 2, in <module>\n'
+                              '    ratio(x, 0)\n'
+                              '  File "<cell 1>", line 2, in ratio\n'
+                              '    return a / b\n'
+                              '           ~~^~~\n'
+                              'ZeroDivisionError: division by zero\n'), out
+        frames = out.debug["exceptions"][0]["traceback"]
+        assert [(f["filename"], f["lineno"], f["line"]) for f in frames] == [
+            ("<cell 3>", 2, "ratio(x, 0)"), ("<cell 1>", 2, "return a / b")], frames
+        assert out.debug["exceptions"][0]["line"] == "return a / b"
+        assert out.debug["functions_defined"][0]["name"] == "ratio"
+
+
+def test_the_agents_execution_count_names_the_cell():
+    with Session() as s:
+        out = s.cell("y = (\n", execution_count=7)
+        assert out.stderr.startswith('  File "<cell 7>", line 1\n'), out
+    with Session() as s:
+        refused = s.cell("x = 1\n_y = 2\n", execution_count=8, policy="restricted")
+        assert refused.stderr.startswith('  File "<cell 8>", line 2\n'), refused
 
 
 def test_a_cell_that_does_not_compile_changes_nothing():
@@ -214,7 +242,8 @@ def test_timeout_interrupts_the_cell_reports_where_and_the_session_lives():
         assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out
         where = out.debug["timeout"]
         assert where["function"] == "spin" and where["lineno"] in (5, 6, 7), where
-        assert [f["name"] for f in where["stack"]] == ["<module>", "spin"], where
+        assert [(f["filename"], f["name"]) for f in where["stack"]] == [
+            ("<cell 2>", "<module>"), ("<cell 2>", "spin")], where
         assert "variables_after" in out.debug and out.debug["exceptions"] == []
         assert out.debug["hints"], out
         assert s.cell("isinstance(n, int), x").result["result"] == [True, "kept"]
@@ -240,7 +269,7 @@ def test_sigint_raises_keyboard_interrupt_in_the_cell(loop):
         assert out.result["error"] == "KeyboardInterrupt", out
         assert out.stderr.startswith("Traceback (most recent call last):\n"), out
         assert out.stderr.splitlines()[-1] == "KeyboardInterrupt", out
-        assert '  File "<code>", line ' in out.stderr, out
+        assert '  File "<cell 2>", line ' in out.stderr, out
         assert out.debug["exceptions"][0]["type"] == "KeyboardInterrupt"
         assert_alive(s, "kept")
 
