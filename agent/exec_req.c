@@ -202,6 +202,8 @@ char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *w
         json_object_set_new(spec, "trace_limit", json_integer(r->trace_limit));
     if (spec && r->repr_limit >= 0)
         json_object_set_new(spec, "repr_limit", json_integer(r->repr_limit));
+    if (spec && r->session_no) /* a session's cell: the harness names its code <cell N> */
+        json_object_set_new(spec, "execution_count", json_integer(r->execution_count));
     if (spec && r->network) {
         /* The child listens on these ports of its own loopback (ZYG_PROXY_PORT and
          * ZYG_UPSTREAM_PORT); the proxy behind them applies the scenario. */

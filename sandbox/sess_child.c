@@ -286,7 +286,9 @@ static void sess_child_fork(const struct child_ctx *c, const struct zyg_sess_cmd
         _exit(71);
     close(ctl);
     {
-        unsigned bits = pyrt_session_after_fork(c->rt);
+        /* A checkpoint copy continues the session (a seeded generator must keep its draws); a
+         * fork is a branch, re-seeded so branches differ. */
+        unsigned bits = share ? 0 : pyrt_session_after_fork(c->rt);
         int r = share ? 0 : sess_child_copy_tree(from, to, 0700, 0);
 
         if (r < 0 || (!share && chdir(to) < 0)) {
