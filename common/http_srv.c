@@ -112,6 +112,11 @@ enum MHD_Result http_req_fd_take(struct http_req *r, unsigned status, int fd, ui
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "X-Request-Id", r->id);
+    /* Bytes a program wrote: a browser must not sniff them into something else, nor run a
+     * page or an SVG's scripts in the API's origin. */
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (!strncmp(content_type, "text/html", 9) || !strncmp(content_type, "image/svg", 9))
+        MHD_add_response_header(resp, "Content-Disposition", "attachment");
     res = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return res;

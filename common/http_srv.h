@@ -96,7 +96,8 @@ enum MHD_Result http_req_json_take(struct http_req *r, unsigned status, json_t *
 /* Queues data (taken, freed with free(); NULL = out of memory) with a content type. */
 enum MHD_Result http_req_bytes_take(struct http_req *r, unsigned status, char *data, size_t len,
                                     const char *content_type);
-/* Replies with size bytes read from fd (taken: closed when sent), e.g. a file download. */
+/* Replies with size bytes read from fd (taken: closed when sent), a file download: with
+ * nosniff, and as an attachment when HTML or SVG. */
 enum MHD_Result http_req_fd_take(struct http_req *r, unsigned status, int fd, uint64_t size,
                                  const char *content_type);
 /* The error body for code (err.h) with this request's id and decorator, counted: new reference,
