@@ -492,6 +492,8 @@ static enum MHD_Result api_root(struct http_req *r)
             list = NULL;
         }
     }
+    for (size_t i = 0; list && sess_route_endpoint(i, ep, sizeof(ep)); i++)
+        json_array_append_new(list, json_string(ep));
     o = list ? json_pack("{s:s, s:s, s:o}", "service", "sandpit-agent", "version", API_VERSION,
                          "endpoints", list)
              : NULL;

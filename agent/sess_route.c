@@ -90,3 +90,25 @@ int sess_route_parse(const char *method, const char *path, size_t len, struct se
     }
     return -ENOENT;
 }
+
+int sess_route_endpoint(size_t i, char *out, size_t size)
+{
+    static const char *const eps[] = {
+        "GET /sessions",
+        "POST /sessions",
+        "GET /sessions/{id}",
+        "DELETE /sessions/{id}",
+        "POST /sessions/{id}/execute",
+        "POST /sessions/{id}/fork",
+        "POST /sessions/{id}/interrupt",
+        "GET /sessions/{id}/files?path={dir}",
+        "GET /sessions/{id}/files/{path}",
+        "PUT /sessions/{id}/files/{path}",
+        "DELETE /sessions/{id}/files/{path}",
+    };
+
+    if (i >= sizeof(eps) / sizeof(eps[0]))
+        return 0;
+    snprintf(out, size, "%s", eps[i]);
+    return 1;
+}

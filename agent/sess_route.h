@@ -40,4 +40,8 @@ bool sess_route_is(const char *path, size_t len);
  * not a session id), -ENAMETOOLONG (the file path exceeds SESS_ROUTE_PATH_MAX). */
 int sess_route_parse(const char *method, const char *path, size_t len, struct sess_route *out);
 
+/* Endpoint i as "METHOD /path" into out (GET / lists them): 1, or 0 past the last. Kept next
+ * to sess_route_parse so the two cannot drift apart unnoticed (test_sess_route parses each). */
+int sess_route_endpoint(size_t i, char *out, size_t size);
+
 #endif

@@ -78,10 +78,45 @@ static void test_refused(void **state)
     assert_int_equal(parse("GET", longp, &r), -ENAMETOOLONG);
 }
 
+/* Every endpoint GET / lists parses to a route (ids and paths filled in). */
+static void test_endpoints_parse(void **state)
+{
+    char ep[128], path[256], *sp, *q;
+    struct sess_route r;
+    size_t i;
+
+    (void)state;
+    for (i = 0; sess_route_endpoint(i, ep, sizeof(ep)); i++) {
+        const char *p;
+        size_t n = 0;
+
+        sp = strchr(ep, ' ');
+        assert_non_null(sp);
+        *sp = '\0';
+        if ((q = strchr(sp + 1, '?')))
+            *q = '\0';
+        for (p = sp + 1; *p && n + 32 < sizeof(path);) {
+            if (!strncmp(p, "{id}", 4)) {
+                n += (size_t)sprintf(path + n, "%s", ID);
+                p += 4;
+            } else if (!strncmp(p, "{path}", 6)) {
+                n += (size_t)sprintf(path + n, "a/b.txt");
+                p += 6;
+            } else {
+                path[n++] = *p++;
+            }
+        }
+        path[n] = '\0';
+        assert_int_equal(parse(ep, path, &r), 0);
+    }
+    assert_int_equal(i, 11);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_routes),
-                                       cmocka_unit_test(test_refused)};
+                                       cmocka_unit_test(test_refused),
+                                       cmocka_unit_test(test_endpoints_parse)};
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
