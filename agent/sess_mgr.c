@@ -737,15 +737,25 @@ int sess_mgr_workspace(struct sess_mgr *sm, const char *id, pid_t *pid, char *ws
 json_t *sess_mgr_health(struct sess_mgr *sm)
 {
     size_t busy = 0, live;
+    long long mem = 0;
     json_t *o;
 
     pthread_mutex_lock(&sm->lock);
     live = sess_live(sm);
-    for (size_t i = 0; i < sm->n; i++)
-        busy += sm->s[i]->state == SESS_BUSY;
-    o = json_pack("{s:I, s:I, s:I, s:I, s:I}", "live", (json_int_t)live, "max",
+    for (size_t i = 0; i < sm->n; i++) {
+        const struct sess *s = sm->s[i];
+
+        busy += s->state == SESS_BUSY;
+        if (s->state != SESS_DEAD && s->pid > 0) {
+            long long rss = sess_rss(s->pid);
+
+            mem += rss > 0 ? rss : 0;
+        }
+    }
+    o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "live", (json_int_t)live, "max",
                   (json_int_t)sm->cfg->max_sessions, "busy", (json_int_t)busy, "created",
-                  (json_int_t)sm->created, "ended", (json_int_t)sm->ended);
+                  (json_int_t)sm->created, "ended", (json_int_t)sm->ended, "memory_bytes",
+                  (json_int_t)mem);
     pthread_mutex_unlock(&sm->lock);
     return o;
 }

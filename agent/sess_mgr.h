@@ -85,7 +85,8 @@ void sess_mgr_end_cell(struct sess_mgr *sm, const char *id);
  * 0, or -ERR_NOT_FOUND / -ERR_GONE / -ERR_CONFLICT (still starting). */
 int sess_mgr_workspace(struct sess_mgr *sm, const char *id, pid_t *pid, char *ws, uid_t *uid,
                        struct err *e);
-/* {"live", "max", "busy", "created", "ended"} for /health: new reference. */
+/* {"live", "max", "busy", "created", "ended", "memory_bytes" (the live sessions' resident
+ * sets, shared pages counted in each)} for /health and /metrics: new reference. */
 json_t *sess_mgr_health(struct sess_mgr *sm);
 
 #endif

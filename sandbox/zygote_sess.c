@@ -71,6 +71,7 @@ struct zs_member {
     uint32_t flags;      /* enum zyg_sess_flag */
     int64_t up_by_ns;    /* STARTING: killed when not up by then */
     bool silent;         /* its end is not reported (a replaced head, a discarded copy) */
+    bool slot_shared;    /* still in its parent's cgroup: killed by pid only */
     uint32_t dead_flags; /* why it is being killed: ZYG_ST_* */
     struct zs_cell cell; /* while BUSY (and a pending one while STARTING) */
 };
@@ -229,7 +230,7 @@ static void zs_kill(struct zygote *z, struct zs_member *m, uint32_t why)
     m->dead_flags |= why;
     if (m->pid > 0)
         (void)kill(m->pid, SIGKILL);
-    if (m->slot >= 0)
+    if (m->slot >= 0 && !m->slot_shared)
         (void)isolate_slot_kill_others(z->iso, m->slot, 0, SIGKILL);
     if (m->pid <= 0)
         fdio_close(&m->ctl); /* a fork not up yet: EOF makes it exit */
@@ -328,6 +329,9 @@ static struct zs_member *zs_fork(struct zygote *z, struct zs_member *m, uint64_t
     c->slot = isolate_slot_take(z->iso);
     if (c->slot >= 0 && m->slot >= 0)
         isolate_slot_copy_limits(z->iso, m->slot, c->slot);
+    else if (m->slot >= 0)
+        zs_kill(z, c, ZYG_ST_SPAWN_FAILED); /* sharing its parent's cgroup, a kill of either
+                                               would take both: no copy without a slot */
     return c;
 }
 
@@ -487,9 +491,11 @@ static void zs_cell_end(struct zygote *z, struct zs_member *m, int ws, bool dead
         m->ckpt_of = 0;
         zs_event(z, ZYG_SEV_HEAD, m->no, m, 0, 0, 0);
     } else {
+        /* Thrown away; a dead one is already reaped (its pid may be another's by now). */
         m->silent = true;
         m->ckpt_of = 0;
-        zs_kill(z, m, 0);
+        if (!dead)
+            zs_kill(z, m, 0);
     }
 }
 
@@ -536,8 +542,13 @@ static void zs_on_ctl(struct zygote *z, struct zs_member *m)
                     return;
                 }
                 m->pid = cr.pid;
-                if (m->slot >= 0 && isolate_slot_move(z->iso, m->slot, m->pid) < 0)
-                    log_warn("session fork %d: not moved into its cgroup", (int)m->pid);
+                if (m->slot >= 0 && isolate_slot_move(z->iso, m->slot, m->pid) < 0) {
+                    /* Left in its parent's cgroup, its kill would take the parent too. */
+                    log_warn("session fork %d: not moved into its cgroup: ended", (int)m->pid);
+                    m->slot_shared = true;
+                    zs_kill(z, m, ZYG_ST_SETUP_FAILED);
+                    return;
+                }
             }
             m->state = ZS_IDLE;
             if (m->no)
