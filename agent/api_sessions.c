@@ -53,6 +53,25 @@ static struct api_sess_req *api_sess_attach(struct api_sess *as, struct http_req
     return q;
 }
 
+/* An error of a session call: a 410 also carries "session_id" and "reason" (the contract), so a
+ * client need not parse the message. */
+static enum MHD_Result api_sess_err(struct api_sess *as, struct http_req *r, const char *id,
+                                    const struct err *e)
+{
+    char reason[200];
+    json_t *o;
+
+    if (e->code != ERR_GONE || !id)
+        return http_req_err(r, e);
+    sess_mgr_reason(as->sm, id, reason, sizeof(reason));
+    o = http_req_error_body(r, ERR_GONE, e->field[0] ? e->field : NULL, e->msg);
+    if (o) {
+        json_object_set_new(o, "session_id", json_string(id));
+        json_object_set_new(o, "reason", json_string(reason));
+    }
+    return http_req_json_take(r, err_http_status(ERR_GONE), o);
+}
+
 static void api_sess_wake(void *arg)
 {
     http_req_wake(arg);
@@ -138,7 +157,7 @@ static enum MHD_Result api_sess_fork(struct api_sess *as, struct http_req *r, co
         rc = sess_mgr_fork(as->sm, parent, id, &e);
     json_decref(body);
     if (rc < 0)
-        return http_req_err(r, &e);
+        return api_sess_err(as, r, parent, &e);
     return api_sess_wait_up(as, r, id, MHD_HTTP_CREATED);
 }
 
@@ -158,7 +177,7 @@ static enum MHD_Result api_sess_delete(struct api_sess *as, struct http_req *r, 
     int rc = sess_mgr_kill(as->sm, id, &e);
 
     if (rc < 0)
-        return http_req_err(r, &e);
+        return api_sess_err(as, r, id, &e);
     if (!(q = api_sess_attach(as, r, id)))
         return http_req_json_take(r, 0, NULL);
     if (rc == 1)
@@ -228,7 +247,7 @@ static enum MHD_Result api_sess_execute(struct api_sess *as, struct http_req *r,
         return http_req_err(r, &e);
     if (api_sess_cell_check(&req, &e) < 0 || sess_mgr_begin_cell(as->sm, id, &c, &e) < 0) {
         exec_req_done(&req);
-        return http_req_err(r, &e);
+        return api_sess_err(as, r, id, &e);
     }
     req.session_no = c.no;
     snprintf(req.session_id, sizeof(req.session_id), "%s", c.workspace);
@@ -257,7 +276,7 @@ static enum MHD_Result api_sess_interrupt(struct api_sess *as, struct http_req *
     int rc = sess_mgr_interrupt(as->sm, id, &e);
 
     if (rc < 0)
-        return http_req_err(r, &e);
+        return api_sess_err(as, r, id, &e);
     return http_req_json_take(r, MHD_HTTP_OK,
                               json_pack("{s:s, s:b}", "session_id", id, "interrupted", rc == 1));
 }
@@ -288,7 +307,7 @@ static enum MHD_Result api_sess_file_get(struct api_sess *as, struct http_req *r
         ws_files_get(root, rt->path, &fd, &st, &e) < 0) {
         if (root >= 0)
             close(root);
-        return http_req_err(r, &e);
+        return api_sess_err(as, r, rt->id, &e);
     }
     close(root);
     res = http_req_fd_take(r, MHD_HTTP_OK, fd, (uint64_t)st.st_size, ws_files_mime(rt->path));
@@ -311,7 +330,7 @@ static enum MHD_Result api_sess_file_put(struct api_sess *as, struct http_req *r
     if (root >= 0)
         close(root);
     if (rc < 0)
-        return http_req_err(r, &e);
+        return api_sess_err(as, r, rt->id, &e);
     return http_req_json_take(r, MHD_HTTP_CREATED,
                               json_pack("{s:s, s:I}", "path", rt->path, "size", (json_int_t)len));
 }
@@ -328,7 +347,7 @@ static enum MHD_Result api_sess_file_delete(struct api_sess *as, struct http_req
     if (root >= 0)
         close(root);
     if (rc < 0)
-        return http_req_err(r, &e);
+        return api_sess_err(as, r, rt->id, &e);
     return http_req_json_take(r, MHD_HTTP_OK,
                               json_pack("{s:s, s:b}", "path", rt->path, "deleted", 1));
 }
@@ -346,7 +365,7 @@ static enum MHD_Result api_sess_files(struct api_sess *as, struct http_req *r, c
     if (root >= 0)
         close(root);
     if (!o)
-        return http_req_err(r, &e);
+        return api_sess_err(as, r, id, &e);
     return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 
@@ -389,7 +408,7 @@ enum MHD_Result api_sess_route(struct api_sess *as, struct http_req *r)
         break;
     case SESS_R_GET:
         o = sess_mgr_get(as->sm, rt->id, &e);
-        res = o ? http_req_json_take(r, MHD_HTTP_OK, o) : http_req_err(r, &e);
+        res = o ? http_req_json_take(r, MHD_HTTP_OK, o) : api_sess_err(as, r, rt->id, &e);
         break;
     case SESS_R_DELETE:
         res = api_sess_delete(as, r, rt->id);

@@ -607,6 +607,19 @@ json_t *sess_mgr_get(struct sess_mgr *sm, const char *id, struct err *e)
     return o;
 }
 
+void sess_mgr_reason(struct sess_mgr *sm, const char *id, char *out, size_t size)
+{
+    struct sess *s;
+
+    pthread_mutex_lock(&sm->lock);
+    s = sess_find(sm, id);
+    snprintf(out, size, "%s",
+             s && s->state == SESS_DEAD ? s->reason
+             : s                        ? "it is live"
+                                        : "the agent holding it restarted: its state is gone");
+    pthread_mutex_unlock(&sm->lock);
+}
+
 json_t *sess_mgr_list(struct sess_mgr *sm)
 {
     json_t *arr = json_array();

@@ -69,6 +69,8 @@ bool sess_mgr_wait(struct sess_mgr *sm, const char *id, bool until_dead, exec_do
 void sess_mgr_clear_waiter(struct sess_mgr *sm, const char *id, void *arg);
 /* The session's object for GET /sessions/{id} (new reference), or NULL with e: 404, 410. */
 json_t *sess_mgr_get(struct sess_mgr *sm, const char *id, struct err *e);
+/* Why session id is gone (its reason, or the agent's restart for an unknown id) into out. */
+void sess_mgr_reason(struct sess_mgr *sm, const char *id, char *out, size_t size);
 /* {"sessions": [...], "total": n}: new reference. */
 json_t *sess_mgr_list(struct sess_mgr *sm);
 /* Kills the session. 0 (sess_mgr_wait(.., true, ..) then says when it is gone), 1 when it was

@@ -36,6 +36,7 @@ _SIGINT = _c_signal.SIGINT
 _default_int_handler = _c_signal.default_int_handler
 _gc_enable = gc.enable
 _os_getpid = os.getpid
+_os_write = os.write
 _random_seed = random.seed
 
 
@@ -77,10 +78,12 @@ def start():
     _quiet()
 
 
-def run_cell(spec, result_fd):
+def run_cell(spec, result_fd, control_fd=None):
     """Run one cell (`spec`: the JSON of an execution's spec, bytes or str) in the session's
     namespace; write its result frame to result_fd, as runner.run does. Returns the exit
-    code. Never raises and never exits the process (SystemExit is the cell's outcome)."""
+    code. Never raises and never exits the process (SystemExit is the cell's outcome).
+    control_fd: the session's control socket, told when the cell's signal handlers are in
+    place (sandbox/zygote_sess.c holds an interrupt or the deadline signal until then)."""
     code, written = 1, False
     try:
         start()
@@ -88,6 +91,7 @@ def run_cell(spec, result_fd):
         _session.interrupt_pending = False
         deadline.start(result_fd)
         _set_handler(_SIGINT, _on_early_interrupt)
+        _say_started(control_fd)
         if isinstance(spec, str):
             spec = spec.encode("utf-8")
         code = runner.run_execution(lambda: Cell(runner.Spec.parse(spec), _session), result_fd)
@@ -137,6 +141,17 @@ def _quiet():
     _set_handler(_SIGINT, _SIG_IGN)
     _set_handler(deadline.REPORT_SIGNAL, _SIG_IGN)
     _drop_pending()
+
+
+def _say_started(fd):
+    """"S" on the control socket: from now on an interrupt or the deadline reaches this cell
+    (before, both signals are ignored: one sent then would be lost)."""
+    if fd is None:
+        return
+    try:
+        _os_write(fd, b"S\0\0\0\0")
+    except OSError:
+        pass
 
 
 def _drop_pending():

@@ -255,13 +255,13 @@ unsigned pyrt_session_after_fork(struct pyrt *rt)
     return bits;
 }
 
-int pyrt_run_cell(struct pyrt *rt, const char *spec, size_t len, int result_fd)
+int pyrt_run_cell(struct pyrt *rt, const char *spec, size_t len, int result_fd, int ctl_fd)
 {
     PyObject *bytes = PyBytes_FromStringAndSize(spec, (Py_ssize_t)len), *r = NULL;
     long code = 70;
 
     if (bytes)
-        r = pyrt_session_call(rt, "run_cell", "(Oi)", bytes, result_fd);
+        r = pyrt_session_call(rt, "run_cell", "(Oii)", bytes, result_fd, ctl_fd);
     else
         PyErr_Clear();
     Py_XDECREF(bytes);

@@ -31,9 +31,10 @@ int pyrt_session_start(struct pyrt *rt);
 #define PYRT_RESEEDED_RANDOM 1u
 #define PYRT_RESEEDED_NUMPY  2u
 unsigned pyrt_session_after_fork(struct pyrt *rt);
-/* One cell: harness.session.run_cell(spec, result_fd) in the session's persistent namespace;
- * the exit code (70 when the harness itself failed). */
-int pyrt_run_cell(struct pyrt *rt, const char *spec, size_t len, int result_fd);
+/* One cell: harness.session.run_cell(spec, result_fd, ctl_fd) in the session's persistent
+ * namespace (it says "S" on ctl_fd once its signal handlers are in place); the exit code (70
+ * when the harness itself failed). */
+int pyrt_run_cell(struct pyrt *rt, const char *spec, size_t len, int result_fd, int ctl_fd);
 
 /* In a forked child: calls harness.runner.run(spec, result_fd) and returns the exit code the
  * process should _exit with. Never raises; internal failures give exit code 70. */

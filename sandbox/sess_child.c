@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,7 @@ static int sess_child_exec_cell(const char *spec, size_t spec_len)
         dprintf(2, "sandpit: cannot start the cell: %s\n", strerror(errno));
         return 71 << 8;
     }
+    sess_child_say('S', 0); /* its process exists: an interrupt can reach it now */
     while (waitpid(pid, &st, 0) < 0) {
         if (errno != EINTR) {
             st = 71 << 8;
@@ -180,7 +182,7 @@ static void sess_child_cell(const struct child_ctx *c, const struct zyg_job *job
     if (job->flags & ZYG_JOB_EXEC)
         st = sess_child_exec_cell(spec, spec_len);
     else
-        st = pyrt_run_cell(c->rt, spec, spec_len, SESS_RESULT_FD) << 8;
+        st = pyrt_run_cell(c->rt, spec, spec_len, SESS_RESULT_FD, SESS_CTL_FD) << 8;
 done:
     free(spec);
     for (int i = 0; i < CHILD_JOB_NFDS; i++)
@@ -301,6 +303,20 @@ static void sess_child_fork(const struct child_ctx *c, const struct zyg_sess_cmd
 
 /* Receives the next message on the control socket: a cell (JOB with its fds) or a session
  * command (FORK with one fd). Returns the message type, or -1 when the zygote is gone. */
+/* The processes a cell left are killed by the zygote once the cell is over; those that were
+ * ours stay our zombies (counted by the pids cgroup) until reaped. Between cells no child of
+ * ours is anyone else's to wait for: all are reaped here. */
+static void sess_child_reap(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+}
+
+static void sess_child_on_sigchld(int sig)
+{
+    (void)sig; /* only interrupts the wait for the next message */
+}
+
 static int sess_child_next(struct zyg_job *job, struct zyg_sess_cmd *cmd, int fds[CHILD_JOB_NFDS],
                            int *nfds)
 {
@@ -311,6 +327,12 @@ static int sess_child_next(struct zyg_job *job, struct zyg_sess_cmd *cmd, int fd
     int type;
 
     for (;;) {
+        struct pollfd pf = {.fd = SESS_CTL_FD, .events = POLLIN};
+
+        /* poll, unlike the receive, returns on SIGCHLD: the zombies are reaped at once. */
+        sess_child_reap();
+        if (poll(&pf, 1, -1) < 0)
+            continue;
         n = fdpass_recv(SESS_CTL_FD, buf, sizeof(buf), fds, CHILD_JOB_NFDS + 1, nfds, 0);
         if (n == -EINTR)
             continue;
@@ -349,6 +371,12 @@ void sess_child_run(const struct child_ctx *c)
         _exit(71);
     }
     sess_child_unwire();
+    {
+        struct sigaction sa = {.sa_handler = sess_child_on_sigchld}; /* no SA_RESTART */
+
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGCHLD, &sa, NULL);
+    }
     sess_child_say('U', 0);
     for (;;) {
         int type = sess_child_next(&job, &cmd, fds, &nfds);

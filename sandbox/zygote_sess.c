@@ -55,6 +55,9 @@ struct zs_cell {
     int64_t cpu_before_ns;  /* of the session's process and its reaped children */
     uint64_t oom_before;    /* the slot's OOM-kill count */
     ino_t ino[3];           /* the cell's stdout, stderr, result pipes */
+    bool started;           /* it said "S": its handlers are in place, signals reach it */
+    bool int_pending;       /* an interrupt (or a cancel) waits for "S" */
+    bool report_pending;    /* the deadline came before "S": SIGUSR2 on "S" */
     struct zyg_job pending; /* a cell waiting for this process to be up */
     int fds[ZYG_JOB_NFDS];  /* its fds while pending */
     bool has_pending;
@@ -272,6 +275,7 @@ static void zs_dispatch(struct zygote *z, struct zs_member *m, const struct zyg_
     c->python = !(job->flags & ZYG_JOB_EXEC);
     c->flags = 0;
     c->kill_ns = 0;
+    c->started = c->int_pending = c->report_pending = false;
     c->cpu_before_ns = zs_cpu_ns(m->pid);
     c->oom_before = isolate_slot_oom_kills(z->iso, m->slot);
     c->start_ns = clock_mono_ns();
@@ -285,6 +289,20 @@ static void zs_dispatch(struct zygote *z, struct zs_member *m, const struct zyg_
     for (int i = 0; i < ZYG_JOB_NFDS; i++)
         fdio_close(&fds[i]);
     m->state = ZS_BUSY;
+}
+
+/* SIGINT to a running cell: the Python cell's process (KeyboardInterrupt), or an exec cell's
+ * processes; held until the cell says "S" (before, the signal would be ignored and lost). */
+static void zs_interrupt(struct zygote *z, struct zs_member *m)
+{
+    if (!m->cell.started) {
+        m->cell.int_pending = true;
+        return;
+    }
+    if (m->cell.python)
+        (void)kill(m->pid, SIGINT);
+    else
+        (void)isolate_slot_kill_others(z->iso, m->slot, m->pid, SIGINT);
 }
 
 /* Starts a fork of m (idle) into a new member (number no, workspace name): sends FORK with the
@@ -398,12 +416,8 @@ void zygote_sess_command(struct zygote *z, const struct zyg_sess_cmd *cmd, int f
     case ZYG_SESS_INTERRUPT:
         if ((c = zs_find_copy(z, cmd->sess_no)))
             m = c;
-        if (m && m->state == ZS_BUSY && m->pid > 0) {
-            if (m->cell.python)
-                (void)kill(m->pid, SIGINT);
-            else
-                (void)isolate_slot_kill_others(z->iso, m->slot, m->pid, SIGINT);
-        }
+        if (m && m->state == ZS_BUSY && m->pid > 0)
+            zs_interrupt(z, m);
         return;
     default:
         return;
@@ -557,6 +571,17 @@ static void zs_on_ctl(struct zygote *z, struct zs_member *m)
                 m->cell.has_pending = false;
                 zs_dispatch(z, m, &m->cell.pending, m->cell.fds);
             }
+        } else if (b[0] == 'S' && m->state == ZS_BUSY && cr.pid == m->pid && !m->cell.started) {
+            m->cell.started = true;
+            if (m->cell.report_pending) {
+                m->cell.report_pending = false;
+                m->cell.kill_ns = clock_mono_ns() + ZS_GRACE_NS;
+                (void)kill(m->pid, ZYGOTE_REPORT_SIGNAL);
+            }
+            if (m->cell.int_pending) {
+                m->cell.int_pending = false;
+                zs_interrupt(z, m);
+            }
         } else if (b[0] == 'D' && m->state == ZS_BUSY && cr.pid == m->pid) {
             zs_cell_end(z, m, (int)v, false, NULL);
         }
@@ -596,7 +621,7 @@ bool zygote_sess_cancel(struct zygote *z, uint64_t job_id)
             continue;
         m->cell.flags |= ZYG_ST_CANCELLED;
         if (m->cell.python)
-            (void)kill(m->pid, SIGINT);
+            zs_interrupt(z, m);
         else
             (void)isolate_slot_kill_others(z->iso, m->slot, m->pid, SIGKILL);
         if (!m->cell.kill_ns)
@@ -710,10 +735,16 @@ void zygote_sess_check(struct zygote *z, int64_t now)
              * the session lives if the cell ends within the grace. */
             c->flags |= ZYG_ST_TIMED_OUT;
             c->kill_ns = now + ZS_GRACE_NS;
-            if (c->python)
+            if (c->python && !c->started) {
+                /* Not in the harness yet (a loaded machine, a tiny timeout): the signal goes
+                 * when it says "S"; the kill still comes if it never does. */
+                c->report_pending = true;
+                c->kill_ns = now + 2 * ZS_GRACE_NS;
+            } else if (c->python) {
                 (void)kill(m->pid, ZYGOTE_REPORT_SIGNAL);
-            else
+            } else {
                 (void)isolate_slot_kill_others(z->iso, m->slot, m->pid, SIGKILL);
+            }
         } else if (c->kill_ns && now >= c->kill_ns && !m->dead_flags) {
             zs_kill(z, m, c->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED));
         }
