@@ -138,6 +138,34 @@ def _nothing_unexpected(res, ctx):
     assert "UNEXPECTED" not in res["stdout"], res["stdout"]
 
 
+def _session_files_untouched(results, ctx):
+    """90: the other session's workspace holds only its secret, and the agent's files API does
+    not follow the attacker's symlink to it."""
+    ag, other, me = ctx["agent"], ctx["other"], ctx["attacker"]
+    st, body, _ = ag.get(f"/sessions/{other}/files?path=")
+    assert st == 200 and [e["name"] for e in body["entries"]] == ["secret.txt"], body
+    st, body, _ = ag.get(f"/sessions/{me}/files/to_other/secret.txt")
+    assert 400 <= st < 500 and ctx["secret"] not in str(body), (st, body)
+
+
+def _session_nothing_on_host(results, ctx):
+    """95: no file of the marker in the agent's work directory or above it, on the host."""
+    work = ctx["agent"].work_dir
+    for d in (work, work.parent):
+        assert not (d / ctx["marker"]).exists(), f"{d / ctx['marker']} exists on the host"
+
+
+def _session_fake_done(results, ctx):
+    """92: the cell ran to its end (its last line is there), or the session was killed for
+    its fakes; never "completed" with its output cut short."""
+    res = results[-1]
+    if res["status"] == "completed":
+        assert "still running after the fakes" in res["stdout"], res["stdout"]
+    else:
+        st, body, _ = ctx["agent"].get(f"/sessions/{ctx['attacker']}")
+        assert st == 410 or body["state"] == "dead", (st, body)
+
+
 RESTRICTED = {"policy": "restricted"}
 
 # name -> expectation. Keys: status (str or tuple), exit_reason, exit_code, signal, stdout
@@ -280,6 +308,36 @@ EXPECT = {
                                                         "networkLatencyMs": 60000,
                                                         "toxicDirection": "upstream"}},
                                    check=_agent_rss_within(5 * 4096)),
+    # issue 14: programs run as cells of a session (test_session_corpus.py runs them: a
+    # witness session and another session beside; `cells` are the cells of the attacking
+    # session, each with its role (input_data), status and timeout; `after` is the attacking
+    # session's state after its last cell: "alive", or "either" (dead with a reason is
+    # containment too; later cells are then not run).
+    "90_session_other_workspace": dict(session=True, cells=[dict(status="completed")],
+                                       after="alive", check=_session_files_untouched, stdout=[
+                                           "CONTAINED: host path of the other workspace",
+                                           "CONTAINED: no /proc/<pid>/cwd or root",
+                                           "CONTAINED: write into the other workspace",
+                                           "CONTAINED: no /tmp/", "probe done"]),
+    "91_session_lingering_process": dict(session=True, after="alive", cells=[
+        dict(role="spawn", status="completed"), dict(role="check", status="completed")],
+        stdout=["spawned 4", "CONTAINED: nothing the last cell started runs"]),
+    "92_session_fake_done": dict(session=True, after="either", cells=[
+        dict(status=("completed", "failed"))], stdout=["faking"], check=_session_fake_done),
+    "93_session_kill_init": dict(session=True, after="alive", cells=[
+        dict(role="attack", status="completed"), dict(role="check", status="completed")],
+        stdout=["CONTAINED: survived; 3 of 3", "CONTAINED: the session still runs cells"]),
+    "94_session_fork_bomb": dict(session=True, after="either", cells=[
+        dict(role="bomb", status=("timeout", "failed"), timeout=T_HANG),
+        dict(role="check", status="completed")]),
+    # attack_from "fork": the attacking session is a fork of the other session.
+    "96_session_signal_family": dict(session=True, after="alive", attack_from="fork", cells=[
+        dict(status="completed")], stdout=["probe done"],
+        xfail="bug: a fork shares its parent's PID namespace and uid: its cell can SIGKILL the "
+              "parent session's process (reported to the lead)"),
+    "95_session_write_outside": dict(session=True, after="alive", cells=[
+        dict(status="completed")], check=_session_nothing_on_host, stdout=[
+        "CONTAINED: write /etc/passwd", "CONTAINED: write /var/tmp/", "family /tmp ok"]),
 }
 
 
@@ -376,7 +434,7 @@ def test_isolation_layers_all_on(small_agent):
     assert h["zygote"].get("pid_namespace") is True, h["zygote"]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECT))
+@pytest.mark.parametrize("name", sorted(n for n, e in EXPECT.items() if not e.get("session")))
 def test_hostile_program(name, small_agent, host, zygote_baseline):
     h = small_agent.health()
     if any(not v.get("on") for v in h["isolation"].values()) or not h["zygote"].get("pid_namespace"):
