@@ -199,9 +199,6 @@ def test_background_processes_end_with_the_cell(sessions):
     assert wait_until(lambda: pids_with_marker(arg) == [], 10), pids_with_marker(arg)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: children of the session's process killed at a "
-                   "cell's end stay its zombies, counted by its pids cgroup, until forks fail "
-                   "(reported to the lead)")
 def test_killed_children_do_not_use_up_the_pids_limit(sessions):
     """Each cell forks children that outlive it (killed at its end); the session's pids limit
     is 32: the killed ones must not keep counting, so every cell can fork again."""
