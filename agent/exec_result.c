@@ -289,6 +289,147 @@ static void exec_result_set_scenario(json_t *o, const struct exec_result_in *in)
                             json_real(fmax(0, (double)in->st->wall_us / 1e6 - in->delay_ms / 1e3)));
 }
 
+/* Whether k can be a bundle's key: type/subtype of RFC 6838 name characters. */
+static bool exec_result_mime_ok(const char *k)
+{
+    size_t n = strlen(k), slash = strcspn(k, "/");
+
+    if (n == 0 || n > EXEC_RESULT_MIME_MAX || slash == 0 || slash >= n - 1 ||
+        strchr(k + slash + 1, '/'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (i != slash && !isalnum((unsigned char)k[i]) && !strchr("!#$&^_.+-", k[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Sets mime's entry of o to the width and height of sizes that are integers in range, when
+ * there are any. 0 or -ENOMEM. */
+static int exec_result_output_sizes(json_t *o, const char *mime, json_t *sizes)
+{
+    static const char *const dims[] = {"width", "height"};
+    json_t *kept = json_object();
+
+    if (!kept)
+        return -ENOMEM;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(sizes, dims[i]);
+
+        if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+            json_integer_value(v) <= EXEC_RESULT_DIMENSION_MAX &&
+            json_object_set(kept, dims[i], v) < 0) {
+            json_decref(kept);
+            return -ENOMEM;
+        }
+    }
+    if (json_object_size(kept) == 0) {
+        json_decref(kept);
+        return 0;
+    }
+    return json_object_set_new(o, mime, kept) < 0 ? -ENOMEM : 0;
+}
+
+/* An item's metadata as passed on: for each of data's mime types, its sizes
+ * (exec_result_output_sizes). New reference, NULL on out of memory. */
+static json_t *exec_result_output_metadata(json_t *meta, json_t *data)
+{
+    json_t *o = json_object(), *sizes;
+    const char *mime;
+
+    if (!o || json_object_size(meta) > EXEC_RESULT_BUNDLE_MAX)
+        return o;
+    json_object_foreach(meta, mime, sizes)
+    {
+        if (json_object_get(data, mime) && json_is_object(sizes) &&
+            exec_result_output_sizes(o, mime, sizes) < 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* A copy of one of the frame's output items with only what a mime bundle has: type
+ * (display_data or execute_result), data ({mime: string}, not empty), metadata (sizes) and
+ * truncated (true). *bytes grows by its strings' bytes. NULL when the item has another shape
+ * or on out of memory (*oom then set). */
+static json_t *exec_result_output_item(json_t *item, size_t *bytes, bool *oom)
+{
+    const char *type = json_string_value(json_object_get(item, "type")), *mime;
+    json_t *src = json_object_get(item, "data"), *o = NULL, *data = NULL, *meta = NULL, *v;
+    size_t n = 0;
+
+    if (!type || (strcmp(type, "display_data") && strcmp(type, "execute_result")) ||
+        !json_is_object(src) || json_object_size(src) == 0 ||
+        json_object_size(src) > EXEC_RESULT_BUNDLE_MAX)
+        return NULL;
+    json_object_foreach(src, mime, v)
+    {
+        if (!exec_result_mime_ok(mime) || !json_is_string(v))
+            return NULL;
+        n += json_string_length(v);
+    }
+    /* The strings are shared with the frame, not copied. */
+    if (!(data = json_copy(src)) ||
+        !(meta = exec_result_output_metadata(json_object_get(item, "metadata"), data)) ||
+        !(o = json_pack("{s:s, s:O, s:O}", "type", type, "data", data, "metadata", meta)) ||
+        (json_is_true(json_object_get(item, "truncated")) &&
+         json_object_set_new(o, "truncated", json_true()) < 0)) {
+        json_decref(o);
+        o = NULL;
+        *oom = true;
+    }
+    json_decref(data);
+    json_decref(meta);
+    if (o)
+        *bytes += n;
+    return o;
+}
+
+/* outputs, outputs_truncated and outputs_dropped from the frame: its items that have the shape
+ * (exec_result_output_item) within the caps, the others counted with what the harness itself
+ * dropped. 0 or -ENOMEM. */
+static int exec_result_set_outputs(json_t *o, json_t *frame)
+{
+    json_t *src = json_object_get(frame, "outputs"), *list = json_array(), *item, *v;
+    json_int_t dropped = 0;
+    size_t bytes = 0, i;
+    bool oom = false;
+
+    v = json_object_get(frame, "outputs_dropped");
+    if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) <= INT32_MAX)
+        dropped = json_integer_value(v);
+    if (src && !json_is_array(src))
+        dropped++;
+    json_array_foreach(src, i, item)
+    {
+        size_t was = bytes;
+        json_t *copy = json_array_size(list) < EXEC_RESULT_OUTPUTS_MAX
+                           ? exec_result_output_item(item, &bytes, &oom)
+                           : NULL;
+
+        if (copy && bytes > EXEC_RESULT_OUTPUTS_MAX_BYTES) {
+            json_decref(copy);
+            copy = NULL;
+            bytes = was;
+        }
+        if (!copy || json_array_append_new(list, copy) < 0)
+            dropped++;
+    }
+    if (!list || oom) {
+        json_decref(list);
+        return -ENOMEM;
+    }
+    if (json_object_set_new(o, "outputs", list) < 0 ||
+        json_object_set_new(o, "outputs_truncated",
+                            json_boolean(dropped > 0 || json_is_true(json_object_get(
+                                                            frame, "outputs_truncated")))) < 0 ||
+        json_object_set_new(o, "outputs_dropped", json_integer(dropped)) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
 /* Every field the classification and the frame give. */
 static int exec_result_set_fields(json_t *o, const struct exec_result_in *in, json_t *frame,
                                   const struct exec_result_class *c)
@@ -327,6 +468,8 @@ static int exec_result_set_fields(json_t *o, const struct exec_result_in *in, js
         json_object_set(o, "result_type", v);
     v = json_object_get(frame, "debug_info");
     json_object_set(o, "debug_info", v ? v : json_null());
+    if (exec_result_set_outputs(o, frame) < 0)
+        return -ENOMEM;
     json_object_set_new(o, "resources",
                         json_pack("{s:f, s:I}", "cpu_time_s", (double)st->cpu_us / 1e6,
                                   "max_rss_kb", (json_int_t)st->max_rss_kb));
@@ -379,7 +522,8 @@ json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_ou
 }
 
 /* The frame's parts: what exec_result_detach moves out and exec_result_view puts back. */
-static const char *const exec_result_extra_keys[] = {"result", "result_type", "debug_info"};
+static const char *const exec_result_extra_keys[] = {"result", "result_type", "debug_info",
+                                                     "outputs"};
 
 #define EXEC_RESULT_NEXTRA (sizeof(exec_result_extra_keys) / sizeof(exec_result_extra_keys[0]))
 

@@ -18,6 +18,13 @@
 
 #define EXEC_RESULT_OUTPUT_CUT "\n<output cut>" /* ends a stream cut at max_output_bytes */
 #define EXEC_RESULT_ERROR_MAX  4096 /* bytes of a program's own error text kept in "error" */
+/* The frame's rich outputs (harness/display.py; docs/agent.md "Rich output"): what the builder
+ * passes on at most, after checking each item's shape. */
+#define EXEC_RESULT_OUTPUTS_MAX       100         /* items */
+#define EXEC_RESULT_OUTPUTS_MAX_BYTES (32u << 20) /* their data strings together */
+#define EXEC_RESULT_MIME_MAX          127         /* bytes of a mime type */
+#define EXEC_RESULT_BUNDLE_MAX        32          /* mime types in one item's data or metadata */
+#define EXEC_RESULT_DIMENSION_MAX     (1 << 20)   /* a width or height in metadata */
 
 /* One captured stream: its bytes (borrowed) and whether output past the cap was dropped. */
 struct exec_result_text {
@@ -57,14 +64,18 @@ struct exec_result_outcome {
     bool lost_zygote;   /* no status record and no cancel: the zygote died under it */
 };
 
-/* The ExecutionResult: new reference (json_decref), NULL on out of memory (oc still set). */
+/* The ExecutionResult: new reference (json_decref), NULL on out of memory (oc still set).
+ * outputs, outputs_truncated and outputs_dropped are always set: the frame's items that have
+ * the shape of a mime bundle of strings, copied member by member (nothing else of an item is
+ * passed on), within EXEC_RESULT_OUTPUTS_MAX(_BYTES); every other item is dropped and
+ * counted. */
 json_t *exec_result_build(const struct exec_result_in *in, struct exec_result_outcome *oc);
 /* Sets stdout (and its alias output), stderr, their *_replaced and *_truncated flags and
  * truncated on o from the captured bytes (borrowed): the finished result and a running
  * execution's output so far. 0 or -ENOMEM. */
 int exec_result_set_streams(json_t *o, const struct exec_result_text *out,
                             const struct exec_result_text *err);
-/* Moves the frame's parts out of a built result: result, result_type and debug_info (up to
+/* Moves the frame's parts out of a built result: result, result_type, debug_info, outputs (up to
  * the frame's 2 MiB, forged or not, and a JSON tree costs many times its text) become compact
  * JSON text kept apart, *extras (new, free()) of *len bytes, NULL when there are none. 0, or
  * -ENOMEM with res unchanged. */

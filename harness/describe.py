@@ -51,6 +51,8 @@ def readable_int(value):
 
 # Bound now: user code may monkeypatch json, signal and time.
 _JSON_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+# The result frame's encoding (ASCII: the agent reads it as JSON text of any bytes).
+FRAME_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 _json_loads = json.JSONDecoder(parse_int=_parse_int).decode
 _setitimer = signal.setitimer
 _set_handler = signal.signal
@@ -171,7 +173,7 @@ def type_name(value):
     return module.partition(".")[0] + "." + cls.__qualname__
 
 
-def _bounded_repr(value, limit):
+def bounded_repr(value, limit):
     kind = type(value)
     if kind is int and not INT_MIN <= value <= INT_MAX:
         return readable_int(value)  # repr() raises past 4300 digits
@@ -186,9 +188,9 @@ def safe_repr(value, limit, guard):
     """repr(value) cut to `limit`; never raises, never hangs past the guard."""
     try:
         if type(value) in PLAIN_TYPES:
-            text = _bounded_repr(value, limit)
+            text = bounded_repr(value, limit)
         else:
-            text = guard.call(_bounded_repr, value, limit)
+            text = guard.call(bounded_repr, value, limit)
     except Expired:
         return "<repr timed out>"
     except BaseException as exc:

@@ -26,12 +26,16 @@ import time
 import traceback
 import types
 
-from . import deadline, debuginfo, describe, errors, hints, policy, program, tracer
+from . import deadline, debuginfo, describe, display, errors, hints, policy, program, tracer
 from .program import CODE_FILENAME, is_code_file
 
 RESULT_JSON_LIMIT = 64 * 1024  # trailing-expression value returned as JSON up to this size
 RESULT_REPR_LIMIT = 10000  # ...else as its repr, cut to this many characters
-FRAME_LIMIT = 1 << 20  # bytes of a result frame; the agent keeps 2 MiB (EXEC_RESULT_MAX)
+FRAME_LIMIT = 1 << 20  # bytes of a result frame but its outputs
+# Bytes of a frame the agent reads (EXEC_RESULT_MAX in agent/exec_mgr.c): the outputs get what
+# the rest leaves, less FRAME_SLACK, up to display.TOTAL_LIMIT.
+AGENT_FRAME_MAX = 2 << 20
+FRAME_SLACK = 4096
 ERROR_LIMIT = 8192  # characters of "error" kept when the frame must shrink
 
 _CATCH_ALL = BaseException  # bound here: `except BaseException` needs builtins intact
@@ -49,7 +53,7 @@ _os_getpid = os.getpid
 _os_exit = os._exit
 _urandom = os.urandom
 _getcwd = os.getcwd
-_JSON_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+_JSON_ENCODER = describe.FRAME_ENCODER
 _getrusage = resource.getrusage
 _RUSAGE_SELF = resource.RUSAGE_SELF
 _perf_counter = time.perf_counter
@@ -118,7 +122,8 @@ class Spec:
     """
 
     __slots__ = ("code", "input_data", "env", "base_env", "debug_mode", "restricted", "trace",
-                 "trace_limit", "repr_limit", "restricted_imports", "prewarm", "execution_count")
+                 "trace_limit", "repr_limit", "restricted_imports", "prewarm", "execution_count",
+                 "figure_dpi")
 
     def __init__(self, raw):
         if not isinstance(raw, dict):
@@ -141,6 +146,8 @@ class Spec:
         self.prewarm = raw.get("prewarm") is True
         self.trace_limit = _bounded_int(raw.get("trace_limit"), 1000, 0, 100000)
         self.repr_limit = _bounded_int(raw.get("repr_limit"), 200, 10, 100000)
+        # PNGs of figures at this dpi; None: rcParams["savefig.dpi"] (the figure's own).
+        self.figure_dpi = _bounded_int(raw.get("figure_dpi"), None, 10, 1000)
         # A session's cell number, as the agent counts it (its cells in other languages too).
         self.execution_count = _bounded_int(raw.get("execution_count"), None, 1, 1 << 62)
         imports = raw.get("restricted_imports")
@@ -185,13 +192,14 @@ def run_execution(make, result_fd):
         try:
             execution = make()
             report = execution.run()
+            outputs = execution.outputs
         except _CATCH_ALL as exc:
             _BUILTINS.update(_BUILTINS_SNAPSHOT)
             if isinstance(exc, _MemoryError):
                 raise  # the code's, not the harness's: reported as such below
-            report = _internal_error(exc, execution)
+            report, outputs = _internal_error(exc, execution), None
         try:
-            data = _encode_fitted(report)
+            data = _encode_fitted(report, outputs)
         except _CATCH_ALL as exc:
             if isinstance(exc, _MemoryError):
                 raise
@@ -262,11 +270,21 @@ def _make_ints_readable(report):
     return changed
 
 
-def _encode_fitted(report):
+def _encode_fitted(report, outputs=None):
     """The encoded report, made to fit FRAME_LIMIT: the agent drops a larger frame whole, and
     a long trace (trace_limit up to 100,000), wide reprs (repr_limit) or a huge exception
     message can make one. Cut in this order until it fits: the error text, the trace's head,
-    the variables, then debug_info altogether."""
+    the variables, then debug_info altogether. Then the rich outputs (a display.Outputs, its
+    items encoded already) are spliced in, as many as AGENT_FRAME_MAX still holds."""
+    data = _fit(report)
+    if outputs is not None:
+        members = outputs.frame_members(AGENT_FRAME_MAX - len(data) - FRAME_SLACK)
+        if members:
+            data = data[:-1] + b"," + members + b"}"
+    return data
+
+
+def _fit(report):
     data = _encode(report)
     if len(data) <= FRAME_LIMIT:
         return data
@@ -497,6 +515,7 @@ class Execution:
         self.namespace = self.exc = None  # the code's globals and uncaught exception
         self.value = _NO_VALUE
         self.traceback_written = False
+        self.outputs = display.Outputs(spec.figure_dpi)  # display(), figures (display.py)
 
     def salvage(self):
         """The report could not be built (memory exhausted): free the code's globals, then write
@@ -548,6 +567,7 @@ class Execution:
         _BUILTINS.update(_BUILTINS_SNAPSHOT)
         if exc is not None:
             _cut_deep_tracebacks(exc)
+        self._capture_outputs(value)
         self._finish_like_python(exc)
         self._remember_outcome(self._status(exc))
         resources = self._resources()
@@ -564,6 +584,7 @@ class Execution:
         sys.argv = [CODE_FILENAME]
         self._register_source()
         self.restriction = self._restriction()
+        display.begin(self.outputs, self.restriction.builtins if self.restriction else _BUILTINS)
         if self.restriction is None and (not sys.path or sys.path[0] != _getcwd()):
             sys.path.insert(0, _getcwd())  # as `python -c`: modules the code writes import
         self.cpu_start = self._cpu_time()
@@ -638,6 +659,24 @@ class Execution:
 
     def _disarm(self):
         deadline.disarm()
+
+    def _capture_outputs(self, value):
+        """The trailing value's rich output and the figures left open, before the atexit
+        callbacks (matplotlib's closes every figure); not in a process the code forked. What
+        a repr prints meanwhile is dropped, as while the report is built."""
+        if _os_getpid() != self.pid:
+            return
+        self._flush()
+        streams = {name: getattr(sys, name, _NO_VALUE) for name in ("stdout", "stderr")}
+        sys.stdout = sys.stderr = _Discard()
+        try:
+            display.finish(self.outputs, value, value is not _NO_VALUE)
+        finally:
+            for name, stream in streams.items():  # as the code left them, deleted or not
+                if stream is _NO_VALUE:
+                    delattr(sys, name)
+                else:
+                    setattr(sys, name, stream)
 
     def _finish_like_python(self, exc):
         """What the interpreter does after the main code: report an uncaught

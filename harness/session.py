@@ -230,6 +230,11 @@ class Cell(runner.Execution):
         if self.timeout is None:  # a timeout printed its own line
             super()._print_uncaught(exc)
 
+    def _capture_outputs(self, value):
+        """Not after a timeout: the zygote's kill is a grace away."""
+        if self.timeout is None:
+            super()._capture_outputs(value)
+
     def _at_exit(self):
         """Threads and atexit callbacks are the session's: only a process the code forked
         ends here."""

@@ -210,6 +210,11 @@ static void check_row(const struct row *r)
         assert_true(json_is_null(json_object_get(o, "debug_info")));
     }
     assert_null(json_object_get(o, "scenario"));
+    /* No outputs in any row's frame: an empty list, nothing dropped. */
+    assert_true(json_is_array(json_object_get(o, "outputs")));
+    assert_int_equal(json_array_size(json_object_get(o, "outputs")), 0);
+    assert_true(json_is_false(json_object_get(o, "outputs_truncated")));
+    assert_int_equal(json_integer_value(json_object_get(o, "outputs_dropped")), 0);
     json_decref(o);
 }
 
@@ -371,8 +376,8 @@ static void test_exec_result_bytes_flagged(void **state)
  * same but for the big ones; debug_info comes back from the kept text. */
 static void check_kept(struct exec_result_in in, const char *name)
 {
-    static const char *const big[] = {"stdout", "stderr",      "output",
-                                      "result", "result_type", "debug_info"};
+    static const char *const big[] = {"stdout",      "stderr",     "output", "result",
+                                      "result_type", "debug_info", "outputs"};
     struct exec_result_outcome oc;
     json_t *whole = exec_result_build(&in, &oc), *kept, *dbg, *enc;
     char *extras = NULL;
@@ -430,6 +435,10 @@ static void test_exec_result_kept_views(void **state)
     in.out = (struct exec_result_text){NULL, 0, true};
     in.err = (struct exec_result_text){NULL, 0, false};
     check_kept(in, "empty");
+    in.frame = "{\"result\": 1, \"outputs\": [{\"type\": \"display_data\", \"data\": "
+               "{\"text/html\": \"<b>\\u00e9\\\"</b>\"}}], \"outputs_truncated\": true}";
+    in.frame_len = strlen(in.frame);
+    check_kept(in, "outputs");
 }
 
 /* A frame that cannot be read (a second frame after a forged one, an integer past int64)
@@ -485,6 +494,126 @@ static void test_exec_result_unreadable_frame(void **state)
     }
 }
 
+/* The frame's outputs, built from frame text: outputs, outputs_truncated, outputs_dropped. */
+static json_t *outputs_of(const char *frame, bool *truncated, json_int_t *dropped)
+{
+    struct zyg_status st = {.wait_status = EXITED(0)};
+    struct exec_result_in in = row_in(&rows[0], &st);
+    struct exec_result_outcome oc;
+    json_t *o, *list;
+
+    in.frame = frame;
+    in.frame_len = strlen(frame);
+    o = exec_result_build(&in, &oc);
+    assert_non_null(o);
+    assert_null(json_object_get(o, "report_error"));
+    list = json_incref(json_object_get(o, "outputs"));
+    assert_true(json_is_array(list));
+    *truncated = json_is_true(json_object_get(o, "outputs_truncated"));
+    *dropped = json_integer_value(json_object_get(o, "outputs_dropped"));
+    json_decref(o);
+    return list;
+}
+
+/* Items with a bundle's shape pass, member by member; anything else the program wrote there is
+ * dropped and counted, with what the harness dropped itself. */
+static void test_exec_result_outputs_shape(void **state)
+{
+    static const char frame[] =
+        "{\"outputs\": ["
+        "{\"type\": \"display_data\", \"data\": {\"image/png\": \"iVBO\", \"text/plain\": "
+        "\"<Figure>\"}, \"metadata\": {\"image/png\": {\"width\": 640, \"height\": 480, "
+        "\"x\": \"y\"}, \"text/plain\": {\"width\": -1}, \"other/x\": {\"width\": 3}}, "
+        "\"extra\": \"dropped\"},"
+        "{\"type\": \"execute_result\", \"data\": {\"application/vnd.plotly.v1+json\": "
+        "\"{}\"}, \"truncated\": true, \"metadata\": [1]},"
+        "{\"type\": \"stream\", \"data\": {\"text/plain\": \"x\"}},"
+        "{\"type\": \"display_data\", \"data\": {\"text/plain\": 1}},"
+        "{\"type\": \"display_data\", \"data\": {\"notamime\": \"x\"}},"
+        "{\"type\": \"display_data\", \"data\": {\"a/b/c\": \"x\"}},"
+        "{\"type\": \"display_data\", \"data\": {\"text/pl ain\": \"x\"}},"
+        "{\"type\": \"display_data\", \"data\": {}},"
+        "{\"type\": \"display_data\", \"data\": {\"text/plain\": {\"a\": \"b\"}}},"
+        "\"a string\"], \"outputs_dropped\": 2, \"outputs_truncated\": true}";
+    static const char want[] =
+        "[{\"type\": \"display_data\", \"data\": {\"image/png\": \"iVBO\", \"text/plain\": "
+        "\"<Figure>\"}, \"metadata\": {\"image/png\": {\"width\": 640, \"height\": 480}}},"
+        "{\"type\": \"execute_result\", \"data\": {\"application/vnd.plotly.v1+json\": "
+        "\"{}\"}, \"metadata\": {}, \"truncated\": true}]";
+    static const char *const forged[] = {
+        "{\"outputs\": {\"type\": \"display_data\"}}",
+        "{\"outputs\": \"x\", \"outputs_dropped\": -5}",
+        "{\"outputs\": [], \"outputs_dropped\": 1e3, \"outputs_truncated\": 1}",
+    };
+    json_t *list, *expect = json_loads(want, 0, NULL);
+    json_int_t dropped;
+    bool truncated;
+
+    (void)state;
+    list = outputs_of(frame, &truncated, &dropped);
+    if (!json_equal(list, expect)) {
+        char *text = json_dumps(list, 0);
+
+        fail_msg("outputs passed on: %s", text);
+    }
+    assert_true(truncated);
+    assert_int_equal(dropped, 2 + 8);
+    json_decref(list);
+    json_decref(expect);
+    for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+        list = outputs_of(forged[i], &truncated, &dropped);
+        assert_int_equal(json_array_size(list), 0);
+        assert_int_equal(dropped, i < 2 ? 1 : 0);
+        assert_true(truncated == (i < 2));
+        json_decref(list);
+    }
+}
+
+/* At most EXEC_RESULT_OUTPUTS_MAX items and EXEC_RESULT_OUTPUTS_MAX_BYTES of strings pass. */
+static void test_exec_result_outputs_caps(void **state)
+{
+    static const char item[] = "{\"type\": \"display_data\", \"data\": {\"text/plain\": \"x\"}}";
+    size_t big = 9u << 20; /* four of them are over the bytes cap */
+    char *image = malloc(big);
+    json_int_t dropped;
+    bool truncated;
+    struct buf b;
+    json_t *list;
+
+    (void)state;
+    assert_non_null(image);
+    memset(image, 'A', big);
+    buf_init(&b, 0);
+    assert_int_equal(buf_append(&b, "{\"outputs\": [", 13), 0);
+    for (int i = 0; i < EXEC_RESULT_OUTPUTS_MAX + 3; i++)
+        assert_int_equal(buf_printf(&b, "%s%s", i ? "," : "", item), 0);
+    assert_int_equal(buf_append(&b, "]}", 2), 0);
+    list = outputs_of(b.data, &truncated, &dropped);
+    assert_int_equal(json_array_size(list), EXEC_RESULT_OUTPUTS_MAX);
+    assert_int_equal(dropped, 3);
+    assert_true(truncated);
+    json_decref(list);
+    b.len = 0;
+    assert_int_equal(buf_append(&b, "{\"outputs\": [", 13), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(
+            buf_printf(&b, "{\"type\": \"display_data\", \"data\": {\"image/png\": \""), 0);
+        assert_int_equal(buf_append(&b, image, big), 0);
+        assert_int_equal(buf_append(&b, "\"}},", 4), 0);
+    }
+    assert_int_equal(buf_printf(&b, "%s]}", item), 0); /* a small one after: it fits */
+    list = outputs_of(b.data, &truncated, &dropped);
+    assert_int_equal(json_array_size(list), 4);
+    assert_int_equal(dropped, 1);
+    assert_true(truncated);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(list, 3), "data"), "text/plain")),
+                        "x");
+    json_decref(list);
+    buf_done(&b);
+    free(image);
+}
+
 /* Pending and running executions answer a placeholder with the fields clients poll. */
 static void test_exec_result_pending(void **state)
 {
@@ -520,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_exec_result_unreadable_frame),
         cmocka_unit_test(test_exec_result_kept_views),
         cmocka_unit_test(test_exec_result_pending),
+        cmocka_unit_test(test_exec_result_outputs_shape),
+        cmocka_unit_test(test_exec_result_outputs_caps),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
