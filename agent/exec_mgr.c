@@ -212,9 +212,17 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     }
     if (ex->req.session_no && m->cell_end)
         m->cell_end(m->cell_end_arg, ex->req.session_id);
+    if (res && ex->req.workspace[0])
+        json_object_set_new(res, "workspace", json_string(ex->req.workspace));
     ex->lost_zygote = oc.lost_zygote;
     exec_keep(ex, res);
     pthread_mutex_lock(&m->lock);
+    /* Before the client hears of it: its next call may delete the workspace. */
+    if (ex->ws_used) {
+        ws_mgr_done(m->ws, ex->req.workspace, ex->ws_running);
+        released = released || ex->ws_running;
+        ex->ws_used = ex->ws_running = false;
+    }
     exec_publish(m, ex, res);
     if (ex->slot_held) {
         ex->slot_held = false;
@@ -318,6 +326,14 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
         r = -errno;
         goto out;
     }
+    if (ex->req.workspace[0]) {
+        job.flags |= ZYG_JOB_WORKSPACE;
+        if ((r = child[ZYG_FD_WS] = ws_mgr_fd(m->ws, ex->req.workspace)) < 0)
+            goto out;
+    } else if ((child[ZYG_FD_WS] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        r = -errno;
+        goto out;
+    }
     if ((r = exec_io_child_fds(&ex->io, spec, spec_len, ex->req.stdin_data, ex->req.stdin_len,
                                child)) < 0)
         goto out;
@@ -334,23 +350,47 @@ out:
     return r;
 }
 
+/* May ex run now as far as its workspace goes (taking the workspace's run mark)? Lock held. */
+static bool exec_ws_may_run(struct exec_mgr *m, struct exec *ex)
+{
+    if (!ex->req.workspace[0] || ex->ws_running)
+        return true;
+    return (ex->ws_running = ws_mgr_try_run(m->ws, ex->req.workspace));
+}
+
+/* Takes the first queued exec that may start (its workspace free), or NULL. Lock held. */
+static struct exec *exec_mgr_dequeue(struct exec_mgr *m)
+{
+    struct exec **pp, *prev = NULL;
+
+    for (pp = &m->qhead; *pp; prev = *pp, pp = &(*pp)->qnext) {
+        struct exec *ex = *pp;
+
+        if (!exec_ws_may_run(m, ex))
+            continue;
+        *pp = ex->qnext;
+        if (m->qtail == ex)
+            m->qtail = prev;
+        m->queued--;
+        return ex;
+    }
+    return NULL;
+}
+
 /* Starts queued execs while there is capacity. */
 static void exec_mgr_start_queued(struct exec_mgr *m)
 {
     for (;;) {
-        struct exec *ex;
+        struct exec *ex = NULL;
         int r;
 
         pthread_mutex_lock(&m->lock);
-        ex = m->qhead;
-        if (!ex || m->running >= (size_t)m->cfg->max_concurrent || m->stopping) {
+        if (m->running < (size_t)m->cfg->max_concurrent && !m->stopping)
+            ex = exec_mgr_dequeue(m);
+        if (!ex) {
             pthread_mutex_unlock(&m->lock);
             return;
         }
-        m->qhead = ex->qnext;
-        if (!m->qhead)
-            m->qtail = NULL;
-        m->queued--;
         ex->state = EXEC_RUNNING;
         ex->slot_held = true;
         m->running++;
@@ -362,6 +402,32 @@ static void exec_mgr_start_queued(struct exec_mgr *m)
         }
         exec_unref(ex); /* the queue's reference */
     }
+}
+
+/* Gives back what exec_mgr_ws_use counted for ex, which did not start (or never ran). */
+static void exec_mgr_ws_unuse(struct exec_mgr *m, struct exec *ex)
+{
+    if (ex->ws_used)
+        ws_mgr_done(m->ws, ex->req.workspace, ex->ws_running);
+    ex->ws_used = ex->ws_running = false;
+}
+
+/* A workspace for req: refused for a session's cell and without a mount namespace (the
+ * workspace is bound inside it), else counted as used. 0 or -ERR_* with e. */
+static int exec_mgr_ws_use(struct exec_mgr *m, const struct exec_req *req, struct err *e)
+{
+    struct isolate_state iso;
+
+    if (req->session_no)
+        return err_set(e, ERR_INVALID, "workspace",
+                       "a session's cell works in the session's own workspace");
+    if (!m->ws)
+        return err_set(e, ERR_INVALID, "workspace", "workspaces are off on this agent");
+    if (zyg_client_isolation(m->zc, &iso) == 0 && !isolate_state_has(&iso, ISOLATE_MOUNT_NS))
+        return err_set(e, ERR_INVALID, "workspace",
+                       "workspaces need the mount namespace layer, off on this agent: %s",
+                       iso.reason[ISOLATE_MOUNT_NS]);
+    return ws_mgr_use(m->ws, req->workspace, e);
 }
 
 int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out, struct err *e)
@@ -384,16 +450,25 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
         return err_set(e, ERR_UNAVAILABLE, "", "cannot create an execution id: %s", strerror(-r));
     }
 
+    if (ex->req.workspace[0]) {
+        if ((r = exec_mgr_ws_use(m, &ex->req, e)) < 0) {
+            exec_unref(ex);
+            return r;
+        }
+        ex->ws_used = true;
+    }
+
     pthread_mutex_lock(&m->lock);
     if (m->stopping) {
         pthread_mutex_unlock(&m->lock);
+        exec_mgr_ws_unuse(m, ex);
         exec_unref(ex);
         return err_set(e, ERR_UNAVAILABLE, "", "the agent is shutting down");
     }
     if (ex->req.session_no) {
         run_now = true;
         ex->state = EXEC_RUNNING;
-    } else if (m->running < (size_t)m->cfg->max_concurrent && !m->qhead) {
+    } else if (m->running < (size_t)m->cfg->max_concurrent && !m->qhead && exec_ws_may_run(m, ex)) {
         run_now = true;
         ex->state = EXEC_RUNNING;
         ex->slot_held = true;
@@ -410,6 +485,7 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     } else {
         m->n_rejected++;
         pthread_mutex_unlock(&m->lock);
+        exec_mgr_ws_unuse(m, ex);
         exec_unref(ex);
         return err_set(e, ERR_BUSY, "",
                        "all %ld execution slots and %ld queue places are taken; retry later",
@@ -432,6 +508,7 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
             store_remove(&m->store, &ex->node);
             exec_unref(ex); /* the store's */
             pthread_mutex_unlock(&m->lock);
+            exec_mgr_ws_unuse(m, ex);
             exec_unref(ex);
             exec_mgr_start_queued(m);
             if (r == -ERR_UNAVAILABLE)
@@ -442,6 +519,11 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     }
     *out = ex;
     return 0;
+}
+
+void exec_mgr_set_workspaces(struct exec_mgr *m, struct ws_mgr *ws)
+{
+    m->ws = ws;
 }
 
 void exec_mgr_on_cell_end(struct exec_mgr *m, exec_cell_end_fn fn, void *arg)

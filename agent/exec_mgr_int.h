@@ -14,6 +14,7 @@
 #include "exec_waiters.h"
 #include "ids.h"
 #include "store.h"
+#include "ws_mgr.h"
 
 /* The harness's frame: result (<= 64 KiB) and debug_info fit easily; a forged one is cut here
  * (and then ignored as invalid JSON), which bounds what one kept result can hold. */
@@ -32,6 +33,8 @@ struct exec {
     bool cancel_requested;     /* under m->lock */
     bool lost_zygote;          /* finished because the zygote died */
     bool slot_held;            /* under m->lock: counted in m->running until the status */
+    bool ws_used;              /* counted by ws_mgr_use until it finishes */
+    bool ws_running;           /* under m->lock: holds its workspace's run mark (ws_mgr_try_run) */
     struct exec_io_streams io; /* the I/O thread's while running */
     unsigned compile_ms;       /* the runtime's compile-phase limit, 0 = none */
     long memory_mb;            /* the scenario's memory limit as applied, 0 = the agent's */
@@ -69,6 +72,7 @@ struct exec_mgr {
     size_t queued, running;
     uint64_t n_completed, n_failed, n_timeout, n_cancelled, n_rejected, n_lost;
     int64_t next_waiter_deadline_ns; /* earliest waiter deadline, 0 = none */
+    struct ws_mgr *ws;               /* named workspaces (borrowed), or NULL */
     exec_cell_end_fn cell_end;       /* sessions: a cell has finished */
     void *cell_end_arg;
 };

@@ -112,4 +112,3 @@ size_t exec_mgr_page(struct exec_mgr *m, size_t limit, size_t offset, const char
         *total = seen;
     return p.n;
 }
-

@@ -31,6 +31,7 @@
 #define CHILD_RESULT_FD 3
 #define CHILD_CTL_FD    4 /* to the zygote: "C" when the compile phase is over */
 #define CHILD_NET_FD    5 /* to the proxy: the listeners, when the job has network */
+#define CHILD_WS_FD     4 /* the workspace's mount while isolating (then CHILD_CTL_FD's place) */
 
 /* Reports a set-up failure on the execution's stderr (fd 2 once wired, else the job's). */
 static __attribute__((noreturn)) void child_die(int fd, const char *what, int err)
@@ -141,9 +142,19 @@ static int child_limits(const struct child_ctx *c)
 
 int child_isolate(const struct child_ctx *c, char *why, size_t why_len)
 {
+    char at[512];
+    struct isolate_ws ws = {.fd = CHILD_WS_FD, .at = at};
     int r;
 
-    if ((r = isolate_enter(c->iso, c->slot, c->disk_mb, why, why_len)) < 0)
+    if (c->has_ws && zyg_proto_workdir(c->cfg->work_dir, c->exec_id, at, sizeof(at)) < 0) {
+        snprintf(why, why_len, "naming the working directory: %s", strerror(ENAMETOOLONG));
+        return -ENAMETOOLONG;
+    }
+    r = isolate_enter(c->iso, c->slot, c->disk_mb, c->has_ws ? &ws : NULL, why, why_len);
+    /* Bound now (or failed): user code never gets the agent's mount itself. */
+    if (c->has_ws)
+        close(CHILD_WS_FD);
+    if (r < 0)
         return r;
     umask(022);
     if ((r = child_limits(c)) < 0) {
@@ -188,8 +199,15 @@ void child_prepare(const struct child_ctx *c)
         _exit(71);
     /* Drop every inherited fd at once (the zygote's socket, other jobs' status pipes): a warm
      * child may wait a long time and must not keep them open. 0-2 stay until the job's. */
-    if (dup2(c->ctl, 3) < 0 || close_range(4, ~0U, 0) < 0)
+    if (c->has_ws) {
+        int high = fcntl(c->ws_fd, F_DUPFD_CLOEXEC, 64);
+
+        if (high < 0 || dup2(c->ctl, 3) < 0 || dup3(high, CHILD_WS_FD, O_CLOEXEC) < 0 ||
+            close_range(CHILD_WS_FD + 1, ~0U, 0) < 0)
+            _exit(71);
+    } else if (dup2(c->ctl, 3) < 0 || close_range(4, ~0U, 0) < 0) {
         _exit(71);
+    }
     (void)setpgid(0, 0);
     child_signals();
     if (child_isolate(c, why, sizeof(why)) < 0) {
