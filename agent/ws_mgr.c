@@ -17,12 +17,12 @@
 #include "exec_req.h"
 
 /* The new mount API (Linux 5.2); glibc 2.36 has no wrappers. */
-#define WS_FSOPEN_CLOEXEC     0x1
-#define WS_FSCONFIG_SET_STR   1
-#define WS_FSCONFIG_CREATE    6
-#define WS_FSMOUNT_CLOEXEC    0x1
-#define WS_MOUNT_ATTR_NOSUID  0x2
-#define WS_MOUNT_ATTR_NODEV   0x4
+#define WS_FSOPEN_CLOEXEC    0x1
+#define WS_FSCONFIG_SET_STR  1
+#define WS_FSCONFIG_CREATE   6
+#define WS_FSMOUNT_CLOEXEC   0x1
+#define WS_MOUNT_ATTR_NOSUID 0x2
+#define WS_MOUNT_ATTR_NODEV  0x4
 
 /* Inodes of a workspace's tmpfs per MiB of its size: bounds its file count, so the walk that
  * gives the files to the next execution's uid (isolate_mount.c) is bounded too. */
@@ -63,7 +63,9 @@ static int ws_tmpfs(long size_mb, long files)
     fs = (int)syscall(SYS_fsopen, "tmpfs", WS_FSOPEN_CLOEXEC);
     if (fs < 0)
         return -errno;
-    if (syscall(SYS_fsconfig, fs, WS_FSCONFIG_SET_STR, "size", size, 0) < 0 ||
+    /* "sandpit-ws" names it in an execution's /proc/self/mountinfo. */
+    if (syscall(SYS_fsconfig, fs, WS_FSCONFIG_SET_STR, "source", "sandpit-ws", 0) < 0 ||
+        syscall(SYS_fsconfig, fs, WS_FSCONFIG_SET_STR, "size", size, 0) < 0 ||
         syscall(SYS_fsconfig, fs, WS_FSCONFIG_SET_STR, "nr_inodes", inodes, 0) < 0 ||
         syscall(SYS_fsconfig, fs, WS_FSCONFIG_SET_STR, "mode", "0700", 0) < 0 ||
         syscall(SYS_fsconfig, fs, WS_FSCONFIG_CREATE, NULL, NULL, 0) < 0 ||
@@ -157,8 +159,7 @@ int ws_mgr_use(struct ws_mgr *w, const char *name, struct err *e)
 
     pthread_mutex_lock(&w->lock);
     if (!w->on)
-        r = err_set(e, ERR_INVALID, "workspace", "workspaces are off on this agent: %s",
-                    w->reason);
+        r = err_set(e, ERR_INVALID, "workspace", "workspaces are off on this agent: %s", w->reason);
     else if (!(ws = ws_find(w, name)))
         r = ws_create(w, name, &ws, e);
     if (r == 0)
@@ -271,8 +272,7 @@ json_t *ws_mgr_health(struct ws_mgr *w)
 
     pthread_mutex_lock(&w->lock);
     o = json_pack("{s:b, s:I, s:I, s:I}", "enabled", w->on, "count", (json_int_t)w->n, "max",
-                  (json_int_t)w->cfg->max_workspaces, "size_mb",
-                  (json_int_t)w->cfg->workspace_mb);
+                  (json_int_t)w->cfg->max_workspaces, "size_mb", (json_int_t)w->cfg->workspace_mb);
     if (o && !w->on)
         json_object_set_new(o, "reason", json_string(w->reason));
     pthread_mutex_unlock(&w->lock);

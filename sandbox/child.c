@@ -354,15 +354,34 @@ static __attribute__((noreturn)) void child_crash(void)
     _exit(139);
 }
 
+/* In a workspace the source and the build go to a directory of the private /tmp (the user's
+ * main.sh is never overwritten, nothing of ours stays); the program then runs in the
+ * workspace, its arguments naming a file of the build made absolute. */
+static void child_exec_in_workspace(struct runexec *rx, const char *build, const char *ws)
+{
+    for (size_t i = 0; rx->run[i]; i++) {
+        char *abs = NULL;
+
+        if (rx->run[i][0] != '/' && access(rx->run[i], F_OK) == 0 &&
+            asprintf(&abs, "%s/%s", build, rx->run[i]) > 0)
+            rx->run[i] = abs; /* the old string is runexec's: left (we exec now) */
+    }
+    if (chdir(ws) < 0)
+        child_die(2, "entering the workspace", errno);
+}
+
 /* An exec runtime: source, compile phase, then the program replaces this process (or runs as
  * a child when the crash must follow it). Never returns. */
 static __attribute__((noreturn)) void
 child_exec(const struct child_ctx *c, const struct zyg_job *job, const char *spec, size_t spec_len)
 {
+    const char *build = "/tmp/.sandpit-build";
+    char why[256], ws[512];
     struct runexec rx;
-    char why[256];
     int r, st;
 
+    if (c->has_ws && (!getcwd(ws, sizeof(ws)) || mkdir(build, 0700) < 0 || chdir(build) < 0))
+        child_die(2, "the build directory", errno);
     if ((r = runexec_prepare(spec, spec_len, &rx, why, sizeof(why))) < 0) {
         dprintf(2, "sandpit: execution set-up failed: %s\n", why);
         _exit(71);
@@ -371,6 +390,8 @@ child_exec(const struct child_ctx *c, const struct zyg_job *job, const char *spe
         child_die(2, "setting limits", -r);
     if ((r = runexec_compile(&rx, CHILD_RESULT_FD)) != 0)
         _exit(r);
+    if (c->has_ws)
+        child_exec_in_workspace(&rx, build, ws);
     /* The zygote now starts the run's own clock (the compile phase had its limit). */
     if (rx.compile)
         (void)send(CHILD_CTL_FD, "C", 1, MSG_NOSIGNAL);
