@@ -20,6 +20,7 @@
 #include "http_srv.h"
 #include "json_util.h"
 #include "log.h"
+#include "ws_name.h"
 
 #define API_MAX_BODY (10u << 20)
 #define API_VERSION  "0.1.0"
@@ -426,7 +427,7 @@ static enum MHD_Result api_workspace_delete(struct api *a, struct http_req *r, c
 {
     struct err e = {0};
 
-    if (!exec_req_ws_name_ok(name))
+    if (!ws_name_ok(name))
         return http_req_error(r, ERR_INVALID, "workspace",
                               "a workspace's name matches [a-z0-9][a-z0-9_.-]{0,62}");
     if (ws_mgr_delete(a->ws, name, &e) < 0)

@@ -451,11 +451,16 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     }
 
     if (ex->req.workspace[0]) {
-        if ((r = exec_mgr_ws_use(m, &ex->req, e)) < 0) {
+        r = exec_mgr_ws_use(m, &ex->req, e);
+        /* Workspaces are off here: an optional one (the orchestrator's default) is dropped. */
+        if (r == -ERR_INVALID && ex->req.workspace_optional) {
+            ex->req.workspace[0] = '\0';
+        } else if (r < 0) {
             exec_unref(ex);
             return r;
+        } else {
+            ex->ws_used = true;
         }
-        ex->ws_used = true;
     }
 
     pthread_mutex_lock(&m->lock);

@@ -42,7 +42,8 @@ void exec_mgr_set_workspaces(struct exec_mgr *m, struct ws_mgr *ws);
 /* Takes req (even on failure), starts or queues it. A session's cell (req.session_no) starts at
  * once and holds no execution slot: it runs in its session's process. On success *out is a new
  * reference (exec_unref). An execution with a workspace starts only when no other one of that
- * workspace runs (it waits in the queue). Errors: -ERR_BUSY (queue full, --max-workspaces),
+ * workspace runs (it waits in the queue); one that is optional (req.workspace_optional) is
+ * dropped where workspaces are off. Errors: -ERR_BUSY (queue full, --max-workspaces),
  * -ERR_INVALID (workspace refused), -ERR_UNAVAILABLE (zygote down), -ENOMEM.
  */
 int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out,

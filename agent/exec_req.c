@@ -7,6 +7,7 @@
 #include "json_util.h"
 #include "lang.h"
 #include "reqbody.h"
+#include "ws_name.h"
 #include "zyg_proto.h"
 
 static int exec_req_language(const struct exec_limits *lim, const char *lang, const char **out,
@@ -52,25 +53,9 @@ static int exec_req_caps(const struct exec_limits *lim, const struct exec_req *r
     return scenario_check_caps(&r->scenario, &caps, e);
 }
 
-bool exec_req_ws_name_ok(const char *name)
-{
-    size_t n = strnlen(name, EXEC_REQ_WS_MAX);
-
-    if (n == 0 || n == EXEC_REQ_WS_MAX ||
-        !((*name >= 'a' && *name <= 'z') || (*name >= '0' && *name <= '9')))
-        return false;
-    for (size_t i = 1; i < n; i++) {
-        char c = name[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* "workspace": a name, copied into ws (the request's text is shed before the end, when the
  * workspace is given back). 0 or -ERR_INVALID. */
-static int exec_req_workspace(json_t *root, char ws[EXEC_REQ_WS_MAX], struct err *e)
+static int exec_req_workspace(json_t *root, char ws[WS_NAME_MAX], struct err *e)
 {
     const char *name = NULL;
     size_t len = 0;
@@ -79,7 +64,7 @@ static int exec_req_workspace(json_t *root, char ws[EXEC_REQ_WS_MAX], struct err
         return -ERR_INVALID;
     if (!name)
         return 0;
-    if (len != strlen(name) || !exec_req_ws_name_ok(name))
+    if (len != strlen(name) || !ws_name_ok(name))
         return err_set(e, ERR_INVALID, "workspace",
                        "field 'workspace' must match [a-z0-9][a-z0-9_.-]{0,62}");
     memcpy(ws, name, len + 1);
@@ -165,7 +150,8 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     if (r.scenario_json && exec_req_caps(lim, &r, e) < 0)
         goto fail;
     r.network = r.scenario_json && scenario_has_network(&r.scenario);
-    if (exec_req_workspace(r.root, r.workspace, e) < 0)
+    if (exec_req_workspace(r.root, r.workspace, e) < 0 ||
+        json_util_get_bool(r.root, "workspace_optional", &r.workspace_optional, e) < 0)
         goto fail;
     if (r.scenario.leak && r.scenario.leak_mb_per_sec == 0)
         r.scenario.leak_mb_per_sec = 100; /* documented default */

@@ -9,9 +9,9 @@
 
 #include "err.h"
 #include "scenario.h"
+#include "ws_name.h"
 
 #define EXEC_REQ_MAX_ID 128
-#define EXEC_REQ_WS_MAX 64 /* a workspace's name, NUL included */
 
 struct exec_limits {
     double default_timeout;         /* seconds */
@@ -39,18 +39,19 @@ struct exec_req {
     json_t *env;              /* object of string -> string, or NULL */
     const char *stdin_data;   /* or NULL */
     size_t stdin_len;
-    const char *policy;              /* "standard" | "restricted" */
-    bool debug_mode;                 /* default true */
-    bool trace;                      /* line trace in debug_info */
-    long trace_limit;                /* trace events kept (0..100000), -1: the harness default */
-    long repr_limit;                 /* characters per variable repr (10..100000), -1: default */
-    bool async;                      /* reply 202 at once */
-    long max_output_bytes;           /* per stream */
-    const char *restricted_imports;  /* borrowed from the limits, passed on in the spec */
-    json_t *scenario_json;           /* the request's scenario object, or NULL */
-    struct scenario scenario;        /* validated; zero when absent */
-    bool network;                    /* the scenario asks for network */
-    char workspace[EXEC_REQ_WS_MAX]; /* the named workspace as working directory, "" = none */
+    const char *policy;             /* "standard" | "restricted" */
+    bool debug_mode;                /* default true */
+    bool trace;                     /* line trace in debug_info */
+    long trace_limit;               /* trace events kept (0..100000), -1: the harness default */
+    long repr_limit;                /* characters per variable repr (10..100000), -1: default */
+    bool async;                     /* reply 202 at once */
+    long max_output_bytes;          /* per stream */
+    const char *restricted_imports; /* borrowed from the limits, passed on in the spec */
+    json_t *scenario_json;          /* the request's scenario object, or NULL */
+    struct scenario scenario;       /* validated; zero when absent */
+    bool network;                   /* the scenario asks for network */
+    char workspace[WS_NAME_MAX];    /* the named workspace as working directory, "" = none */
+    bool workspace_optional;        /* run without it where workspaces are off (orchestrator) */
     /* A session's cell (agent/sess_mgr.h), set by the caller after parsing; 0 = an execution. */
     uint64_t session_no;
     char session_id[32]; /* also the name of its workspace under --work-dir */
@@ -63,8 +64,6 @@ struct exec_req {
  * -ERR_INVALID with e naming the field. On success the caller owns out (exec_req_done). */
 int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
                    struct exec_req *out, struct err *e);
-/* True when name is a workspace's name: [a-z0-9][a-z0-9_.-]{0,62}. */
-bool exec_req_ws_name_ok(const char *name);
 /* The execution is over: drops what only its start needed (the program, input_data, env,
  * stdin, any other key of the body: up to the body's cap) and keeps processor_id, policy and
  * the scenario, which stay valid. Best effort: on out of memory everything stays. */

@@ -14,7 +14,7 @@
 #include "clock.h"
 #include "fdio.h"
 #include "log.h"
-#include "exec_req.h"
+#include "ws_name.h"
 
 /* The new mount API (Linux 5.2); glibc 2.36 has no wrappers. */
 #define WS_FSOPEN_CLOEXEC    0x1
@@ -30,7 +30,7 @@
 #define WS_FILES_MIN    1024
 
 struct ws_entry {
-    char name[EXEC_REQ_WS_MAX];
+    char name[WS_NAME_MAX];
     int fd;                    /* the detached mount */
     double created, last_used; /* unix seconds */
     int users;                 /* executions queued or running with it */

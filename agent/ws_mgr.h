@@ -23,8 +23,8 @@ struct ws_mgr *ws_mgr_new(const struct agent_cfg *cfg);
 /* Closes every workspace (their files are gone), frees. NULL is fine. */
 void ws_mgr_free(struct ws_mgr *w);
 
-/* An execution will use workspace name (valid: exec_req_ws_name_ok): creates it when new and
- * counts the user (DELETE answers 409 while any). 0, -ERR_BUSY (--max-workspaces exist),
+/* An execution will use workspace name (valid: ws_name_ok, common/ws_name.h): creates it when new
+ * and counts the user (DELETE answers 409 while any). 0, -ERR_BUSY (--max-workspaces exist),
  * -ERR_INVALID (workspaces are off here, e says why) or -ERR_UNAVAILABLE (no tmpfs). */
 int ws_mgr_use(struct ws_mgr *w, const char *name, struct err *e);
 /* Executions of one workspace run one at a time: true (and marked running) when none of name
