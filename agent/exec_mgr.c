@@ -500,6 +500,9 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     exec_ref(ex); /* the store's */
     store_insert(&m->store, &ex->node, ex->id);
     pthread_mutex_unlock(&m->lock);
+    /* Queued behind one that waits for its workspace, it may still start now. */
+    if (!run_now)
+        exec_mgr_start_queued(m);
 
     if (run_now) {
         r = exec_start(m, ex);

@@ -36,6 +36,10 @@ def test_calls_share_the_default_workspace(make_orch):
     res = o.run_ok(READ)
     assert res["process_status"] == "completed", res
     assert res["stdout"] == "from call one\n", res
+    # Another language, same directory.
+    st, res, _ = o.execute("cat shared.txt", language="bash")
+    if st == 200:
+        assert res["process_status"] == "completed" and res["stdout"] == "from call one", res
     # Another workspace, named in the request, is another directory; "none" is a fresh one.
     ws = "w-" + uuid.uuid4().hex[:8]
     res = o.run_ok(READ, workspace=ws)

@@ -199,6 +199,25 @@ def test_executions_of_one_workspace_run_one_at_a_time(wsa):
     assert words == ["start", "end"] * 3, log
 
 
+def test_one_waiting_for_its_workspace_holds_up_no_other(wsa):
+    ws = name()
+    ids = []
+    try:
+        for _ in range(2):  # the second waits for the first
+            st, body, _ = wsa.post("/execute", {"code": "import time\ntime.sleep(30)",
+                                               "async": True, "workspace": ws})
+            assert st == 202, body
+            ids.append(body["execution_id"])
+        # Without a workspace, and in another one: they run now, past the waiting one.
+        assert run(wsa, "print('free')")["stdout"] == "free\n"
+        assert run(wsa, "print('other')", workspace=name())["stdout"] == "other\n"
+        states = [wsa.get(f"/execution/{i}").body["status"] for i in ids]
+        assert states == ["running", "pending"], states
+    finally:
+        for i in ids:
+            wsa.delete(f"/execution/{i}")
+
+
 def test_list_and_delete(wsa):
     ws = name()
     run(wsa, "open('a', 'w').write('x' * 5000)\nopen('b', 'w').write('y')", workspace=ws)
@@ -246,15 +265,29 @@ def test_max_workspaces_then_room_after_a_delete(make_agent):
     assert h == {"enabled": True, "count": 2, "max": 2, "size_mb": 4}, h
 
 
-def test_a_bash_execution_works_in_the_workspace_without_leaving_its_source(wsa):
+OTHER_LANGS = {
+    "bash": "wc -l < data.csv; ls",
+    "sql": ".once out.txt\nSELECT 3;\n.shell ls",
+    "c": ('#include <stdio.h>\n#include <stdlib.h>\nint main(void){int n=0,c;FILE*f=fopen("data.csv","r");'
+          'while((c=fgetc(f))!=EOF)n+=c==10;printf("%d\\n",n);fflush(stdout);return system("ls");}'),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(OTHER_LANGS))
+def test_other_languages_work_in_the_workspace_without_leaving_their_build(wsa, lang):
     ws = name()
     run(wsa, "open('data.csv', 'w').write('a\\nb\\nc\\n')\nopen('main.sh', 'w').write('mine')",
         workspace=ws)
-    res = wsa.execute("wc -l < data.csv; ls", language="bash", workspace=ws)
-    if res["status"] != "completed" and "not available" in str(res):
-        pytest.skip("no bash runtime")
-    assert res["status"] == "completed", res
-    assert res["stdout"].split() == ["3", "data.csv", "main.sh"], res
+    st, res, _ = wsa.post("/execute", {"code": OTHER_LANGS[lang], "language": lang,
+                                       "workspace": ws, "timeout": 60}, timeout=90)
+    if st == 400 and "not available" in str(res):
+        pytest.skip(f"no {lang} runtime")
+    assert st == 200 and res["status"] == "completed", res
+    words = res["stdout"].split()
+    if lang == "sql":
+        assert words == ["data.csv", "main.sh", "out.txt"], res
+    else:
+        assert words == ["3", "data.csv", "main.sh"], res
     assert run(wsa, "print(open('main.sh').read())", workspace=ws)["stdout"] == "mine\n"
 
 
