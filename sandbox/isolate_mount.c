@@ -247,20 +247,32 @@ static int isolate_mount_pts(const char **what)
 
 /* Gives every file of the workspace at dir to uid:gid (the previous execution ran as another
  * slot's uid): only what another owns, no symlink followed (lchown), no other mount entered.
- * Bounded by the workspace's inodes (agent/ws_mgr.c); no process of the last execution is left
- * to race it (its result, which frees the workspace, comes after all of them are gone). 0 or
- * -errno (what failed is left as it was). */
+ * The root directory goes last and only when all the rest did: a root that is ours already
+ * means everything is (the last walk was ours and complete, and only we have written since), so
+ * the walk is skipped. Bounded by the workspace's inodes (agent/ws_mgr.c); no process of the
+ * last execution is left to race it (its result, which frees the workspace, comes after all of
+ * them are gone). 0 or -errno (what failed is left as it was). */
 static int isolate_mount_ws_chown(const char *dir, uid_t uid, gid_t gid)
 {
     char *const paths[] = {(char *)dir, NULL};
-    FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_XDEV, NULL);
+    struct stat st;
+    FTS *fts;
     FTSENT *en;
     int r = 0;
 
-    if (!fts)
+    if (lstat(dir, &st) < 0)
+        return -errno;
+    if (st.st_uid == uid && st.st_gid == gid)
+        return 0;
+    if (!(fts = fts_open(paths, FTS_PHYSICAL | FTS_XDEV, NULL)))
         return -errno;
     while ((en = fts_read(fts))) {
-        if (en->fts_info == FTS_DP || en->fts_info == FTS_NS || en->fts_info == FTS_ERR)
+        if (en->fts_info == FTS_NS || en->fts_info == FTS_ERR || en->fts_info == FTS_DNR) {
+            r = r ? r : -(en->fts_errno ? en->fts_errno : EIO);
+            continue;
+        }
+        /* Directories once, after their contents; the root only when all went well. */
+        if (en->fts_info == FTS_D || (en->fts_level == 0 && r < 0))
             continue;
         if (en->fts_statp->st_uid == uid && en->fts_statp->st_gid == gid)
             continue;
