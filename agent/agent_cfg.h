@@ -35,6 +35,8 @@ struct agent_cfg {
     long warm_pool;                 /* children forked and isolated ahead of need */
     long max_sessions;              /* live sessions at once */
     long session_idle_s;            /* default idle timeout of a session */
+    long max_workspaces;            /* named workspaces at once (POST /execute "workspace") */
+    long workspace_mb;              /* size of each workspace's tmpfs */
     const char *languages;          /* comma-separated runtimes to offer; "" = all installed */
     const char *tools_dir;          /* extra tool directory (TypeScript's tsc); "" = default */
     const char *egress_proxy;       /* host:port the proxy connects through; "" = direct */

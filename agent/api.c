@@ -20,6 +20,7 @@
 #include "http_srv.h"
 #include "json_util.h"
 #include "log.h"
+#include "ws_name.h"
 
 #define API_MAX_BODY (10u << 20)
 #define API_VERSION  "0.1.0"
@@ -37,6 +38,7 @@ struct api {
     struct http_srv *http;
     struct exec_limits lim; /* how /execute and a session's cell read a request */
     struct api_sess sess;   /* /sessions */
+    struct ws_mgr *ws;      /* /workspaces (borrowed) */
 };
 
 /* What a request that waits keeps (http_req_set_data). */
@@ -420,6 +422,20 @@ static enum MHD_Result api_list(struct api *a, struct http_req *r)
     return http_req_bytes_take(r, MHD_HTTP_OK, data, len, "application/json");
 }
 
+/* DELETE /workspaces/{name}: 200 once its files are gone; 404, 409 while an execution uses it. */
+static enum MHD_Result api_workspace_delete(struct api *a, struct http_req *r, const char *name)
+{
+    struct err e = {0};
+
+    if (!ws_name_ok(name))
+        return http_req_error(r, ERR_INVALID, "workspace",
+                              "a workspace's name matches [a-z0-9][a-z0-9_.-]{0,62}");
+    if (ws_mgr_delete(a->ws, name, &e) < 0)
+        return http_req_err(r, &e);
+    return http_req_json_take(r, MHD_HTTP_OK,
+                              json_pack("{s:s, s:b}", "workspace", name, "deleted", true));
+}
+
 /* Is the agent usable? Not while the zygote is down, nor when a layer refuses every
  * execution (a root agent that cannot drop to the sandbox user, see isolate.c). */
 static bool api_ready(struct api *a)
@@ -462,6 +478,7 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
         json_object_set_new(o, "executions", exec_mgr_health(a->mgr));
         json_object_set_new(o, "adjustments", outbox_health(a->ob));
         json_object_set_new(o, "sessions", sess_mgr_health(a->sess.sm));
+        json_object_set_new(o, "workspaces", ws_mgr_health(a->ws));
         json_object_set_new(
             o, "limits",
             json_pack("{s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:s}", "default_timeout_s",
@@ -581,6 +598,10 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
         return api_execution_delete(a, r, m.arg);
     case API_DEBUG:
         return api_debug(a, r, m.arg);
+    case API_WORKSPACES:
+        return http_req_json_take(r, MHD_HTTP_OK, ws_mgr_list(a->ws));
+    case API_WORKSPACE_DELETE:
+        return api_workspace_delete(a, r, m.arg);
     case API_NONE:
         break;
     }
@@ -588,7 +609,8 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
 }
 
 struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct sess_mgr *sm,
-                    struct zyg_client *zc, struct outbox *ob, struct runtimes *rts, struct err *e)
+                    struct ws_mgr *ws, struct zyg_client *zc, struct outbox *ob,
+                    struct runtimes *rts, struct err *e)
 {
     struct api *a = calloc(1, sizeof(*a));
     struct http_srv_opts o = {.host = cfg->host,
@@ -607,6 +629,7 @@ struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct se
     }
     a->cfg = cfg;
     a->mgr = mgr;
+    a->ws = ws;
     a->zc = zc;
     a->ob = ob;
     a->rts = rts;

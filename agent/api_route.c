@@ -16,6 +16,8 @@ static const struct route_row api_route_rows[] = {
     {API_EXECUTION_GET, "GET", "/execution/", ROUTE_ARG_UUID, "", "execution"},
     {API_EXECUTION_DELETE, "DELETE", "/execution/", ROUTE_ARG_UUID, "", "execution_delete"},
     {API_DEBUG, "GET", "/debug/", ROUTE_ARG_UUID, "", "debug"},
+    {API_WORKSPACES, "GET", "/workspaces", ROUTE_ARG_NONE, "", "workspaces"},
+    {API_WORKSPACE_DELETE, "DELETE", "/workspaces/", ROUTE_ARG_NAME, "", "workspace_delete"},
 };
 
 int api_route_parse(const char *method, const char *path, size_t len, struct route_match *m)

@@ -20,6 +20,8 @@ enum api_route_id {
     API_EXECUTION_GET,    /* GET /execution/{id} */
     API_EXECUTION_DELETE, /* DELETE /execution/{id} */
     API_DEBUG,            /* GET /debug/{id} */
+    API_WORKSPACES,       /* GET /workspaces */
+    API_WORKSPACE_DELETE, /* DELETE /workspaces/{name} */
 };
 
 /* Matches method and path (len bytes, query removed) against the agent's

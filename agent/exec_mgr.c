@@ -6,6 +6,7 @@
  * The I/O thread alone touches a running exec's fds and buffers, so reading output needs no
  * lock; the result is published under the lock when the exec becomes DONE. */
 #include "exec_mgr.h"
+#include "exec_mgr_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,64 +32,6 @@
 #include "scenario_apply.h"
 #include "store.h"
 #include "zyg_proto.h"
-
-/* The harness's frame: result (<= 64 KiB) and debug_info fit easily; a forged one is cut here
- * (and then ignored as invalid JSON), which bounds what one kept result can hold. */
-#define EXEC_RESULT_MAX (2u << 20)
-/* What a kept result costs besides its bytes (the struct, the JSON tree of its fields). */
-#define EXEC_KEPT_OVERHEAD 4096
-
-enum exec_state { EXEC_PENDING, EXEC_RUNNING, EXEC_DONE };
-
-struct exec {
-    atomic_int refs;           /* references; the store holds one while listed */
-    char id[IDS_UUID_LEN + 1]; /* public id */
-    uint64_t seq;              /* zygote job id */
-    struct exec_req req;       /* the parsed request (owned) */
-    enum exec_state state;     /* under m->lock */
-    bool cancel_requested;     /* under m->lock */
-    bool lost_zygote;          /* finished because the zygote died */
-    bool slot_held;            /* under m->lock: counted in m->running until the status */
-    struct exec_io_streams io; /* the I/O thread's while running */
-    unsigned compile_ms;       /* the runtime's compile-phase limit, 0 = none */
-    long memory_mb;            /* the scenario's memory limit as applied, 0 = the agent's */
-    int64_t created_real_ns, start_real_ns, end_real_ns;
-    int64_t start_mono_ns;
-    uint64_t proxy_sid;          /* the proxy session when the scenario has network, else 0 */
-    json_t *warnings;            /* the scenario's parts not applied as asked, or NULL */
-    json_t *network;             /* the proxy's counters once the session is closed */
-    json_t *result;              /* DONE: the ExecutionResult's fields but the big ones */
-    char *extras;                /* DONE: the frame's result and debug_info, JSON text, or NULL */
-    size_t extras_len;           /* bytes of extras */
-    size_t kept_bytes;           /* DONE: what keeping it costs (--history-bytes counts it) */
-    struct exec_waiter *waiters; /* under m->lock: every client waiting for this exec */
-    struct store_node node;      /* in m->store: id table and history */
-    struct exec *qnext;          /* queue */
-};
-
-struct exec_mgr {
-    const struct agent_cfg *cfg;
-    struct zyg_client *zc;
-    struct runtimes *rts; /* borrowed */
-    struct proxy *proxy;  /* owned: the network scenarios' shaping proxy */
-    struct exec_io *io;   /* owned: the I/O thread */
-    pthread_mutex_t lock;
-    bool stopping; /* no new starts; the thread exits when idle */
-    bool stopped;  /* the thread has been joined */
-    uint64_t next_seq;
-    struct store store;      /* every listed exec */
-    size_t done_listed;      /* listed and DONE: what --history caps */
-    size_t done_bytes;       /* their kept_bytes: what --history-bytes caps */
-    const struct exec *keep; /* the result being published: never its own eviction's victim */
-    struct exec_gone gone;   /* the last evicted ids */
-    uint64_t n_evicted;
-    struct exec *qhead, *qtail; /* waiting for a slot */
-    size_t queued, running;
-    uint64_t n_completed, n_failed, n_timeout, n_cancelled, n_rejected, n_lost;
-    int64_t next_waiter_deadline_ns; /* earliest waiter deadline, 0 = none */
-    exec_cell_end_fn cell_end;       /* sessions: a cell has finished */
-    void *cell_end_arg;
-};
 
 const char *exec_id(const struct exec *ex)
 {
@@ -122,8 +65,6 @@ void exec_unref(struct exec *ex)
     if (ex && atomic_fetch_sub(&ex->refs, 1) == 1)
         exec_free(ex);
 }
-
-#define EXEC_OF(n) STORE_ENTRY(n, struct exec, node)
 
 /* The store's callbacks; called with m->lock held. */
 static bool exec_store_may_evict(const struct store_node *n)
@@ -271,9 +212,17 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     }
     if (ex->req.session_no && m->cell_end)
         m->cell_end(m->cell_end_arg, ex->req.session_id);
+    if (res && ex->req.workspace[0])
+        json_object_set_new(res, "workspace", json_string(ex->req.workspace));
     ex->lost_zygote = oc.lost_zygote;
     exec_keep(ex, res);
     pthread_mutex_lock(&m->lock);
+    /* Before the client hears of it: its next call may delete the workspace. */
+    if (ex->ws_used) {
+        ws_mgr_done(m->ws, ex->req.workspace, ex->ws_running);
+        released = released || ex->ws_running;
+        ex->ws_used = ex->ws_running = false;
+    }
     exec_publish(m, ex, res);
     if (ex->slot_held) {
         ex->slot_held = false;
@@ -377,6 +326,14 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
         r = -errno;
         goto out;
     }
+    if (ex->req.workspace[0]) {
+        job.flags |= ZYG_JOB_WORKSPACE;
+        if ((r = child[ZYG_FD_WS] = ws_mgr_fd(m->ws, ex->req.workspace)) < 0)
+            goto out;
+    } else if ((child[ZYG_FD_WS] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        r = -errno;
+        goto out;
+    }
     if ((r = exec_io_child_fds(&ex->io, spec, spec_len, ex->req.stdin_data, ex->req.stdin_len,
                                child)) < 0)
         goto out;
@@ -393,23 +350,47 @@ out:
     return r;
 }
 
+/* May ex run now as far as its workspace goes (taking the workspace's run mark)? Lock held. */
+static bool exec_ws_may_run(struct exec_mgr *m, struct exec *ex)
+{
+    if (!ex->req.workspace[0] || ex->ws_running)
+        return true;
+    return (ex->ws_running = ws_mgr_try_run(m->ws, ex->req.workspace));
+}
+
+/* Takes the first queued exec that may start (its workspace free), or NULL. Lock held. */
+static struct exec *exec_mgr_dequeue(struct exec_mgr *m)
+{
+    struct exec **pp, *prev = NULL;
+
+    for (pp = &m->qhead; *pp; prev = *pp, pp = &(*pp)->qnext) {
+        struct exec *ex = *pp;
+
+        if (!exec_ws_may_run(m, ex))
+            continue;
+        *pp = ex->qnext;
+        if (m->qtail == ex)
+            m->qtail = prev;
+        m->queued--;
+        return ex;
+    }
+    return NULL;
+}
+
 /* Starts queued execs while there is capacity. */
 static void exec_mgr_start_queued(struct exec_mgr *m)
 {
     for (;;) {
-        struct exec *ex;
+        struct exec *ex = NULL;
         int r;
 
         pthread_mutex_lock(&m->lock);
-        ex = m->qhead;
-        if (!ex || m->running >= (size_t)m->cfg->max_concurrent || m->stopping) {
+        if (m->running < (size_t)m->cfg->max_concurrent && !m->stopping)
+            ex = exec_mgr_dequeue(m);
+        if (!ex) {
             pthread_mutex_unlock(&m->lock);
             return;
         }
-        m->qhead = ex->qnext;
-        if (!m->qhead)
-            m->qtail = NULL;
-        m->queued--;
         ex->state = EXEC_RUNNING;
         ex->slot_held = true;
         m->running++;
@@ -421,6 +402,32 @@ static void exec_mgr_start_queued(struct exec_mgr *m)
         }
         exec_unref(ex); /* the queue's reference */
     }
+}
+
+/* Gives back what exec_mgr_ws_use counted for ex, which did not start (or never ran). */
+static void exec_mgr_ws_unuse(struct exec_mgr *m, struct exec *ex)
+{
+    if (ex->ws_used)
+        ws_mgr_done(m->ws, ex->req.workspace, ex->ws_running);
+    ex->ws_used = ex->ws_running = false;
+}
+
+/* A workspace for req: refused for a session's cell and without a mount namespace (the
+ * workspace is bound inside it), else counted as used. 0 or -ERR_* with e. */
+static int exec_mgr_ws_use(struct exec_mgr *m, const struct exec_req *req, struct err *e)
+{
+    struct isolate_state iso;
+
+    if (req->session_no)
+        return err_set(e, ERR_INVALID, "workspace",
+                       "a session's cell works in the session's own workspace");
+    if (!m->ws)
+        return err_set(e, ERR_INVALID, "workspace", "workspaces are off on this agent");
+    if (zyg_client_isolation(m->zc, &iso) == 0 && !isolate_state_has(&iso, ISOLATE_MOUNT_NS))
+        return err_set(e, ERR_INVALID, "workspace",
+                       "workspaces need the mount namespace layer, off on this agent: %s",
+                       iso.reason[ISOLATE_MOUNT_NS]);
+    return ws_mgr_use(m->ws, req->workspace, e);
 }
 
 int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out, struct err *e)
@@ -443,16 +450,30 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
         return err_set(e, ERR_UNAVAILABLE, "", "cannot create an execution id: %s", strerror(-r));
     }
 
+    if (ex->req.workspace[0]) {
+        r = exec_mgr_ws_use(m, &ex->req, e);
+        /* Workspaces are off here: an optional one (the orchestrator's default) is dropped. */
+        if (r == -ERR_INVALID && ex->req.workspace_optional) {
+            ex->req.workspace[0] = '\0';
+        } else if (r < 0) {
+            exec_unref(ex);
+            return r;
+        } else {
+            ex->ws_used = true;
+        }
+    }
+
     pthread_mutex_lock(&m->lock);
     if (m->stopping) {
         pthread_mutex_unlock(&m->lock);
+        exec_mgr_ws_unuse(m, ex);
         exec_unref(ex);
         return err_set(e, ERR_UNAVAILABLE, "", "the agent is shutting down");
     }
     if (ex->req.session_no) {
         run_now = true;
         ex->state = EXEC_RUNNING;
-    } else if (m->running < (size_t)m->cfg->max_concurrent && !m->qhead) {
+    } else if (m->running < (size_t)m->cfg->max_concurrent && !m->qhead && exec_ws_may_run(m, ex)) {
         run_now = true;
         ex->state = EXEC_RUNNING;
         ex->slot_held = true;
@@ -469,6 +490,7 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     } else {
         m->n_rejected++;
         pthread_mutex_unlock(&m->lock);
+        exec_mgr_ws_unuse(m, ex);
         exec_unref(ex);
         return err_set(e, ERR_BUSY, "",
                        "all %ld execution slots and %ld queue places are taken; retry later",
@@ -478,6 +500,9 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     exec_ref(ex); /* the store's */
     store_insert(&m->store, &ex->node, ex->id);
     pthread_mutex_unlock(&m->lock);
+    /* Queued behind one that waits for its workspace, it may still start now. */
+    if (!run_now)
+        exec_mgr_start_queued(m);
 
     if (run_now) {
         r = exec_start(m, ex);
@@ -491,6 +516,7 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
             store_remove(&m->store, &ex->node);
             exec_unref(ex); /* the store's */
             pthread_mutex_unlock(&m->lock);
+            exec_mgr_ws_unuse(m, ex);
             exec_unref(ex);
             exec_mgr_start_queued(m);
             if (r == -ERR_UNAVAILABLE)
@@ -501,6 +527,11 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     }
     *out = ex;
     return 0;
+}
+
+void exec_mgr_set_workspaces(struct exec_mgr *m, struct ws_mgr *ws)
+{
+    m->ws = ws;
 }
 
 void exec_mgr_on_cell_end(struct exec_mgr *m, exec_cell_end_fn fn, void *arg)
@@ -589,108 +620,6 @@ int exec_mgr_cancel(struct exec_mgr *m, struct exec *ex)
     }
     (void)zyg_client_cancel(m->zc, ex->seq);
     return 0;
-}
-
-/* A pending or running execution as clients see it now (running: with the output so far,
- * bounded by the same caps): new reference, NULL on out of memory. Caller holds the lock. */
-static json_t *exec_view_unfinished(struct exec *ex)
-{
-    struct exec_io_snapshot snap;
-    json_t *o;
-
-    o = exec_result_pending(ex->id, ex->req.language, ex->req.processor_id,
-                            ex->state == EXEC_RUNNING,
-                            ex->start_real_ns ? ex->start_real_ns : ex->created_real_ns);
-    if (!o || ex->state != EXEC_RUNNING)
-        return o;
-    if (exec_io_streams_snapshot(&ex->io, &snap) < 0 ||
-        exec_result_set_streams(o, &(struct exec_result_text){snap.out, snap.out_len, snap.out_cut},
-                                &(struct exec_result_text){snap.err, snap.err_len, snap.err_cut}) <
-            0) {
-        json_decref(o);
-        o = NULL;
-    }
-    exec_io_snapshot_done(&snap);
-    return o;
-}
-
-json_t *exec_result(struct exec_mgr *m, struct exec *ex)
-{
-    json_t *r;
-
-    pthread_mutex_lock(&m->lock);
-    r = ex->state == EXEC_DONE ? json_copy(ex->result) : exec_view_unfinished(ex);
-    pthread_mutex_unlock(&m->lock);
-    return r;
-}
-
-char *exec_result_text(struct exec_mgr *m, struct exec *ex, bool full, size_t *len)
-{
-    struct exec_result_text out, err;
-    struct buf b;
-    json_t *v;
-    char *text;
-
-    if (!full || !exec_is_done(m, ex)) {
-        v = exec_result(m, ex);
-        text = json_out_dumps(v, 0, len);
-        json_decref(v);
-        return text;
-    }
-    /* Finished: fixed from now on, and ours while referenced, so encoded without the lock. */
-    out = (struct exec_result_text){ex->io.out.data, ex->io.out.len, ex->io.out_cut};
-    err = (struct exec_result_text){ex->io.err.data, ex->io.err.len, ex->io.err_cut};
-    buf_init(&b, 0);
-    if (exec_result_encode(ex->result, ex->extras, ex->extras_len, &out, &err, &b) < 0) {
-        buf_done(&b);
-        return NULL;
-    }
-    return buf_steal(&b, len);
-}
-
-json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex)
-{
-    if (!exec_is_done(m, ex))
-        return NULL;
-    return exec_result_debug_info(ex->result, ex->extras, ex->extras_len);
-}
-
-struct exec_page {
-    struct exec **out;        /* the page, new references */
-    size_t n;                 /* in out */
-    const char *processor_id; /* or NULL */
-};
-
-static bool exec_page_match(const struct store_node *n, void *arg)
-{
-    const struct exec_page *p = arg;
-    const char *pid = EXEC_OF(n)->req.processor_id;
-
-    return !p->processor_id || (pid && !strcmp(pid, p->processor_id));
-}
-
-/* Caller holds the lock. */
-static void exec_page_visit(struct store_node *n, void *arg)
-{
-    struct exec_page *p = arg;
-    struct exec *ex = EXEC_OF(n);
-
-    exec_ref(ex);
-    p->out[p->n++] = ex;
-}
-
-size_t exec_mgr_page(struct exec_mgr *m, size_t limit, size_t offset, const char *processor_id,
-                     struct exec **out, size_t *total)
-{
-    struct exec_page p = {out, 0, processor_id};
-    size_t seen;
-
-    pthread_mutex_lock(&m->lock);
-    seen = store_page(&m->store, offset, limit, exec_page_match, exec_page_visit, &p);
-    pthread_mutex_unlock(&m->lock);
-    if (total)
-        *total = seen;
-    return p.n;
 }
 
 bool exec_mgr_evicted(struct exec_mgr *m, const char *id)

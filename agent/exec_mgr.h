@@ -34,9 +34,17 @@ typedef void (*exec_cell_end_fn)(void *arg, const char *session);
 /* Sets the cell-end hook; call before any submission. */
 void exec_mgr_on_cell_end(struct exec_mgr *m, exec_cell_end_fn fn, void *arg);
 
+struct ws_mgr;
+/* Sets the named workspaces (borrowed; they outlive m); call before any submission. Without,
+ * a request naming one is refused. */
+void exec_mgr_set_workspaces(struct exec_mgr *m, struct ws_mgr *ws);
+
 /* Takes req (even on failure), starts or queues it. A session's cell (req.session_no) starts at
  * once and holds no execution slot: it runs in its session's process. On success *out is a new
- * reference (exec_unref). Errors: -ERR_BUSY (queue full), -ERR_UNAVAILABLE (zygote down), -ENOMEM.
+ * reference (exec_unref). An execution with a workspace starts only when no other one of that
+ * workspace runs (it waits in the queue); one that is optional (req.workspace_optional) is
+ * dropped where workspaces are off. Errors: -ERR_BUSY (queue full, --max-workspaces),
+ * -ERR_INVALID (workspace refused), -ERR_UNAVAILABLE (zygote down), -ENOMEM.
  */
 int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec **out,
                          struct err *e);

@@ -7,6 +7,7 @@
 #include "json_util.h"
 #include "lang.h"
 #include "reqbody.h"
+#include "ws_name.h"
 #include "zyg_proto.h"
 
 static int exec_req_language(const struct exec_limits *lim, const char *lang, const char **out,
@@ -50,6 +51,24 @@ static int exec_req_caps(const struct exec_limits *lim, const struct exec_req *r
     if (!lim->disk_mb)
         caps.disk_mb = INFINITY;
     return scenario_check_caps(&r->scenario, &caps, e);
+}
+
+/* "workspace": a name, copied into ws (the request's text is shed before the end, when the
+ * workspace is given back). 0 or -ERR_INVALID. */
+static int exec_req_workspace(json_t *root, char ws[WS_NAME_MAX], struct err *e)
+{
+    const char *name = NULL;
+    size_t len = 0;
+
+    if (json_util_get_str(root, "workspace", &name, &len, e) < 0)
+        return -ERR_INVALID;
+    if (!name)
+        return 0;
+    if (len != strlen(name) || !ws_name_ok(name))
+        return err_set(e, ERR_INVALID, "workspace",
+                       "field 'workspace' must match [a-z0-9][a-z0-9_.-]{0,62}");
+    memcpy(ws, name, len + 1);
+    return 0;
 }
 
 int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
@@ -131,6 +150,9 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     if (r.scenario_json && exec_req_caps(lim, &r, e) < 0)
         goto fail;
     r.network = r.scenario_json && scenario_has_network(&r.scenario);
+    if (exec_req_workspace(r.root, r.workspace, e) < 0 ||
+        json_util_get_bool(r.root, "workspace_optional", &r.workspace_optional, e) < 0)
+        goto fail;
     if (r.scenario.leak && r.scenario.leak_mb_per_sec == 0)
         r.scenario.leak_mb_per_sec = 100; /* documented default */
     /* The restricted policy is AST checks on Python: it cannot confine another language, which
@@ -191,9 +213,10 @@ char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *w
 
     /* The user's environment starts from this, never from the agent's (secrets stay out). */
     base = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "PATH",
-                     "/usr/local/bin:/usr/bin:/bin", "HOME", workdir, "TMPDIR", workdir, "LANG",
-                     "C.UTF-8", "PYTHONIOENCODING", "utf-8", "OPENBLAS_NUM_THREADS", "1",
-                     "MPLBACKEND", "Agg", "PYTHONDONTWRITEBYTECODE", "1");
+                     "/usr/local/bin:/usr/bin:/bin", "HOME", workdir, "TMPDIR",
+                     r->workspace[0] ? "/tmp" : workdir, "LANG", "C.UTF-8", "PYTHONIOENCODING",
+                     "utf-8", "OPENBLAS_NUM_THREADS", "1", "MPLBACKEND", "Agg",
+                     "PYTHONDONTWRITEBYTECODE", "1");
     spec =
         json_pack("{s:s, s:s%, s:O?, s:O?, s:b, s:s, s:b, s:o?}", "execution_id", exec_id, "code",
                   r->code, r->code_len, "input_data", r->input_data, "env", r->env, "debug_mode",

@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "scenario.h"
+#include "ws_name.h"
 
 #define EXEC_REQ_MAX_ID 128
 
@@ -49,6 +50,8 @@ struct exec_req {
     json_t *scenario_json;          /* the request's scenario object, or NULL */
     struct scenario scenario;       /* validated; zero when absent */
     bool network;                   /* the scenario asks for network */
+    char workspace[WS_NAME_MAX];    /* the named workspace as working directory, "" = none */
+    bool workspace_optional;        /* run without it where workspaces are off (orchestrator) */
     /* A session's cell (agent/sess_mgr.h), set by the caller after parsing; 0 = an execution. */
     uint64_t session_no;
     char session_id[32]; /* also the name of its workspace under --work-dir */

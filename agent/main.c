@@ -28,6 +28,7 @@
 #include "token.h"
 #include "api.h"
 #include "sess_mgr.h"
+#include "ws_mgr.h"
 #include "zyg_client.h"
 #include "zygote.h"
 
@@ -102,6 +103,10 @@ static const struct cfg_opt agent_opts[] = {
     OPT("session-idle-s", CFG_INT, 1, 86400, "600", session_idle_s,
         "a session idle this long is ended (its default; a session may ask for less or more up "
         "to a day)"),
+    OPT("max-workspaces", CFG_INT, 0, 4096, "64", max_workspaces,
+        "named workspaces at once (\"workspace\" on POST /execute; 0 = workspaces off)"),
+    OPT("workspace-mb", CFG_INT, 1, 1 << 20, "256", workspace_mb,
+        "size of each workspace (a tmpfs: a program that fills it gets ENOSPC), MiB"),
     OPT("seccomp", CFG_BOOL, 0, 0, "1", seccomp, "load the seccomp filter in each execution"),
     OPT("warm-pool", CFG_INT, 0, 64, "4", warm_pool,
         "children forked and isolated ahead of need (0 = fork per request)"),
@@ -324,6 +329,7 @@ int main(int argc, char **argv)
     char harness[PATH_MAX], init[PATH_MAX], desc[2048];
     struct zyg_client *zc = NULL;
     struct sess_mgr *sm = NULL;
+    struct ws_mgr *ws = NULL;
     struct exec_mgr *mgr = NULL;
     struct outbox *ob = NULL;
     struct runtimes *rts = NULL;
@@ -383,11 +389,16 @@ int main(int argc, char **argv)
         goto out;
     }
     exec_mgr_on_cell_end(mgr, sess_mgr_cell_end, sm);
+    if (!(ws = ws_mgr_new(&cfg))) {
+        log_error("out of memory (workspaces)");
+        goto out;
+    }
+    exec_mgr_set_workspaces(mgr, ws);
     if (outbox_start(ob, &e) < 0) {
         log_error("outbox: %s", e.msg);
         goto out;
     }
-    api = api_new(&cfg, mgr, sm, zc, ob, rts, &e);
+    api = api_new(&cfg, mgr, sm, ws, zc, ob, rts, &e);
     if (!api) {
         log_error("%s", e.msg);
         goto out;
@@ -434,6 +445,8 @@ out:
     exec_mgr_free(mgr);
     zyg_client_free(zc);
     sess_mgr_free(sm);
+    /* Last: no execution holds a copy of a workspace any more. */
+    ws_mgr_free(ws);
     runtimes_free(rts);
     free(zargv);
     for (char **e2 = zenv; e2 && *e2; e2++)

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "route.h"
 #include "sessions_route.h"
+#include "strx.h"
 #include "toolcall.h"
 
 /* One synchronous run in flight (attached to its request). */
@@ -110,8 +111,8 @@ static void api_run_done(struct dcall *dc)
 }
 
 enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang, json_t *body,
-                             double timeout, double delay_s, api_run_reply_fn reply, void *ctx,
-                             void (*ctx_free)(void *ctx))
+                             double timeout, double delay_s, const char *sticky,
+                             api_run_reply_fn reply, void *ctx, void (*ctx_free)(void *ctx))
 {
     struct api_run *run = calloc(1, sizeof(*run));
     struct dcall *dc = NULL;
@@ -132,6 +133,8 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
     ctx_free(ctx);
     if (!dc)
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
+    if (sticky)
+        strx_copy(dc->sticky, sizeof(dc->sticky), sticky);
     atomic_fetch_add(&a->executions, 1);
     if (dispatch_submit(a->d, dc) < 0) {
         dcall_free(dc);

@@ -36,10 +36,11 @@ bool api_lang_known(struct api *a, struct http_req *r, const char *lang, const c
                     enum MHD_Result *res);
 /* Runs body (borrowed) on an agent serving lang and answers r when done, with reply(dc, result,
  * ctx) or the agent's error in r's dialect. ctx (taken) is freed with ctx_free (NULL: free())
- * when r is over. Suspends r; returns what the handler returns. */
+ * when r is over. sticky (or NULL): a workspace's name, so calls with the same one go to the
+ * same agent (dcall.sticky). Suspends r; returns what the handler returns. */
 enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang, json_t *body,
-                             double timeout, double delay_s, api_run_reply_fn reply, void *ctx,
-                             void (*ctx_free)(void *ctx));
+                             double timeout, double delay_s, const char *sticky,
+                             api_run_reply_fn reply, void *ctx, void (*ctx_free)(void *ctx));
 /* Counts one execution's NVIDIA process_status for /metrics. */
 void api_count_status(struct api *a, const char *process_status);
 

@@ -105,8 +105,8 @@ enum MHD_Result api_nadoo_execute(struct api *a, struct http_req *r)
         return res;
     body = job_req_agent_body(&req, code, code_len, false);
     if (body)
-        res = api_run_take(a, r, req.language, body, req.timeout, req.delay_s, api_nadoo_reply,
-                           NULL, NULL);
+        res = api_run_take(a, r, req.language, body, req.timeout, req.delay_s, NULL,
+                           api_nadoo_reply, NULL, NULL);
     else
         res = http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
     json_decref(body);

@@ -70,7 +70,7 @@ enum MHD_Result api_toolcall_execute(struct api *a, struct http_req *r)
     size_t code_len = 0, len;
     json_t *body = NULL;
     struct err e = {0};
-    const char *text;
+    const char *text, *ws = NULL;
     int rc;
 
     http_req_set_decorator(r, api_toolcall_decorate);
@@ -86,6 +86,10 @@ enum MHD_Result api_toolcall_execute(struct api *a, struct http_req *r)
     rc = codefmt_normalise(req.code, req.code_len, req.language, &code, &code_len, &kind);
     if (rc == 0)
         body = toolcall_agent_body(&req, code, code_len);
+    if (body && toolcall_set_workspace(&req, a->cfg->toolcall_workspace, body, &ws) < 0) {
+        json_decref(body);
+        body = NULL;
+    }
     ctx = body ? calloc(1, sizeof(*ctx)) : NULL;
     if (!ctx) {
         res = rc == -E2BIG ? http_req_error(r, ERR_TOO_LARGE, "generated_code", "code is too large")
@@ -96,8 +100,9 @@ enum MHD_Result api_toolcall_execute(struct api *a, struct http_req *r)
     ctx->warnings = json_incref(req.warnings);
     ctx->code_format = codefmt_kind_name(kind);
     strx_copy(ctx->req_id, sizeof(ctx->req_id), http_req_id(r));
-    res = api_run_take(a, r, req.language, body, req.timeout, req.delay_s, api_toolcall_reply, ctx,
-                       api_toolcall_ctx_free);
+    /* Calls of one workspace go to one agent: the workspace lives there. */
+    res = api_run_take(a, r, req.language, body, req.timeout, req.delay_s, ws, api_toolcall_reply,
+                       ctx, api_toolcall_ctx_free);
 out:
     toolcall_req_done(&req);
     free(code);

@@ -211,7 +211,9 @@ static void dispatch_route(struct dcall *c)
         dispatch_start_on(c, c->agent, gen, url, false);
         return;
     }
-    idx = registry_pick_locked(reg, c->lang, c->attempts > 0 ? c->answered_by : -1);
+    idx = c->sticky[0] ? registry_pick_sticky_locked(reg, c->lang, c->sticky,
+                                                     c->attempts > 0 ? c->answered_by : -1)
+                       : registry_pick_locked(reg, c->lang, c->attempts > 0 ? c->answered_by : -1);
     if (idx >= 0) {
         struct agent *a = &reg->agents[idx];
 

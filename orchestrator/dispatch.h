@@ -1,6 +1,7 @@
-/* dispatch.h - sends calls to agents: picks the least-loaded healthy agent of the language,
- * fails over once to another when an agent fails, waits a bounded time for an agent that is
- * (re)starting, and runs the periodic health checks that bring agents back.
+/* dispatch.h - sends calls to agents: picks the least-loaded healthy agent of the language (a
+ * call with a sticky key: the agent the key hashes to, registry_pick_sticky_locked), fails over
+ * once to another when an agent fails, waits a bounded time for an agent that is (re)starting, and
+ * runs the periodic health checks that bring agents back.
  *
  * Threads: dispatch_submit from any thread; everything else happens on the upstream loop
  * thread, including every call's completion callback. */
@@ -50,6 +51,7 @@ struct dcall {
     bool retry;                    /* may go to a second agent after a failure */
     bool may_wait;                 /* may wait (up to --agent-wait) for a starting agent */
     bool keep_slot;                /* on success keep the in-flight slot (dispatch_release later) */
+    char sticky[64];               /* "" or a key (a workspace): same key, same agent while up */
     char req_id[IDS_UUID_LEN + 1]; /* X-Request-Id for logs on both sides */
     dcall_done_fn done;            /* completion callback */
     void *arg;                     /* for the callback */

@@ -37,6 +37,7 @@
 #include "supervisor.h"
 #include "token.h"
 #include "upstream.h"
+#include "ws_name.h"
 #include "strx.h"
 
 #define OPT(...) CFG_OPT(struct orch_cfg, __VA_ARGS__)
@@ -85,6 +86,10 @@ static const struct cfg_opt orch_opts[] = {
         "$SANDPIT_AGENT_TOKEN); when spawning agents without one, a random one is made"),
     OPT("agent-token-file", CFG_STR, 0, 0, "", agent_token_file,
         "file whose first line is the agents' shared secret"),
+    OPT("toolcall-workspace", CFG_STR, 0, 0, "toolcall", toolcall_workspace,
+        "workspace the NVIDIA tool calls (POST /execute) share, so a file one writes is there for "
+        "the next (routed to one agent by name, run one at a time); \"none\" = each call in a "
+        "fresh directory"),
 };
 
 #define ORCH_N_OPTS (sizeof(orch_opts) / sizeof(orch_opts[0]))
@@ -241,6 +246,11 @@ int main(int argc, char **argv)
         return r;
     if (nadoo_keys_parse(cfg.api_keys, &keys, &e) < 0) {
         fprintf(stderr, "sandpit-orchestrator: --api-keys: %s\n", e.msg);
+        return 2;
+    }
+    if (strcmp(cfg.toolcall_workspace, "none") != 0 && !ws_name_ok(cfg.toolcall_workspace)) {
+        fprintf(stderr, "sandpit-orchestrator: --toolcall-workspace: \"none\" or a name matching "
+                        "[a-z0-9][a-z0-9_.-]{0,62}\n");
         return 2;
     }
     log_init("orchestrator", (enum log_level)lvl);

@@ -183,6 +183,45 @@ int registry_pick_locked(struct registry *r, const char *lang, int exclude)
     return best;
 }
 
+/* FNV-1a over key, a 0 byte and url: one agent's score for key. */
+static uint64_t registry_score(const char *key, const char *url)
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (const char *p = key;; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        if (!*p)
+            break;
+    }
+    for (const char *p = url; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    /* A last mix so URLs differing in their last byte spread over the whole range. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+int registry_pick_sticky_locked(const struct registry *r, const char *lang, const char *key,
+                                int exclude)
+{
+    uint64_t best_score = 0;
+    int best = -1;
+
+    for (int i = 0; i < r->n; i++) {
+        const struct agent *a = &r->agents[i];
+        uint64_t sc;
+
+        if (i == exclude || a->state != AGENT_UP || !a->url[0] || !registry_agent_serves(a, lang))
+            continue;
+        sc = registry_score(key, a->url);
+        if (best < 0 || sc > best_score) {
+            best = i;
+            best_score = sc;
+        }
+    }
+    return best;
+}
+
 enum registry_avail registry_avail_locked(const struct registry *r, const char *lang)
 {
     bool coming = false, known = false, unlearned_coming = false, unlearned = false;

@@ -100,6 +100,11 @@ bool registry_agent_serves(const struct agent *a, const char *lang);
 /* Index of the up agent serving lang with the fewest in flight (ties rotate), skipping
  * `exclude` (-1 for none); -1 when there is none. */
 int registry_pick_locked(struct registry *r, const char *lang, int exclude);
+/* Index of the up agent serving lang that key ranks first (rendezvous hashing of key and each
+ * agent's URL), skipping `exclude`; -1 when there is none. The same key goes to the same agent
+ * while it is up; when it goes, only its keys move, and they come back with it. */
+int registry_pick_sticky_locked(const struct registry *r, const char *lang, const char *key,
+                                int exclude);
 /* How lang can be served now (see enum registry_avail). */
 enum registry_avail registry_avail_locked(const struct registry *r, const char *lang);
 /* Changes a's state; returns true when it changed. */

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "json_util.h"
 #include "reqfields.h"
+#include "ws_name.h"
 
 void toolcall_req_done(struct toolcall_req *req)
 {
@@ -41,6 +42,8 @@ int toolcall_parse(const char *body, size_t len, double max_timeout, struct tool
     for (int i = 0; i < f.n_unknown && i < REQFIELDS_MAX_UNKNOWN; i++) {
         char msg[160];
 
+        if (!strcmp(f.unknown[i], "workspace"))
+            continue; /* ours, read below */
         reqfields_unknown_msg(f.unknown[i], TOOLCALL_FIELDS, true, msg, sizeof(msg));
         if (json_array_append_new(req->warnings, json_string(msg)) < 0) {
             r = -ENOMEM;
@@ -58,6 +61,13 @@ int toolcall_parse(const char *body, size_t len, double max_timeout, struct tool
         goto fail;
     if (r == 0)
         req->max_chars = mc;
+    if ((r = json_util_get_str(req->root, "workspace", &req->workspace, NULL, e)) < 0)
+        goto fail;
+    if (req->workspace && strcmp(req->workspace, "none") != 0 && !ws_name_ok(req->workspace)) {
+        r = err_set(e, ERR_INVALID, "workspace",
+                    "field 'workspace' must be \"none\" or match [a-z0-9][a-z0-9_.-]{0,62}");
+        goto fail;
+    }
     /* The reference server refuses a request without a timeout (the toolkit's tests pin it). */
     if (f.timeout <= 0) {
         r = err_set(e, ERR_INVALID, "timeout",
@@ -106,6 +116,21 @@ json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, si
 fail:
     json_decref(o);
     return NULL;
+}
+
+int toolcall_set_workspace(const struct toolcall_req *req, const char *default_ws, json_t *body,
+                           const char **name)
+{
+    const char *ws = req->workspace ? req->workspace : default_ws;
+
+    *name = NULL;
+    if (!ws || !*ws || !strcmp(ws, "none"))
+        return 0;
+    if (json_object_set_new(body, "workspace", json_string(ws)) < 0 ||
+        (!req->workspace && json_object_set_new(body, "workspace_optional", json_true()) < 0))
+        return -ENOMEM;
+    *name = ws;
+    return 0;
 }
 
 size_t toolcall_char_prefix(const char *s, size_t len, long long max_chars)
@@ -206,11 +231,11 @@ json_t *toolcall_reply(json_t *res, long long max_chars)
     const char *error = json_string_value(json_object_get(res, "error"));
     /* The scenario's outcome (scenario, warnings, network, artificial_delay_s) is the agent's
      * word: present only when the request had a scenario. */
-    static const char *const copy[] = {"execution_id",   "language",           "exit_code",
-                                       "signal",         "exit_reason",        "result",
-                                       "execution_time", "scenario",           "warnings",
-                                       "network",        "artificial_delay_s", "stdout_replaced",
-                                       "stderr_replaced"};
+    static const char *const copy[] = {"execution_id",    "language",           "exit_code",
+                                       "signal",          "exit_reason",        "result",
+                                       "execution_time",  "scenario",           "warnings",
+                                       "network",         "artificial_delay_s", "stdout_replaced",
+                                       "stderr_replaced", "workspace"};
     char line[512];
     const char *suffix = NULL, *prefix = NULL;
     bool cut = false;

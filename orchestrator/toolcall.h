@@ -26,14 +26,15 @@ struct toolcall_req {
     json_t *scenario;             /* the validated scenario object (in root), or NULL */
     double delay_s;               /* seconds the scenario delays the run (artificialDelayMs) */
     json_t *warnings;             /* owned: array of "unknown field ..." strings, maybe empty */
+    const char *workspace;        /* the request's workspace name or "none"; NULL = not given */
 };
 
 /* Parses body (len bytes): the fields every dialect shares (reqfields_read: generated_code or
  * code, required, generated_code winning when both are given; language; timeout, required as
  * the reference server requires it; stdin; env; scenario; the agent's REQFIELDS_EXEC fields)
- * and max_output_characters integer >= 0; any other field is named in req->warnings and
- * ignored. Returns 0 (release with toolcall_req_done), -ERR_INVALID with e naming the field,
- * or -ENOMEM. */
+ * and max_output_characters integer >= 0, workspace (a name, common/ws_name.h, or "none");
+ * any other field is named in req->warnings and ignored. Returns 0 (release with
+ * toolcall_req_done), -ERR_INVALID with e naming the field, or -ENOMEM. */
 int toolcall_parse(const char *body, size_t len, double max_timeout, struct toolcall_req *req,
                    struct err *e);
 /* Releases what toolcall_parse allocated; safe on a zeroed struct. */
@@ -43,6 +44,13 @@ void toolcall_req_done(struct toolcall_req *req);
  * or NULL on OOM. stdin, env and the REQFIELDS_EXEC fields are passed through (for the agent to
  * apply its own limits), the scenario unchanged for the agent to apply. */
 json_t *toolcall_agent_body(const struct toolcall_req *req, const char *code, size_t code_len);
+
+/* Where the call works: the request's workspace, else default_ws (--toolcall-workspace);
+ * "none" (or NULL) is none. Sets "workspace" on the agent's body (and "workspace_optional" for
+ * the default, which an agent without workspaces skips) and *name to the workspace (borrowed
+ * from req or default_ws) or NULL. 0 or -ENOMEM. */
+int toolcall_set_workspace(const struct toolcall_req *req, const char *default_ws, json_t *body,
+                           const char **name);
 
 /* The contract's reply for an agent ExecutionResult (borrowed): {process_status, stdout,
  * stderr} plus execution_id, language, exit_code, signal, exit_reason, execution_time, result,

@@ -31,6 +31,7 @@
 #define CHILD_RESULT_FD 3
 #define CHILD_CTL_FD    4 /* to the zygote: "C" when the compile phase is over */
 #define CHILD_NET_FD    5 /* to the proxy: the listeners, when the job has network */
+#define CHILD_WS_FD     4 /* the workspace's mount while isolating (then CHILD_CTL_FD's place) */
 
 /* Reports a set-up failure on the execution's stderr (fd 2 once wired, else the job's). */
 static __attribute__((noreturn)) void child_die(int fd, const char *what, int err)
@@ -141,9 +142,19 @@ static int child_limits(const struct child_ctx *c)
 
 int child_isolate(const struct child_ctx *c, char *why, size_t why_len)
 {
+    char at[512];
+    struct isolate_ws ws = {.fd = CHILD_WS_FD, .at = at};
     int r;
 
-    if ((r = isolate_enter(c->iso, c->slot, c->disk_mb, why, why_len)) < 0)
+    if (c->has_ws && zyg_proto_workdir(c->cfg->work_dir, c->exec_id, at, sizeof(at)) < 0) {
+        snprintf(why, why_len, "naming the working directory: %s", strerror(ENAMETOOLONG));
+        return -ENAMETOOLONG;
+    }
+    r = isolate_enter(c->iso, c->slot, c->disk_mb, c->has_ws ? &ws : NULL, why, why_len);
+    /* Bound now (or failed): user code never gets the agent's mount itself. */
+    if (c->has_ws)
+        close(CHILD_WS_FD);
+    if (r < 0)
         return r;
     umask(022);
     if ((r = child_limits(c)) < 0) {
@@ -188,8 +199,15 @@ void child_prepare(const struct child_ctx *c)
         _exit(71);
     /* Drop every inherited fd at once (the zygote's socket, other jobs' status pipes): a warm
      * child may wait a long time and must not keep them open. 0-2 stay until the job's. */
-    if (dup2(c->ctl, 3) < 0 || close_range(4, ~0U, 0) < 0)
+    if (c->has_ws) {
+        int high = fcntl(c->ws_fd, F_DUPFD_CLOEXEC, 64);
+
+        if (high < 0 || dup2(c->ctl, 3) < 0 || dup3(high, CHILD_WS_FD, O_CLOEXEC) < 0 ||
+            close_range(CHILD_WS_FD + 1, ~0U, 0) < 0)
+            _exit(71);
+    } else if (dup2(c->ctl, 3) < 0 || close_range(4, ~0U, 0) < 0) {
         _exit(71);
+    }
     (void)setpgid(0, 0);
     child_signals();
     if (child_isolate(c, why, sizeof(why)) < 0) {
@@ -336,15 +354,63 @@ static __attribute__((noreturn)) void child_crash(void)
     _exit(139);
 }
 
+/* arg with each space-separated word naming a file of the build (the cwd) made absolute
+ * ("main.sh", "./main", ".read main.sql"): new string, or arg itself when none does. */
+static char *child_exec_abs_arg(char *arg, const char *build)
+{
+    char out[4096], word[1024];
+    size_t n = 0;
+    bool changed = false;
+
+    for (const char *p = arg; *p;) {
+        size_t w = strcspn(p, " ");
+        int k;
+
+        snprintf(word, sizeof(word), "%.*s", (int)w, p);
+        if (word[0] && word[0] != '/' && w < sizeof(word) && access(word, F_OK) == 0) {
+            k = snprintf(out + n, sizeof(out) - n, "%s/%s", build, word);
+            changed = true;
+        } else {
+            k = snprintf(out + n, sizeof(out) - n, "%s", word);
+        }
+        if (k < 0 || (size_t)k >= sizeof(out) - n - 1)
+            return arg;
+        n += (size_t)k;
+        p += w;
+        if (*p == ' ')
+            out[n++] = *p++;
+        out[n] = '\0';
+    }
+    return changed ? strdup(out) : arg;
+}
+
+/* In a workspace the source and the build go to a directory of the private /tmp (the user's
+ * main.sh is never overwritten, nothing of ours stays); the program then runs in the
+ * workspace, its arguments naming a file of the build made absolute. */
+static void child_exec_in_workspace(struct runexec *rx, const char *build, const char *ws)
+{
+    for (size_t i = 0; rx->run[i]; i++) {
+        char *abs = child_exec_abs_arg(rx->run[i], build);
+
+        if (abs)
+            rx->run[i] = abs; /* the old string is runexec's: left (we exec now) */
+    }
+    if (chdir(ws) < 0)
+        child_die(2, "entering the workspace", errno);
+}
+
 /* An exec runtime: source, compile phase, then the program replaces this process (or runs as
  * a child when the crash must follow it). Never returns. */
 static __attribute__((noreturn)) void
 child_exec(const struct child_ctx *c, const struct zyg_job *job, const char *spec, size_t spec_len)
 {
+    const char *build = "/tmp/.sandpit-build";
+    char why[256], ws[512];
     struct runexec rx;
-    char why[256];
     int r, st;
 
+    if (c->has_ws && (!getcwd(ws, sizeof(ws)) || mkdir(build, 0700) < 0 || chdir(build) < 0))
+        child_die(2, "the build directory", errno);
     if ((r = runexec_prepare(spec, spec_len, &rx, why, sizeof(why))) < 0) {
         dprintf(2, "sandpit: execution set-up failed: %s\n", why);
         _exit(71);
@@ -353,6 +419,8 @@ child_exec(const struct child_ctx *c, const struct zyg_job *job, const char *spe
         child_die(2, "setting limits", -r);
     if ((r = runexec_compile(&rx, CHILD_RESULT_FD)) != 0)
         _exit(r);
+    if (c->has_ws)
+        child_exec_in_workspace(&rx, build, ws);
     /* The zygote now starts the run's own clock (the compile phase had its limit). */
     if (rx.compile)
         (void)send(CHILD_CTL_FD, "C", 1, MSG_NOSIGNAL);

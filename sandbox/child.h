@@ -31,6 +31,9 @@ struct child_ctx {
     long disk_mb;                /* size of the private /tmp; 0 = the agent's --disk-mb */
     const char *session;         /* a session's workspace name (sess_child.c), NULL = a job */
     long memory_mb;              /* a session's memory limit; 0 = the agent's --memory-mb */
+    bool has_ws;                 /* a job with a named workspace (a child of its own): */
+    int ws_fd;                   /* its detached mount (the zygote's fd, inherited) */
+    const char *exec_id;         /* the job's id, naming the directory the workspace becomes */
 };
 
 /* The warm phase's isolation, as root, before any user code: isolate_enter (cgroup slot,

@@ -120,7 +120,8 @@ json_t *isolate_uids_json(const struct isolate *iso)
                      iso->uid_per_slot ? iso->n_slots : 1, "per_slot", iso->uid_per_slot);
 }
 
-int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len)
+int isolate_enter(const struct isolate *iso, int slot, long disk_mb, const struct isolate_ws *ws,
+                  char *why, size_t why_len)
 {
     int r;
 
@@ -133,7 +134,7 @@ int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, 
         return r;
     if ((r = isolate_ns_unshare(iso, why, why_len)) < 0)
         return r;
-    if ((r = isolate_mount_view(iso, slot, disk_mb, why, why_len)) < 0)
+    if ((r = isolate_mount_view(iso, slot, disk_mb, ws, why, why_len)) < 0)
         return r;
     isolate_ns_settle(iso);
     return isolate_cred_drop(iso, slot, why, why_len);

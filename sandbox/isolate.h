@@ -61,11 +61,19 @@ uid_t isolate_cred_uid(const struct isolate *iso, int slot);
 /* {"first", "count", "per_slot"}: the uids executions run as, for /health; new reference, or
  * JSON null when executions keep the agent's uid. */
 json_t *isolate_uids_json(const struct isolate *iso);
+/* A named workspace (agent/ws_mgr.h) to bind onto an execution's working directory. */
+struct isolate_ws {
+    int fd;         /* its detached tmpfs mount (the agent's, passed with the job) */
+    const char *at; /* the working directory it becomes, <work-dir>/<exec-id> */
+};
+
 /* In the user process, as root, before any user code: cgroups (slot >= 0), namespaces, mounts
  * (private /tmp holding the work root, disk_mb MiB or the agent's --disk-mb when 0, /dev/shm,
- * /proc, read-only root), loopback, hostname, credentials. On failure writes a reason into why and
- * returns -errno. */
-int isolate_enter(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len);
+ * /proc, read-only root, a copy of workspace ws at ws->at given to the slot's user, ws NULL =
+ * none), loopback, hostname, credentials. On failure writes a reason into why and returns
+ * -errno. */
+int isolate_enter(const struct isolate *iso, int slot, long disk_mb, const struct isolate_ws *ws,
+                  char *why, size_t why_len);
 /* The last step: loads the seccomp filter (no_new_privs must be set). 0 or -errno. */
 int isolate_seccomp(const struct isolate *iso);
 

@@ -49,8 +49,8 @@ void isolate_ns_settle(const struct isolate *iso);
 
 /* isolate_mount.c: the private view of the file system. */
 void isolate_mount_init(struct isolate *iso, const char *const hide[], const char *expose);
-int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb, char *why,
-                       size_t why_len);
+int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb,
+                       const struct isolate_ws *ws, char *why, size_t why_len);
 
 /* isolate_cgroup.c: per-slot memory, pids and cpu cgroups (the slot API is in isolate.h). */
 void isolate_cgroup_probe(struct isolate *iso);

@@ -1,13 +1,15 @@
 /* isolate_mount.c - the private view of the file system an execution gets in its own mount
  * namespace: everything private and read-only; one tmpfs of the disk limit holding /tmp (the
  * working directory is created inside it, so no other execution's files are visible and
- * nothing outlives the namespace), the work root when it is not under /tmp and /dev/shm; an
+ * nothing outlives the namespace), the work root when it is not under /tmp and /dev/shm; a named
+ * workspace's copy on the working directory (its files the slot user's); an
  * empty tmpfs over the state dir and over our own files; our tools back at their path; a devpts
  * instance of its own; /proc of the execution's own PID namespace. */
 #include "isolate_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,9 @@
 #endif
 #ifndef OPEN_TREE_CLOEXEC
 #define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
 #endif
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
@@ -240,18 +245,86 @@ static int isolate_mount_pts(const char **what)
     return 0;
 }
 
+/* Gives every file of the workspace at dir to uid:gid (the previous execution ran as another
+ * slot's uid): only what another owns, no symlink followed (lchown), no other mount entered.
+ * The root directory goes last and only when all the rest did: a root that is ours already
+ * means everything is (the last walk was ours and complete, and only we have written since), so
+ * the walk is skipped. Bounded by the workspace's inodes (agent/ws_mgr.c); no process of the
+ * last execution is left to race it (its result, which frees the workspace, comes after all of
+ * them are gone). 0 or -errno (what failed is left as it was). */
+static int isolate_mount_ws_chown(const char *dir, uid_t uid, gid_t gid)
+{
+    char *const paths[] = {(char *)dir, NULL};
+    struct stat st;
+    FTS *fts;
+    FTSENT *en;
+    int r = 0;
+
+    if (lstat(dir, &st) < 0)
+        return -errno;
+    if (st.st_uid == uid && st.st_gid == gid)
+        return 0;
+    if (!(fts = fts_open(paths, FTS_PHYSICAL | FTS_XDEV, NULL)))
+        return -errno;
+    while ((en = fts_read(fts))) {
+        if (en->fts_info == FTS_NS || en->fts_info == FTS_ERR || en->fts_info == FTS_DNR) {
+            r = r ? r : -(en->fts_errno ? en->fts_errno : EIO);
+            continue;
+        }
+        /* Directories once, after their contents; the root only when all went well. */
+        if (en->fts_info == FTS_D || (en->fts_level == 0 && r < 0))
+            continue;
+        if (en->fts_statp->st_uid == uid && en->fts_statp->st_gid == gid)
+            continue;
+        if (lchown(en->fts_accpath, uid, gid) < 0 && r == 0)
+            r = -errno;
+    }
+    fts_close(fts);
+    return r;
+}
+
+/* A copy of the workspace's detached mount at ws->at (a directory of the work root, on the
+ * execution's tmpfs), its files given to the slot's user. -1 with errno on failure. */
+static int isolate_mount_ws(const struct isolate *iso, int slot, const struct isolate_ws *ws)
+{
+    uid_t uid = isolate_cred_uid(iso, slot);
+    int copy, r = 0;
+
+    copy = (int)syscall(SYS_open_tree, ws->fd, "",
+                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (copy < 0)
+        return -1;
+    if ((mkdir(ws->at, 0700) < 0 && errno != EEXIST) ||
+        syscall(SYS_move_mount, copy, "", AT_FDCWD, ws->at, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        r = -errno;
+    close(copy);
+    if (r == 0 && iso->drop_uid)
+        r = isolate_mount_ws_chown(ws->at, uid, iso->uid_per_slot ? (gid_t)uid : iso->gid);
+    if (r < 0) {
+        errno = -r;
+        return -1;
+    }
+    return 0;
+}
+
 /* Child step 3: the mounts of the private view, inside the new mount namespace (no-op without
  * one). The execution's tmpfs is disk_mb MiB, or the agent's --disk-mb when 0; the work root
- * belongs to the slot's user. 0 or -errno with why filled. */
-int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len)
+ * belongs to the slot's user, and so does workspace ws (NULL = none) bound at ws->at. 0 or -errno
+ * with why filled. */
+int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb,
+                       const struct isolate_ws *ws, char *why, size_t why_len)
 {
     const char *work_root = iso->cfg->work_dir, *state = iso->cfg->state_dir, *what = "";
     const unsigned long nsd = MS_NOSUID | MS_NODEV;
     int tools = -1, r;
     bool hidden[ISOLATE_MAX_HIDE] = {false}, all_ro;
 
-    if (!isolate_state_has(&iso->st, ISOLATE_MOUNT_NS))
-        return 0;
+    if (!isolate_state_has(&iso->st, ISOLATE_MOUNT_NS)) {
+        if (!ws)
+            return 0;
+        snprintf(why, why_len, "a workspace needs the mount namespace layer, which is off");
+        return -EOPNOTSUPP;
+    }
 #define ISOLATE_TRY(call, what)                                                                    \
     do {                                                                                           \
         if ((call) < 0) {                                                                          \
@@ -287,6 +360,8 @@ int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb, char *
         ISOLATE_TRY(chown(work_root, isolate_cred_uid(iso, slot),
                           iso->uid_per_slot ? (gid_t)isolate_cred_uid(iso, slot) : iso->gid),
                     "chown of the work root");
+    if (ws)
+        ISOLATE_TRY(isolate_mount_ws(iso, slot, ws), "attaching the workspace");
     /* Nothing of the agent's own files: the harness (already imported by the zygote) and the
      * binaries disappear under empty read-only tmpfs mounts. */
     for (int i = 0; i < iso->n_hide; i++) {

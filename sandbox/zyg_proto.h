@@ -44,6 +44,7 @@ enum zyg_job_fd {
     ZYG_FD_RESULT, /* write end of the harness result pipe */
     ZYG_FD_NET,    /* the proxy's channel when ZYG_JOB_NETWORK, else /dev/null */
     ZYG_FD_STATUS, /* write end of the status pipe; only the zygote ever holds it */
+    ZYG_FD_WS,     /* with ZYG_JOB_WORKSPACE the workspace's detached tmpfs mount, else /dev/null */
     ZYG_JOB_NFDS
 };
 
@@ -53,6 +54,7 @@ enum zyg_job_flag {
     ZYG_JOB_CRASH = 1u << 2,    /* SIGSEGV after the code, or at crash_after_ms */
     ZYG_JOB_HIGH_CPU = 1u << 3, /* a busy companion process for the whole run */
     ZYG_JOB_LEAK = 1u << 4,     /* a companion allocator growing at leak_mb_s */
+    ZYG_JOB_WORKSPACE = 1u << 5, /* ZYG_FD_WS becomes the working directory (a child of its own) */
 };
 
 /* Scenario values are 0 when not asked for (the agent's defaults apply). */

@@ -127,10 +127,10 @@ static int zygote_add_job(struct zygote *z, struct zjob **out)
     return 0;
 }
 
-int zygote_spawn_child(struct zygote *z, struct zygote_warm_child *w, long disk_mb,
-                       const char *session, long memory_mb)
+/* Forks one child with cc's job-specific fields (disk_mb, session, memory_mb, workspace); the
+ * rest is filled here. 0 or -errno. */
+static int zygote_fork_child(struct zygote *z, struct zygote_warm_child *w, struct child_ctx cc)
 {
-    struct child_ctx cc = {0};
     int sv[2] = {-1, -1}, r;
     pid_t pid;
 
@@ -150,9 +150,6 @@ int zygote_spawn_child(struct zygote *z, struct zygote_warm_child *w, long disk_
     cc.ctl = sv[1];
     cc.zygote_pid = getpid();
     cc.in_pidns = z->pidns.on;
-    cc.disk_mb = disk_mb;
-    cc.session = session;
-    cc.memory_mb = memory_mb;
     pid = pyrt_fork(z->rt);
     if (pid == 0)
         child_run(&cc);
@@ -173,6 +170,27 @@ fail:
     fdio_close(&sv[0]);
     fdio_close(&sv[1]);
     return r;
+}
+
+int zygote_spawn_child(struct zygote *z, struct zygote_warm_child *w, long disk_mb,
+                       const char *session, long memory_mb)
+{
+    return zygote_fork_child(
+        z, w, (struct child_ctx){.disk_mb = disk_mb, .session = session, .memory_mb = memory_mb});
+}
+
+/* A child for the job alone: its disk size or its workspace is fixed when it isolates itself
+ * (the workspace's mount, fds[ZYG_FD_WS], is inherited and bound on its working directory). */
+static int zygote_spawn_for(struct zygote *z, struct zygote_warm_child *w,
+                            const struct zyg_job *job, const int fds[ZYG_JOB_NFDS])
+{
+    bool ws = job->flags & ZYG_JOB_WORKSPACE;
+
+    return zygote_fork_child(z, w,
+                             (struct child_ctx){.disk_mb = (long)job->disk_mb,
+                                                .has_ws = ws,
+                                                .ws_fd = ws ? fds[ZYG_FD_WS] : -1,
+                                                .exec_id = job->exec_id});
 }
 
 /* Hands a job to a warm child (or one forked now when the pool is empty). */
@@ -201,13 +219,14 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
     for (int attempt = 0; attempt < 3; attempt++) {
         struct zygote_warm_child w;
 
-        /* A scenario's disk size is a mount option of the child's private /tmp, fixed when
-         * it isolated itself: such a job gets a child of its own. */
-        if (z->warm.n > 0 && !job->disk_mb) {
+        /* A scenario's disk size is a mount option of the child's private /tmp, and a
+         * workspace a mount in its namespace, both fixed when it isolates itself: such a job
+         * gets a child of its own. */
+        if (z->warm.n > 0 && !job->disk_mb && !(job->flags & ZYG_JOB_WORKSPACE)) {
             w = zygote_warm_take(&z->warm);
         } else {
             z->warm.misses++;
-            if ((r = zygote_spawn_child(z, &w, (long)job->disk_mb, NULL, 0)) < 0)
+            if ((r = zygote_spawn_for(z, &w, job, fds)) < 0)
                 goto fail;
         }
         /* Given to the uid of the child's slot (the dir is on the host here). */

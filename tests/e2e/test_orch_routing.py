@@ -69,7 +69,10 @@ def test_bare_url_learns_languages(agents, make_orch):
 
 def test_least_loaded_agent_gets_the_request(agents, make_orch):
     a, b = agents
-    o = make_orch("--agent", f"python={a.url}", "--agent", f"python={b.url}")
+    # Tool calls without a workspace: those of one workspace all go to its agent
+    # (test_orch_workspaces.py).
+    o = make_orch("--agent", f"python={a.url}", "--agent", f"python={b.url}",
+                  "--toolcall-workspace", "none")
     slow = {}
 
     def run_slow():

@@ -405,7 +405,10 @@ def orch(tmp_path_factory):
     """An orchestrator spawning its local agent(s), as `make run` does."""
     if not ORCH_BIN.exists():
         pytest.fail(f"{ORCH_BIN} not found: run `make`")
-    o = Orchestrator(tmp_path_factory.mktemp("rt_orch"), "--log-level", "debug")
+    # The runs go ahead in parallel: tool calls of one workspace would run one at a time
+    # (test_orch_workspaces.py covers the shared workspace, with other languages too).
+    o = Orchestrator(tmp_path_factory.mktemp("rt_orch"), "--log-level", "debug",
+                     "--toolcall-workspace", "none")
     yield o
     rc = o.stop()
     assert rc == 0, f"orchestrator exited with {rc} after SIGTERM:\n{o.log_text()}"

@@ -116,7 +116,7 @@ static void test_api_route_endpoint_list(void **state)
 
     (void)state;
     for (i = 0; api_route_endpoint(i, ep, sizeof(ep)); i++) {
-        const char *sp = strchr(ep, ' '), *id = strstr(ep, "{id}");
+        const char *sp = strchr(ep, ' '), *id = strstr(ep, "{id}"), *nm = strstr(ep, "{name}");
         struct route_match m;
         char method[16];
 
@@ -124,6 +124,8 @@ static void test_api_route_endpoint_list(void **state)
         snprintf(method, sizeof(method), "%.*s", (int)(sp - ep), ep);
         if (id)
             snprintf(path, sizeof(path), "%.*s%s%s", (int)(id - sp - 1), sp + 1, UUID, id + 4);
+        else if (nm)
+            snprintf(path, sizeof(path), "%.*sws-1%s", (int)(nm - sp - 1), sp + 1, nm + 6);
         else
             snprintf(path, sizeof(path), "%s", sp + 1);
         if (api_route_parse(method, path, strlen(path), &m) != 0 || m.id != api_route_rows[i].id)

@@ -358,6 +358,42 @@ static void test_shed(void **state)
     exec_req_done(&r);
 }
 
+/* "workspace": a name kept past the shed, every other shape refused naming the field. */
+static void test_workspace(void **state)
+{
+    static const char *const bad[] = {
+        "\"\"",          "\"..\"",
+        "\".x\"",        "\"A\"",
+        "\"a/b\"",       "\"a b\"",
+        "\"_x\"",        "1",
+        "\"a\\u0000b\"", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""};
+    char body[256];
+    struct exec_req r;
+    struct err e = {0};
+
+    (void)state;
+    assert_int_equal(parse("{\"code\":\"1\",\"workspace\":\"my-ws_1.0\"}", &r, &e), 0);
+    assert_string_equal(r.workspace, "my-ws_1.0");
+    exec_req_shed(&r);
+    assert_string_equal(r.workspace, "my-ws_1.0");
+    exec_req_done(&r);
+    assert_int_equal(parse("{\"code\":\"1\",\"workspace\":null}", &r, &e), 0);
+    assert_string_equal(r.workspace, "");
+    exec_req_done(&r);
+    /* 63 characters is the longest name. */
+    assert_int_equal(parse("{\"code\":\"1\",\"workspace\":"
+                           "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+                           &r, &e),
+                     0);
+    exec_req_done(&r);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(body, sizeof(body), "{\"code\":\"1\",\"workspace\":%s}", bad[i]);
+        memset(&e, 0, sizeof(e));
+        assert_int_equal(parse(body, &r, &e), -ERR_INVALID);
+        assert_string_equal(e.field, "workspace");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_spec),
         cmocka_unit_test(test_language_and_scenario),
         cmocka_unit_test(test_shed),
+        cmocka_unit_test(test_workspace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,9 +31,10 @@ void isolate_ns_settle(const struct isolate *iso)
 {
     (void)iso;
 }
-int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb, char *why, size_t why_len)
+int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb,
+                       const struct isolate_ws *ws, char *why, size_t why_len)
 {
-    (void)iso, (void)slot, (void)disk_mb, (void)why, (void)why_len;
+    (void)iso, (void)slot, (void)disk_mb, (void)ws, (void)why, (void)why_len;
     return 0;
 }
 void isolate_seccomp_probe(struct isolate *iso)

@@ -110,6 +110,50 @@ static void test_pick_rotates_ties(void **state)
     registry_free(r);
 }
 
+/* A key goes to one agent while it is up; when it is down only its keys move (to the next
+ * in the key's ranking, also the retry's choice), and they come back with it. */
+static void test_pick_sticky(void **state)
+{
+    struct registry *r = test_reg(4);
+    int home[64], moved = 0, used[4] = {0};
+    char key[16];
+
+    (void)state;
+    for (int k = 0; k < 64; k++) {
+        snprintf(key, sizeof(key), "ws-%d", k);
+        home[k] = registry_pick_sticky_locked(r, "python", key, -1);
+        assert_true(home[k] >= 0 && home[k] < 4);
+        used[home[k]]++;
+        /* Load does not move it. */
+        r->agents[home[k]].in_flight += 5;
+        assert_int_equal(registry_pick_sticky_locked(r, "python", key, -1), home[k]);
+    }
+    for (int i = 0; i < 4; i++)
+        assert_true(used[i] > 0); /* 64 keys spread over all four */
+    r->agents[1].state = AGENT_DOWN;
+    for (int k = 0; k < 64; k++) {
+        int now;
+
+        snprintf(key, sizeof(key), "ws-%d", k);
+        now = registry_pick_sticky_locked(r, "python", key, -1);
+        assert_true(now != 1);
+        if (home[k] != 1)
+            assert_int_equal(now, home[k]);
+        else
+            moved++;
+        if (home[k] != 1 && k < 8) /* the retry after a failure: the next one, never the same */
+            assert_true(registry_pick_sticky_locked(r, "python", key, home[k]) != home[k]);
+    }
+    assert_int_equal(moved, used[1]);
+    r->agents[1].state = AGENT_UP;
+    for (int k = 0; k < 64; k++) {
+        snprintf(key, sizeof(key), "ws-%d", k);
+        assert_int_equal(registry_pick_sticky_locked(r, "python", key, -1), home[k]);
+    }
+    assert_int_equal(registry_pick_sticky_locked(r, "javascript", "ws-0", -1), -1);
+    registry_free(r);
+}
+
 static void test_add_merges_url(void **state)
 {
     struct registry *r = registry_new();
@@ -273,13 +317,10 @@ static void test_json_views(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_spec),
-        cmocka_unit_test(test_pick_least_loaded),
-        cmocka_unit_test(test_pick_rotates_ties),
-        cmocka_unit_test(test_add_merges_url),
-        cmocka_unit_test(test_avail),
-        cmocka_unit_test(test_parse_health),
-        cmocka_unit_test(test_ident),
+        cmocka_unit_test(test_parse_spec),        cmocka_unit_test(test_pick_least_loaded),
+        cmocka_unit_test(test_pick_rotates_ties), cmocka_unit_test(test_pick_sticky),
+        cmocka_unit_test(test_add_merges_url),    cmocka_unit_test(test_avail),
+        cmocka_unit_test(test_parse_health),      cmocka_unit_test(test_ident),
         cmocka_unit_test(test_json_views),
     };
 

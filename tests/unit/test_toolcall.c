@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "../../common/scenario.c"
+#include "../../common/ws_name.c"
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/toolcall.c"
 
@@ -114,6 +115,8 @@ static const struct parse_case parse_cases[] = {
     BAD("{\"generated_code\":\"a\",\"max_output_characters\":\"9\"}", "max_output_characters",
         "integer"),
     BAD("{\"generated_code\":\"a\",\"scenario\":[]}", "scenario", "must be an object"),
+    BAD("{\"generated_code\":\"a\",\"timeout\":1,\"workspace\":\"../x\"}", "workspace", "match"),
+    BAD("{\"generated_code\":\"a\",\"timeout\":1,\"workspace\":7}", "workspace", "string"),
     BAD("{\"generated_code\":\"a\",\"scenario\":{\"latency\":1}}", "scenario.latency",
         "unknown scenario key 'latency'"),
     BAD("{\"generated_code\":\"a\",\"scenario\":{\"jitterMs\":-1}}", "scenario.jitterMs", ">= 0"),
@@ -412,6 +415,47 @@ static void test_process_status(void **state)
     assert_string_equal(toolcall_process_status(NULL), "error");
 }
 
+/* The request's workspace wins over the default; "none" is none; only the default is optional
+ * (an agent without workspaces runs the call anyway); the field is not an unknown one. */
+static void test_workspace(void **state)
+{
+    static const char *const bodies[] = {"{\"code\":\"y\",\"timeout\":1}",
+                                         "{\"code\":\"y\",\"timeout\":1,\"workspace\":\"mine\"}",
+                                         "{\"code\":\"y\",\"timeout\":1,\"workspace\":\"none\"}"};
+    static const struct {
+        int body;
+        const char *deflt, *want;
+        bool optional;
+    } cases[] = {{0, "toolcall", "toolcall", true},
+                 {0, "none", NULL, false},
+                 {0, NULL, NULL, false},
+                 {1, "toolcall", "mine", false},
+                 {1, "none", "mine", false},
+                 {2, "toolcall", NULL, false}};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *b = bodies[cases[i].body], *name = "x";
+        struct toolcall_req req;
+        json_t *o;
+
+        assert_int_equal(toolcall_parse(b, strlen(b), 300, &req, NULL), 0);
+        assert_int_equal(json_array_size(req.warnings), 0);
+        o = toolcall_agent_body(&req, "y", 1);
+        assert_int_equal(toolcall_set_workspace(&req, cases[i].deflt, o, &name), 0);
+        if (!cases[i].want) {
+            assert_null(name);
+            assert_null(json_object_get(o, "workspace"));
+        } else {
+            assert_string_equal(name, cases[i].want);
+            assert_string_equal(json_string_value(json_object_get(o, "workspace")), cases[i].want);
+        }
+        assert_int_equal(json_is_true(json_object_get(o, "workspace_optional")), cases[i].optional);
+        json_decref(o);
+        toolcall_req_done(&req);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_process_status),
         cmocka_unit_test(test_agent_body_scenario),
         cmocka_unit_test(test_reply_scenario_fields),
+        cmocka_unit_test(test_workspace),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

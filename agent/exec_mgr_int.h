@@ -1,0 +1,82 @@
+/* exec_mgr_int.h - what exec_mgr.c (the lifecycle) and exec_view.c (results and listings as
+ * clients see them) share; nothing else includes it. */
+#ifndef SANDPIT_EXEC_MGR_INT_H
+#define SANDPIT_EXEC_MGR_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "exec_gone.h"
+#include "exec_io.h"
+#include "exec_mgr.h"
+#include "exec_waiters.h"
+#include "ids.h"
+#include "store.h"
+#include "ws_mgr.h"
+
+/* The harness's frame: result (<= 64 KiB) and debug_info fit easily; a forged one is cut here
+ * (and then ignored as invalid JSON), which bounds what one kept result can hold. */
+#define EXEC_RESULT_MAX (2u << 20)
+/* What a kept result costs besides its bytes (the struct, the JSON tree of its fields). */
+#define EXEC_KEPT_OVERHEAD 4096
+
+enum exec_state { EXEC_PENDING, EXEC_RUNNING, EXEC_DONE };
+
+struct exec {
+    atomic_int refs;           /* references; the store holds one while listed */
+    char id[IDS_UUID_LEN + 1]; /* public id */
+    uint64_t seq;              /* zygote job id */
+    struct exec_req req;       /* the parsed request (owned) */
+    enum exec_state state;     /* under m->lock */
+    bool cancel_requested;     /* under m->lock */
+    bool lost_zygote;          /* finished because the zygote died */
+    bool slot_held;            /* under m->lock: counted in m->running until the status */
+    bool ws_used;              /* counted by ws_mgr_use until it finishes */
+    bool ws_running;           /* under m->lock: holds its workspace's run mark (ws_mgr_try_run) */
+    struct exec_io_streams io; /* the I/O thread's while running */
+    unsigned compile_ms;       /* the runtime's compile-phase limit, 0 = none */
+    long memory_mb;            /* the scenario's memory limit as applied, 0 = the agent's */
+    int64_t created_real_ns, start_real_ns, end_real_ns;
+    int64_t start_mono_ns;
+    uint64_t proxy_sid;          /* the proxy session when the scenario has network, else 0 */
+    json_t *warnings;            /* the scenario's parts not applied as asked, or NULL */
+    json_t *network;             /* the proxy's counters once the session is closed */
+    json_t *result;              /* DONE: the ExecutionResult's fields but the big ones */
+    char *extras;                /* DONE: the frame's result and debug_info, JSON text, or NULL */
+    size_t extras_len;           /* bytes of extras */
+    size_t kept_bytes;           /* DONE: what keeping it costs (--history-bytes counts it) */
+    struct exec_waiter *waiters; /* under m->lock: every client waiting for this exec */
+    struct store_node node;      /* in m->store: id table and history */
+    struct exec *qnext;          /* queue */
+};
+
+struct exec_mgr {
+    const struct agent_cfg *cfg;
+    struct zyg_client *zc;
+    struct runtimes *rts; /* borrowed */
+    struct proxy *proxy;  /* owned: the network scenarios' shaping proxy */
+    struct exec_io *io;   /* owned: the I/O thread */
+    pthread_mutex_t lock;
+    bool stopping; /* no new starts; the thread exits when idle */
+    bool stopped;  /* the thread has been joined */
+    uint64_t next_seq;
+    struct store store;      /* every listed exec */
+    size_t done_listed;      /* listed and DONE: what --history caps */
+    size_t done_bytes;       /* their kept_bytes: what --history-bytes caps */
+    const struct exec *keep; /* the result being published: never its own eviction's victim */
+    struct exec_gone gone;   /* the last evicted ids */
+    uint64_t n_evicted;
+    struct exec *qhead, *qtail; /* waiting for a slot */
+    size_t queued, running;
+    uint64_t n_completed, n_failed, n_timeout, n_cancelled, n_rejected, n_lost;
+    int64_t next_waiter_deadline_ns; /* earliest waiter deadline, 0 = none */
+    struct ws_mgr *ws;               /* named workspaces (borrowed), or NULL */
+    exec_cell_end_fn cell_end;       /* sessions: a cell has finished */
+    void *cell_end_arg;
+};
+
+#define EXEC_OF(n) STORE_ENTRY(n, struct exec, node)
+
+#endif
