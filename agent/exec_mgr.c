@@ -328,8 +328,10 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
     }
     if (ex->req.workspace[0]) {
         job.flags |= ZYG_JOB_WORKSPACE;
-        if ((r = child[ZYG_FD_WS] = ws_mgr_fd(m->ws, ex->req.workspace)) < 0)
+        if ((r = ws_mgr_uid_index(m->ws, ex->req.workspace)) < 0 ||
+            (r = child[ZYG_FD_WS] = ws_mgr_fd(m->ws, ex->req.workspace)) < 0)
             goto out;
+        job.ws_uid = (uint32_t)ws_mgr_uid_index(m->ws, ex->req.workspace);
     } else if ((child[ZYG_FD_WS] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         r = -errno;
         goto out;

@@ -308,6 +308,13 @@ static int main_check_cfg(struct agent_cfg *cfg, char *harness, size_t hsize, ch
         fprintf(stderr, "sandpit-agent: --default-timeout exceeds --max-timeout\n");
         return -1;
     }
+    /* Each agent has 8192 uids (isolate_cred.c): a slot's from the bottom, a workspace's from
+     * the top; a session and its copies hold up to three slots (isolate.c). */
+    if (cfg->max_concurrent + cfg->warm_pool + 3 * cfg->max_sessions + cfg->max_workspaces > 8192) {
+        fprintf(stderr, "sandpit-agent: --max-concurrent + --warm-pool + 3 x --max-sessions + "
+                        "--max-workspaces must not exceed 8192 (the uids of one agent)\n");
+        return -1;
+    }
     if (cfg->zygote_fd == 0 && main_security_cfg(cfg) < 0)
         return -1;
     if ((r = main_find_paths(cfg->harness_dir, harness, hsize, init, isize)) < 0) {

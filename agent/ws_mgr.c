@@ -34,7 +34,8 @@ struct ws_entry {
     int fd;                    /* the detached mount */
     double created, last_used; /* unix seconds */
     int users;                 /* executions queued or running with it */
-    bool running;              /* one of them runs (ws_mgr_try_run) */
+    int running;               /* how many of them run (ws_mgr_try_run) */
+    int uid_index; /* its executions' uid (isolate_cred_uid_ws), unique while it lives */
 };
 
 struct ws_mgr {
@@ -125,6 +126,19 @@ static struct ws_entry *ws_find(struct ws_mgr *w, const char *name)
     return NULL;
 }
 
+/* The smallest uid index no live workspace has (at most max_workspaces of them). Lock held. */
+static int ws_free_uid_index(const struct ws_mgr *w)
+{
+    for (int k = 0;; k++) {
+        size_t i = 0;
+
+        while (i < w->n && w->ws[i].uid_index != k)
+            i++;
+        if (i == w->n)
+            return k;
+    }
+}
+
 /* Creates workspace name into *out. Lock held. 0 or -code with e. */
 static int ws_create(struct ws_mgr *w, const char *name, struct ws_entry **out, struct err *e)
 {
@@ -145,6 +159,7 @@ static int ws_create(struct ws_mgr *w, const char *name, struct ws_entry **out, 
     }
     ws = &w->ws[w->n++];
     memset(ws, 0, sizeof(*ws));
+    ws->uid_index = ws_free_uid_index(w);
     snprintf(ws->name, sizeof(ws->name), "%s", name);
     ws->fd = fd;
     ws->created = ws->last_used = ws_now();
@@ -175,10 +190,26 @@ bool ws_mgr_try_run(struct ws_mgr *w, const char *name)
 
     pthread_mutex_lock(&w->lock);
     ws = ws_find(w, name);
-    if (ws && !ws->running)
-        ok = ws->running = true;
+    /* Executions of one workspace run at once: they share its uid (isolate_cred_uid_ws), so
+     * each can change what another wrote, as one user's processes can. */
+    if (ws) {
+        ws->running++;
+        ok = true;
+    }
     pthread_mutex_unlock(&w->lock);
     return ok;
+}
+
+int ws_mgr_uid_index(struct ws_mgr *w, const char *name)
+{
+    struct ws_entry *ws;
+    int k = -ENOENT;
+
+    pthread_mutex_lock(&w->lock);
+    if ((ws = ws_find(w, name)))
+        k = ws->uid_index;
+    pthread_mutex_unlock(&w->lock);
+    return k;
 }
 
 int ws_mgr_fd(struct ws_mgr *w, const char *name)
@@ -199,8 +230,8 @@ void ws_mgr_done(struct ws_mgr *w, const char *name, bool ran)
 
     pthread_mutex_lock(&w->lock);
     if ((ws = ws_find(w, name))) {
-        if (ran)
-            ws->running = false;
+        if (ran && ws->running > 0)
+            ws->running--;
         if (ws->users > 0)
             ws->users--;
         ws->last_used = ws_now();

@@ -27,9 +27,12 @@ void ws_mgr_free(struct ws_mgr *w);
  * and counts the user (DELETE answers 409 while any). 0, -ERR_BUSY (--max-workspaces exist),
  * -ERR_INVALID (workspaces are off here, e says why) or -ERR_UNAVAILABLE (no tmpfs). */
 int ws_mgr_use(struct ws_mgr *w, const char *name, struct err *e);
-/* Executions of one workspace run one at a time: true (and marked running) when none of name
- * runs now; false: the caller queues it and tries again after the next ws_mgr_done. */
+/* Marks an execution of workspace name running: true; false only when name is gone. Executions
+ * of one workspace run at once (they share its uid). */
 bool ws_mgr_try_run(struct ws_mgr *w, const char *name);
+/* The uid index of workspace name (its executions run as isolate_cred_uid_ws of it), or
+ * -ENOENT. */
+int ws_mgr_uid_index(struct ws_mgr *w, const char *name);
 /* A new fd (close-on-exec) of workspace name's mount, for the zygote, or -errno. */
 int ws_mgr_fd(struct ws_mgr *w, const char *name);
 /* The user counted by ws_mgr_use is over (ran: it had ws_mgr_try_run's mark). */

@@ -143,7 +143,7 @@ static int child_limits(const struct child_ctx *c)
 int child_isolate(const struct child_ctx *c, char *why, size_t why_len)
 {
     char at[512];
-    struct isolate_ws ws = {.fd = CHILD_WS_FD, .at = at};
+    struct isolate_ws ws = {.fd = CHILD_WS_FD, .at = at, .uid_index = c->ws_uid};
     int r;
 
     if (c->has_ws && zyg_proto_workdir(c->cfg->work_dir, c->exec_id, at, sizeof(at)) < 0) {

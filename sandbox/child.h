@@ -33,6 +33,7 @@ struct child_ctx {
     long memory_mb;              /* a session's memory limit; 0 = the agent's --memory-mb */
     bool has_ws;                 /* a job with a named workspace (a child of its own): */
     int ws_fd;                   /* its detached mount (the zygote's fd, inherited) */
+    int ws_uid;                  /* the workspace's uid index (isolate_cred_uid_ws) */
     const char *exec_id;         /* the job's id, naming the directory the workspace becomes */
 };
 

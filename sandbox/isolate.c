@@ -137,5 +137,5 @@ int isolate_enter(const struct isolate *iso, int slot, long disk_mb, const struc
     if ((r = isolate_mount_view(iso, slot, disk_mb, ws, why, why_len)) < 0)
         return r;
     isolate_ns_settle(iso);
-    return isolate_cred_drop(iso, slot, why, why_len);
+    return isolate_cred_drop(iso, slot, ws, why, why_len);
 }

@@ -65,7 +65,16 @@ json_t *isolate_uids_json(const struct isolate *iso);
 struct isolate_ws {
     int fd;         /* its detached tmpfs mount (the agent's, passed with the job) */
     const char *at; /* the working directory it becomes, <work-dir>/<exec-id> */
+    int uid_index;  /* the execution runs as the workspace's uid (isolate_cred_uid_ws) */
 };
+
+/* The uid every execution of workspace index k runs as, whatever its slot: the top of this
+ * agent's range (slots count up from its bottom), so executions of one workspace share its
+ * files as one user's processes do and run at once. The same as isolate_cred_uid without
+ * per-slot uids. */
+uid_t isolate_cred_uid_ws(const struct isolate *iso, int k);
+/* The uid an execution in slot with workspace ws (NULL = none) runs as. */
+uid_t isolate_cred_uid_of(const struct isolate *iso, int slot, const struct isolate_ws *ws);
 
 /* In the user process, as root, before any user code: cgroups (slot >= 0), namespaces, mounts
  * (private /tmp holding the work root, disk_mb MiB or the agent's --disk-mb when 0, /dev/shm,

@@ -33,15 +33,30 @@ uid_t isolate_cred_uid(const struct isolate *iso, int slot)
     return iso->uid_per_slot ? iso->uid + (uid_t)slot : iso->uid;
 }
 
-/* Changes every id to the slot's sandbox user: 0 or -errno. */
-static int isolate_cred_setids(const struct isolate *iso, int slot)
+uid_t isolate_cred_uid_ws(const struct isolate *iso, int k)
 {
-    uid_t uid = isolate_cred_uid(iso, slot);
+    return iso->uid_per_slot ? iso->uid + (uid_t)(ISOLATE_UID_STRIDE - 1 - k) : iso->uid;
+}
+
+uid_t isolate_cred_uid_of(const struct isolate *iso, int slot, const struct isolate_ws *ws)
+{
+    return ws ? isolate_cred_uid_ws(iso, ws->uid_index) : isolate_cred_uid(iso, slot);
+}
+
+/* Changes every id to uid (its own group, or the sandbox user's): 0 or -errno. */
+static int isolate_cred_setids(const struct isolate *iso, uid_t uid)
+{
     gid_t gid = iso->uid_per_slot ? (gid_t)uid : iso->gid;
 
     if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
         return -errno;
     return 0;
+}
+
+/* isolate_probe_child's shape: drops to slot 0's uid. */
+static int isolate_cred_probe_setids(const struct isolate *iso, int slot)
+{
+    return isolate_cred_setids(iso, isolate_cred_uid(iso, slot));
 }
 
 /* Reserves this zygote's range of uids: the first free lock of ISOLATE_UID_LOCK_DIR, held
@@ -113,7 +128,7 @@ void isolate_cred_probe(struct isolate *iso)
     /* Root without CAP_SETUID/SETGID (a container started with too few capabilities) cannot
      * drop: executions are refused at their set-up rather than run as root, and /health says
      * so (refuses_executions). */
-    err = isolate_probe_child(isolate_cred_setids, iso, 0);
+    err = isolate_probe_child(isolate_cred_probe_setids, iso, 0);
     snprintf(what, sizeof(what), "dropping to uid %d", (int)iso->uid);
     isolate_probed(iso, ISOLATE_UID_DROP, what, err);
     if (err)
@@ -126,8 +141,10 @@ void isolate_cred_probe(struct isolate *iso)
 /* Child step 5, the last as root: empties the capability bounding set while it may, then
  * changes ids (setuid from root to a non-root uid clears the permitted and effective sets).
  * A per-slot uid needs the slot. No-op when not dropping. 0 or -errno with why filled. */
-int isolate_cred_drop(const struct isolate *iso, int slot, char *why, size_t why_len)
+int isolate_cred_drop(const struct isolate *iso, int slot, const struct isolate_ws *ws, char *why,
+                      size_t why_len)
 {
+    uid_t uid = isolate_cred_uid_of(iso, slot, ws);
     int r;
 
     if (!iso->drop_uid)
@@ -138,9 +155,8 @@ int isolate_cred_drop(const struct isolate *iso, int slot, char *why, size_t why
     }
     for (int cap = 0; cap <= 63; cap++)
         (void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-    if ((r = isolate_cred_setids(iso, slot)) < 0) {
-        snprintf(why, why_len, "dropping to uid %d: %s", (int)isolate_cred_uid(iso, slot),
-                 strerror(-r));
+    if ((r = isolate_cred_setids(iso, uid)) < 0) {
+        snprintf(why, why_len, "dropping to uid %d: %s", (int)uid, strerror(-r));
         return r;
     }
     return 0;

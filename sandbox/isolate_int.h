@@ -59,7 +59,8 @@ void isolate_cgroup_remove_all(const struct isolate *iso);
 
 /* isolate_cred.c: the sandbox users. */
 void isolate_cred_probe(struct isolate *iso);
-int isolate_cred_drop(const struct isolate *iso, int slot, char *why, size_t why_len);
+int isolate_cred_drop(const struct isolate *iso, int slot, const struct isolate_ws *ws, char *why,
+                      size_t why_len);
 
 /* isolate_seccomp.c: the filter, compiled once (isolate_seccomp loads it, isolate.h). */
 void isolate_seccomp_probe(struct isolate *iso);

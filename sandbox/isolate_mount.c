@@ -171,9 +171,9 @@ out:
 /* A slot's uid has no passwd entry on the host: getpwuid() (whoami, getpass.getuser(), ssh,
  * git, Java's user.name) would fail. The execution sees /etc/passwd and /etc/group with a
  * "sandbox" entry of its own uid added. 0 or -errno. */
-static int isolate_mount_passwd(const struct isolate *iso, int slot)
+static int isolate_mount_passwd(const struct isolate *iso, int slot, const struct isolate_ws *ws)
 {
-    uid_t uid = isolate_cred_uid(iso, slot);
+    uid_t uid = isolate_cred_uid_of(iso, slot, ws);
     char line[PATH_MAX + 96];
     int r;
 
@@ -194,7 +194,8 @@ static int isolate_mount_passwd(const struct isolate *iso, int slot)
  * what an execution writes is bounded by the limit in sum, not per place. The tmpfs is first
  * mounted on /tmp and its own /tmp directory bound over it last (the others are bound before
  * its root is covered). 0 or -errno with what filled. */
-static int isolate_mount_disk(const struct isolate *iso, int slot, long disk_mb, const char **what)
+static int isolate_mount_disk(const struct isolate *iso, int slot, long disk_mb,
+                              const struct isolate_ws *ws, const char **what)
 {
     const char *work_root = iso->cfg->work_dir;
     char opts[64];
@@ -215,7 +216,7 @@ static int isolate_mount_disk(const struct isolate *iso, int slot, long disk_mb,
         isolate_mount_bind_new("/tmp/work", 0755, work_root) < 0)
         return -errno;
     *what = "the sandbox user in /etc/passwd";
-    if ((r = isolate_mount_passwd(iso, slot)) < 0) {
+    if ((r = isolate_mount_passwd(iso, slot, ws)) < 0) {
         errno = -r;
         return r;
     }
@@ -287,7 +288,7 @@ static int isolate_mount_ws_chown(const char *dir, uid_t uid, gid_t gid)
  * execution's tmpfs), its files given to the slot's user. -1 with errno on failure. */
 static int isolate_mount_ws(const struct isolate *iso, int slot, const struct isolate_ws *ws)
 {
-    uid_t uid = isolate_cred_uid(iso, slot);
+    uid_t uid = isolate_cred_uid_of(iso, slot, ws);
     int copy, r = 0;
 
     copy = (int)syscall(SYS_open_tree, ws->fd, "",
@@ -342,7 +343,7 @@ int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb,
                                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE),
                     "copying the tools directory");
     all_ro = isolate_mount_readonly_all() == 0;
-    if ((r = isolate_mount_disk(iso, slot, disk_mb, &what)) < 0 ||
+    if ((r = isolate_mount_disk(iso, slot, disk_mb, ws, &what)) < 0 ||
         (r = isolate_mount_pts(&what)) < 0) {
         if (tools >= 0)
             close(tools);
@@ -357,8 +358,8 @@ int isolate_mount_view(const struct isolate *iso, int slot, long disk_mb,
      * and it all disappears with the namespace. */
     isolate_mount_mkdirs(work_root);
     if (iso->drop_uid)
-        ISOLATE_TRY(chown(work_root, isolate_cred_uid(iso, slot),
-                          iso->uid_per_slot ? (gid_t)isolate_cred_uid(iso, slot) : iso->gid),
+        ISOLATE_TRY(chown(work_root, isolate_cred_uid_of(iso, slot, ws),
+                          iso->uid_per_slot ? (gid_t)isolate_cred_uid_of(iso, slot, ws) : iso->gid),
                     "chown of the work root");
     if (ws)
         ISOLATE_TRY(isolate_mount_ws(iso, slot, ws), "attaching the workspace");

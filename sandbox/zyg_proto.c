@@ -46,15 +46,16 @@ static int zyg_proto_hdr(uint8_t *out, size_t size, uint32_t type, size_t body_l
     return ZYG_HDR_SIZE;
 }
 
-#define ZYG_JOB_NU32 10
+#define ZYG_JOB_NU32 11
 #define ZYG_JOB_BODY (8 + 4 * ZYG_JOB_NU32 + ZYG_EXEC_ID_MAX + 8)
 
 /* The job's 32-bit fields in wire order. */
 static void zyg_proto_job_fields(struct zyg_job *job, uint32_t *f[ZYG_JOB_NU32])
 {
-    uint32_t *const all[ZYG_JOB_NU32] = {
-        &job->timeout_ms, &job->flags,      &job->compile_ms, &job->delay_ms, &job->crash_after_ms,
-        &job->leak_mb_s,  &job->cpu_millis, &job->memory_mb,  &job->pids,     &job->disk_mb};
+    uint32_t *const all[ZYG_JOB_NU32] = {&job->timeout_ms, &job->flags,          &job->compile_ms,
+                                         &job->delay_ms,   &job->crash_after_ms, &job->leak_mb_s,
+                                         &job->cpu_millis, &job->memory_mb,      &job->pids,
+                                         &job->disk_mb,    &job->ws_uid};
 
     memcpy(f, all, sizeof(all));
 }

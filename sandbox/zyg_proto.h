@@ -70,6 +70,7 @@ struct zyg_job {
     uint32_t memory_mb;            /* memoryLimitMb */
     uint32_t pids;                 /* pidsLimit */
     uint32_t disk_mb;              /* diskLimitMb: size of the private /tmp */
+    uint32_t ws_uid;               /* with ZYG_JOB_WORKSPACE: the workspace's uid index */
     char exec_id[ZYG_EXEC_ID_MAX]; /* NUL-terminated; names the working directory */
     uint64_t session_no;           /* run as a cell of this session; 0 = a fresh child */
 };

@@ -190,6 +190,7 @@ static int zygote_spawn_for(struct zygote *z, struct zygote_warm_child *w,
                              (struct child_ctx){.disk_mb = (long)job->disk_mb,
                                                 .has_ws = ws,
                                                 .ws_fd = ws ? fds[ZYG_FD_WS] : -1,
+                                                .ws_uid = (int)job->ws_uid,
                                                 .exec_id = job->exec_id});
 }
 

@@ -142,8 +142,9 @@ def _uid_in(ag, ws, code):
     return int(res["stdout"].split()[0]), res
 
 
-def test_files_of_one_slot_uid_are_modified_and_deleted_by_the_next(wsa):
-    """Each execution runs as its slot's uid; the files of the last one are given to the next."""
+def test_executions_of_one_workspace_share_its_uid_whatever_their_slot(wsa):
+    """A workspace's executions run as its own uid (not their slot's), so a 0600 file one wrote
+    is the next one's; another workspace and no workspace are other uids."""
     ws = name()
     uid_a, _ = _uid_in(wsa, ws, """
 os.mkdir('d', 0o700)
@@ -154,16 +155,11 @@ os.close(fd)
 """)
     blockers = []
     try:
-        for _ in range(6):
-            # Other executions hold slots, so the next one gets another slot (another uid).
+        for _ in range(3):  # other executions hold slots: the next one gets another slot
             st, body, _ = wsa.post("/execute", {"code": "import time\ntime.sleep(20)",
                                                "async": True})
             assert st == 202, body
             blockers.append(body["execution_id"])
-            uid_b, _ = _uid_in(wsa, ws, "")
-            if uid_b != uid_a:
-                break
-        assert uid_b != uid_a, "every execution ran as the same uid: no per-slot uids here?"
         uid_b, res = _uid_in(wsa, ws, """
 import shutil
 with open('private', 'a') as f:
@@ -172,50 +168,38 @@ print(open('private').read())
 shutil.rmtree('d')
 print(sorted(os.listdir('.')), os.stat('.').st_uid == os.getuid())
 """)
+        assert uid_b == uid_a, (uid_a, uid_b)
         lines = res["stdout"].splitlines()
         assert lines[1] == "ab", res
         assert lines[2] == "['private'] True", res
+        other, _ = _uid_in(wsa, name(), "")
+        plain = int(run(wsa, "import os\nprint(os.getuid())")["stdout"])
+        assert len({uid_a, other, plain}) == 3, (uid_a, other, plain)
     finally:
         for b in blockers:
             wsa.delete(f"/execution/{b}")
 
 
-def test_executions_of_one_workspace_run_one_at_a_time(wsa):
+def test_executions_of_one_workspace_run_at_once(wsa):
+    """Each waits (bounded) for the other's mark in the shared directory: only executions that
+    run at the same time both see it."""
     ws = name()
-    code = ("import time, os\n"
-            "open('log', 'a').write('start %s\\n' % os.getpid())\n"
-            "time.sleep(0.3)\n"
-            "open('log', 'a').write('end %s\\n' % os.getpid())\n")
+    code = ("import os, time\n"
+            "open('mark-%s' % me, 'w').write('x')\n"
+            "t = time.monotonic()\n"
+            "while not os.path.exists('mark-%s' % other) and time.monotonic() - t < 40:\n"
+            "    time.sleep(0.05)\n"
+            "print('saw' if os.path.exists('mark-%s' % other) else 'alone')\n")
     ids = []
-    for _ in range(3):
-        st, body, _ = wsa.post("/execute", {"code": code, "async": True, "workspace": ws})
+    for me, other in (("a", "b"), ("b", "a")):
+        st, body, _ = wsa.post("/execute", {"code": f"me, other = {me!r}, {other!r}\n" + code,
+                                           "async": True, "workspace": ws, "timeout": 60})
         assert st == 202, body
         ids.append(body["execution_id"])
     for i in ids:
-        st, body, _ = wsa.get(f"/execution/{i}?wait=60", timeout=70)
+        st, body, _ = wsa.get(f"/execution/{i}?wait=90", timeout=100)
         assert st == 200 and body["status"] == "completed", body
-    log = run(wsa, "print(open('log').read())", workspace=ws)["stdout"].split("\n")
-    words = [l.split()[0] for l in log if l.strip()]
-    assert words == ["start", "end"] * 3, log
-
-
-def test_one_waiting_for_its_workspace_holds_up_no_other(wsa):
-    ws = name()
-    ids = []
-    try:
-        for _ in range(2):  # the second waits for the first
-            st, body, _ = wsa.post("/execute", {"code": "import time\ntime.sleep(30)",
-                                               "async": True, "workspace": ws})
-            assert st == 202, body
-            ids.append(body["execution_id"])
-        # Without a workspace, and in another one: they run now, past the waiting one.
-        assert run(wsa, "print('free')")["stdout"] == "free\n"
-        assert run(wsa, "print('other')", workspace=name())["stdout"] == "other\n"
-        states = [wsa.get(f"/execution/{i}").body["status"] for i in ids]
-        assert states == ["running", "pending"], states
-    finally:
-        for i in ids:
-            wsa.delete(f"/execution/{i}")
+        assert body["stdout"] == "saw\n", body
 
 
 def test_list_and_delete(wsa):

@@ -108,7 +108,17 @@ static void test_no_slot_no_shared_uid(void **state)
     char why[128] = "";
 
     (void)state;
-    assert_int_equal(isolate_cred_drop(iso, -1, why, sizeof(why)), -EAGAIN);
+    assert_int_equal(isolate_cred_drop(iso, -1, NULL, why, sizeof(why)), -EAGAIN);
+    /* A workspace's uid is its own, at the top of the range, whatever the slot. */
+    {
+        struct isolate_ws ws = {.fd = -1, .at = "/x", .uid_index = 2};
+
+        assert_true(isolate_cred_uid_of(iso, 0, &ws) == isolate_cred_uid_of(iso, 5, &ws));
+        assert_true(isolate_cred_uid_of(iso, 0, &ws) != isolate_cred_uid(iso, 0));
+        assert_true(isolate_cred_uid_ws(iso, 0) != isolate_cred_uid_ws(iso, 1));
+        assert_true(isolate_cred_uid_ws(iso, 0) > isolate_cred_uid(iso, iso->n_slots - 1) ||
+                    !iso->uid_per_slot);
+    }
     assert_non_null(strstr(why, "no free slot"));
     slots_free(iso);
 }
