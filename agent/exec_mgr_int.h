@@ -16,9 +16,11 @@
 #include "store.h"
 #include "ws_mgr.h"
 
-/* The harness's frame: result (<= 64 KiB) and debug_info fit easily; a forged one is cut here
- * (and then ignored as invalid JSON), which bounds what one kept result can hold. */
-#define EXEC_RESULT_MAX (2u << 20)
+/* The harness's frame: its report (result <= 64 KiB, debug_info: about 1 MiB at most) plus the
+ * rich outputs (32 MiB, harness/display.py; runner.AGENT_FRAME_MAX is the same); a forged one
+ * is cut here (and then ignored as invalid JSON), which bounds what one kept result can hold.
+ * The buffer grows only as the frame is written. */
+#define EXEC_RESULT_MAX (34u << 20)
 /* What a kept result costs besides its bytes (the struct, the JSON tree of its fields). */
 #define EXEC_KEPT_OVERHEAD 4096
 

@@ -83,7 +83,7 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     if (!r.root)
         return -ERR_INVALID;
     r.debug_mode = true;
-    r.trace_limit = r.repr_limit = -1;
+    r.trace_limit = r.repr_limit = r.figure_dpi = -1;
     r.timeout_s = lim->default_timeout;
     r.max_output_bytes = lim->max_output_bytes;
     r.policy = lim->policy;
@@ -126,6 +126,10 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
         goto fail;
     if (x == 0)
         r.repr_limit = (long)mob;
+    if ((x = json_util_get_int(r.root, "figure_dpi", 10, 1000, &mob, e)) < 0)
+        goto fail;
+    if (x == 0)
+        r.figure_dpi = (long)mob;
     x = json_util_get_int(r.root, "max_output_bytes", 1, lim->max_output_bytes, &mob, e);
     if (x < 0)
         goto fail;
@@ -225,6 +229,8 @@ char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *w
         json_object_set_new(spec, "trace_limit", json_integer(r->trace_limit));
     if (spec && r->repr_limit >= 0)
         json_object_set_new(spec, "repr_limit", json_integer(r->repr_limit));
+    if (spec && r->figure_dpi >= 0)
+        json_object_set_new(spec, "figure_dpi", json_integer(r->figure_dpi));
     if (spec && r->session_no) /* a session's cell: the harness names its code <cell N> */
         json_object_set_new(spec, "execution_count", json_integer(r->execution_count));
     if (spec && r->network) {

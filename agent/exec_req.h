@@ -39,13 +39,14 @@ struct exec_req {
     json_t *env;              /* object of string -> string, or NULL */
     const char *stdin_data;   /* or NULL */
     size_t stdin_len;
-    const char *policy;             /* "standard" | "restricted" */
-    bool debug_mode;                /* default true */
-    bool trace;                     /* line trace in debug_info */
-    long trace_limit;               /* trace events kept (0..100000), -1: the harness default */
-    long repr_limit;                /* characters per variable repr (10..100000), -1: default */
-    bool async;                     /* reply 202 at once */
-    long max_output_bytes;          /* per stream */
+    const char *policy;    /* "standard" | "restricted" */
+    bool debug_mode;       /* default true */
+    bool trace;            /* line trace in debug_info */
+    long trace_limit;      /* trace events kept (0..100000), -1: the harness default */
+    long repr_limit;       /* characters per variable repr (10..100000), -1: default */
+    long figure_dpi;       /* rich output: dpi of captured figures (10..1000), -1: theirs */
+    bool async;            /* reply 202 at once */
+    long max_output_bytes; /* per stream */
     const char *restricted_imports; /* borrowed from the limits, passed on in the spec */
     json_t *scenario_json;          /* the request's scenario object, or NULL */
     struct scenario scenario;       /* validated; zero when absent */

@@ -34,7 +34,7 @@ RESULT_REPR_LIMIT = 10000  # ...else as its repr, cut to this many characters
 FRAME_LIMIT = 1 << 20  # bytes of a result frame but its outputs
 # Bytes of a frame the agent reads (EXEC_RESULT_MAX in agent/exec_mgr.c): the outputs get what
 # the rest leaves, less FRAME_SLACK, up to display.TOTAL_LIMIT.
-AGENT_FRAME_MAX = 2 << 20
+AGENT_FRAME_MAX = 34 << 20  # agent/exec_mgr_int.h EXEC_RESULT_MAX
 FRAME_SLACK = 4096
 ERROR_LIMIT = 8192  # characters of "error" kept when the frame must shrink
 

@@ -231,11 +231,23 @@ json_t *toolcall_reply(json_t *res, long long max_chars)
     const char *error = json_string_value(json_object_get(res, "error"));
     /* The scenario's outcome (scenario, warnings, network, artificial_delay_s) is the agent's
      * word: present only when the request had a scenario. */
-    static const char *const copy[] = {"execution_id",    "language",           "exit_code",
-                                       "signal",          "exit_reason",        "result",
-                                       "execution_time",  "scenario",           "warnings",
-                                       "network",         "artificial_delay_s", "stdout_replaced",
-                                       "stderr_replaced", "workspace"};
+    static const char *const copy[] = {"execution_id",
+                                       "language",
+                                       "exit_code",
+                                       "signal",
+                                       "exit_reason",
+                                       "result",
+                                       "execution_time",
+                                       "scenario",
+                                       "warnings",
+                                       "network",
+                                       "artificial_delay_s",
+                                       "stdout_replaced",
+                                       "stderr_replaced",
+                                       "workspace",
+                                       "outputs",
+                                       "outputs_truncated",
+                                       "outputs_dropped"};
     char line[512];
     const char *suffix = NULL, *prefix = NULL;
     bool cut = false;
