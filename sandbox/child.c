@@ -354,47 +354,12 @@ static __attribute__((noreturn)) void child_crash(void)
     _exit(139);
 }
 
-/* arg with each space-separated word naming a file of the build (the cwd) made absolute
- * ("main.sh", "./main", ".read main.sql"): new string, or arg itself when none does. */
-static char *child_exec_abs_arg(char *arg, const char *build)
-{
-    char out[4096], word[1024];
-    size_t n = 0;
-    bool changed = false;
-
-    for (const char *p = arg; *p;) {
-        size_t w = strcspn(p, " ");
-        int k;
-
-        snprintf(word, sizeof(word), "%.*s", (int)w, p);
-        if (word[0] && word[0] != '/' && w < sizeof(word) && access(word, F_OK) == 0) {
-            k = snprintf(out + n, sizeof(out) - n, "%s/%s", build, word);
-            changed = true;
-        } else {
-            k = snprintf(out + n, sizeof(out) - n, "%s", word);
-        }
-        if (k < 0 || (size_t)k >= sizeof(out) - n - 1)
-            return arg;
-        n += (size_t)k;
-        p += w;
-        if (*p == ' ')
-            out[n++] = *p++;
-        out[n] = '\0';
-    }
-    return changed ? strdup(out) : arg;
-}
-
 /* In a workspace the source and the build go to a directory of the private /tmp (the user's
  * main.sh is never overwritten, nothing of ours stays); the program then runs in the
  * workspace, its arguments naming a file of the build made absolute. */
 static void child_exec_in_workspace(struct runexec *rx, const char *build, const char *ws)
 {
-    for (size_t i = 0; rx->run[i]; i++) {
-        char *abs = child_exec_abs_arg(rx->run[i], build);
-
-        if (abs)
-            rx->run[i] = abs; /* the old string is runexec's: left (we exec now) */
-    }
+    runexec_absolute(rx, build);
     if (chdir(ws) < 0)
         child_die(2, "entering the workspace", errno);
 }

@@ -160,3 +160,43 @@ int runexec_exec(const struct runexec *rx)
     execve(rx->run[0], rx->run, rx->envp);
     return -errno;
 }
+
+/* arg with each space-separated word naming a file of the build (the cwd) made absolute
+ * ("main.sh", "./main", ".read main.sql"): new string, or arg itself when none does. */
+static char *runexec_abs_arg(char *arg, const char *build)
+{
+    char out[4096], word[1024];
+    size_t n = 0;
+    bool changed = false;
+
+    for (const char *p = arg; *p;) {
+        size_t w = strcspn(p, " ");
+        int k;
+
+        snprintf(word, sizeof(word), "%.*s", (int)w, p);
+        if (word[0] && word[0] != '/' && w < sizeof(word) && access(word, F_OK) == 0) {
+            k = snprintf(out + n, sizeof(out) - n, "%s/%s", build, word);
+            changed = true;
+        } else {
+            k = snprintf(out + n, sizeof(out) - n, "%s", word);
+        }
+        if (k < 0 || (size_t)k >= sizeof(out) - n - 1)
+            return arg;
+        n += (size_t)k;
+        p += w;
+        if (*p == ' ')
+            out[n++] = *p++;
+        out[n] = '\0';
+    }
+    return changed ? strdup(out) : arg;
+}
+
+void runexec_absolute(struct runexec *rx, const char *build)
+{
+    for (size_t i = 0; rx->run[i]; i++) {
+        char *abs = runexec_abs_arg(rx->run[i], build);
+
+        if (abs)
+            rx->run[i] = abs; /* the old string stays allocated: the caller execs now */
+    }
+}

@@ -24,6 +24,9 @@ int runexec_prepare(const char *spec, size_t len, struct runexec *rx, char *why,
 int runexec_compile(const struct runexec *rx, int result_fd);
 /* Starts the program as a new process (stdio inherited); returns its pid or -errno. */
 int runexec_spawn(const struct runexec *rx);
+/* The program's arguments naming a file of build (the cwd now) made absolute, word by word
+ * (sqlite's ".read main.sql"), before the program runs elsewhere (a workspace). */
+void runexec_absolute(struct runexec *rx, const char *build);
 /* Replaces this process with the program; returns only on failure (-errno). */
 int runexec_exec(const struct runexec *rx);
 

@@ -121,13 +121,7 @@ static __attribute__((noreturn)) void sess_child_exec_run(const char *spec, size
     if ((r = runexec_compile(&rx, SESS_RESULT_FD)) != 0)
         _exit(r);
     close(SESS_RESULT_FD);
-    for (size_t i = 0; rx.run[i]; i++) {
-        char *abs = NULL;
-
-        if (rx.run[i][0] != '/' && access(rx.run[i], F_OK) == 0 &&
-            asprintf(&abs, "%s/%s", scratch, rx.run[i]) > 0)
-            rx.run[i] = abs; /* the old string is runexec's: left (we exec now) */
-    }
+    runexec_absolute(&rx, scratch);
     if (chdir(ws) < 0)
         _exit(71);
     r = runexec_exec(&rx);
