@@ -57,7 +57,7 @@ AGENT_INC := -Iagent -Isandbox -Inetshape
 
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run test test-unit fuzz bench soak freshroot format format-check clean
+.PHONY: all deps run test test-unit fuzz bench bench-sessions soak freshroot format format-check clean
 all: $(BINS)
 
 deps:
@@ -135,6 +135,10 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@/usr/bin/python3 bench/bench.py
+
+bench-sessions: deps
+	@$(MAKE) --no-print-directory all
+	@/usr/bin/python3 bench/bench.py sessions
 
 # 10,000 executions, ordinary and hostile mixed, at concurrency 16 (issue 7); make test runs ~500.
 soak: deps

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """sandpit benchmarks: each figure next to a baseline measured in the same run.
 
-Run with `make bench` (Debian's /usr/bin/python3, stdlib only). Starts the real binaries on
+Run with `make bench` (Debian's /usr/bin/python3, stdlib only); `make bench-sessions` (or
+`bench.py sessions`) runs only the sessions' figures (bench_sessions.py) and replaces their
+section of RESULTS.md. Starts the real binaries on
 loopback, prints a table and writes bench/RESULTS.md. Figures are medians over REPEATS runs.
 Speed is reported here, never asserted in `make test`.
 """
@@ -15,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_sessions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("SANDPIT_BUILD_DIR", os.path.join(ROOT, "build"))
@@ -385,7 +389,59 @@ def figure_proxy(rows):
             p.wait(10)
 
 
+def sessions_rows():
+    bench_sessions.from_bench.update(start=start, agent_ready=agent_ready, pct=pct,
+                                     http_loop=http_loop, http_get=http_get,
+                                     descendants=descendants, median_of=median_of)
+    rows = []
+    bench_sessions.figure_sessions(rows, QUICK)
+    return rows
+
+
+SESSIONS_HEAD = "## Sessions"
+
+
+def sessions_section(rows):
+    head = ("figure", "sandpit", "baseline", "ratio")
+    out = [SESSIONS_HEAD, "",
+           f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end "
+           f"(bench/bench_sessions.py; median of {REPEATS} runs per latency figure). Floors "
+           "measured in the same run: a stateless /execute of the same code on the same agent; "
+           "F_fork = os.fork() + _exit + waitpid of a python3.11 that imported numpy, pandas "
+           "and matplotlib and called gc.freeze(), timed inside that interpreter (no HTTP, no "
+           "isolation). PSS: sum of Pss (smaps_rollup) of each session's process (found by its "
+           "cwd, the workspace named after the session) and its family's init (the other "
+           "process of its PID namespace).", "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * 4]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def print_rows(rows):
+    head = ("figure", "sandpit", "baseline", "ratio")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
+    for r in [head] + rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+def main_sessions_only():
+    """`bench.py sessions`: only the sessions' figures; their section of RESULTS.md replaced,
+    the rest kept as it was."""
+    rows = sessions_rows()
+    print_rows(rows)
+    path = os.path.join(ROOT, "bench", "RESULTS.md")
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    if SESSIONS_HEAD in text:
+        text = text[:text.index(SESSIONS_HEAD)].rstrip("\n") + "\n"
+    with open(path, "w") as f:
+        f.write(text + "\n" + sessions_section(rows))
+    print(f"\nwrote the sessions section of {path}")
+
+
 def main():
+    if sys.argv[1:] == ["sessions"]:
+        return main_sessions_only()
     n = 100 if QUICK else 500
     rows = []
     agent, port = start("sandpit-agent", [], ready=agent_ready)
@@ -419,11 +475,10 @@ def main():
     figure_scale(rows)
     figure_throughput(rows)
     figure_proxy(rows)
+    srows = sessions_rows()
 
     head = ("figure", "sandpit", "baseline", "ratio")
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
-    for r in [head] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    print_rows(rows + srows)
 
     kernel = platform.release()
     cores = os.cpu_count()
@@ -441,6 +496,7 @@ def main():
         f.write("| " + " | ".join(head) + " |\n|" + "---|" * 4 + "\n")
         for r in rows:
             f.write("| " + " | ".join(r) + " |\n")
+        f.write("\n" + sessions_section(srows))
     print(f"\nwrote {os.path.join(ROOT, 'bench', 'RESULTS.md')}")
 
 
