@@ -265,6 +265,7 @@ static enum MHD_Result api_sess_execute(struct api_sess *as, struct http_req *r,
         sess_mgr_end_cell(as->sm, id);
         return http_req_err(r, &e);
     }
+    sess_mgr_cell_started(as->sm, id, exec_seq(q->ex));
     if (exec_mgr_set_waiter(as->mgr, q->ex, api_sess_wake, r, 0))
         return api_sess_reply_cell(r);
     return http_req_suspend(r, api_sess_reply_cell);

@@ -33,6 +33,11 @@
 #include "store.h"
 #include "zyg_proto.h"
 
+uint64_t exec_seq(const struct exec *ex)
+{
+    return ex->seq;
+}
+
 const char *exec_id(const struct exec *ex)
 {
     return ex->id;

@@ -73,6 +73,8 @@ json_t *exec_mgr_health(struct exec_mgr *m);
 
 /* The execution's id (borrowed, valid while referenced). */
 const char *exec_id(const struct exec *ex);
+/* Its job number with the zygote (a session's interrupt names the cell by it). */
+uint64_t exec_seq(const struct exec *ex);
 /* True once finished; the result is then fixed. */
 bool exec_is_done(struct exec_mgr *m, struct exec *ex);
 /* True when the execution could not complete because the zygote died under it. */

@@ -40,7 +40,9 @@ struct sess {
     uid_t uid;
     unsigned reseeded; /* PYRT_RESEEDED_* bits, for a fork */
     struct exec_waiter *waiters;
-    bool wait_dead; /* some waiter waits for the end, not for the start */
+    bool wait_dead;    /* some waiter waits for the end, not for the start */
+    uint64_t cell_job; /* BUSY: the running cell's job number, 0 until it was handed over */
+    bool int_wanted;   /* BUSY: an interrupt came before the cell was handed over */
 };
 
 struct sess_mgr {
@@ -165,6 +167,10 @@ static void sess_dead_reason(const struct sess *s, const struct zyg_sess_event *
         snprintf(out, size,
                  "a cell ran past its timeout and did not return to Python within the grace: "
                  "killed, its state is gone");
+    else if (ev->flags & ZYG_ST_PROTOCOL)
+        snprintf(out, size,
+                 "it said its cell had ended while still holding the cell's streams (code "
+                 "writing on the session's control socket): killed, its state is gone");
     else if (ev->flags & ZYG_ST_CANCELLED)
         snprintf(out, size, "deleted");
     else if (ev->flags & ZYG_ST_SETUP_FAILED)
@@ -679,8 +685,13 @@ int sess_mgr_interrupt(struct sess_mgr *sm, const char *id, struct err *e)
     }
     busy = s->state == SESS_BUSY;
     no = s->no;
+    /* The zygote interrupts that cell only (one that ended meanwhile is not the next one's);
+     * before the cell is handed over, the interrupt goes with it (sess_mgr_cell_started). */
+    cmd.new_no = s->cell_job;
+    if (busy && !s->cell_job)
+        s->int_wanted = true;
     pthread_mutex_unlock(&sm->lock);
-    if (busy)
+    if (busy && cmd.new_no)
         (void)sess_send(sm, ZYG_SESS_INTERRUPT, no, &cmd);
     return busy ? 1 : 0;
 }
@@ -700,6 +711,8 @@ int sess_mgr_begin_cell(struct sess_mgr *sm, const char *id, struct sess_cell *c
                     id, sess_state_names[s->state]);
     } else {
         s->state = SESS_BUSY;
+        s->cell_job = 0;
+        s->int_wanted = false;
         s->executions++;
         c->no = s->no;
         snprintf(c->workspace, sizeof(c->workspace), "%s", s->id);
@@ -712,6 +725,24 @@ int sess_mgr_begin_cell(struct sess_mgr *sm, const char *id, struct sess_cell *c
     return r;
 }
 
+void sess_mgr_cell_started(struct sess_mgr *sm, const char *id, uint64_t job)
+{
+    struct zyg_sess_cmd cmd = {.new_no = job};
+    struct sess *s;
+    uint64_t no = 0;
+
+    pthread_mutex_lock(&sm->lock);
+    if ((s = sess_find(sm, id)) && s->state == SESS_BUSY) {
+        s->cell_job = job;
+        if (s->int_wanted)
+            no = s->no;
+        s->int_wanted = false;
+    }
+    pthread_mutex_unlock(&sm->lock);
+    if (no)
+        (void)sess_send(sm, ZYG_SESS_INTERRUPT, no, &cmd);
+}
+
 void sess_mgr_end_cell(struct sess_mgr *sm, const char *id)
 {
     struct sess *s;
@@ -719,6 +750,7 @@ void sess_mgr_end_cell(struct sess_mgr *sm, const char *id)
     pthread_mutex_lock(&sm->lock);
     if ((s = sess_find(sm, id)) && s->state == SESS_BUSY) {
         s->state = SESS_IDLE;
+        s->cell_job = 0;
         s->last_used = (double)clock_real_ns() / 1e9;
         s->last_used_ns = clock_mono_ns();
     }

@@ -81,6 +81,9 @@ int sess_mgr_interrupt(struct sess_mgr *sm, const char *id, struct err *e);
 /* Marks the session busy for one cell and fills c. 0, -ERR_NOT_FOUND, -ERR_GONE,
  * -ERR_CONFLICT (busy or starting). */
 int sess_mgr_begin_cell(struct sess_mgr *sm, const char *id, struct sess_cell *c, struct err *e);
+/* The cell was handed to the zygote as job number job: an interrupt names it from now on (one
+ * asked for before is sent now). */
+void sess_mgr_cell_started(struct sess_mgr *sm, const char *id, uint64_t job);
 /* The cell is over (any thread, the execution manager's lock possibly held). */
 void sess_mgr_end_cell(struct sess_mgr *sm, const char *id);
 /* Where its files are: the process (our PID namespace), the workspace's name, its owner.

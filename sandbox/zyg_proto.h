@@ -80,7 +80,7 @@ enum zyg_sess_op {
     ZYG_SESS_NEW = 1,       /* fork a session from the zygote, isolated like an execution */
     ZYG_SESS_FORK = 2,      /* copy-on-write fork of sess_no's state into new_no */
     ZYG_SESS_KILL = 3,      /* end it (and nothing else of its family) */
-    ZYG_SESS_INTERRUPT = 4, /* KeyboardInterrupt in the running cell */
+    ZYG_SESS_INTERRUPT = 4, /* KeyboardInterrupt in cell new_no (now, or when it arrives) */
 };
 
 enum zyg_sess_flag {
@@ -92,7 +92,7 @@ struct zyg_sess_cmd {
     uint32_t op;                /* enum zyg_sess_op */
     uint32_t flags;             /* enum zyg_sess_flag (NEW) */
     uint64_t sess_no;           /* the server's number for the session */
-    uint64_t new_no;            /* FORK: the copy's number */
+    uint64_t new_no;            /* FORK: the copy's number; INTERRUPT: the cell's job id */
     uint32_t memory_mb, pids;   /* NEW: cgroup limits, 0 = the agent's */
     uint32_t disk_mb;           /* NEW: size of the family's private /tmp, 0 = the agent's */
     char name[ZYG_EXEC_ID_MAX]; /* NEW, FORK: names the workspace directory */
@@ -121,6 +121,7 @@ enum zyg_status_flag {
     ZYG_ST_OOM = 1u << 3,          /* the memory cgroup killed a process of the execution */
     ZYG_ST_COMPILING = 1u << 4,    /* with TIMED_OUT: the compile phase overran its limit */
     ZYG_ST_SETUP_FAILED = 1u << 5, /* the child died isolating itself: no user code ran */
+    ZYG_ST_PROTOCOL = 1u << 6,     /* a session claimed its cell's end yet held its streams */
 };
 
 struct zyg_status {

@@ -71,12 +71,13 @@ struct zs_member {
     int ctl;               /* our end of its control socket (SO_PASSCRED) */
     int slot;              /* its cgroup slot (the family's uid slot for the first member) */
     enum zs_state state;
-    uint32_t flags;      /* enum zyg_sess_flag */
-    int64_t up_by_ns;    /* STARTING: killed when not up by then */
-    bool silent;         /* its end is not reported (a replaced head, a discarded copy) */
-    bool slot_shared;    /* still in its parent's cgroup: killed by pid only */
-    uint32_t dead_flags; /* why it is being killed: ZYG_ST_* */
-    struct zs_cell cell; /* while BUSY (and a pending one while STARTING) */
+    uint32_t flags;       /* enum zyg_sess_flag */
+    int64_t up_by_ns;     /* STARTING: killed when not up by then */
+    bool silent;          /* its end is not reported (a replaced head, a discarded copy) */
+    bool slot_shared;     /* still in its parent's cgroup: killed by pid only */
+    uint64_t int_for_job; /* an interrupt for a cell not here yet: its job id */
+    uint32_t dead_flags;  /* why it is being killed: ZYG_ST_* */
+    struct zs_cell cell;  /* while BUSY (and a pending one while STARTING) */
 };
 
 struct zygote_sess {
@@ -275,7 +276,8 @@ static void zs_dispatch(struct zygote *z, struct zs_member *m, const struct zyg_
     c->python = !(job->flags & ZYG_JOB_EXEC);
     c->flags = 0;
     c->kill_ns = 0;
-    c->started = c->int_pending = c->report_pending = false;
+    c->started = c->report_pending = false;
+    c->int_pending = m->int_for_job == job->job_id; /* asked for before it came */
     c->cpu_before_ns = zs_cpu_ns(m->pid);
     c->oom_before = isolate_slot_oom_kills(z->iso, m->slot);
     c->start_ns = clock_mono_ns();
@@ -416,8 +418,10 @@ void zygote_sess_command(struct zygote *z, const struct zyg_sess_cmd *cmd, int f
     case ZYG_SESS_INTERRUPT:
         if ((c = zs_find_copy(z, cmd->sess_no)))
             m = c;
-        if (m && m->state == ZS_BUSY && m->pid > 0)
+        if (m && m->state == ZS_BUSY && m->pid > 0 && m->cell.job_id == cmd->new_no)
             zs_interrupt(z, m);
+        else if (m && m->state != ZS_BUSY)
+            m->int_for_job = cmd->new_no; /* its cell is still on its way */
         return;
     default:
         return;
@@ -446,6 +450,7 @@ void zygote_sess_cell(struct zygote *z, const struct zyg_job *job, int fds[ZYG_J
             return;
         }
         c->ckpt_of = m->no;
+        c->int_for_job = m->int_for_job;
         m->state = ZS_BUSY; /* until the copy's cell ends */
         m = c;
     }
@@ -474,7 +479,7 @@ static void zs_cell_end(struct zygote *z, struct zs_member *m, int ws, bool dead
         if (zs_holds_cell_fds(m->pid, c->ino)) {
             log_warn("session %llu: it said its cell ended but holds its streams: killed",
                      (unsigned long long)(m->no ? m->no : m->ckpt_of));
-            zs_kill(z, m, 0);
+            zs_kill(z, m, ZYG_ST_PROTOCOL);
             return; /* the cell ends when it is reaped */
         }
         st.cpu_us = (zs_cpu_ns(m->pid) - c->cpu_before_ns) / 1000;
