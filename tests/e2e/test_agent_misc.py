@@ -81,13 +81,18 @@ def test_root_lists_every_endpoint_it_serves(agent):
     assert st == 200, body
     eps = body["endpoints"]
     assert "POST /adjust-processor" in eps and "GET /adjustments" in eps, eps
+    assert "POST /sessions/{id}/execute" in eps and "PUT /sessions/{id}/files/{path}" in eps, eps
     for ep in eps:
         method, path = ep.split(" ", 1)
-        path = path.replace("{id}", UUID)
-        # Each one is served: anything but "no such endpoint" / "method not allowed".
+        sid = path.startswith("/sessions/")
+        path = path.replace("{id}", "s-00000000-000000000000" if sid else UUID)
+        path = path.replace("{path}", "a.txt").replace("{dir}", ".")
+        # Each one is served: anything but "no such endpoint" / "method not allowed". An id
+        # of no object is a 404 naming it (an execution's, or a session's session_id).
         st, rbody, _ = agent.request(method, path, {} if method == "POST" else None)
         assert st not in (405,), (ep, st, rbody)
-        assert st != 404 or "Execution not found" in str(rbody), (ep, st, rbody)
+        assert st != 404 or "Execution not found" in str(rbody) or (
+            sid and rbody["error"].get("field") == "session_id"), (ep, st, rbody)
 
 
 # -- 10: simulateMemoryLeak ----------------------------------------------------------------------

@@ -101,8 +101,10 @@ def test_dead_agent_is_skipped(agents, tmp_path, make_orch):
     victim = Agent(tmp_path / "victim", "--preload=")
     try:
         # Health checks far apart: the request path itself must notice the dead agent.
+        # Calls routed by load (no shared tool-call workspace, which would pin them all to the
+        # agent its name ranks first: test_orch_workspaces covers that failover).
         o = make_orch("--agent", f"python={victim.url}", "--agent", f"python={agents[1].url}",
-                      "--health-interval", "30")
+                      "--health-interval", "30", "--toolcall-workspace", "none")
         assert o.health()["status"] == "ok"
         victim.proc.kill()
         victim.proc.wait()
