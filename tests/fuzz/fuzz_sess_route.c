@@ -5,27 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "route_fuzz.h"
+
 #include "../../agent/sess_route.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const methods[] = {"GET", "POST", "HEAD", "DELETE", "PUT", "PATCH"};
-    const char *method = "GET";
+    const char *method;
     struct sess_route r;
-    char *copy;
+    char *copy = route_fuzz_split(data, size, &method, &size);
     int rc;
 
-    if (size > 0) {
-        method = methods[data[0] % (sizeof(methods) / sizeof(methods[0]))];
-        data++;
-        size--;
-    }
-    copy = malloc(size ? size : 1); /* exact size: ASan sees a read past the end */
     if (!copy)
         return 0;
-    memcpy(copy, data, size);
     rc = sess_route_parse(method, copy, size, &r);
     if (strnlen(r.id, sizeof(r.id)) >= sizeof(r.id) ||
         strnlen(r.allow, sizeof(r.allow)) >= sizeof(r.allow) ||
