@@ -133,7 +133,7 @@ static enum MHD_Result api_sess_create(struct api_sess *as, struct http_req *r)
     struct err e = {0};
     char id[SESS_ID_MAX];
     json_t *body = api_sess_body(r, true, &e);
-    int rc = body ? sess_mgr_parse_opts(as->cfg, body, &o, &e) : -1;
+    int rc = body ? sess_opts_parse(as->cfg, body, &o, &e) : -1;
 
     if (rc == 0)
         rc = sess_mgr_create(as->sm, &o, id, &e);

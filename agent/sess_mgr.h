@@ -15,20 +15,12 @@
 #include "agent_cfg.h"
 #include "err.h"
 #include "exec_waiters.h"
+#include "sess_opts.h"
 #include "zyg_client.h"
 
 #define SESS_ID_MAX 32 /* "s-" + 8 hex of the agent's boot + "-" + 12 hex, NUL included */
 
 struct sess_mgr;
-
-/* What POST /sessions asked for (validated by sess_mgr_parse_opts). */
-struct sess_opts {
-    long idle_timeout_s;
-    long memory_mb, pids; /* 0 = the agent's */
-    bool checkpoint;
-    const char *policy; /* static: "standard" | "restricted" */
-    json_t *env;        /* object of strings or NULL (owned by the caller) */
-};
 
 /* What a cell needs from its session (sess_mgr_begin_cell). */
 struct sess_cell {
@@ -51,10 +43,6 @@ void sess_mgr_cell_end(void *arg, const char *session);
 /* Stops the reaper, frees (after sess_mgr_stop). */
 void sess_mgr_free(struct sess_mgr *sm);
 
-/* Validates a POST /sessions body into o (borrowing env from body). 0 or -ERR_INVALID with e
- * naming the field. */
-int sess_mgr_parse_opts(const struct agent_cfg *cfg, json_t *body, struct sess_opts *o,
-                        struct err *e);
 /* Starts a session: its id into id (SESS_ID_MAX). 0, -ERR_BUSY (--max-sessions live), or
  * -ERR_UNAVAILABLE / -errno. It is up when its waiter is called (sess_mgr_wait). */
 int sess_mgr_create(struct sess_mgr *sm, const struct sess_opts *o, char *id, struct err *e);
