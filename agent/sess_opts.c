@@ -4,7 +4,7 @@
 #include <string.h>
 
 static int sess_opts_long(json_t *body, const char *key, long lo, long hi, long def, long *out,
-                     struct err *e)
+                          struct err *e)
 {
     json_t *v = json_object_get(body, key);
 
@@ -18,8 +18,7 @@ static int sess_opts_long(json_t *body, const char *key, long lo, long hi, long 
     return 0;
 }
 
-int sess_opts_parse(const struct agent_cfg *cfg, json_t *body, struct sess_opts *o,
-                        struct err *e)
+int sess_opts_parse(const struct agent_cfg *cfg, json_t *body, struct sess_opts *o, struct err *e)
 {
     static const char *const known[] = {"language", "idle_timeout_s", "memory_mb",  "pids",
                                         "env",      "policy",         "checkpoint", NULL};
@@ -46,8 +45,8 @@ int sess_opts_parse(const struct agent_cfg *cfg, json_t *body, struct sess_opts 
                                 strcmp(json_string_value(v), "python3") != 0)))
         return err_set(e, ERR_INVALID, "language",
                        "a session's language is python (its cells may name another language)");
-    if (sess_opts_long(body, "idle_timeout_s", 1, 86400, cfg->session_idle_s, &o->idle_timeout_s, e) <
-            0 ||
+    if (sess_opts_long(body, "idle_timeout_s", 1, 86400, cfg->session_idle_s, &o->idle_timeout_s,
+                       e) < 0 ||
         sess_opts_long(body, "memory_mb", 16, cfg->memory_mb, 0, &o->memory_mb, e) < 0 ||
         sess_opts_long(body, "pids", 4, cfg->pids_limit, 0, &o->pids, e) < 0)
         return -ERR_INVALID;
@@ -83,4 +82,3 @@ int sess_opts_parse(const struct agent_cfg *cfg, json_t *body, struct sess_opts 
     }
     return 0;
 }
-

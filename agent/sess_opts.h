@@ -19,7 +19,6 @@ struct sess_opts {
 
 /* Validates a POST /sessions body into o (borrowing env from body) against the agent's limits.
  * 0 or -ERR_INVALID with e naming the field. */
-int sess_opts_parse(const struct agent_cfg *cfg, json_t *body, struct sess_opts *o,
-                    struct err *e);
+int sess_opts_parse(const struct agent_cfg *cfg, json_t *body, struct sess_opts *o, struct err *e);
 
 #endif

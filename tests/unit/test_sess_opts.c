@@ -9,8 +9,8 @@
 
 #include "../../agent/sess_opts.c"
 
-static const struct agent_cfg cfg = {.memory_mb = 4096, .pids_limit = 256, .session_idle_s = 600,
-                                     .policy = "standard"};
+static const struct agent_cfg cfg = {
+    .memory_mb = 4096, .pids_limit = 256, .session_idle_s = 600, .policy = "standard"};
 
 static int parse(const char *text, struct sess_opts *o, struct err *e)
 {
