@@ -222,6 +222,7 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     if (res && ex->req.workspace[0])
         json_object_set_new(res, "workspace", json_string(ex->req.workspace));
     ex->lost_zygote = oc.lost_zygote;
+    exec_metrics_observe(m, ex, oc.status);
     exec_keep(ex, res);
     pthread_mutex_lock(&m->lock);
     /* Before the client hears of it: its next call may delete the workspace. */
@@ -706,6 +707,7 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
     m->rts = rts;
     pthread_mutex_init(&m->lock, NULL);
     store_init(&m->store, &exec_store_ops);
+    exec_metrics_init(m);
     /* Without it (out of memory) evicted ids are only "not found". */
     (void)exec_gone_init(&m->gone, EXEC_GONE_MAX);
     m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, cfg->protect_hosts, e);
@@ -719,6 +721,7 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
 fail:
     proxy_free(m->proxy);
     pthread_mutex_destroy(&m->lock);
+    exec_metrics_done(m);
     exec_gone_done(&m->gone);
     free(m);
     return NULL;
@@ -764,6 +767,7 @@ void exec_mgr_free(struct exec_mgr *m)
     exec_io_free(m->io);
     proxy_free(m->proxy);
     pthread_mutex_destroy(&m->lock);
+    exec_metrics_done(m);
     exec_gone_done(&m->gone);
     free(m);
 }

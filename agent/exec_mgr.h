@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "agent_cfg.h"
+#include "buf.h"
 #include "err.h"
 #include "exec_req.h"
 #include "exec_waiters.h"
@@ -70,6 +71,8 @@ size_t exec_mgr_page(struct exec_mgr *m, size_t limit, size_t offset, const char
 bool exec_mgr_evicted(struct exec_mgr *m, const char *id);
 /* Counters for /health: new reference. */
 json_t *exec_mgr_health(struct exec_mgr *m);
+/* The executions' /metrics families in Prometheus text (exec_metrics.c). 0 or -ENOMEM. */
+int exec_mgr_metrics(struct exec_mgr *m, struct buf *b);
 
 /* Live output. A watcher's fn(arg) runs whenever ex has new stdout or stderr bytes, and a last
  * time when ex finishes (then it is removed). It runs with the manager's lock held (on the I/O

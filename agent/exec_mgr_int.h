@@ -13,6 +13,7 @@
 #include "exec_mgr.h"
 #include "exec_waiters.h"
 #include "ids.h"
+#include "prom.h"
 #include "store.h"
 #include "ws_mgr.h"
 
@@ -77,10 +78,17 @@ struct exec_mgr {
     int64_t next_waiter_deadline_ns; /* earliest waiter deadline, 0 = none */
     struct ws_mgr *ws;               /* named workspaces (borrowed), or NULL */
     exec_cell_end_fn cell_end;       /* sessions: a cell has finished */
+    struct prom_hist_vec run_hist;   /* run time by language and outcome (exec_metrics.c) */
+    struct prom_hist_vec wait_hist;  /* queue wait by language */
     void *cell_end_arg;
 };
 
 #define EXEC_OF(n) STORE_ENTRY(n, struct exec, node)
+
+/* exec_metrics.c: the histograms' life, and one finished execution counted in them. */
+void exec_metrics_init(struct exec_mgr *m);
+void exec_metrics_done(struct exec_mgr *m);
+void exec_metrics_observe(struct exec_mgr *m, const struct exec *ex, const char *outcome);
 
 /* exec_live.c: the I/O thread read new stdout/stderr bytes of ex: tells its watchers. */
 void exec_live_progress(struct exec_mgr *m, struct exec *ex);
