@@ -34,6 +34,7 @@ struct agent_cfg {
     int seccomp;                    /* load the seccomp filter */
     long warm_pool;                 /* children forked and isolated ahead of need */
     long max_sessions;              /* live sessions at once */
+    long drain_s;                   /* SIGTERM: grace for what runs before it is cancelled */
     long session_idle_s;            /* default idle timeout of a session */
     long max_workspaces;            /* named workspaces at once (POST /execute "workspace") */
     long workspace_mb;              /* size of each workspace's tmpfs */

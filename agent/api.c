@@ -446,6 +446,22 @@ static bool api_ready(struct api *a)
     return zyg_client_is_ready(a->zc) && zyg_client_isolation(a->zc, &iso) == 0 && iso.refuses == 0;
 }
 
+/* GET /health/ready: 200 while the agent takes executions (zygote up, every isolation layer
+ * in force, not draining), else 503 saying why; /health/live answers 200 while the process
+ * serves HTTP at all. */
+static enum MHD_Result api_health_ready(struct api *a, struct http_req *r)
+{
+    const char *why = http_srv_draining(a->http)    ? "draining: the agent is shutting down"
+                      : !zyg_client_is_ready(a->zc) ? "the Python zygote is not ready"
+                      : !api_ready(a) ? "an isolation layer this agent requires is not in force"
+                                      : NULL;
+
+    if (why)
+        return http_req_json_take(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  json_pack("{s:s, s:s}", "status", "not_ready", "reason", why));
+    return http_req_json_take(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
+}
+
 static enum MHD_Result api_health(struct api *a, struct http_req *r)
 {
     json_t *z = zyg_client_health(a->zc), *vers = runtimes_versions(a->rts), *names = json_array();
@@ -453,8 +469,12 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
     const char *k;
     json_t *o, *v;
 
-    o = json_pack("{s:s, s:s, s:s, s:f}", "status", api_ready(a) ? "ok" : "degraded", "service",
-                  "sandpit-agent", "version", API_VERSION, "uptime_s", http_srv_uptime_s(a->http));
+    o = json_pack("{s:s, s:s, s:s, s:f}", "status",
+                  http_srv_draining(a->http) ? "draining"
+                  : api_ready(a)             ? "ok"
+                                             : "degraded",
+                  "service", "sandpit-agent", "version", API_VERSION, "uptime_s",
+                  http_srv_uptime_s(a->http));
     json_object_foreach(vers, k, v)
     {
         json_array_append_new(names, json_string(k));
@@ -600,6 +620,10 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
         return api_execute(a, r);
     case API_HEALTH:
         return api_health(a, r);
+    case API_HEALTH_LIVE:
+        return http_req_json_take(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "live"));
+    case API_HEALTH_READY:
+        return api_health_ready(a, r);
     case API_METRICS:
         return api_metrics(a, r);
     case API_LANGUAGES:

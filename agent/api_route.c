@@ -8,6 +8,8 @@ static const struct route_row api_route_rows[] = {
     {API_ROOT, "GET", "/", ROUTE_ARG_NONE, "", "root"},
     {API_EXECUTE, "POST", "/execute", ROUTE_ARG_NONE, "", "execute"},
     {API_HEALTH, "GET", "/health", ROUTE_ARG_NONE, "", "health"},
+    {API_HEALTH_LIVE, "GET", "/health/live", ROUTE_ARG_NONE, "", "health_live"},
+    {API_HEALTH_READY, "GET", "/health/ready", ROUTE_ARG_NONE, "", "health_ready"},
     {API_METRICS, "GET", "/metrics", ROUTE_ARG_NONE, "", "metrics"},
     {API_LANGUAGES, "GET", "/languages", ROUTE_ARG_NONE, "", "languages"},
     {API_ADJUST, "POST", "/adjust-processor", ROUTE_ARG_NONE, "", "adjust"},

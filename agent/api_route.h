@@ -12,6 +12,8 @@ enum api_route_id {
     API_ROOT,             /* GET / */
     API_EXECUTE,          /* POST /execute */
     API_HEALTH,           /* GET /health */
+    API_HEALTH_LIVE,      /* GET /health/live */
+    API_HEALTH_READY,     /* GET /health/ready */
     API_METRICS,          /* GET /metrics */
     API_LANGUAGES,        /* GET /languages */
     API_ADJUST,           /* POST /adjust-processor */

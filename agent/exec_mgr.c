@@ -192,6 +192,7 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
         .processor_id = ex->req.processor_id,
         .st = have ? &st : NULL,
         .cancel_requested = ex->cancel_requested,
+        .shutting_down = m->stopping,
         .frame = ex->io.res.data,
         .frame_len = ex->io.res.len,
         .out = {ex->io.out.data, ex->io.out.len, ex->io.out_cut},
@@ -474,11 +475,13 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
     }
 
     pthread_mutex_lock(&m->lock);
-    if (m->stopping) {
+    if (m->stopping || m->draining) {
         pthread_mutex_unlock(&m->lock);
         exec_mgr_ws_unuse(m, ex);
         exec_unref(ex);
-        return err_set(e, ERR_UNAVAILABLE, "", "the agent is shutting down");
+        return err_set(e, ERR_SHUTTING_DOWN, "",
+                       "the agent is shutting down: it takes no new executions (retry on "
+                       "another agent)");
     }
     if (ex->req.session_no) {
         run_now = true;
@@ -725,6 +728,17 @@ fail:
     exec_gone_done(&m->gone);
     free(m);
     return NULL;
+}
+
+size_t exec_mgr_drain(struct exec_mgr *m)
+{
+    size_t n;
+
+    pthread_mutex_lock(&m->lock);
+    m->draining = true;
+    n = m->running + m->queued;
+    pthread_mutex_unlock(&m->lock);
+    return n;
 }
 
 void exec_mgr_stop(struct exec_mgr *m)

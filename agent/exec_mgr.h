@@ -26,6 +26,9 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
 /* Cancels everything still running, waits for it (waking every waiter) and stops the thread.
  * The API stays usable for lookups afterwards; submissions are refused. */
 void exec_mgr_stop(struct exec_mgr *m);
+/* Refuses new submissions from now on (-ERR_SHUTTING_DOWN, 503) while what runs or waits goes
+ * on; returns how many run or wait (call again to see the drain's progress). */
+size_t exec_mgr_drain(struct exec_mgr *m);
 /* Stops if needed and frees. No other thread may use m any more. */
 void exec_mgr_free(struct exec_mgr *m);
 

@@ -65,6 +65,7 @@ struct exec_mgr {
     pthread_mutex_t lock;
     bool stopping; /* no new starts; the thread exits when idle */
     bool stopped;  /* the thread has been joined */
+    bool draining; /* SIGTERM: no new submissions, what runs goes on (exec_mgr_drain) */
     uint64_t next_seq;
     struct store store;      /* every listed exec */
     size_t done_listed;      /* listed and DONE: what --history caps */

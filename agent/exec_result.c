@@ -95,6 +95,9 @@ static void exec_result_classify(const struct exec_result_in *in, json_t *frame,
     c->exit_code = -1;
     if (!st && in->cancel_requested) {
         c->status = c->reason = "cancelled";
+        if (in->shutting_down)
+            snprintf(c->error, sizeof(c->error),
+                     "Cancelled: the agent shut down before the execution started");
     } else if (!st) {
         c->reason = "internal";
         snprintf(c->error, sizeof(c->error),
@@ -110,7 +113,10 @@ static void exec_result_classify(const struct exec_result_in *in, json_t *frame,
                  "code ran (the agent log says which layer)");
     } else if (st->flags & ZYG_ST_CANCELLED) {
         c->status = c->reason = "cancelled";
-        snprintf(c->error, sizeof(c->error), "Cancelled: the execution was cancelled");
+        snprintf(c->error, sizeof(c->error), "%s",
+                 in->shutting_down ? "Cancelled: the agent shut down (SIGTERM) and its drain "
+                                     "grace (--drain-s) ran out before the execution finished"
+                                   : "Cancelled: the execution was cancelled");
     } else if (st->flags & ZYG_ST_OOM) {
         c->reason = "oom";
         snprintf(c->error, sizeof(c->error),

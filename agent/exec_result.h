@@ -40,6 +40,7 @@ struct exec_result_in {
     const char *processor_id;    /* or NULL */
     const struct zyg_status *st; /* the zygote's record, NULL when none came */
     bool cancel_requested;       /* a client cancelled it */
+    bool shutting_down;          /* the agent stopped it (its drain grace had passed) */
     const char *frame;           /* the harness's result frame (JSON), or NULL */
     size_t frame_len;            /* bytes of frame */
     struct exec_result_text out; /* stdout */

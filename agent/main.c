@@ -100,6 +100,9 @@ static const struct cfg_opt agent_opts[] = {
         "are not shared; 0 = every execution runs as --sandbox-user"),
     OPT("max-sessions", CFG_INT, 0, 1024, "16", max_sessions,
         "live sessions at once (POST /sessions; 0 = sessions off)"),
+    OPT("drain-s", CFG_INT, 0, 3600, "30", drain_s,
+        "on SIGTERM, new executions get 503 while those running may finish for this long; then "
+        "they are cancelled (a second signal ends the wait)"),
     OPT("session-idle-s", CFG_INT, 1, 86400, "600", session_idle_s,
         "a session idle this long is ended (its default; a session may ask for less or more up "
         "to a day)"),
@@ -330,6 +333,36 @@ static int main_check_cfg(struct agent_cfg *cfg, char *harness, size_t hsize, ch
     return 0;
 }
 
+/* What the drain waits for: executions running or queued, and session cells running. */
+struct agent_busy {
+    struct exec_mgr *mgr;
+    struct sess_mgr *sm;
+};
+
+static size_t agent_busy(void *arg)
+{
+    struct agent_busy *b = arg;
+
+    return exec_mgr_drain(b->mgr) + sess_mgr_drain(b->sm);
+}
+
+/* SIGTERM: /health/ready says 503 and new work gets 503 while what runs may finish for
+ * --drain-s (docs/operations.md "Start and stop"). */
+static void agent_drain(const struct agent_cfg *cfg, struct api *api, struct exec_mgr *mgr,
+                        struct sess_mgr *sm, int sfd, int sig)
+{
+    struct agent_busy b = {mgr, sm};
+    size_t n;
+
+    http_srv_set_draining(api_http(api));
+    n = agent_busy(&b);
+    log_info("signal %d received: draining (%zu running or queued, up to %ld s)", sig, n,
+             cfg->drain_s);
+    if (n && (n = daemon_drain(sfd, cfg->drain_s * 1000, agent_busy, &b)) > 0)
+        log_warn("drain over with %zu still running or queued: they are cancelled", n);
+    log_info("shutting down");
+}
+
 int main(int argc, char **argv)
 {
     static struct agent_cfg cfg;
@@ -436,7 +469,7 @@ int main(int argc, char **argv)
     if (r < 0)
         log_errno(-r, NULL, "signalfd read");
     else
-        log_info("signal %d received, shutting down", r);
+        agent_drain(&cfg, api, mgr, sm, sfd, r);
     rc = 0;
 out:
     /* Stop taking work, end what runs and wake every waiting client, let their answers go out,

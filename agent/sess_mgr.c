@@ -56,6 +56,7 @@ struct sess_mgr {
     unsigned boot; /* this agent's start, in every id: an id of another start is 410 */
     pthread_t reaper;
     bool reaper_running, stop;
+    bool draining; /* SIGTERM: no new sessions (sess_mgr_drain) */
     unsigned long created, ended;
 };
 
@@ -320,6 +321,11 @@ static struct sess *sess_add(struct sess_mgr *sm, struct err *e)
     struct sess *s;
     uint64_t rnd = 0;
 
+    if (sm->draining) {
+        err_set(e, ERR_SHUTTING_DOWN, NULL,
+                "the agent is shutting down: it takes no new sessions (retry on another agent)");
+        return NULL;
+    }
     if (sess_live(sm) >= (size_t)sm->cfg->max_sessions) {
         err_set(e, ERR_BUSY, NULL,
                 sm->cfg->max_sessions
@@ -696,6 +702,18 @@ int sess_mgr_workspace(struct sess_mgr *sm, const char *id, pid_t *pid, char *ws
     }
     pthread_mutex_unlock(&sm->lock);
     return r;
+}
+
+size_t sess_mgr_drain(struct sess_mgr *sm)
+{
+    size_t busy = 0;
+
+    pthread_mutex_lock(&sm->lock);
+    sm->draining = true;
+    for (size_t i = 0; i < sm->n; i++)
+        busy += sm->s[i]->state == SESS_BUSY;
+    pthread_mutex_unlock(&sm->lock);
+    return busy;
 }
 
 json_t *sess_mgr_health(struct sess_mgr *sm)

@@ -35,6 +35,9 @@ struct sess_cell {
 /* New manager; registers for the zygote's session events and starts the reaper. NULL on
  * out of memory. */
 struct sess_mgr *sess_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc);
+/* SIGTERM: no new sessions or forks from now on (-ERR_SHUTTING_DOWN); returns how many run a
+ * cell (call again for the drain's progress). */
+size_t sess_mgr_drain(struct sess_mgr *sm);
 /* The agent is stopping: every session is marked gone and its waiters are woken (the zygote
  * kills the processes when the agent closes its socket). */
 void sess_mgr_stop(struct sess_mgr *sm);

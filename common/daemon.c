@@ -2,12 +2,15 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
+#include "log.h"
 
 int daemon_args(const char *prog, const struct cfg_opt *opts, size_t n_opts, void *cfg, int argc,
                 char **argv, const char *usage, const char *const *log_level, enum log_level *lvl)
@@ -60,6 +63,22 @@ int daemon_wait_signal(int sfd, bool ignore_hup)
         if (n < 0 && errno != EINTR)
             return -errno;
     }
+}
+
+size_t daemon_drain(int sfd, long grace_ms, size_t (*busy)(void *arg), void *arg)
+{
+    int64_t deadline = clock_mono_ns() + (int64_t)grace_ms * 1000000;
+    size_t n;
+
+    while ((n = busy(arg)) > 0 && clock_mono_ns() < deadline) {
+        struct pollfd p = {.fd = sfd, .events = POLLIN};
+
+        if (poll(&p, 1, 50) > 0) {
+            log_info("second signal: the drain ends now");
+            break;
+        }
+    }
+    return n;
 }
 
 int daemon_write_port_file(const char *path, unsigned port)

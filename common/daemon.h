@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cfg.h"
@@ -25,6 +26,10 @@ int daemon_signals(bool with_chld);
 /* Blocks until a signal arrives on sfd; returns its number, or -errno. ignore_hup: SIGHUP does
  * not count (a detached terminal is no reason to stop). */
 int daemon_wait_signal(int sfd, bool ignore_hup);
+
+/* The drain after SIGTERM: waits until busy(arg) is 0, grace_ms has passed, or another signal
+ * arrives on sfd (an impatient operator), checking every 50 ms. Returns busy(arg) at the end. */
+size_t daemon_drain(int sfd, long grace_ms, size_t (*busy)(void *arg), void *arg);
 
 /* Writes the bound port and a newline to path (tests and supervisors read it), atomically
  * (a temporary file renamed). 0 or -errno. */

@@ -34,6 +34,7 @@ struct http_srv {
     atomic_ulong requests;
     atomic_long in_flight; /* requests not yet completed (idle keep-alive connections excluded) */
     atomic_ulong err_counts[ERR_COUNT];
+    atomic_bool draining; /* http_srv_set_draining: readiness says no */
 };
 
 struct http_req {
@@ -397,6 +398,15 @@ static size_t http_srv_unescape(void *cls, struct MHD_Connection *conn, char *s)
     return (size_t)(w - s);
 }
 
+/* True for the paths served without the token: token_open itself and what lies under it
+ * ("/health" opens "/health/live" and "/health/ready" for probes). */
+static bool http_srv_open_path(const struct http_srv *s, const char *url)
+{
+    size_t n = s->o.token_open ? strlen(s->o.token_open) : 0;
+
+    return n && !strncmp(url, s->o.token_open, n) && (url[n] == 0 || url[n] == '/');
+}
+
 static enum MHD_Result http_srv_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                         const char *method, const char *version,
                                         const char *upload_data, size_t *upload_data_size,
@@ -426,7 +436,7 @@ static enum MHD_Result http_srv_handler(void *cls, struct MHD_Connection *conn, 
     if (strlen(url) > HTTP_SRV_MAX_URL)
         return http_req_error(r, ERR_URI_TOO_LONG, "url", "the URL exceeds %d bytes",
                               HTTP_SRV_MAX_URL);
-    if (s->o.token && *s->o.token && !(s->o.token_open && !strcmp(url, s->o.token_open)) &&
+    if (s->o.token && *s->o.token && !http_srv_open_path(s, url) &&
         !token_equal(http_req_header(r, TOKEN_HEADER), s->o.token))
         return http_req_error(r, ERR_UNAUTHORIZED, TOKEN_HEADER,
                               "this server requires the shared secret in the %s header",
@@ -571,6 +581,21 @@ double http_srv_uptime_s(const struct http_srv *s)
 unsigned long http_srv_requests(const struct http_srv *s)
 {
     return atomic_load(&s->requests);
+}
+
+void http_srv_set_draining(struct http_srv *s)
+{
+    atomic_store(&s->draining, true);
+}
+
+bool http_srv_draining(const struct http_srv *s)
+{
+    return atomic_load(&s->draining);
+}
+
+long http_srv_in_flight(const struct http_srv *s)
+{
+    return atomic_load(&s->in_flight);
 }
 
 int http_srv_metrics(const struct http_srv *s, struct buf *b)

@@ -46,7 +46,8 @@ struct http_srv_opts {
     void *app;               /* for route, borrowed for the server's life */
     const char *token;       /* NULL/"" = none; else every request but token_open carries it
                               * in TOKEN_HEADER (token.h) or gets 401 (borrowed) */
-    const char *token_open;  /* the one path served without the token (e.g. "/health") */
+    const char *token_open;  /* the path served without the token, with those under it
+                              * ("/health": also "/health/live", "/health/ready") */
 };
 
 /* Starts listening. NULL with e naming "host" or "port" when the address cannot be used. */
@@ -65,6 +66,12 @@ json_t *http_srv_errors_json(const struct http_srv *s);
 double http_srv_uptime_s(const struct http_srv *s);
 /* Requests received since start. */
 unsigned long http_srv_requests(const struct http_srv *s);
+/* SIGTERM: from now on http_srv_draining is true (readiness answers 503, routes refuse new
+ * work with ERR_SHUTTING_DOWN); everything else is served as before. Any thread. */
+void http_srv_set_draining(struct http_srv *s);
+bool http_srv_draining(const struct http_srv *s);
+/* Requests being answered now (suspended ones included, idle keep-alive connections not). */
+long http_srv_in_flight(const struct http_srv *s);
 /* Appends the core's metrics (requests, errors per code) in Prometheus text. 0 or -ENOMEM. */
 int http_srv_metrics(const struct http_srv *s, struct buf *b);
 

@@ -180,6 +180,35 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
                   (json_int_t)http_srv_requests(a->http), "errors", errs ? errs : json_object()));
 }
 
+/* GET /health/ready: 200 while some agent is up and the orchestrator is not draining, else 503
+ * saying why (compose and load balancers probe it); /health/live: 200 while it serves. */
+static enum MHD_Result api_health_ready(struct api *a, struct http_req *r)
+{
+    int up = 0, total = 0;
+
+    (void)api_agents_state(a, "ok", "down", &up, &total);
+    if (http_srv_draining(a->http) || up == 0)
+        return http_req_json_take(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                  json_pack("{s:s, s:s, s:i, s:i}", "status", "not_ready", "reason",
+                                            http_srv_draining(a->http)
+                                                ? "draining: the orchestrator is shutting down"
+                                                : "no agent is up",
+                                            "agents_up", up, "agents_total", total));
+    return http_req_json_take(
+        r, MHD_HTTP_OK,
+        json_pack("{s:s, s:i, s:i}", "status", "ready", "agents_up", up, "agents_total", total));
+}
+
+/* While draining, new work (a POST but a cancel or an interrupt) gets 503 shutting_down. */
+static bool api_drain_refuses(struct api *a, struct http_req *r, int route)
+{
+    const char *url = http_req_url(r);
+    size_t n = strlen(url);
+
+    return http_srv_draining(a->http) && !strcmp(http_req_method(r), "POST") &&
+           route != ROUTE_JOB_CANCEL && !(n >= 10 && !strcmp(url + n - 10, "/interrupt"));
+}
+
 enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r)
 {
     json_t *langs = registry_languages_json(a->reg);
@@ -361,6 +390,10 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
 
     if (!api_key_ok(a, r, m.id, &res))
         return res;
+    if (api_drain_refuses(a, r, rc == 0 ? m.id : -1))
+        return http_req_error(r, ERR_SHUTTING_DOWN, "",
+                              "the orchestrator is shutting down: it takes no new work (retry on "
+                              "another instance)");
     if (route_table_under(url, strlen(url), SESSIONS_ROUTE_PREFIX))
         return api_sessions(a, r);
     if (rc == -EINVAL)
@@ -372,6 +405,10 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
         return api_toolcall_execute(a, r);
     case ROUTE_HEALTH:
         return api_health(a, r);
+    case ROUTE_HEALTH_LIVE:
+        return http_req_json_take(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "live"));
+    case ROUTE_HEALTH_READY:
+        return api_health_ready(a, r);
     case ROUTE_LANGUAGES:
         return api_languages(a, r);
     case ROUTE_ROOT:

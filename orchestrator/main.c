@@ -61,6 +61,9 @@ static const struct cfg_opt orch_opts[] = {
         "(repeatable)"),
     OPT("spawn-state-dir", CFG_STR, 0, 0, "/tmp/sandpit-state", spawn_state_dir,
         "spawned agent N keeps its durable state (the adjustments outbox) in DIR/agent-N"),
+    OPT("drain-s", CFG_INT, 0, 3600, "30", drain_s,
+        "on SIGTERM, new work gets 503 while runs, jobs and calls in flight may finish for this "
+        "long; then they end with status shutting_down (a second signal ends the wait)"),
     OPT("health-interval", CFG_DOUBLE, 0.1, 3600, "2", health_interval,
         "seconds between health checks of a healthy agent"),
     OPT("request-timeout", CFG_DOUBLE, 1, 86400, "330", request_timeout,
@@ -224,6 +227,41 @@ static int main_add_agents(const struct orch_cfg *cfg, struct registry *reg, boo
     return 0;
 }
 
+/* What the drain waits for: jobs queued or running, and requests being answered. */
+struct orch_busy {
+    struct api *api;
+    struct jobs *jobs;
+};
+
+static size_t orch_busy(void *arg)
+{
+    struct orch_busy *b = arg;
+    json_t *st = jobs_stats_json(b->jobs);
+    long n = http_srv_in_flight(api_http(b->api));
+
+    n += (long)json_integer_value(json_object_get(st, "queued")) +
+         (long)json_integer_value(json_object_get(st, "running"));
+    json_decref(st);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* SIGTERM: /health/ready says 503 and new work gets 503 while what is in flight may finish for
+ * --drain-s; then the upstream loop's stop ends the rest with status shutting_down. */
+static void orch_drain(const struct orch_cfg *cfg, struct api *api, struct jobs *jobs, int sfd,
+                       int sig)
+{
+    struct orch_busy b = {api, jobs};
+    size_t n;
+
+    http_srv_set_draining(api_http(api));
+    n = orch_busy(&b);
+    log_info("signal %d received: draining (%zu jobs and requests in flight, up to %ld s)", sig, n,
+             cfg->drain_s);
+    if (n && (n = daemon_drain(sfd, cfg->drain_s * 1000, orch_busy, &b)) > 0)
+        log_warn("drain over with %zu jobs and requests in flight: they end as shutting_down", n);
+    log_info("shutting down");
+}
+
 int main(int argc, char **argv)
 {
     static struct orch_cfg cfg;
@@ -333,7 +371,7 @@ int main(int argc, char **argv)
         log_errno(-sig, NULL, "signalfd read");
         goto out;
     }
-    log_info("signal %d received, shutting down", sig);
+    orch_drain(&cfg, api, jobs, sfd, sig);
     rc = 0;
 out:
     if (api)

@@ -15,6 +15,7 @@ struct orch_cfg {
     const char *agent_bin;          /* sandpit-agent to spawn; "" = next to this binary */
     struct cfg_list spawn_args;     /* extra arguments for every spawned agent */
     const char *spawn_state_dir;    /* spawned agent n gets --state-dir <this>/agent-<n> */
+    long drain_s;                   /* SIGTERM: grace for what is in flight */
     double health_interval;         /* seconds between health checks of a healthy agent */
     double request_timeout;         /* seconds: the longest wait for an agent */
     double agent_wait;              /* seconds a request waits for a (re)starting agent */

@@ -7,6 +7,8 @@ static const struct route_row route_rows[] = {
     {ROUTE_ROOT, "GET", "/", ROUTE_ARG_NONE, "", "root"},
     {ROUTE_EXECUTE, "POST", "/execute", ROUTE_ARG_NONE, "", "execute"},
     {ROUTE_HEALTH, "GET", "/health", ROUTE_ARG_NONE, "", "health"},
+    {ROUTE_HEALTH_LIVE, "GET", "/health/live", ROUTE_ARG_NONE, "", "health_live"},
+    {ROUTE_HEALTH_READY, "GET", "/health/ready", ROUTE_ARG_NONE, "", "health_ready"},
     {ROUTE_LANGUAGES, "GET", "/languages", ROUTE_ARG_NONE, "", "languages"},
     {ROUTE_METRICS, "GET", "/metrics", ROUTE_ARG_NONE, "", "metrics"},
     {ROUTE_JOB_RUN, "POST", "/api/run", ROUTE_ARG_NONE, "", "job_run"},

@@ -8,24 +8,26 @@
 #include "route_table.h"
 
 enum route_id {
-    ROUTE_NONE,       /* no endpoint has this path */
-    ROUTE_ROOT,       /* GET / */
-    ROUTE_EXECUTE,    /* POST /execute (NVIDIA tool-call contract) */
-    ROUTE_HEALTH,     /* GET /health */
-    ROUTE_LANGUAGES,  /* GET /languages */
-    ROUTE_METRICS,    /* GET /metrics */
-    ROUTE_JOB_RUN,    /* POST /api/run */
-    ROUTE_JOB_LIST,   /* GET /api/jobs */
-    ROUTE_JOB_LOGS,   /* GET /api/logs/{id} */
-    ROUTE_JOB_STATUS, /* GET /api/status/{id} */
-    ROUTE_JOB_CANCEL, /* POST /api/cancel/{id} */
-    ROUTE_V1_EXECUTE, /* POST /api/v1/execute (Nadoo dialect) */
-    ROUTE_V1_ASYNC,   /* POST /api/v1/execute/async */
-    ROUTE_V1_STATUS,  /* GET /api/v1/status/{id}, GET /api/v1/execute/status/{id} */
-    ROUTE_V1_BATCH,   /* POST /api/v1/batch */
-    ROUTE_V1_LANGS,   /* GET /api/v1/languages */
-    ROUTE_V1_LANG,    /* GET /api/v1/language/{name}/info */
-    ROUTE_V1_HEALTH,  /* GET /api/v1/health */
+    ROUTE_NONE,         /* no endpoint has this path */
+    ROUTE_ROOT,         /* GET / */
+    ROUTE_EXECUTE,      /* POST /execute (NVIDIA tool-call contract) */
+    ROUTE_HEALTH,       /* GET /health */
+    ROUTE_HEALTH_LIVE,  /* GET /health/live */
+    ROUTE_HEALTH_READY, /* GET /health/ready */
+    ROUTE_LANGUAGES,    /* GET /languages */
+    ROUTE_METRICS,      /* GET /metrics */
+    ROUTE_JOB_RUN,      /* POST /api/run */
+    ROUTE_JOB_LIST,     /* GET /api/jobs */
+    ROUTE_JOB_LOGS,     /* GET /api/logs/{id} */
+    ROUTE_JOB_STATUS,   /* GET /api/status/{id} */
+    ROUTE_JOB_CANCEL,   /* POST /api/cancel/{id} */
+    ROUTE_V1_EXECUTE,   /* POST /api/v1/execute (Nadoo dialect) */
+    ROUTE_V1_ASYNC,     /* POST /api/v1/execute/async */
+    ROUTE_V1_STATUS,    /* GET /api/v1/status/{id}, GET /api/v1/execute/status/{id} */
+    ROUTE_V1_BATCH,     /* POST /api/v1/batch */
+    ROUTE_V1_LANGS,     /* GET /api/v1/languages */
+    ROUTE_V1_LANG,      /* GET /api/v1/language/{name}/info */
+    ROUTE_V1_HEALTH,    /* GET /api/v1/health */
 };
 
 /* Matches method and path (len bytes, query removed) against the orchestrator's endpoints;

@@ -407,6 +407,17 @@ def test_dockerfile_cmd_flags_exist_in_help(df):
         f"{df.rel}: {binary} --help has no {', '.join(missing)} (the image's CMD passes them)")
 
 
+def assert_probes_readiness_and_outlasts_the_drain(svc, hc):
+    """The healthcheck asks /health/ready (503 while the zygote is down or the daemon drains),
+    and Docker waits longer than the drain (--drain-s, 30 s unless set) before its SIGKILL."""
+    assert "/health/ready" in hc, f"{svc.name}: healthcheck '{hc}' does not probe /health/ready"
+    drain = int(svc.setting("--drain-s") or 30)
+    grace = str(svc.spec.get("stop_grace_period") or "10s")
+    m = re.fullmatch(r"(\d+)s", grace)
+    assert m and int(m.group(1)) > drain, (
+        f"{svc.name}: stop_grace_period {grace} does not outlast --drain-s {drain}")
+
+
 @svc_params(AGENTS)
 def test_agent_ports_agree(svc):
     port = int(svc.setting("--port") or 8001)
@@ -415,6 +426,7 @@ def test_agent_ports_agree(svc):
         "cannot reach an agent listening on loopback; pass --host 0.0.0.0")
     hc = cmd_text((svc.spec.get("healthcheck") or {}).get("test", ""))
     assert port_of(hc) == port, f"{svc.name}: healthcheck '{hc}' does not probe --port {port}"
+    assert_probes_readiness_and_outlasts_the_drain(svc, hc)
     urls = [v.split("=", 1)[1] for v in flag_values(ORCHS[0].pairs(), "--agent") if "=" in v]
     mine = [u for u in urls if re.match(rf"https?://{re.escape(svc.name)}(:|/|$)", u)]
     assert mine, f"{svc.name}: the orchestrator has no --agent URL for it"
@@ -435,6 +447,7 @@ def test_orchestrator_ports_agree():
         f"{svc.name}: --host {svc.setting('--host')!r} cannot be reached through a published port")
     hc = cmd_text((svc.spec.get("healthcheck") or {}).get("test", ""))
     assert port_of(hc) == port, f"{svc.name}: healthcheck '{hc}' does not probe --port {port}"
+    assert_probes_readiness_and_outlasts_the_drain(svc, hc)
     published = svc.spec.get("ports") or []
     targets = []
     for p in published:

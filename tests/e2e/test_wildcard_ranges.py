@@ -268,7 +268,8 @@ def test_wildcard_never_reaches_the_agent_itself_and_the_agent_wants_its_token(n
 
 def test_agent_token_gate(nets):
     for path, method in (("/executions", "GET"), ("/execute", "POST"), ("/metrics", "GET"),
-                         ("/", "GET"), ("/no-such-route", "GET")):
+                         ("/", "GET"), ("/no-such-route", "GET"), ("/healthz", "GET"),
+                         ("/health-live", "GET")):
         for token in (None, "wrong-" + TOKEN, TOKEN[:-1], ""):
             st, body = nets.request(method, path, {} if method == "POST" else None, token=token)
             assert st == 401, (path, token, st, body)
@@ -278,4 +279,9 @@ def test_agent_token_gate(nets):
     assert st == 200 and "executions" in body, body
     st, body = nets.request("GET", "/health", token=None)
     assert st == 200 and body["auth"] == "token", body
+    # The probes' paths under /health are open too; nothing else that starts with its letters.
+    st, body = nets.request("GET", "/health/live", token=None)
+    assert (st, body) == (200, {"status": "live"}), body
+    st, body = nets.request("GET", "/health/ready", token=None)
+    assert st == 200 and body["status"] == "ready", body
     assert TOKEN not in Path(nets.log).read_text()
