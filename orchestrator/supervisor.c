@@ -162,6 +162,10 @@ static void supervisor_spawn(struct supervisor *s, struct supervisor_slot *sl)
     argv[n++] = sl->port_path;
     argv[n++] = "--state-dir";
     argv[n++] = sl->state_path;
+    /* The orchestrator drains before it stops its agents (their work has ended or been given up
+     * by then): their own drain stays inside SUPERVISOR_STOP_WAIT_MS. */
+    argv[n++] = "--drain-s";
+    argv[n++] = "2";
     if (s->token_path[0]) {
         argv[n++] = "--agent-token-file";
         argv[n++] = s->token_path;

@@ -87,6 +87,9 @@ class Agent:
             args += ["--state-dir", str(self.tmp_dir / "state")]
         if harness_dir is not None:  # None: the agent finds harness/ itself, as `make run` does
             args += ["--harness-dir", str(harness_dir)]
+        # What runs at the fixture's stop is not waited for (the drain is test_drain.py's).
+        if "drain_s" not in self.flags and "--drain-s" in agent_flags_supported():
+            args += ["--drain-s", "0"]
         for k, v in self.flags.items():
             args += ["--" + k.replace("_", "-"), str(v)]
         self.args = args

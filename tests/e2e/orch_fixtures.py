@@ -159,8 +159,11 @@ class Agent(Proc):
     def __init__(self, tmp_dir, *flags, port=0):
         tmp_dir = Path(tmp_dir)
         # Its own state directory: an agent locks it, a second one on it would refuse to start.
+        # --drain-s 0: what runs at the test's stop is not waited for (a later flag wins;
+        # test_drain.py sets its own).
         super().__init__(tmp_dir, [str(AGENT_BIN), "--work-dir", str(tmp_dir / "work"),
-                                   "--state-dir", str(tmp_dir / "state"), *flags], port=port)
+                                   "--state-dir", str(tmp_dir / "state"), "--drain-s", "0",
+                                   *flags], port=port)
         try:
             self.wait_port()
             deadline = time.monotonic() + READY_TIMEOUT_S
@@ -197,7 +200,7 @@ class Orchestrator(Proc):
             tok.chmod(0o600)
             args = (*args, "--agent-token-file", str(tok))
         super().__init__(tmp_dir, [str(ORCH_BIN), "--spawn-state-dir", str(tmp_dir / "state"),
-                                   *args], env)
+                                   "--drain-s", "0", *args], env)
         try:
             self.wait_port()
         except BaseException:
