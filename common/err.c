@@ -17,6 +17,7 @@ static const struct {
     [ERR_GONE - ERR_INVALID] = {410, "gone"},
     [ERR_TOO_LARGE - ERR_INVALID] = {413, "too_large"},
     [ERR_URI_TOO_LONG - ERR_INVALID] = {414, "uri_too_long"},
+    [ERR_RATE_LIMITED - ERR_INVALID] = {429, "rate_limited"},
     [ERR_BUSY - ERR_INVALID] = {503, "busy"},
     [ERR_UNAVAILABLE - ERR_INVALID] = {503, "unavailable"},
     [ERR_ZYGOTE_DIED - ERR_INVALID] = {503, "zygote_died"},

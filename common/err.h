@@ -19,6 +19,7 @@ enum err_code {
     ERR_GONE,           /* the object existed and is gone for good: 410 gone */
     ERR_TOO_LARGE,      /* a client-controlled size exceeds its cap: 413 too_large */
     ERR_URI_TOO_LONG,   /* the URL exceeds its cap: 414 uri_too_long */
+    ERR_RATE_LIMITED,   /* a per-key limit is reached: 429 rate_limited, Retry-After */
     ERR_BUSY,           /* no capacity now (or out of memory): 503 busy, Retry-After */
     ERR_UNAVAILABLE,    /* a component we depend on is down: 503 unavailable */
     ERR_ZYGOTE_DIED,    /* the Python zygote died under the execution: 503 zygote_died */

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -43,6 +44,7 @@ struct http_req {
     const char *method;              /* MHD's, valid for the request */
     const char *url;                 /* MHD's, valid for the request */
     char id[IDS_UUID_LEN + 1];       /* X-Request-Id */
+    unsigned retry_after_s;          /* Retry-After of a 429 or 503 (0: 1 s) */
     int64_t start_ns;                /* monotonic arrival */
     struct buf body;                 /* the upload, capped at max_body */
     bool too_large;                  /* the upload went past the cap (rest discarded) */
@@ -89,8 +91,12 @@ static enum MHD_Result http_req_queue(struct http_req *r, unsigned status, char 
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     if (allow)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE || status == MHD_HTTP_TOO_MANY_REQUESTS) {
+        char secs[16];
+
+        snprintf(secs, sizeof(secs), "%u", r->retry_after_s ? r->retry_after_s : 1);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     res = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return res;
@@ -187,6 +193,28 @@ enum MHD_Result http_req_error(struct http_req *r, int code, const char *field, 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     return http_req_error_allow(r, code, field, msg, NULL);
+}
+
+enum MHD_Result http_req_rate_limited(struct http_req *r, const char *field, const char *limit,
+                                      double retry_after_s, const char *fmt, ...)
+{
+    char msg[512];
+    json_t *body;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->retry_after_s = retry_after_s < 1 ? 1 : (unsigned)ceil(retry_after_s);
+    body = http_req_error_body(r, ERR_RATE_LIMITED, field, msg);
+    if (body &&
+        (json_object_set_new(json_object_get(body, "error"), "limit", json_string(limit)) < 0 ||
+         json_object_set_new(json_object_get(body, "error"), "retry_after_s",
+                             json_integer(r->retry_after_s)) < 0)) {
+        json_decref(body);
+        body = NULL;
+    }
+    return http_req_json_take(r, err_http_status(ERR_RATE_LIMITED), body);
 }
 
 enum MHD_Result http_req_err(struct http_req *r, const struct err *e)

@@ -115,6 +115,11 @@ enum MHD_Result http_req_error(struct http_req *r, int code, const char *field, 
                                ...) __attribute__((format(printf, 4, 5)));
 /* Queues e as an error reply (code, field, message). */
 enum MHD_Result http_req_err(struct http_req *r, const struct err *e);
+/* 429 rate_limited: the error body also names the limit ("rps", "concurrent", "sessions") and
+ * retry_after_s, and Retry-After says the whole seconds to wait (at least 1). */
+enum MHD_Result http_req_rate_limited(struct http_req *r, const char *field, const char *limit,
+                                      double retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* 413 for a body past the cap. */
 enum MHD_Result http_req_too_large(struct http_req *r);
 /* The reply to a route_table_match failure: 404 (ENOENT) or 405 with Allow (EPERM). Other

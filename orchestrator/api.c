@@ -26,6 +26,7 @@ struct api_run {
     api_run_reply_fn reply; /* the dialect's success body */
     void *ctx;              /* for reply; freed with the run */
     void (*ctx_free)(void *ctx);
+    int key; /* the caller's key, counted in flight (keys_begin), or -1 */
 };
 
 static void api_run_free(struct http_req *r, void *data)
@@ -33,6 +34,7 @@ static void api_run_free(struct http_req *r, void *data)
     struct api_run *run = data;
 
     (void)r;
+    keys_end(run->a->keys, run->key);
     run->ctx_free(run->ctx);
     free(run);
 }
@@ -122,12 +124,22 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
 {
     struct api_run *run = calloc(1, sizeof(*run));
     struct dcall *dc = NULL;
+    int key = api_owner(a, r) - 1;
 
     if (!ctx_free)
         ctx_free = free;
+    if (keys_begin(a->keys, key) < 0) {
+        free(run);
+        ctx_free(ctx);
+        return http_req_rate_limited(r, "X-API-Key", "concurrent", 1,
+                                     "this API key has %ld executions running (its limit): wait "
+                                     "for one to finish",
+                                     a->keys->e[key].lim.concurrent);
+    }
     if (run) {
         run->a = a;
         run->r = r;
+        run->key = key;
         run->reply = reply;
         run->ctx = ctx;
         run->ctx_free = ctx_free;
@@ -137,6 +149,8 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
                                   api_run_done, run);
     }
     ctx_free(ctx);
+    if (!run)
+        keys_end(a->keys, key);
     if (!dc)
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
     if (sticky)
@@ -335,6 +349,8 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
         rc = api_metrics_agents(a, &b);
     if (rc == 0)
         rc = api_metrics_jobs(a, &b);
+    if (rc == 0)
+        rc = keys_metrics(a->keys, &b);
     data = buf_steal(&b, &len);
     if (rc < 0) {
         free(data);
@@ -343,30 +359,121 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
     return http_req_bytes_take(r, MHD_HTTP_OK, data, len, "text/plain; version=0.0.4");
 }
 
-/* Everything under /api (the job API and /api/v1, but /api/v1/health, for load balancers)
- * wants a key when keys are configured; unknown /api paths too, so they reveal nothing. Jobs
- * remember the key they were made under (api_owner). Answers 401 and returns false when the
- * key is missing or wrong. */
+/* The key a request carries: X-API-Key, or Authorization: Bearer <key> (NULL: none). */
+static const char *api_key_given(struct http_req *r)
+{
+    const char *key = http_req_header(r, "X-API-Key"), *auth;
+
+    if (key)
+        return key;
+    auth = http_req_header(r, "Authorization");
+    if (auth && !strncasecmp(auth, "Bearer ", 7))
+        return auth + 7;
+    return NULL;
+}
+
+/* Paths served without a key: the probes, the endpoint list, and /metrics unless
+ * --metrics-need-key. Unknown paths need one too, so they reveal nothing. */
+static bool api_open_route(struct api *a, int route)
+{
+    return route == ROUTE_HEALTH || route == ROUTE_HEALTH_LIVE || route == ROUTE_HEALTH_READY ||
+           route == ROUTE_V1_HEALTH || route == ROUTE_ROOT ||
+           (route == ROUTE_METRICS && !a->cfg->metrics_need_key);
+}
+
+/* A POST asking for more than the key's max_timeout: 400 naming "timeout". */
+static bool api_key_timeout_ok(struct api *a, struct http_req *r, int key, enum MHD_Result *res)
+{
+    double max = a->keys->e[key].lim.max_timeout, t;
+    const char *body;
+    json_t *o, *v;
+    size_t len;
+
+    if (max <= 0 || strcmp(http_req_method(r), "POST") != 0 || !(body = http_req_body(r, &len)))
+        return true;
+    o = json_loadb(body, len, 0, NULL);
+    v = json_object_get(o, "timeout");
+    t = json_is_number(v) ? json_number_value(v) : 0;
+    json_decref(o);
+    if (t <= max)
+        return true;
+    keys_count_rejected(a->keys, key);
+    *res = http_req_error(r, ERR_INVALID, "timeout",
+                          "this API key allows timeouts up to %g s (asked: %g s)", max, t);
+    return false;
+}
+
+/* With keys configured, every door but api_open_route wants a valid one (docs/operations.md
+ * "API keys"), then the key's request rate and largest timeout apply. Answers 401, 429 or 400
+ * and returns false when the request may not go on. What a key creates is its own (api_owner). */
 static bool api_key_ok(struct api *a, struct http_req *r, int route, enum MHD_Result *res)
 {
-    const char *url = http_req_url(r), *key = http_req_header(r, "X-API-Key");
+    const char *url = http_req_url(r), *key = api_key_given(r);
+    double retry = 0;
+    int which;
 
-    if (!route_table_under(url, strlen(url), "/api") || route == ROUTE_V1_HEALTH ||
-        nadoo_keys_check(a->keys, key))
+    if (a->keys->n == 0 || api_open_route(a, route))
         return true;
-    log_msg(LOG_INFO, http_req_id(r), "%s X-API-Key on %.16s %.100s", key ? "wrong" : "no",
-            http_req_method(r), url);
-    *res = http_req_error(r, ERR_UNAUTHORIZED, "X-API-Key",
-                          key ? "the X-API-Key header does not hold a valid key"
-                              : "missing X-API-Key header (this server requires an API key)");
+    if ((which = keys_which(a->keys, key)) < 0) {
+        log_msg(LOG_INFO, http_req_id(r), "%s API key on %.16s %.100s", key ? "wrong" : "no",
+                http_req_method(r), url);
+        *res = http_req_error(r, ERR_UNAUTHORIZED, "X-API-Key",
+                              key ? "the X-API-Key header does not hold a valid key"
+                                  : "missing X-API-Key header (or Authorization: Bearer): this "
+                                    "server requires an API key");
+        return false;
+    }
+    if (keys_take_token(a->keys, which, clock_mono_ns(), &retry) < 0) {
+        *res = http_req_rate_limited(r, "X-API-Key", "rps", retry,
+                                     "this API key may send %g requests per second (burst %g)",
+                                     a->keys->e[which].lim.rps, a->keys->e[which].lim.burst);
+        return false;
+    }
+    return api_key_timeout_ok(a, r, which, res);
+}
+
+bool api_key_session_ok(struct api *a, struct http_req *r, int owner, enum MHD_Result *res)
+{
+    struct sessions_entry *list;
+    long max = owner > 0 ? a->keys->e[owner - 1].lim.sessions : 0;
+    size_t n = 0;
+    bool oom;
+
+    if (max <= 0)
+        return true;
+    list = sessions_list(a->sessions, owner, &n, &oom);
+    free(list);
+    if ((long)n < max)
+        return true;
+    keys_count_rejected(a->keys, owner - 1);
+    *res = http_req_rate_limited(r, "X-API-Key", "sessions", 1,
+                                 "this API key has %zu live sessions (its limit): delete one", n);
     return false;
 }
 
 int api_owner(struct api *a, struct http_req *r)
 {
-    if (a->keys->n == 0)
-        return 0;
-    return nadoo_keys_which(a->keys, http_req_header(r, "X-API-Key")) + 1;
+    return keys_which(a->keys, api_key_given(r)) + 1;
+}
+
+void api_job_owner(struct api *a, struct http_req *r, struct job_req *req)
+{
+    long room;
+
+    req->owner = api_owner(a, r);
+    req->max_active = 0;
+    if (req->owner > 0 && a->keys->e[req->owner - 1].lim.concurrent > 0) {
+        room = keys_room(a->keys, req->owner - 1);
+        req->max_active = room > 0 ? room : -1;
+    }
+}
+
+enum MHD_Result api_job_refused(struct api *a, struct http_req *r, int owner, const struct err *e)
+{
+    if (e->code != ERR_RATE_LIMITED)
+        return http_req_error(r, ERR_BUSY, NULL, "%s", e->msg);
+    keys_count_rejected(a->keys, owner - 1);
+    return http_req_rate_limited(r, e->field, "concurrent", 1, "%s", e->msg);
 }
 
 /* A path whose {id} or {name} segment cannot be one: 404 naming the field. */
@@ -446,7 +553,7 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
 }
 
 struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dispatch *d,
-                    struct jobs *jobs, const struct nadoo_keys *keys, struct err *e)
+                    struct jobs *jobs, struct keys *keys, struct err *e)
 {
     struct api *a = calloc(1, sizeof(*a));
     struct http_srv_opts o = {.host = cfg->host,

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "http_srv.h"
 #include "jobs.h"
+#include "keys.h"
 #include "nadoo.h"
 #include "orch_cfg.h"
 #include "registry.h"
@@ -19,7 +20,7 @@ struct api;
 /* Starts listening (MHD threads). All pointers are borrowed for the API's life. NULL with e
  * set when the address cannot be bound. */
 struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dispatch *d,
-                    struct jobs *jobs, const struct nadoo_keys *keys, struct err *e);
+                    struct jobs *jobs, struct keys *keys, struct err *e);
 /* The HTTP server (borrowed, valid until api_free): its port, quiesce and drain. */
 struct http_srv *api_http(const struct api *a);
 /* Stops the threads and frees; every suspended request must have been woken. NULL ok. */

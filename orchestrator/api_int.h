@@ -9,6 +9,8 @@
 
 #include "api.h"
 #include "http_srv.h"
+#include "job_req.h"
+#include "keys.h"
 #include "prom.h"
 #include "sessions.h"
 
@@ -20,8 +22,8 @@ struct api {
     struct registry *reg;
     struct dispatch *d;
     struct jobs *jobs;
-    struct sessions *sessions;     /* /api/v1/sessions: our ids -> agents (owned) */
-    const struct nadoo_keys *keys; /* X-API-Key for /api/v1 (n == 0: none) */
+    struct sessions *sessions; /* /api/v1/sessions: our ids -> agents (owned) */
+    struct keys *keys;         /* API keys and their limits (n == 0: none), borrowed */
     struct http_srv *http;
     atomic_ulong executions;
     struct prom_hist_vec run_hist; /* synchronous runs' time by language and process_status */
@@ -45,6 +47,13 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
 /* Counts one synchronous run for /metrics: its language, NVIDIA process_status and seconds. */
 void api_count_run(struct api *a, const char *lang, const char *process_status, double seconds);
 
+/* With a sessions limit on r's key (owner, api_owner): answers 429 and returns false when the
+ * key has that many live sessions. */
+bool api_key_session_ok(struct api *a, struct http_req *r, int owner, enum MHD_Result *res);
+/* Sets req's owner (api_owner) and its key's limit on jobs at once. */
+void api_job_owner(struct api *a, struct http_req *r, struct job_req *req);
+/* Answers a refused job submission (e from jobs_submit_take): 429 naming "concurrent", or 503. */
+enum MHD_Result api_job_refused(struct api *a, struct http_req *r, int owner, const struct err *e);
 /* The owner jobs made by r get and that r may see (jobs.h "Owners"): 0 when no API keys are
  * configured, else 1 + the index of r's X-API-Key (0 when r has none: matches no keyed job). */
 int api_owner(struct api *a, struct http_req *r);

@@ -37,11 +37,11 @@ enum MHD_Result api_jobs_run(struct api *a, struct http_req *r)
             return http_req_error(r, ERR_TOO_LARGE, "code", "code is too large");
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
     }
-    req.owner = api_owner(a, r);
+    api_job_owner(a, r, &req);
     rc = jobs_submit_take(a->jobs, &req, code, code_len, codefmt_kind_name(kind), http_req_id(r),
                           id, &e);
     if (rc < 0)
-        return http_req_error(r, ERR_BUSY, NULL, "%s", e.msg);
+        return api_job_refused(a, r, req.owner, &e);
     log_msg(LOG_DEBUG, http_req_id(r), "job %s queued", id);
     return http_req_json_take(r, MHD_HTTP_ACCEPTED,
                               json_pack("{s:s, s:s}", "jobId", id, "status", "queued"));

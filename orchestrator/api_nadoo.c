@@ -127,10 +127,10 @@ enum MHD_Result api_nadoo_async(struct api *a, struct http_req *r)
 
     if (!api_nadoo_read(a, r, &req, &code, &code_len, &kind, &res))
         return res;
-    req.owner = api_owner(a, r);
+    api_job_owner(a, r, &req);
     if (jobs_submit_take(a->jobs, &req, code, code_len, codefmt_kind_name(kind), http_req_id(r), id,
                          &e) < 0)
-        return http_req_error(r, ERR_BUSY, NULL, "%s", e.msg);
+        return api_job_refused(a, r, req.owner, &e);
     log_msg(LOG_DEBUG, http_req_id(r), "execution %s queued", id);
     return http_req_json_take(r, MHD_HTTP_ACCEPTED,
                               json_pack("{s:s, s:s}", "execution_id", id, "status", "queued"));

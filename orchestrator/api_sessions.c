@@ -547,6 +547,7 @@ enum MHD_Result api_sessions(struct api *a, struct http_req *r)
     struct route_match m = {0};
     struct sessions_route rt;
     struct api_sess *s;
+    enum MHD_Result res;
     int rc = sessions_route_parse(http_req_method(r), url, strlen(url), &rt);
 
     if (rc == -EINVAL)
@@ -564,6 +565,9 @@ enum MHD_Result api_sessions(struct api *a, struct http_req *r)
     s->rt = rt;
     s->owner = api_owner(a, r);
     http_req_set_data(r, s, api_sess_free);
+    if ((rt.op == SESSIONS_OP_CREATE || rt.op == SESSIONS_OP_FORK) &&
+        !api_key_session_ok(a, r, s->owner, &res))
+        return res;
     if (rt.op == SESSIONS_OP_LIST)
         return api_sess_list(s);
     return api_sess_call(s);

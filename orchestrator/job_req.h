@@ -21,6 +21,9 @@ struct job_req {
     double delay_s;               /* seconds the scenario delays the run (artificialDelayMs) */
     int owner;                    /* set by the API: 1 + the index of the caller's API key, 0
                                    * when no keys are configured (jobs.h) */
+    long max_active;              /* set by the API: how many jobs of the key may be queued or
+                                   * running (its `concurrent` limit less its synchronous runs);
+                                   * 0 = no limit, -1 = none may */
 };
 
 /* Parses {language?, code, scenario?, timeout?, stdin?, env?, and the agent's other execution

@@ -250,6 +250,20 @@ static void jobs_pump_locked(struct jobs *j)
     j->pumping = false;
 }
 
+/* owner's jobs queued or running. Lock held. */
+static long jobs_active_locked(struct jobs *j, int owner)
+{
+    long n = 0;
+
+    STORE_FOREACH(&j->store, node)
+    {
+        const struct job *job = JOB_OF(node);
+
+        n += job->owner == owner && (job->status == JOB_QUEUED || job->status == JOB_RUNNING);
+    }
+    return n;
+}
+
 int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t code_len,
                      const char *fmt, const char *req_id, char id_out[IDS_UUID_LEN + 1],
                      struct err *e)
@@ -270,6 +284,15 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
         job_req_done(req);
         return err_set(e, ERR_BUSY, "", "the job queue is full (%ld queued, %ld running); retry",
                        j->cfg->job_queue, j->cfg->job_workers);
+    }
+    if (text && req->max_active &&
+        jobs_active_locked(j, req->owner) >= (req->max_active < 0 ? 0 : req->max_active)) {
+        pthread_mutex_unlock(&j->lock);
+        free(text);
+        job_req_done(req);
+        return err_set(e, ERR_RATE_LIMITED, "X-API-Key",
+                       "this API key has as many executions running or queued as it may have at "
+                       "once: wait for one to finish");
     }
     job = text ? calloc(1, sizeof(*job)) : NULL;
     /* An id from getrandom(2): failing it (no entropy yet) is as fatal as no memory. */

@@ -44,7 +44,8 @@ void jobs_free(struct jobs *j);
 /* Creates a job owned by req->owner from req (taken, even on failure) running code (taken:
  * malloc'd, code_len bytes) and queues or starts it; the agent gets req's scenario, stdin and env
  * unchanged. fmt is the recognised code format's name (static). On success id_out holds the new job
- * id. -ERR_BUSY when the queue is full, -ENOMEM. */
+ * id. -ERR_BUSY when the queue is full, -ERR_RATE_LIMITED when req->owner has req->max_active
+ * jobs queued or running (job_req.h), -ENOMEM. */
 int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t code_len,
                      const char *fmt, const char *req_id, char id_out[IDS_UUID_LEN + 1],
                      struct err *e);

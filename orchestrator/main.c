@@ -82,8 +82,14 @@ static const struct cfg_opt orch_opts[] = {
     OPT("http-threads", CFG_INT, 1, 64, "4", http_threads, "HTTP threads"),
     OPT("log-level", CFG_STR, 0, 0, "info", log_level, "debug, info, warn or error"),
     OPT("api-keys", CFG_STR, 0, 0, "", api_keys,
-        "comma-separated API keys; when set, /api/v1 requests (but /api/v1/health) need one in "
-        "X-API-Key (prefer the environment variable: flags show in ps)"),
+        "comma-separated API keys; when set (or --api-keys-file), every request but the health "
+        "probes, / and /metrics needs one in X-API-Key or Authorization: Bearer (prefer the "
+        "environment variable: flags show in ps)"),
+    OPT("api-keys-file", CFG_STR, 0, 0, "", api_keys_file,
+        "file of API keys, one per line with its limits: KEY|sha256:HEX [name=N] [rps=R] "
+        "[burst=B] [concurrent=C] [max_timeout=S] [sessions=N] (mode 600; docs/operations.md)"),
+    OPT("metrics-need-key", CFG_BOOL, 0, 0, "0", metrics_need_key,
+        "with API keys, /metrics needs one too"),
     OPT("agent-token", CFG_STR, 0, 0, "", agent_token,
         "shared secret sent to every agent in X-Sandpit-Token (prefer --agent-token-file or "
         "$SANDPIT_AGENT_TOKEN); when spawning agents without one, a random one is made"),
@@ -265,7 +271,7 @@ static void orch_drain(const struct orch_cfg *cfg, struct api *api, struct jobs 
 int main(int argc, char **argv)
 {
     static struct orch_cfg cfg;
-    static struct nadoo_keys keys;
+    static struct keys keys;
     struct orch_cfg shown;
     char agent_bin[PATH_MAX], desc[4096];
     struct registry *reg = NULL;
@@ -282,8 +288,10 @@ int main(int argc, char **argv)
     if ((r = daemon_args("sandpit-orchestrator", orch_opts, ORCH_N_OPTS, &cfg, argc, argv,
                          orch_usage, &cfg.log_level, &lvl)) >= 0)
         return r;
-    if (nadoo_keys_parse(cfg.api_keys, &keys, &e) < 0) {
-        fprintf(stderr, "sandpit-orchestrator: --api-keys: %s\n", e.msg);
+    keys_init(&keys);
+    if (keys_add_list(&keys, cfg.api_keys, &e) < 0 ||
+        (*cfg.api_keys_file && keys_add_file(&keys, cfg.api_keys_file, &e) < 0)) {
+        fprintf(stderr, "sandpit-orchestrator: --%s: %s\n", e.field, e.msg);
         return 2;
     }
     if (strcmp(cfg.toolcall_workspace, "none") != 0 && !ws_name_ok(cfg.toolcall_workspace)) {

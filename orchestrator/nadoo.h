@@ -11,9 +11,7 @@
 #include "err.h"
 #include "job_req.h"
 
-#define NADOO_BATCH_MAX 32  /* executions in one POST /api/v1/batch */
-#define NADOO_KEYS_MAX  32  /* keys in --api-keys */
-#define NADOO_KEY_MAX   256 /* bytes of one key */
+#define NADOO_BATCH_MAX 32 /* executions in one POST /api/v1/batch */
 
 /* Parses one execution request {code, language?, timeout?, stdin? (or input), scenario?,
  * env?} from body (len bytes) into req (release with job_req_done), every field as every
@@ -48,20 +46,5 @@ json_t *nadoo_failure(const char *language, const char *msg);
  * jobId; a failed job is "timeout" when its exit reason was a timeout, else "error". New
  * reference, or NULL on OOM. */
 json_t *nadoo_job_view(json_t *job);
-
-struct nadoo_keys {
-    char keys[NADOO_KEYS_MAX][NADOO_KEY_MAX]; /* NUL-terminated */
-    size_t lens[NADOO_KEYS_MAX];              /* bytes of each */
-    int n;                                    /* 0 = no authentication */
-};
-/* Reads a comma-separated key list (spaces around keys ignored; empty = none) into out. 0, or
- * -ERR_INVALID with e when there are too many keys or one is too long. */
-int nadoo_keys_parse(const char *spec, struct nadoo_keys *out, struct err *e);
-/* True when no key is configured, or given (may be NULL) equals one of the keys. Takes time
- * independent of where given differs from a key. */
-bool nadoo_keys_check(const struct nadoo_keys *k, const char *given);
-/* The index of the key given equals (in the same constant time), or -1 (none configured, none
- * given, or no match). */
-int nadoo_keys_which(const struct nadoo_keys *k, const char *given);
 
 #endif

@@ -26,6 +26,8 @@ struct orch_cfg {
     long job_queue;                 /* jobs waiting for a worker before 503 */
     long http_threads;              /* libmicrohttpd threads */
     const char *log_level;          /* debug | info | warn | error */
+    const char *api_keys_file;      /* keys with limits (keys.h), "" = none */
+    int metrics_need_key;           /* /metrics behind the keys too */
     const char *api_keys;           /* comma-separated X-API-Key values for /api/v1; "" = none */
     const char *agent_token;        /* the agents' shared secret (after main: the loaded one) */
     const char *agent_token_file;   /* file holding it */

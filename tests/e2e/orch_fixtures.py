@@ -217,14 +217,14 @@ class Orchestrator(Proc):
         """The header a direct call to one of its spawned agents needs."""
         return {"X-Sandpit-Token": self.agent_token} if self.agent_token else {}
 
-    def execute(self, code, timeout_http=60.0, **fields):
+    def execute(self, code, timeout_http=60.0, headers=None, **fields):
         """POST /execute {generated_code: code, timeout: 30, **fields} (the NVIDIA contract
         requires a timeout; timeout=None leaves it out); returns (status, body, headers)."""
         body = {"generated_code": code, "timeout": 30}
         body.update(fields)
         if body["timeout"] is None:
             del body["timeout"]
-        return self.post("/execute", body, timeout=timeout_http)
+        return self.post("/execute", body, timeout=timeout_http, headers=headers)
 
     def run_ok(self, code, **fields):
         st, body, _ = self.execute(code, **fields)

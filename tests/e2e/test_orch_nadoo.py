@@ -85,8 +85,11 @@ def test_every_key_works_and_health_is_open(orch):
     assert st == 200 and res["status"] == "success", res
     st, res, _ = orch.get("/api/v1/health")
     assert st == 200 and res["status"] == "healthy" and res["auth_required"] is True, res
-    # other dialects are not affected
-    assert orch.run_ok("print(1)")["process_status"] == "completed"
+    # every door wants the key (issue 15): the NVIDIA dialect too, in either header
+    st, res, _ = orch.execute("print(1)")
+    assert st == 401 and res["error"]["field"] == "X-API-Key", res
+    st, res, _ = orch.execute("print(1)", headers={"Authorization": f"Bearer {KEY}"})
+    assert st == 200 and res["process_status"] == "completed", res
     # the keys never reach the log
     assert KEY not in orch.log_text(100000), "API key in the log"
 

@@ -1,5 +1,5 @@
 /* test_nadoo.c - the Nadoo dialect (/api/v1): request and batch parsing, the agent body, the
- * replies from an ExecutionResult and from a job, and the API keys; table-driven (STYLE §13:
+ * replies from an ExecutionResult and from a job; table-driven (STYLE §13:
  * includes the .c files under test). */
 #include <errno.h>
 #include <setjmp.h>
@@ -376,56 +376,6 @@ static void test_job_view(void **state)
     }
 }
 
-static void test_keys(void **state)
-{
-    static struct nadoo_keys k;
-    char big[NADOO_KEY_MAX + 2];
-    struct err e = {0};
-
-    (void)state;
-    assert_int_equal(nadoo_keys_parse("", &k, &e), 0);
-    assert_int_equal(k.n, 0);
-    assert_true(nadoo_keys_check(&k, NULL));
-    assert_true(nadoo_keys_check(&k, "anything"));
-    assert_int_equal(nadoo_keys_parse(NULL, &k, &e), 0);
-    assert_int_equal(k.n, 0);
-    assert_int_equal(nadoo_keys_parse(" , ,", &k, &e), 0);
-    assert_int_equal(k.n, 0);
-
-    assert_int_equal(nadoo_keys_parse("alpha, beta-2 ,,gamma", &k, &e), 0);
-    assert_int_equal(k.n, 3);
-    assert_string_equal(k.keys[1], "beta-2");
-    assert_true(nadoo_keys_check(&k, "alpha"));
-    assert_true(nadoo_keys_check(&k, "beta-2"));
-    assert_true(nadoo_keys_check(&k, "gamma"));
-    assert_false(nadoo_keys_check(&k, NULL));
-    assert_false(nadoo_keys_check(&k, ""));
-    assert_false(nadoo_keys_check(&k, "alph"));
-    assert_false(nadoo_keys_check(&k, "alphaa"));
-    assert_false(nadoo_keys_check(&k, "Alpha"));
-    assert_false(nadoo_keys_check(&k, "beta-2 "));
-    assert_false(nadoo_keys_check(&k, "alphaalpha"));
-
-    memset(big, 'k', sizeof(big));
-    big[sizeof(big) - 1] = '\0';
-    assert_int_equal(nadoo_keys_parse(big, &k, &e), -ERR_INVALID);
-    assert_non_null(strstr(e.msg, "longer"));
-    big[NADOO_KEY_MAX - 1] = '\0';
-    assert_int_equal(nadoo_keys_parse(big, &k, &e), 0);
-    assert_true(nadoo_keys_check(&k, big));
-    /* A longer text that starts with the key is not the key. */
-    big[NADOO_KEY_MAX - 1] = 'k';
-    assert_false(nadoo_keys_check(&k, big));
-    {
-        char many[NADOO_KEYS_MAX * 3 + 8] = "";
-
-        for (int i = 0; i <= NADOO_KEYS_MAX; i++)
-            strcat(many, "a,");
-        assert_int_equal(nadoo_keys_parse(many, &k, &e), -ERR_INVALID);
-        assert_non_null(strstr(e.msg, "more than"));
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,7 +383,6 @@ int main(void)
         cmocka_unit_test(test_batch_table),  cmocka_unit_test(test_batch_bound),
         cmocka_unit_test(test_status_map),   cmocka_unit_test(test_reply_table),
         cmocka_unit_test(test_reply_fields), cmocka_unit_test(test_job_view),
-        cmocka_unit_test(test_keys),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
