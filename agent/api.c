@@ -17,7 +17,9 @@
 #include "buf.h"
 #include "clock.h"
 #include "exec_req.h"
+#include "exec_sse.h"
 #include "http_srv.h"
+#include "http_stream.h"
 #include "json_util.h"
 #include "log.h"
 #include "ws_name.h"
@@ -182,12 +184,15 @@ static enum MHD_Result api_execute(struct api *a, struct http_req *r)
     struct api_req *q;
     struct err e = {0};
     const char *body;
+    long keepalive_ms;
     size_t len;
     bool async;
+    int sse;
 
     if (!(body = http_req_body(r, &len)))
         return http_req_too_large(r);
-    if (exec_req_parse(body, len, &a->lim, &req, &e) < 0)
+    if ((sse = http_stream_wanted(r, &keepalive_ms, &e)) < 0 ||
+        exec_req_parse(body, len, &a->lim, &req, &e) < 0)
         return http_req_err(r, &e);
     async = req.async;
     q = api_req_attach(a, r);
@@ -201,6 +206,8 @@ static enum MHD_Result api_execute(struct api *a, struct http_req *r)
         return http_req_json_take(
             r, MHD_HTTP_ACCEPTED,
             json_pack("{s:s, s:s}", "execution_id", exec_id(q->ex), "status", "pending"));
+    if (sse)
+        return exec_sse_start(a->mgr, r, q->ex, NULL, keepalive_ms);
     return api_wait(r, q, 0, api_reply_result);
 }
 

@@ -22,14 +22,14 @@ struct http_stream {
     struct http_stream_hub *hub;
     int64_t keepalive_ns;
     pthread_mutex_t lock;
-    struct buf q;     /* guarded by lock: encoded bytes not yet given to MHD, from head */
-    size_t head;      /* guarded by lock */
-    bool ended;       /* guarded by lock: no event after the queue */
-    bool suspended;   /* guarded by lock: we suspended the connection */
-    bool woken;       /* guarded by lock: a wake came since the last pull */
-    bool ping;        /* guarded by lock: a keep-alive is due */
-    bool refused;     /* guarded by lock: a push was refused (ops.drained owed) */
-    int64_t last_ns;  /* guarded by lock: when bytes last went to MHD */
+    struct buf q;    /* guarded by lock: encoded bytes not yet given to MHD, from head */
+    size_t head;     /* guarded by lock */
+    bool ended;      /* guarded by lock: no event after the queue */
+    bool suspended;  /* guarded by lock: we suspended the connection */
+    bool woken;      /* guarded by lock: a wake came since the last pull */
+    bool ping;       /* guarded by lock: a keep-alive is due */
+    bool refused;    /* guarded by lock: a push was refused (ops.drained owed) */
+    int64_t last_ns; /* guarded by lock: when bytes last went to MHD */
     struct http_stream *prev, *next; /* in the hub, guarded by the hub's lock */
 };
 
@@ -78,7 +78,10 @@ size_t http_stream_utf8_whole(const char *p, size_t n)
 
         if ((c & 0xC0) == 0x80)
             continue; /* a continuation byte: look for its lead */
-        need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 1;
+        need = c >= 0xF0 && c <= 0xF4  ? 4
+               : c >= 0xE0 && c < 0xF0 ? 3
+               : c >= 0xC2 && c < 0xE0 ? 2
+                                       : 1;
         return need > back ? n - back : n;
     }
     return n;
@@ -108,6 +111,20 @@ int http_stream_encode_text(struct buf *b, const char *name, const char *p, size
 }
 
 /* ---- the stream ---- */
+
+int http_stream_wanted(const struct http_req *r, long *keepalive_ms, struct err *e)
+{
+    const char *accept = http_req_header(r, MHD_HTTP_HEADER_ACCEPT);
+    long secs;
+
+    *keepalive_ms = HTTP_STREAM_KEEPALIVE_MS;
+    if (!accept || !strcasestr(accept, "text/event-stream"))
+        return 0;
+    if (http_req_query_long(r, "keepalive", 1, 300, HTTP_STREAM_KEEPALIVE_MS / 1000, &secs, e) < 0)
+        return -ERR_INVALID;
+    *keepalive_ms = secs * 1000;
+    return 1;
+}
 
 /* Wakes s's connection if we suspended it. s->lock held. */
 static void http_stream_resume_locked(struct http_stream *s)

@@ -21,7 +21,7 @@
 #include "buf.h"
 #include "http_srv.h"
 
-#define HTTP_STREAM_KEEPALIVE_MS 15000     /* default silence before a ": keep-alive" comment */
+#define HTTP_STREAM_KEEPALIVE_MS 15000        /* default silence before a ": keep-alive" comment */
 #define HTTP_STREAM_QUEUE_MAX    (256u << 10) /* bytes queued before push_raw refuses more */
 #define HTTP_STREAM_TEXT_MAX     (16u << 10)  /* bytes of output per stdout/stderr event */
 
@@ -44,6 +44,11 @@ struct http_stream_ops {
  * and the result is MHD's (MHD_NO closes the connection). keepalive_ms 0 = the default. */
 enum MHD_Result http_stream_start(struct http_req *r, const struct http_stream_ops *ops, void *arg,
                                   long keepalive_ms, struct http_stream **out);
+
+/* Whether r asks for a stream (Accept names text/event-stream): 1 yes, 0 no, or -ERR_INVALID
+ * with e set when its ?keepalive= (seconds in [1, 300]) is bad. *keepalive_ms gets the silence
+ * before a keep-alive comment. */
+int http_stream_wanted(const struct http_req *r, long *keepalive_ms, struct err *e);
 
 /* Appends an event: "event: <name>" and the data as "data:" lines (split at CR, LF, CRLF as a
  * client joins them back with LF). 0 or -ENOMEM. Any thread; the stream is woken. */
