@@ -109,8 +109,7 @@ static void exec_sse_error(struct exec_sse *q, int code, const char *msg)
     char *text;
 
     if (o && q->session_id[0])
-        json_object_set_new(json_object_get(o, "error"), "session_id",
-                            json_string(q->session_id));
+        json_object_set_new(json_object_get(o, "error"), "session_id", json_string(q->session_id));
     text = json_out_dumps(o, 0, &len);
     if (text)
         (void)http_stream_event(q->s, "error", text, len);
@@ -201,8 +200,7 @@ static void exec_sse_close(void *arg)
     free(q);
 }
 
-static const struct http_stream_ops exec_sse_ops = {.pull = exec_sse_pull,
-                                                     .close = exec_sse_close};
+static const struct http_stream_ops exec_sse_ops = {.pull = exec_sse_pull, .close = exec_sse_close};
 
 enum MHD_Result exec_sse_start(struct exec_mgr *m, struct http_req *r, struct exec *ex,
                                const char *session_id, long keepalive_ms)
