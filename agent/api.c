@@ -211,12 +211,23 @@ static enum MHD_Result api_execute(struct api *a, struct http_req *r)
     return api_wait(r, q, 0, api_reply_result);
 }
 
+/* With Accept: text/event-stream, GET /execution/{id} streams the execution from its first
+ * byte (a client that lost its POST stream reconnects this way). A bad ?keepalive= is ignored
+ * here (the default applies). */
+static int api_execution_sse(struct http_req *r, long *keepalive_ms)
+{
+    struct err e = {0};
+
+    return http_stream_wanted(r, keepalive_ms, &e) != 0;
+}
+
 /* GET /execution/{id}?wait=: the result now, or at the end (or the wait's end).
  */
 static enum MHD_Result api_execution_get(struct api *a, struct http_req *r, const char *id)
 {
     const char *w = http_req_query(r, "wait");
     struct api_req *q;
+    long keepalive_ms;
     double secs = 0;
     char *end;
 
@@ -232,6 +243,8 @@ static enum MHD_Result api_execution_get(struct api *a, struct http_req *r, cons
     q->ex = exec_mgr_find(a->mgr, id);
     if (!q->ex)
         return api_missing(a, r, id);
+    if (api_execution_sse(r, &keepalive_ms) > 0)
+        return exec_sse_start(a->mgr, r, q->ex, NULL, keepalive_ms);
     if (secs <= 0)
         return api_reply_exec(r);
     return api_wait(r, q, clock_mono_ns() + (int64_t)(secs * 1e9), api_reply_exec);

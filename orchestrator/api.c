@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "agent_client.h"
+#include "api_sse.h"
 #include "buf.h"
 #include "clock.h"
+#include "http_stream.h"
 #include "log.h"
 #include "route.h"
 #include "sessions_route.h"
@@ -114,11 +116,20 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
                              double timeout, double delay_s, const char *sticky,
                              api_run_reply_fn reply, void *ctx, void (*ctx_free)(void *ctx))
 {
-    struct api_run *run = calloc(1, sizeof(*run));
+    struct api_run *run = NULL;
     struct dcall *dc = NULL;
+    struct err e = {0};
+    long keepalive_ms;
+    int sse = http_stream_wanted(r, &keepalive_ms, &e);
 
     if (!ctx_free)
         ctx_free = free;
+    if (sse != 0) {
+        ctx_free(ctx); /* the stream carries the agent's own result */
+        return sse < 0 ? http_req_err(r, &e)
+                       : api_sse_run_take(a, r, lang, body, timeout, delay_s, sticky, keepalive_ms);
+    }
+    run = calloc(1, sizeof(*run));
     if (run) {
         run->a = a;
         run->r = r;

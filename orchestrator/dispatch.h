@@ -55,6 +55,8 @@ struct dcall {
     char req_id[IDS_UUID_LEN + 1]; /* X-Request-Id for logs on both sides */
     dcall_done_fn done;            /* completion callback */
     void *arg;                     /* for the callback */
+    upstream_data_fn on_data;      /* NULL, or the body streamed (upstream_req.on_data) */
+    void *data_arg;                /* for on_data: names the transfer to upstream_unpause */
 
     /* results, valid in the callback */
     enum dcall_outcome outcome;       /* see enum dcall_outcome */
@@ -94,6 +96,8 @@ void dispatch_free(struct dispatch *d);
 int dispatch_submit(struct dispatch *d, struct dcall *c);
 /* Gives back an in-flight slot kept with keep_slot. Any thread. */
 void dispatch_release(struct dispatch *d, int agent, unsigned gen);
+/* The upstream loop the calls go through (borrowed), for upstream_post and upstream_unpause. */
+struct upstream *dispatch_upstream(struct dispatch *d);
 /* Static HTTP-ish name of an outcome for logs ("agent_failed", ...). */
 const char *dcall_outcome_name(enum dcall_outcome o);
 

@@ -10,6 +10,7 @@ empty, in which case nothing is dispatched; unknown fields are ignored.
 """
 import http.client
 import json
+import socket
 import time
 
 
@@ -83,14 +84,23 @@ class SseStream:
     """POSTs (or GETs) with Accept: text/event-stream and iterates the events as they come."""
 
     def __init__(self, port, path, body=None, method="POST", headers=None, timeout=60,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", rcvbuf=None, read_delay=0):
+        """rcvbuf: a small SO_RCVBUF for a slow client; read_delay: seconds to wait after
+        sending before reading anything."""
         self.conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        if rcvbuf:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect((host, port))
+            self.conn.sock = sock
         h = {"Accept": "text/event-stream"}
         if body is not None:
             h["Content-Type"] = "application/json"
         h.update(headers or {})
         data = json.dumps(body).encode() if body is not None else None
         self.conn.request(method, path, body=data, headers=h)
+        time.sleep(read_delay)
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.content_type = self.resp.getheader("Content-Type", "")

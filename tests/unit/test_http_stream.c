@@ -42,11 +42,11 @@ static void test_http_stream_utf8_whole(void **state)
     (void)state;
     assert_int_equal(http_stream_utf8_whole("abc", 3), 3);
     assert_int_equal(http_stream_utf8_whole("", 0), 0);
-    assert_int_equal(http_stream_utf8_whole("a\xc3", 2), 1);          /* é's lead */
-    assert_int_equal(http_stream_utf8_whole("a\xc3\xa9", 3), 3);      /* é whole */
-    assert_int_equal(http_stream_utf8_whole("a\xe2\x82", 3), 1);      /* € cut after 2 */
-    assert_int_equal(http_stream_utf8_whole("a\xe2\x82\xac", 4), 4);  /* € whole */
-    assert_int_equal(http_stream_utf8_whole("\xf0\x9f\x98", 3), 0);   /* 😀 cut after 3 */
+    assert_int_equal(http_stream_utf8_whole("a\xc3", 2), 1);         /* é's lead */
+    assert_int_equal(http_stream_utf8_whole("a\xc3\xa9", 3), 3);     /* é whole */
+    assert_int_equal(http_stream_utf8_whole("a\xe2\x82", 3), 1);     /* € cut after 2 */
+    assert_int_equal(http_stream_utf8_whole("a\xe2\x82\xac", 4), 4); /* € whole */
+    assert_int_equal(http_stream_utf8_whole("\xf0\x9f\x98", 3), 0);  /* 😀 cut after 3 */
     assert_int_equal(http_stream_utf8_whole("a\xf0\x9f\x98\x80", 5), 5);
     /* Bytes no more bytes can complete are not held: invalid now, invalid later. */
     assert_int_equal(http_stream_utf8_whole("a\xff", 2), 2);
