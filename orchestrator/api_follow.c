@@ -15,13 +15,13 @@
 
 struct api_follow {
     pthread_mutex_t lock;
-    int refs;               /* guarded by lock: the stream's and the timer's */
-    struct jobs *jobs;      /* borrowed */
-    struct upstream *up;    /* borrowed */
+    int refs;            /* guarded by lock: the stream's and the timer's */
+    struct jobs *jobs;   /* borrowed */
+    struct upstream *up; /* borrowed */
     char id[IDS_UUID_LEN + 1];
     int owner;
-    struct http_stream *s;  /* guarded by lock: NULL once our client is gone */
-    size_t sent;            /* log lines sent (timer only) */
+    struct http_stream *s; /* guarded by lock: NULL once our client is gone */
+    size_t sent;           /* log lines sent (timer only) */
 };
 
 static void api_follow_unref(struct api_follow *f)
@@ -63,8 +63,8 @@ static bool api_follow_send(struct api_follow *f, json_t *view)
         api_follow_event(f, "log", ev);
         json_decref(ev);
     }
-    over = !view || (st && (!strcmp(st, "completed") || !strcmp(st, "failed") ||
-                            !strcmp(st, "cancelled")));
+    over = !view ||
+           (st && (!strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled")));
     if (over && view)
         api_follow_event(f, "result", view);
     if (over) {

@@ -32,15 +32,15 @@ enum api_sse_state {
 
 struct api_sse {
     pthread_mutex_t lock;
-    int refs;               /* guarded by lock: the request, the call, the stream, tasks */
-    struct upstream *up;    /* borrowed */
-    struct http_req *r;     /* the loop touches it only while WAITING */
-    long keepalive_ms;      /* our stream's */
-    enum api_sse_state st;  /* guarded by lock */
-    struct http_stream *s;  /* guarded by lock: while STREAMING */
-    bool ended;             /* guarded by lock: the agent's transfer is over */
-    char err[320];          /* guarded by lock: why it ended early, "" when it did not */
-    bool paused_once;       /* guarded by lock: the first pause was logged */
+    int refs;              /* guarded by lock: the request, the call, the stream, tasks */
+    struct upstream *up;   /* borrowed */
+    struct http_req *r;    /* the loop touches it only while WAITING */
+    long keepalive_ms;     /* our stream's */
+    enum api_sse_state st; /* guarded by lock */
+    struct http_stream *s; /* guarded by lock: while STREAMING */
+    bool ended;            /* guarded by lock: the agent's transfer is over */
+    char err[320];         /* guarded by lock: why it ended early, "" when it did not */
+    bool paused_once;      /* guarded by lock: the first pause was logged */
     char req_id[IDS_UUID_LEN + 1];
 };
 
@@ -93,8 +93,8 @@ static void api_sse_end_locked(struct api_sse *q)
 }
 
 /* The agent's body (loop thread). */
-static enum upstream_data api_sse_on_data(void *arg, long status, const char *ctype,
-                                          const char *p, size_t n)
+static enum upstream_data api_sse_on_data(void *arg, long status, const char *ctype, const char *p,
+                                          size_t n)
 {
     struct api_sse *q = arg;
     enum upstream_data d = UPSTREAM_DATA_PAUSE;
@@ -113,8 +113,9 @@ static enum upstream_data api_sse_on_data(void *arg, long status, const char *ct
         d = http_stream_push_raw(q->s, p, n) ? UPSTREAM_DATA_TAKEN : UPSTREAM_DATA_PAUSE;
         if (d == UPSTREAM_DATA_PAUSE && !q->paused_once) {
             q->paused_once = true;
-            log_msg(LOG_DEBUG, q->req_id, "stream: our client is slower than the agent, pausing "
-                                          "the agent's transfer until it catches up");
+            log_msg(LOG_DEBUG, q->req_id,
+                    "stream: our client is slower than the agent, pausing "
+                    "the agent's transfer until it catches up");
         }
         break;
     case API_SSE_CLOSED:
