@@ -17,7 +17,9 @@
 #include "buf.h"
 #include "clock.h"
 #include "exec_req.h"
+#include "exec_sse.h"
 #include "http_srv.h"
+#include "http_stream.h"
 #include "json_util.h"
 #include "log.h"
 #include "prom.h"
@@ -183,12 +185,15 @@ static enum MHD_Result api_execute(struct api *a, struct http_req *r)
     struct api_req *q;
     struct err e = {0};
     const char *body;
+    long keepalive_ms;
     size_t len;
     bool async;
+    int sse;
 
     if (!(body = http_req_body(r, &len)))
         return http_req_too_large(r);
-    if (exec_req_parse(body, len, &a->lim, &req, &e) < 0)
+    if ((sse = http_stream_wanted(r, &keepalive_ms, &e)) < 0 ||
+        exec_req_parse(body, len, &a->lim, &req, &e) < 0)
         return http_req_err(r, &e);
     async = req.async;
     q = api_req_attach(a, r);
@@ -202,7 +207,19 @@ static enum MHD_Result api_execute(struct api *a, struct http_req *r)
         return http_req_json_take(
             r, MHD_HTTP_ACCEPTED,
             json_pack("{s:s, s:s}", "execution_id", exec_id(q->ex), "status", "pending"));
+    if (sse)
+        return exec_sse_start(a->mgr, r, q->ex, NULL, keepalive_ms);
     return api_wait(r, q, 0, api_reply_result);
+}
+
+/* With Accept: text/event-stream, GET /execution/{id} streams the execution from its first
+ * byte (a client that lost its POST stream reconnects this way). A bad ?keepalive= is ignored
+ * here (the default applies). */
+static int api_execution_sse(struct http_req *r, long *keepalive_ms)
+{
+    struct err e = {0};
+
+    return http_stream_wanted(r, keepalive_ms, &e) != 0;
 }
 
 /* GET /execution/{id}?wait=: the result now, or at the end (or the wait's end).
@@ -211,6 +228,7 @@ static enum MHD_Result api_execution_get(struct api *a, struct http_req *r, cons
 {
     const char *w = http_req_query(r, "wait");
     struct api_req *q;
+    long keepalive_ms;
     double secs = 0;
     char *end;
 
@@ -226,6 +244,8 @@ static enum MHD_Result api_execution_get(struct api *a, struct http_req *r, cons
     q->ex = exec_mgr_find(a->mgr, id);
     if (!q->ex)
         return api_missing(a, r, id);
+    if (api_execution_sse(r, &keepalive_ms) > 0)
+        return exec_sse_start(a->mgr, r, q->ex, NULL, keepalive_ms);
     if (secs <= 0)
         return api_reply_exec(r);
     return api_wait(r, q, clock_mono_ns() + (int64_t)(secs * 1e9), api_reply_exec);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec_sse.h"
+#include "http_stream.h"
 #include "json_util.h"
 #include "sess_route.h"
 #include "ws_files.h"
@@ -239,11 +241,14 @@ static enum MHD_Result api_sess_execute(struct api_sess *as, struct http_req *r,
     struct api_sess_req *q;
     struct err e = {0};
     const char *body;
+    long keepalive_ms;
     size_t len;
+    int sse;
 
     if (!(body = http_req_body(r, &len)))
         return http_req_too_large(r);
-    if (exec_req_parse(body, len, as->lim, &req, &e) < 0)
+    if ((sse = http_stream_wanted(r, &keepalive_ms, &e)) < 0 ||
+        exec_req_parse(body, len, as->lim, &req, &e) < 0)
         return http_req_err(r, &e);
     if (api_sess_cell_check(&req, &e) < 0 || sess_mgr_begin_cell(as->sm, id, &c, &e) < 0) {
         exec_req_done(&req);
@@ -266,6 +271,8 @@ static enum MHD_Result api_sess_execute(struct api_sess *as, struct http_req *r,
         return http_req_err(r, &e);
     }
     sess_mgr_cell_started(as->sm, id, exec_seq(q->ex));
+    if (sse)
+        return exec_sse_start(as->mgr, r, q->ex, id, keepalive_ms);
     if (exec_mgr_set_waiter(as->mgr, q->ex, api_sess_wake, r, 0))
         return api_sess_reply_cell(r);
     return http_req_suspend(r, api_sess_reply_cell);

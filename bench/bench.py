@@ -19,6 +19,7 @@ import tempfile
 import time
 
 import bench_sessions
+import bench_sse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("SANDPIT_BUILD_DIR", os.path.join(ROOT, "build"))
@@ -452,6 +453,8 @@ def main():
                                PRINT, 30 if QUICK else 100)
         rows += figure_latency("numpy+pandas snippet via agent", port, "/execute",
                                {"code": PANDAS}, n // 5, PANDAS, 5 if QUICK else 15)
+        # Live output: a chunk's way from the program's flush to an SSE client (bench_sse.py).
+        bench_sse.figure_sse(rows, port, QUICK)
         # The orchestrator in front of this same agent: its overhead, measured in the same run.
         orch, oport = start("sandpit-orchestrator", ["--agent", f"python=http://127.0.0.1:{port}"],
                             ready=lambda h: h.get("agents_up", 0) >= 1)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "http_stream.h"
 #include "ids.h"
 #include "json_out.h"
 #include "json_util.h"
@@ -35,7 +36,8 @@ struct http_srv {
     atomic_ulong requests;
     atomic_long in_flight; /* requests not yet completed (idle keep-alive connections excluded) */
     atomic_ulong err_counts[ERR_COUNT];
-    atomic_bool draining; /* http_srv_set_draining: readiness says no */
+    atomic_bool draining;            /* http_srv_set_draining: readiness says no */
+    struct http_stream_hub *streams; /* open event streams, their keep-alives (http_stream.c) */
 };
 
 struct http_req {
@@ -547,6 +549,7 @@ struct http_srv *http_srv_start(const struct http_srv_opts *o, struct err *e)
         return NULL;
     }
     s->port = (uint16_t)o->port;
+    s->streams = http_stream_hub_new(); /* NULL: streams go without keep-alives */
     info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
     if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
         s->port = ntohs(bound.sin_port);
@@ -585,7 +588,9 @@ void http_srv_free(struct http_srv *s)
 {
     if (!s)
         return;
+    http_stream_hub_close_all(s->streams); /* MHD must not stop with a suspended stream */
     MHD_stop_daemon(s->daemon);
+    http_stream_hub_free(s->streams);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     free(s);
@@ -649,4 +654,15 @@ int http_srv_metrics(const struct http_srv *s, struct buf *b)
                         http_srv_uptime_s(s));
     }
     return r;
+}
+
+/* Hooks for http_stream.c, the one other file that speaks MHD. */
+struct MHD_Connection *http_req_conn(const struct http_req *r)
+{
+    return r->conn;
+}
+
+struct http_stream_hub *http_req_stream_hub(const struct http_req *r)
+{
+    return r->srv->streams;
 }

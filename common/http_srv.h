@@ -135,4 +135,10 @@ void http_req_wake(struct http_req *r);
 /* Wakes the request with its reply: body taken (NULL = out of memory: 503). Any thread. */
 void http_req_complete_take(struct http_req *r, unsigned status, json_t *body);
 
+/* For http_stream.c: the request's connection and the server's stream hub (borrowed, valid
+ * until the request is over; the hub may be NULL). */
+struct http_stream_hub;
+struct MHD_Connection *http_req_conn(const struct http_req *r);
+struct http_stream_hub *http_req_stream_hub(const struct http_req *r);
+
 #endif

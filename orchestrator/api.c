@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "agent_client.h"
+#include "api_sse.h"
 #include "buf.h"
 #include "clock.h"
+#include "http_stream.h"
 #include "log.h"
 #include "route.h"
 #include "sessions_route.h"
@@ -122,20 +124,29 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
                              double timeout, double delay_s, const char *sticky,
                              api_run_reply_fn reply, void *ctx, void (*ctx_free)(void *ctx))
 {
-    struct api_run *run = calloc(1, sizeof(*run));
+    struct api_run *run = NULL;
     struct dcall *dc = NULL;
     int key = api_owner(a, r) - 1;
+    struct err e = {0};
+    long keepalive_ms;
+    int sse = http_stream_wanted(r, &keepalive_ms, &e);
 
     if (!ctx_free)
         ctx_free = free;
-    if (keys_begin(a->keys, key) < 0) {
-        free(run);
+    if (sse == 0 ? keys_begin(a->keys, key) < 0 : key >= 0 && a->keys->e[key].lim.concurrent > 0 &&
+                                                       keys_room(a->keys, key) <= 0) {
         ctx_free(ctx);
         return http_req_rate_limited(r, "X-API-Key", "concurrent", 1,
                                      "this API key has %ld executions running (its limit): wait "
                                      "for one to finish",
                                      a->keys->e[key].lim.concurrent);
     }
+    if (sse != 0) {
+        ctx_free(ctx); /* the stream carries the agent's own result */
+        return sse < 0 ? http_req_err(r, &e)
+                       : api_sse_run_take(a, r, lang, body, timeout, delay_s, sticky, keepalive_ms);
+    }
+    run = calloc(1, sizeof(*run));
     if (run) {
         run->a = a;
         run->r = r;

@@ -2,8 +2,10 @@
  * /api/cancel/{id}; the jobs themselves live in jobs.c. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api_int.h"
+#include "api_sse.h"
 #include "codefmt.h"
 #include "job_req.h"
 #include "log.h"
@@ -47,6 +49,14 @@ enum MHD_Result api_jobs_run(struct api *a, struct http_req *r)
                               json_pack("{s:s, s:s}", "jobId", id, "status", "queued"));
 }
 
+/* ?follow=1 (or true): stream the logs. */
+static bool api_jobs_follow(struct http_req *r)
+{
+    const char *f = http_req_query(r, "follow");
+
+    return f && (!strcmp(f, "1") || !strcmp(f, "true"));
+}
+
 enum MHD_Result api_jobs_get(struct api *a, struct http_req *r, const char *id, enum jobs_view view)
 {
     json_t *o = NULL;
@@ -56,6 +66,8 @@ enum MHD_Result api_jobs_get(struct api *a, struct http_req *r, const char *id, 
         return http_req_error(r, ERR_NOT_FOUND, "jobId", "no job '%s'", id);
     if (rc < 0)
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
+    if (view == JOBS_VIEW_LOGS && api_jobs_follow(r))
+        return api_follow_take(a, r, id, o);
     return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 

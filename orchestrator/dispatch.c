@@ -196,7 +196,10 @@ static void dispatch_start_on(struct dcall *c, int idx, unsigned gen, const char
                                .body_len = c->body_len,
                                .content_type = c->body_type[0] ? c->body_type : NULL,
                                .req_id = c->req_id[0] ? c->req_id : NULL,
-                               .timeout_ms = c->timeout_ms};
+                               .timeout_ms = c->timeout_ms,
+                               .accept = c->on_data ? "text/event-stream" : NULL,
+                               .on_data = c->on_data,
+                               .data_arg = c->data_arg};
     char full[REGISTRY_URL_MAX + sizeof(c->path)];
     int r;
 
@@ -522,4 +525,9 @@ static void dispatch_tick(void *arg)
 int dispatch_start(struct dispatch *d)
 {
     return upstream_post(d->up, dispatch_tick, d);
+}
+
+struct upstream *dispatch_upstream(struct dispatch *d)
+{
+    return d->up;
 }

@@ -56,6 +56,8 @@ struct dcall {
     char req_id[IDS_UUID_LEN + 1]; /* X-Request-Id for logs on both sides */
     dcall_done_fn done;            /* completion callback */
     void *arg;                     /* for the callback */
+    upstream_data_fn on_data;      /* NULL, or the body streamed (upstream_req.on_data) */
+    void *data_arg;                /* for on_data: names the transfer to upstream_unpause */
 
     /* results, valid in the callback */
     enum dcall_outcome outcome;       /* see enum dcall_outcome */
@@ -100,6 +102,8 @@ void dispatch_release(struct dispatch *d, int agent, unsigned gen);
 /* The dispatcher's /metrics families (agent calls by endpoint and outcome, the wait for an
  * agent by language) in Prometheus text. 0 or -ENOMEM. Any thread. */
 int dispatch_metrics(struct dispatch *d, struct buf *b);
+/* The upstream loop the calls go through (borrowed), for upstream_post and upstream_unpause. */
+struct upstream *dispatch_upstream(struct dispatch *d);
 /* Static HTTP-ish name of an outcome for logs ("agent_failed", ...). */
 const char *dcall_outcome_name(enum dcall_outcome o);
 

@@ -37,6 +37,8 @@ struct upstream_xfer {
     char errbuf[CURL_ERROR_SIZE];
     upstream_done_fn done;
     void *arg;
+    upstream_data_fn on_data; /* a streamed body, or NULL */
+    void *data_arg;
     struct upstream_xfer *prev, *next; /* every running transfer */
 };
 
@@ -123,10 +125,43 @@ int upstream_after(struct upstream *u, long delay_ms, upstream_fn fn, void *arg)
     return 0;
 }
 
+/* A streamed body's bytes go to the caller, who may keep them for resp->body after all. */
+static size_t upstream_on_stream(struct upstream_xfer *x, char *p, size_t n)
+{
+    const char *ctype = NULL;
+    long status = 0;
+
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    switch (x->on_data(x->data_arg, status, ctype, p, n)) {
+    case UPSTREAM_DATA_TAKEN:
+        return n;
+    case UPSTREAM_DATA_PAUSE:
+        return CURL_WRITEFUNC_PAUSE;
+    case UPSTREAM_DATA_ABORT:
+        return 0;
+    case UPSTREAM_DATA_KEEP:
+        break;
+    }
+    return buf_append(&x->body, p, n) < 0 ? 0 : n;
+}
+
+void upstream_unpause(struct upstream *u, void *data_arg)
+{
+    for (struct upstream_xfer *x = u->xfers; x; x = x->next) {
+        if (x->on_data && x->data_arg == data_arg) {
+            curl_easy_pause(x->easy, CURLPAUSE_CONT);
+            return;
+        }
+    }
+}
+
 static size_t upstream_on_data(char *p, size_t size, size_t n, void *arg)
 {
     struct upstream_xfer *x = arg;
 
+    if (x->on_data)
+        return upstream_on_stream(x, p, size * n);
     if (buf_append(&x->body, p, size * n) < 0)
         return 0; /* over the cap or OOM: curl ends the transfer with CURLE_WRITE_ERROR */
     return size * n;
@@ -162,6 +197,8 @@ int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_
     buf_init(&x->body, UPSTREAM_MAX_RESPONSE);
     x->done = done;
     x->arg = arg;
+    x->on_data = req->on_data;
+    x->data_arg = req->data_arg;
     h = x->easy = curl_easy_init();
     if (!h)
         goto fail;
@@ -174,6 +211,10 @@ int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_
     }
     if (x->headers && req->req_id) {
         snprintf(hdr, sizeof(hdr), "X-Request-Id: %s", req->req_id);
+        x->headers = curl_slist_append(x->headers, hdr);
+    }
+    if (x->headers && req->accept) {
+        snprintf(hdr, sizeof(hdr), "Accept: %.100s", req->accept);
         x->headers = curl_slist_append(x->headers, hdr);
     }
     if (x->headers && u->token) {

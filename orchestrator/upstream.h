@@ -31,6 +31,17 @@ struct upstream_resp {
     bool shutdown;            /* aborted because the loop is stopping */
 };
 
+/* A streamed body's bytes (see upstream_req.on_data): what to do with them. */
+enum upstream_data {
+    UPSTREAM_DATA_TAKEN, /* consumed */
+    UPSTREAM_DATA_KEEP,  /* not streamed after all (an error reply): into resp->body as usual */
+    UPSTREAM_DATA_PAUSE, /* not consumed: pause the transfer until upstream_unpause */
+    UPSTREAM_DATA_ABORT, /* end the transfer (CURLE_WRITE_ERROR) */
+};
+/* status and content_type (or NULL) are the response's. Loop thread. */
+typedef enum upstream_data (*upstream_data_fn)(void *arg, long status, const char *content_type,
+                                               const char *p, size_t n);
+
 /* One request. Pointers are borrowed until the completion callback has run. */
 struct upstream_req {
     const char *method;       /* "GET", "POST", "PUT" or "DELETE" */
@@ -40,6 +51,9 @@ struct upstream_req {
     const char *content_type; /* of body; NULL: application/json */
     const char *req_id;       /* sent as X-Request-Id, or NULL */
     long timeout_ms;          /* whole transfer */
+    const char *accept;       /* sent as Accept, or NULL */
+    upstream_data_fn on_data; /* NULL, or the body's bytes go here as they arrive */
+    void *data_arg;           /* for on_data; also names the transfer to upstream_unpause */
 };
 
 typedef void (*upstream_fn)(void *arg);
@@ -67,6 +81,9 @@ int upstream_fetch(struct upstream *u, const struct upstream_req *req, upstream_
                    void *arg);
 /* Runs fn(arg) after delay_ms (or at once while stopping). Loop thread. 0 or -ENOMEM. */
 int upstream_after(struct upstream *u, long delay_ms, upstream_fn fn, void *arg);
+/* Resumes the transfer whose on_data paused it (its data_arg), if it still runs: on_data then
+ * gets the held bytes again. Loop thread. */
+void upstream_unpause(struct upstream *u, void *data_arg);
 /* True once upstream_stop was called. Any thread. */
 bool upstream_stopping(struct upstream *u);
 
