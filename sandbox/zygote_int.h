@@ -46,6 +46,8 @@ struct zjob {
     int slot;            /* cgroup slot, -1 = none */
     uint64_t oom_before; /* the slot OOM-kill count at start */
     char workdir[512];   /* removed when the job ends */
+    /* Its timestamps (--timeline), NULL when off. */
+    struct timeline_rec *tl;
 };
 
 struct zygote {
@@ -64,6 +66,7 @@ struct zygote {
     int64_t stats_sent_ns;    /* when the last STATS went out */
     long thp_mib;             /* heap collapsed into huge pages at start, MiB */
     bool stats_dirty;         /* the pool changed since */
+    struct timeline tl;       /* --timeline: where each execution's time goes */
 };
 
 /* Forks one child that isolates itself and waits on its control socket (child.c); with
