@@ -539,6 +539,14 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
         rc = buf_printf(&b, "sandpit_zygote_restarts_total %lld\nsandpit_zygote_ready %d\n",
                         (long long)json_integer_value(json_object_get(z, "restarts")),
                         zyg_client_is_ready(a->zc));
+    if (rc == 0 && (v = json_object_get(z, "cpu")))
+        rc = buf_printf(&b,
+                        "sandpit_zygote_cpu_seconds_total{part=\"zygote\"} %.3f\n"
+                        "sandpit_zygote_cpu_seconds_total{part=\"children\"} %.3f\n"
+                        "sandpit_zygote_executions_total %lld\n",
+                        json_number_value(json_object_get(v, "zygote_s")),
+                        json_number_value(json_object_get(v, "children_s")),
+                        (long long)json_integer_value(json_object_get(v, "executions")));
     json_decref(ex);
     json_decref(z);
     ex = sess_mgr_health(a->sess.sm);

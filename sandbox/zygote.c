@@ -96,6 +96,8 @@ static void zygote_job_finish(struct zygote *z, size_t i)
     zygote_write_status(j->status_fd, &st, j->id);
     timeline_mark(j->tl, TL_DONE);
     timeline_write(&z->tl, j->tl, &j->ru);
+    z->cpu.executions++;
+    z->stats_dirty = true;
     fdio_close(&j->status_fd);
     fdio_close(&j->ctl);
     z->jobs[i] = z->jobs[--z->n_jobs];
@@ -321,12 +323,13 @@ static void zygote_on_ctl(struct zjob *j)
 static void zygote_send_stats(struct zygote *z)
 {
     uint8_t msg[1024];
-    char json[512];
+    char json[768];
     int n, m = -1;
 
     if (!z->stats_dirty || clock_mono_ns() - z->stats_sent_ns < 100000000)
         return;
     n = zygote_warm_stats(&z->warm, z->n_jobs, json, sizeof(json));
+    n = zygote_cpu_append_json(&z->cpu, json, n, sizeof(json));
     if (n > 0)
         m = zyg_proto_encode_text(ZYG_MSG_STATS, json, (size_t)n, msg, sizeof(msg));
     if (m > 0 && send(z->sock, msg, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
@@ -745,6 +748,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         log_errno(errno, NULL, "zygote: sending READY");
         goto out;
     }
+    zygote_cpu_start(&z.cpu);
     rc = zygote_serve(&z);
     zygote_stop_all(&z);
 out:

@@ -14,6 +14,7 @@
 #include "isolate.h"
 #include "pyrt.h"
 #include "zyg_proto.h"
+#include "zygote_cpu.h"
 #include "zygote_pidns.h"
 #include "zygote_warm.h"
 
@@ -67,6 +68,7 @@ struct zygote {
     long thp_mib;             /* heap collapsed into huge pages at start, MiB */
     bool stats_dirty;         /* the pool changed since */
     struct timeline tl;       /* --timeline: where each execution's time goes */
+    struct zygote_cpu cpu;    /* CPU per execution, for /health */
 };
 
 /* Forks one child that isolates itself and waits on its control socket (child.c); with
