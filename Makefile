@@ -57,7 +57,7 @@ AGENT_INC := -Iagent -Isandbox -Inetshape
 
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run test test-unit fuzz bench bench-sessions soak freshroot format format-check clean
+.PHONY: all deps run test test-unit fuzz bench bench-speed bench-sessions soak freshroot format format-check clean
 all: $(BINS)
 
 deps:
@@ -143,6 +143,10 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(B)/bench-floor
 	@/usr/bin/python3 bench/bench.py
+
+bench-speed: deps
+	@$(MAKE) --no-print-directory all $(B)/bench-floor
+	@/usr/bin/python3 bench/bench.py speed
 
 bench-sessions: deps
 	@$(MAKE) --no-print-directory all $(B)/bench-floor
