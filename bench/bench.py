@@ -425,15 +425,18 @@ def speed_section():
            "the agent's interpreter started as the zygote starts it (harness, preloads, "
            "gc.freeze(), huge pages), without isolation or HTTP; `python3.11 -c` for F_fresh. "
            "'bare' = an agent with `--preload none` against the floor of the bare interpreter. "
-           "See docs/performance.md for what each ratio means.", "",
-           "| " + " | ".join(head5) + " |", "|" + "---|" * 5]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+           "See docs/performance.md for what each ratio means.", ""] + md_table(head5, rows)
     out += ["", "Where one `print(1+1)` execution's time goes, from the zygote's and the child's "
             "timestamps (`--timeline`), over every execution of the run above (CPU: of the "
-            "process that took the step; '-' where the step spans two processes):", "",
-            "| " + " | ".join(bhead) + " |", "|" + "---|" * 4]
-    out += ["| " + " | ".join(r) + " |" for r in brows]
+            "process that took the step; '-' where the step spans two processes):", ""]
+    out += md_table(bhead, brows)
     return "\n".join(out) + "\n"
+
+
+def md_table(head, rows):
+    """A markdown table's lines."""
+    return (["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] +
+            ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def replace_section(text, head, section):
@@ -457,9 +460,7 @@ def sessions_section(rows):
            "and matplotlib and called gc.freeze(), timed inside that interpreter (no HTTP, no "
            "isolation). PSS: sum of Pss (smaps_rollup) of each session's process (found by its "
            "cwd, the workspace named after the session) and its family's init (the other "
-           "process of its PID namespace).", "",
-           "| " + " | ".join(head) + " |", "|" + "---|" * 4]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+           "process of its PID namespace).", ""] + md_table(head, rows)
     return "\n".join(out) + "\n"
 
 
