@@ -477,10 +477,8 @@ def main_sessions_only():
     print_rows(rows)
     path = os.path.join(ROOT, "bench", "RESULTS.md")
     text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
-    if SESSIONS_HEAD in text:
-        text = text[:text.index(SESSIONS_HEAD)].rstrip("\n") + "\n"
     with open(path, "w") as f:
-        f.write(text + "\n" + sessions_section(rows))
+        f.write(replace_section(text, SESSIONS_HEAD, sessions_section(rows)))
     print(f"\nwrote the sessions section of {path}")
 
 
