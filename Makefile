@@ -57,7 +57,7 @@ AGENT_INC := -Iagent -Isandbox -Inetshape
 
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all deps run test test-unit fuzz bench bench-sessions soak freshroot format format-check clean
+.PHONY: all deps run test test-unit fuzz bench bench-speed bench-sessions soak freshroot format format-check clean
 all: $(BINS)
 
 deps:
@@ -100,6 +100,14 @@ $(B)/sandpit-proxy: $(B)/netshape/proxy_cli.o $(NETSHAPE_OBJ) $(B)/libcommon.a
 	@$(CC) $(LDFLAGS) -o $@ $^ -ljansson -lpthread -lm
 -include $(B)/netshape/proxy_cli.d
 
+# The bench's floors (bench/floor.c): the agent's interpreter started as the zygote starts it.
+FLOOR_OBJ := $(B)/sandbox/pyrt.o $(B)/sandbox/heap_thp.o
+$(B)/bench-floor: bench/floor.c $(FLOOR_OBJ) $(B)/libcommon.a $(B)/.flags
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(PY_CFLAGS) $(AGENT_INC) $(LDFLAGS) -o $@ $< $(FLOOR_OBJ) $(B)/libcommon.a \
+	    $(PY_LIBS) -lpthread -lm
+-include $(B)/bench-floor.d
+
 # Unit tests #include the .c under test and link libcommon (STYLE §13).
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/libcommon.a $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -133,11 +141,15 @@ run: deps
 	@bash scripts/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/bench-floor
 	@/usr/bin/python3 bench/bench.py
 
+bench-speed: deps
+	@$(MAKE) --no-print-directory all $(B)/bench-floor
+	@/usr/bin/python3 bench/bench.py speed
+
 bench-sessions: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(B)/bench-floor
 	@/usr/bin/python3 bench/bench.py sessions
 
 # 10,000 executions, ordinary and hostile mixed, at concurrency 16 (issue 7); make test runs ~500.

@@ -568,10 +568,30 @@ static const struct prom_field api_session_fields[] = {
      "Memory the live sessions' processes use (their cgroups)."},
 };
 
+/* The CPU the zygote and its children used (zygote_cpu.c, /health zygote.cpu). */
+static int api_metrics_cpu(struct buf *b, json_t *cpu)
+{
+    static const char *const parts[] = {"zygote", "children"}, *const fields[] = {"zygote_s",
+                                                                                   "children_s"};
+    static const char *const part_label[] = {"part"};
+    int r = prom_family(b, "sandpit_zygote_cpu_seconds_total", "counter",
+                        "CPU seconds of the zygote and of its children (executions, sessions) "
+                        "since it became ready.");
+
+    for (int i = 0; r == 0 && i < 2; i++)
+        r = prom_sample(b, "sandpit_zygote_cpu_seconds_total", 1, part_label, &parts[i],
+                        json_number_value(json_object_get(cpu, fields[i])));
+    if (r == 0)
+        r = prom_single(b, "sandpit_zygote_executions_total", "counter",
+                        "Executions the zygote finished since it became ready (the CPU's divisor).",
+                        (double)json_integer_value(json_object_get(cpu, "executions")));
+    return r;
+}
+
 /* The zygote's and the sessions' families of /metrics. */
 static int api_metrics_sandbox(struct api *a, struct buf *b)
 {
-    json_t *z = zyg_client_health(a->zc), *s = sess_mgr_health(a->sess.sm);
+    json_t *z = zyg_client_health(a->zc), *s = sess_mgr_health(a->sess.sm), *cpu;
     static const char *const states[] = {"live", "busy"};
     int r = z && s ? 0 : -ENOMEM;
 
@@ -582,6 +602,8 @@ static int api_metrics_sandbox(struct api *a, struct buf *b)
     if (r == 0)
         r = prom_single(b, "sandpit_zygote_ready", "gauge",
                         "1 when the zygote is up and answers, else 0.", zyg_client_is_ready(a->zc));
+    if (r == 0 && (cpu = json_object_get(z, "cpu")))
+        r = api_metrics_cpu(b, cpu);
     if (r == 0)
         r = prom_by_key(b, "sandpit_sessions", "gauge",
                         "Sessions now: live (all), busy (running a cell).", "state", s, states, 2);

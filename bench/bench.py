@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 
+import bench_floor
 import bench_sessions
 import bench_sse
 
@@ -400,6 +401,53 @@ def sessions_rows():
 
 
 SESSIONS_HEAD = "## Sessions"
+SPEED_HEAD = "## Speed against the machine's floors"
+
+
+def speed_section():
+    """Issue 18: floors, ratios and the breakdown, measured interleaved (bench_floor.py)."""
+    bench_floor.from_bench.update(start=start, agent_ready=agent_ready, pct=pct,
+                                  http_loop=http_loop, http_get=http_get, BUILD=BUILD, ROOT=ROOT,
+                                  PY=PY, PANDAS=PANDAS)
+    rounds = max(REPEATS, 3)
+    rows, med, bd, bd_bare = bench_floor.figure_speed(QUICK, rounds)
+    head5 = ("figure", "sandpit", "floor", "ratio", "goal")
+    bhead = ("phase (median over the executions of the run)", "where", "wall", "CPU")
+    brows = bench_floor.breakdown_rows(bd, "preloaded") + bench_floor.breakdown_rows(
+        bd_bare, "bare")
+    print_rows(rows, head5)
+    print()
+    print_rows(brows, bhead)
+    out = [SPEED_HEAD, "",
+           f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
+           f"cores, load average {os.getloadavg()[0]:.1f} at the end (other builds shared the "
+           f"machine). Floors and figures interleaved in {rounds} rounds; each value is the "
+           "median over rounds of a per-round p50. Floors: `build/bench-floor` (bench/floor.c), "
+           "the agent's interpreter started as the zygote starts it (harness, preloads, "
+           "gc.freeze(), huge pages), without isolation or HTTP; `python3.11 -c` for F_fresh. "
+           "'bare' = an agent with `--preload none` against the floor of the bare interpreter. "
+           "See docs/performance.md for what each ratio means.", ""] + md_table(head5, rows)
+    out += ["", "Where one `print(1+1)` execution's time goes, from the zygote's and the child's "
+            "timestamps (`--timeline`), over every execution of the run above (CPU: of the "
+            "process that took the step; '-' where the step spans two processes):", ""]
+    out += md_table(bhead, brows)
+    return "\n".join(out) + "\n"
+
+
+def md_table(head, rows):
+    """A markdown table's lines."""
+    return (["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] +
+            ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def replace_section(text, head, section):
+    """text with its section under head (up to the next '## ') replaced, or section appended."""
+    if head in text:
+        a = text.index(head)
+        b = text.find("\n## ", a + len(head))
+        rest = text[b + 1:] if b >= 0 else ""
+        return text[:a] + section + ("\n" + rest if rest else "")
+    return text.rstrip("\n") + "\n\n" + section
 
 
 def sessions_section(rows):
@@ -413,15 +461,12 @@ def sessions_section(rows):
            "and matplotlib and called gc.freeze(), timed inside that interpreter (no HTTP, no "
            "isolation). PSS: sum of Pss (smaps_rollup) of each session's process (found by its "
            "cwd, the workspace named after the session) and its family's init (the other "
-           "process of its PID namespace).", "",
-           "| " + " | ".join(head) + " |", "|" + "---|" * 4]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+           "process of its PID namespace).", ""] + md_table(head, rows)
     return "\n".join(out) + "\n"
 
 
-def print_rows(rows):
-    head = ("figure", "sandpit", "baseline", "ratio")
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
+def print_rows(rows, head=("figure", "sandpit", "baseline", "ratio")):
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     for r in [head] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
 
@@ -433,16 +478,26 @@ def main_sessions_only():
     print_rows(rows)
     path = os.path.join(ROOT, "bench", "RESULTS.md")
     text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
-    if SESSIONS_HEAD in text:
-        text = text[:text.index(SESSIONS_HEAD)].rstrip("\n") + "\n"
     with open(path, "w") as f:
-        f.write(text + "\n" + sessions_section(rows))
+        f.write(replace_section(text, SESSIONS_HEAD, sessions_section(rows)))
     print(f"\nwrote the sessions section of {path}")
+
+
+def main_speed_only():
+    """`bench.py speed`: only issue 18's section of RESULTS.md replaced."""
+    section = speed_section()
+    path = os.path.join(ROOT, "bench", "RESULTS.md")
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    with open(path, "w") as f:
+        f.write(replace_section(text, SPEED_HEAD, section))
+    print(f"\nwrote the speed section of {path}")
 
 
 def main():
     if sys.argv[1:] == ["sessions"]:
         return main_sessions_only()
+    if sys.argv[1:] == ["speed"]:
+        return main_speed_only()
     n = 100 if QUICK else 500
     rows = []
     agent, port = start("sandpit-agent", [], ready=agent_ready)
@@ -478,6 +533,7 @@ def main():
     figure_scale(rows)
     figure_throughput(rows)
     figure_proxy(rows)
+    speed = speed_section()
     srows = sessions_rows()
 
     head = ("figure", "sandpit", "baseline", "ratio")
@@ -499,7 +555,7 @@ def main():
         f.write("| " + " | ".join(head) + " |\n|" + "---|" * 4 + "\n")
         for r in rows:
             f.write("| " + " | ".join(r) + " |\n")
-        f.write("\n" + sessions_section(srows))
+        f.write("\n" + speed + "\n" + sessions_section(srows))
     print(f"\nwrote {os.path.join(ROOT, 'bench', 'RESULTS.md')}")
 
 

@@ -150,7 +150,7 @@ int child_isolate(const struct child_ctx *c, char *why, size_t why_len)
         snprintf(why, why_len, "naming the working directory: %s", strerror(ENAMETOOLONG));
         return -ENAMETOOLONG;
     }
-    r = isolate_enter(c->iso, c->slot, c->disk_mb, c->has_ws ? &ws : NULL, why, why_len);
+    r = isolate_enter(c->iso, c->slot, c->disk_mb, c->has_ws ? &ws : NULL, c->tl, why, why_len);
     /* Bound now (or failed): user code never gets the agent's mount itself. */
     if (c->has_ws)
         close(CHILD_WS_FD);
@@ -166,6 +166,7 @@ int child_isolate(const struct child_ctx *c, char *why, size_t why_len)
         snprintf(why, why_len, "loading the seccomp filter: %s", strerror(-r));
         return r;
     }
+    timeline_mark(c->tl, TL_SECCOMP);
     return 0;
 }
 
@@ -218,6 +219,7 @@ void child_prepare(const struct child_ctx *c)
     /* From inside the work root, so the throwaway run's cwd on sys.path is ours. */
     if (chdir(c->cfg->work_dir) == 0)
         pyrt_prewarm(c->rt);
+    timeline_mark(c->tl, TL_PREWARM);
 }
 
 /* The job's limits: CPU time (a backstop: the zygote kills at the wall-clock deadline long
@@ -427,6 +429,7 @@ void child_run(const struct child_ctx *c)
      * must never look like a program that ran and succeeded. */
     if (child_wait_job(3, &job, fds) < 0)
         _exit(71);
+    timeline_mark(c->tl, TL_JOB);
 
     if (lseek(fds[ZYG_FD_SPEC], 0, SEEK_SET) < 0 ||
         fdio_read_all(fds[ZYG_FD_SPEC], CHILD_SPEC_MAX, &spec, &spec_len) < 0)
@@ -454,12 +457,15 @@ void child_run(const struct child_ctx *c)
     close(CHILD_CTL_FD);
     close(CHILD_NET_FD);
     child_companions(&job);
+    timeline_mark(c->tl, TL_RUN);
     code = pyrt_run(c->rt, spec, spec_len, CHILD_RESULT_FD);
+    timeline_mark(c->tl, TL_RAN);
     /* Close our ends so the server sees EOF before the (slow) address-space teardown. */
     close(CHILD_RESULT_FD);
     close(1);
     close(2);
     if ((job.flags & ZYG_JOB_CRASH) && !job.crash_after_ms)
         child_crash();
+    timeline_mark(c->tl, TL_EXIT);
     _exit(code);
 }

@@ -15,6 +15,7 @@
 #include "agent_cfg.h"
 #include "isolate.h"
 #include "pyrt.h"
+#include "timeline.h"
 #include "zyg_proto.h"
 
 /* The fds a job brings to the child over its control socket, in this order. */
@@ -35,6 +36,7 @@ struct child_ctx {
     int ws_fd;                   /* its detached mount (the zygote's fd, inherited) */
     int ws_uid;                  /* the workspace's uid index (isolate_cred_uid_ws) */
     const char *exec_id;         /* the job's id, naming the directory the workspace becomes */
+    struct timeline_rec *tl;     /* its timestamps (--timeline), NULL when off */
 };
 
 /* The warm phase's isolation, as root, before any user code: isolate_enter (cgroup slot,

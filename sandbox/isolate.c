@@ -121,7 +121,7 @@ json_t *isolate_uids_json(const struct isolate *iso)
 }
 
 int isolate_enter(const struct isolate *iso, int slot, long disk_mb, const struct isolate_ws *ws,
-                  char *why, size_t why_len)
+                  struct timeline_rec *tl, char *why, size_t why_len)
 {
     int r;
 
@@ -132,10 +132,15 @@ int isolate_enter(const struct isolate *iso, int slot, long disk_mb, const struc
     }
     if ((r = isolate_cgroup_join(iso, slot, why, why_len)) < 0)
         return r;
+    timeline_mark(tl, TL_CGROUP);
     if ((r = isolate_ns_unshare(iso, why, why_len)) < 0)
         return r;
+    timeline_mark(tl, TL_NS);
     if ((r = isolate_mount_view(iso, slot, disk_mb, ws, why, why_len)) < 0)
         return r;
+    timeline_mark(tl, TL_MOUNT);
     isolate_ns_settle(iso);
-    return isolate_cred_drop(iso, slot, ws, why, why_len);
+    r = isolate_cred_drop(iso, slot, ws, why, why_len);
+    timeline_mark(tl, TL_CRED);
+    return r;
 }

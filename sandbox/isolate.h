@@ -14,6 +14,7 @@
 
 #include "agent_cfg.h"
 #include "isolate_state.h"
+#include "timeline.h"
 
 struct isolate;
 
@@ -79,10 +80,10 @@ uid_t isolate_cred_uid_of(const struct isolate *iso, int slot, const struct isol
 /* In the user process, as root, before any user code: cgroups (slot >= 0), namespaces, mounts
  * (private /tmp holding the work root, disk_mb MiB or the agent's --disk-mb when 0, /dev/shm,
  * /proc, read-only root, a copy of workspace ws at ws->at given to the slot's user, ws NULL =
- * none), loopback, hostname, credentials. On failure writes a reason into why and returns
- * -errno. */
+ * none), loopback, hostname, credentials; each step stamped on tl (NULL allowed). On failure
+ * writes a reason into why and returns -errno. */
 int isolate_enter(const struct isolate *iso, int slot, long disk_mb, const struct isolate_ws *ws,
-                  char *why, size_t why_len);
+                  struct timeline_rec *tl, char *why, size_t why_len);
 /* The last step: loads the seccomp filter (no_new_privs must be set). 0 or -errno. */
 int isolate_seccomp(const struct isolate *iso);
 

@@ -39,6 +39,9 @@ int pyrt_run_cell(struct pyrt *rt, const char *spec, size_t len, int result_fd, 
 /* In a forked child: calls harness.runner.run(spec, result_fd) and returns the exit code the
  * process should _exit with. Never raises; internal failures give exit code 70. */
 int pyrt_run(struct pyrt *rt, const char *spec, size_t len, int result_fd);
+/* Runs code in __main__ (PyRun_SimpleString): the bench's floor (bench/floor.c). 0, or -1
+ * with the traceback printed on stderr. */
+int pyrt_exec_text(struct pyrt *rt, const char *code);
 /* In a warm child, before its job: runs a throwaway execution (no output, its frame to
  * /dev/null) so the pages a run writes (reference counts of the harness, json, io, ...) are
  * copied now rather than on the request path (~2 ms of copy-on-write faults here). */

@@ -42,6 +42,7 @@ struct zyg_client {
     json_t *info;               /* the last READY report but its isolation, or NULL */
     struct isolate_state iso;   /* the isolation in READY, parsed once; unknown while none */
     json_t *stats;              /* the last STATS report (warm pool), or NULL */
+    json_t *cpu;                /* its CPU per execution (zygote_cpu.h), or NULL */
     char last_exit[96];         /* how the previous zygote ended */
     zyg_client_sess_fn on_sess; /* session events (set before the monitor starts) */
     void *sess_arg;
@@ -229,10 +230,14 @@ static void *zyg_client_monitor(void *arg)
                 zc->on_sess(zc->sess_arg, &ev);
         } else if (type == ZYG_MSG_STATS) {
             json_t *st = json_loadb((const char *)body, blen, 0, NULL);
+            json_t *cpu = json_incref(json_object_get(st, "cpu"));
 
+            (void)json_object_del(st, "cpu");
             pthread_mutex_lock(&zc->lock);
             json_decref(zc->stats);
             zc->stats = st;
+            json_decref(zc->cpu);
+            zc->cpu = cpu;
             pthread_mutex_unlock(&zc->lock);
         } else {
             log_warn("unexpected message from the zygote (type %d), ignoring", type);
@@ -323,6 +328,8 @@ json_t *zyg_client_health(struct zyg_client *zc)
         json_object_set_new(o, "last_exit", json_string(zc->last_exit));
     if (o && zc->stats)
         json_object_set(o, "warm_pool", zc->stats);
+    if (o && zc->cpu)
+        json_object_set(o, "cpu", zc->cpu);
     pthread_mutex_unlock(&zc->lock);
     return o;
 }
@@ -367,6 +374,7 @@ void zyg_client_free(struct zyg_client *zc)
     pthread_mutex_unlock(&zc->lock);
     json_decref(zc->info);
     json_decref(zc->stats);
+    json_decref(zc->cpu);
     close(zc->wake[0]);
     close(zc->wake[1]);
     free(zc->child_argv);

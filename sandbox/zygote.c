@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "fdio.h"
 #include "fdpass.h"
+#include "heap_thp.h"
 #include "isolate.h"
 #include "isolate_selftest.h"
 #include "log.h"
@@ -93,6 +94,10 @@ static void zygote_job_finish(struct zygote *z, size_t i)
     if (j->workdir[0])
         (void)nftw(j->workdir, zygote_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
     zygote_write_status(j->status_fd, &st, j->id);
+    timeline_mark(j->tl, TL_DONE);
+    timeline_write(&z->tl, j->tl, &j->ru);
+    z->cpu.executions++;
+    z->stats_dirty = true;
     fdio_close(&j->status_fd);
     fdio_close(&j->ctl);
     z->jobs[i] = z->jobs[--z->n_jobs];
@@ -141,8 +146,11 @@ static int zygote_fork_child(struct zygote *z, struct zygote_warm_child *w, stru
     w->slot = isolate_slot_take(z->iso);
     if (w->slot >= 0)
         w->oom_before = isolate_slot_oom_kills(z->iso, w->slot);
+    w->tl = cc.session ? NULL : timeline_take(&z->tl);
+    timeline_mark(w->tl, TL_FORK_START);
     if ((r = zygote_pidns_enter(&z->pidns, &w->init_pid)) < 0)
         goto fail;
+    timeline_mark(w->tl, TL_INIT);
     cc.cfg = z->cfg;
     cc.rt = z->rt;
     cc.iso = z->iso;
@@ -150,10 +158,14 @@ static int zygote_fork_child(struct zygote *z, struct zygote_warm_child *w, stru
     cc.ctl = sv[1];
     cc.zygote_pid = getpid();
     cc.in_pidns = z->pidns.on;
+    cc.tl = w->tl;
     pid = pyrt_fork(z->rt);
-    if (pid == 0)
+    if (pid == 0) {
+        timeline_mark(cc.tl, TL_CHILD);
         child_run(&cc);
+    }
     r = -errno;
+    timeline_mark(w->tl, TL_FORKED);
     zygote_pidns_leave(&z->pidns);
     if (pid < 0)
         goto fail;
@@ -255,6 +267,8 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
         j->init_pid = w.init_pid;
         j->slot = w.slot;
         j->oom_before = w.oom_before;
+        j->tl = w.tl;
+        timeline_mark(j->tl, TL_HANDED);
         j->start_ns = clock_mono_ns();
         j->timeout_ms = job->timeout_ms;
         j->crash_ms = (job->flags & ZYG_JOB_CRASH) ? job->crash_after_ms : 0;
@@ -309,12 +323,13 @@ static void zygote_on_ctl(struct zjob *j)
 static void zygote_send_stats(struct zygote *z)
 {
     uint8_t msg[1024];
-    char json[512];
+    char json[768];
     int n, m = -1;
 
     if (!z->stats_dirty || clock_mono_ns() - z->stats_sent_ns < 100000000)
         return;
     n = zygote_warm_stats(&z->warm, z->n_jobs, json, sizeof(json));
+    n = zygote_cpu_append_json(&z->cpu, json, n, sizeof(json));
     if (n > 0)
         m = zyg_proto_encode_text(ZYG_MSG_STATS, json, (size_t)n, msg, sizeof(msg));
     if (m > 0 && send(z->sock, msg, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
@@ -424,6 +439,7 @@ static void zygote_reap(struct zygote *z)
                     zygote_on_ctl(j);
                 if (!j->ready)
                     j->flags |= ZYG_ST_SETUP_FAILED;
+                timeline_mark(j->tl, TL_REAPED);
                 j->pid = 0;
                 j->wait_status = st;
                 j->ru = ru;
@@ -502,43 +518,6 @@ static void zygote_check_deadlines(struct zygote *z, int64_t now)
             (void)kill(j->pid, SIGSEGV);
         }
     }
-}
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25 /* Linux 6.1; older headers lack it */
-#endif
-
-/* Collapses the zygote's populated anonymous memory (the heap, the allocators' arenas) into
- * 2 MiB pages. Every execution forks this address space and tears its copy down at exit; both
- * cost per page-table entry, and a huge page is one entry instead of 512 (measured here: fork and
- * exit about a quarter to a third cheaper). Only MADV_COLLAPSE, no MADV_HUGEPAGE: children do
- * not inherit a flag that would hand them 2 MiB pages for new memory. A child writing to a
- * shared huge page gets a 4 KiB copy, as before. Returns the MiB collapsed; best effort. */
-static long zygote_collapse_thp(void)
-{
-    FILE *f = fopen("/proc/self/maps", "re");
-    const uintptr_t huge = 2u << 20;
-    char line[512];
-    long mib = 0;
-
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof(line), f)) {
-        unsigned long a, b;
-        char perms[8] = "", path[256] = "";
-        uintptr_t s, e;
-
-        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &a, &b, perms, path) < 3)
-            continue;
-        if (perms[1] != 'w' || perms[3] != 'p' || (path[0] && strcmp(path, "[heap]") != 0))
-            continue;
-        s = ((uintptr_t)a + huge - 1) & ~(huge - 1);
-        e = (uintptr_t)b & ~(huge - 1);
-        if (e > s && madvise((void *)s, e - s, MADV_COLLAPSE) == 0)
-            mib += (long)((e - s) >> 20);
-    }
-    fclose(f);
-    return mib;
 }
 
 static int zygote_count_threads(void)
@@ -737,14 +716,19 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     struct zygote z = {.cfg = cfg,
                        .sock = sock_fd,
                        .sigfd = -1,
+                       .tl = {.fd = -1},
                        .pidns = {.ns_fd = -1, .init_pipe = {-1, -1}, .devnull = -1}};
     struct err e = {0};
     char *preload = NULL;
     int64_t t0 = clock_mono_ns();
-    int rc = 1, threads;
+    int rc = 1, threads, r;
 
     if (!(z.sess = zygote_sess_new()) || zygote_setup(&z, harness_root, init_path) < 0)
         goto out;
+    if ((r = timeline_init(&z.tl, cfg->timeline)) < 0) {
+        log_errno(-r, NULL, "zygote: --timeline '%s'", cfg->timeline);
+        goto out;
+    }
     z.rt = pyrt_new(harness_root, &e);
     if (!z.rt) {
         log_error("zygote: %s", e.msg);
@@ -752,7 +736,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     }
     preload = pyrt_preload(z.rt, cfg->preload);
     isolate_selftest_run(z.iso, z.rt);
-    z.thp_mib = zygote_collapse_thp();
+    z.thp_mib = heap_thp_collapse();
     threads = zygote_count_threads();
     if (threads != 1) {
         log_error("zygote has %d threads after preload; refusing to fork (set the preloads' "
@@ -764,10 +748,12 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
         log_errno(errno, NULL, "zygote: sending READY");
         goto out;
     }
+    zygote_cpu_start(&z.cpu);
     rc = zygote_serve(&z);
     zygote_stop_all(&z);
 out:
     isolate_free(z.iso);
+    timeline_done(&z.tl);
     zygote_pidns_done(&z.pidns);
     zygote_warm_done(&z.warm);
     zygote_sess_free(z.sess);

@@ -14,6 +14,7 @@
 #include "isolate.h"
 #include "pyrt.h"
 #include "zyg_proto.h"
+#include "zygote_cpu.h"
 #include "zygote_pidns.h"
 #include "zygote_warm.h"
 
@@ -46,6 +47,8 @@ struct zjob {
     int slot;            /* cgroup slot, -1 = none */
     uint64_t oom_before; /* the slot OOM-kill count at start */
     char workdir[512];   /* removed when the job ends */
+    /* Its timestamps (--timeline), NULL when off. */
+    struct timeline_rec *tl;
 };
 
 struct zygote {
@@ -64,6 +67,8 @@ struct zygote {
     int64_t stats_sent_ns;    /* when the last STATS went out */
     long thp_mib;             /* heap collapsed into huge pages at start, MiB */
     bool stats_dirty;         /* the pool changed since */
+    struct timeline tl;       /* --timeline: where each execution's time goes */
+    struct zygote_cpu cpu;    /* CPU per execution, for /health */
 };
 
 /* Forks one child that isolates itself and waits on its control socket (child.c); with

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "isolate.h"
+#include "timeline.h"
 
 /* A child forked and isolated ahead of need, waiting on ctl for its job. */
 struct zygote_warm_child {
@@ -20,6 +21,8 @@ struct zygote_warm_child {
     int slot;            /* cgroup slot it joined, -1 = none */
     uint64_t oom_before; /* the slot's OOM-kill count when it was taken */
     bool ready;          /* it said so on ctl: its set-up is done */
+    /* Its timestamps (--timeline), NULL when off. */
+    struct timeline_rec *tl;
 };
 
 struct zygote_warm {

@@ -1,4 +1,5 @@
 """The HTTP API: validation and error bodies, async executions, cancel, listing, history."""
+import json
 import threading
 import time
 import uuid
@@ -146,6 +147,57 @@ def test_root_and_metrics(agent):
     assert st == 200, (st, body)
     assert "text/plain" in headers.get("content-type", ""), headers
     assert "sandpit_requests_total" in body
+
+
+def _zygote_cpu(agent, executions):
+    """/health's zygote.cpu once the zygote has reported at least `executions` (its STATS go
+    out at most every 100 ms)."""
+    deadline = time.time() + 10
+    while True:
+        cpu = agent.health()["zygote"].get("cpu")
+        if (cpu and cpu["executions"] >= executions) or time.time() > deadline:
+            return cpu
+        time.sleep(0.05)
+
+
+def test_health_and_metrics_show_cpu_per_execution(make_agent):
+    """Issue 18: operators see what an execution costs, the zygote's CPU and its children's
+    (warm children's set-up and pre-warm, inits, the executions themselves)."""
+    ag = make_agent()
+    for _ in range(3):
+        assert ag.execute("print(1+1)")["status"] == "completed"
+    cpu = _zygote_cpu(ag, 3)
+    assert cpu is not None and cpu["executions"] == 3, cpu
+    assert cpu["children_s"] > 0 and cpu["zygote_s"] > 0, cpu
+    total_ms = (cpu["children_s"] + cpu["zygote_s"]) * 1000
+    assert abs(cpu["per_execution_ms"] - total_ms / 3) < 0.02 * total_ms, cpu
+    st, body, _ = ag.get("/metrics")
+    assert st == 200
+    assert 'sandpit_zygote_cpu_seconds_total{part="children"}' in body, body
+    assert "sandpit_zygote_executions_total 3" in body, body
+
+
+def test_timeline_records_each_execution(make_agent, tmp_path):
+    """--timeline (the bench's breakdown): one JSON line per execution, its marks in order."""
+    path = tmp_path / "timeline.jsonl"
+    ag = make_agent(timeline=str(path))
+    for _ in range(2):
+        assert ag.execute("print(1+1)")["status"] == "completed"
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert len(lines) == 2, lines
+    # Each process's marks in order; across them, only what one waits for in the other (a
+    # job may be handed to a child still warming up, "forked" runs beside the child's start).
+    child = ["child", "cgroup", "ns", "mount", "cred", "seccomp", "prewarm", "job", "run",
+             "ran", "exit"]
+    zygote = ["fork_start", "init", "forked", "handed", "reaped", "done"]
+    for rec in lines:
+        for order in (child, zygote):
+            walls = [rec[m][0] for m in order]
+            assert all(w > 0 for w in walls), rec
+            assert walls == sorted(walls), rec
+        for before, after in (("init", "child"), ("handed", "job"), ("exit", "reaped")):
+            assert rec[before][0] <= rec[after][0], (before, after, rec)
+        assert rec["child_cpu_us"] > 0, rec
 
 
 # async, cancel ------------------------------------------------------------------------------

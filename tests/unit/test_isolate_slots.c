@@ -12,6 +12,7 @@
 #include "../../sandbox/isolate_cgroup.c"
 #include "../../sandbox/isolate_cred.c"
 #include "../../sandbox/isolate_state.c"
+#include "../../sandbox/timeline.c"
 
 /* The other concerns' steps are not under test here. */
 void isolate_mount_init(struct isolate *iso, const char *const hide[], const char *expose)
