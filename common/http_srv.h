@@ -47,6 +47,8 @@ struct http_srv_opts {
     const char *token;       /* NULL/"" = none; else every request but token_open carries it
                               * in TOKEN_HEADER (token.h) or gets 401 (borrowed) */
     const char *token_open;  /* the one path served without the token (e.g. "/health") */
+    const char *token_kg;    /* paths under it also take the token as Jupyter Kernel Gateway
+                              * clients send it: "Authorization: token T" or "?token=T" */
 };
 
 /* Starts listening. NULL with e naming "host" or "port" when the address cannot be used. */
@@ -122,5 +124,20 @@ enum MHD_Result http_req_suspend(struct http_req *r, http_req_resume_fn resume);
 void http_req_wake(struct http_req *r);
 /* Wakes the request with its reply: body taken (NULL = out of memory: 503). Any thread. */
 void http_req_complete_take(struct http_req *r, unsigned status, json_t *body);
+
+/* WebSocket and other protocol upgrades (MHD_ALLOW_UPGRADE). An upgraded connection's socket
+ * is its owner's until http_upgraded_close; the server must not be freed before every one is
+ * closed. */
+struct http_upgraded;
+/* Takes over an upgraded connection (MHD thread): fd, the bytes the client sent past the
+ * request (extra, borrowed for the call), and r's data (http_req_data) still attached. */
+typedef void (*http_upgrade_fn)(struct http_req *r, struct http_upgraded *u, int fd,
+                                const char *extra, size_t extra_len);
+/* Answers 101 Switching Protocols with headers (name, value pairs, NULL-terminated; borrowed
+ * for the call) and hands the connection to fn once the reply is out. */
+enum MHD_Result http_req_upgrade(struct http_req *r, const char *const *headers,
+                                 http_upgrade_fn fn);
+/* Closes an upgraded connection (any thread, once). */
+void http_upgraded_close(struct http_upgraded *u);
 
 #endif
