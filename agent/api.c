@@ -22,6 +22,7 @@
 #include "http_srv.h"
 #include "json_util.h"
 #include "log.h"
+#include "prom.h"
 #include "ws_name.h"
 
 #define API_MAX_BODY (10u << 20)
@@ -523,38 +524,55 @@ static enum MHD_Result api_root(struct http_req *r)
     return http_req_json_take(r, MHD_HTTP_OK, o);
 }
 
+/* The sessions' single-series families, each a field of sess_mgr_health. */
+static const struct prom_field api_session_fields[] = {
+    {"max", "sandpit_sessions_max", "gauge", "Sessions allowed (--max-sessions)."},
+    {"created", "sandpit_sessions_created_total", "counter", "Sessions created."},
+    {"ended", "sandpit_sessions_ended_total", "counter",
+     "Sessions ended (deleted, idle, killed or dead)."},
+    {"memory_bytes", "sandpit_sessions_memory_bytes", "gauge",
+     "Memory the live sessions' processes use (their cgroups)."},
+};
+
+/* The zygote's and the sessions' families of /metrics. */
+static int api_metrics_sandbox(struct api *a, struct buf *b)
+{
+    json_t *z = zyg_client_health(a->zc), *s = sess_mgr_health(a->sess.sm);
+    static const char *const states[] = {"live", "busy"};
+    int r = z && s ? 0 : -ENOMEM;
+
+    if (r == 0)
+        r = prom_single(b, "sandpit_zygote_restarts_total", "counter",
+                        "Times the zygote was restarted after it died.",
+                        (double)json_integer_value(json_object_get(z, "restarts")));
+    if (r == 0)
+        r = prom_single(b, "sandpit_zygote_ready", "gauge",
+                        "1 when the zygote is up and answers, else 0.", zyg_client_is_ready(a->zc));
+    if (r == 0)
+        r = prom_by_key(b, "sandpit_sessions", "gauge",
+                        "Sessions now: live (all), busy (running a cell).", "state", s, states, 2);
+    if (r == 0)
+        r = prom_fields(b, s, api_session_fields,
+                        sizeof(api_session_fields) / sizeof(*api_session_fields));
+    json_decref(z);
+    json_decref(s);
+    return r;
+}
+
+/* GET /metrics: Prometheus text (docs/operations.md "Metrics"). */
 static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
 {
-    json_t *ex = exec_mgr_health(a->mgr), *z = zyg_client_health(a->zc);
-    const char *k;
     struct buf b;
     char *data;
-    json_t *v;
     size_t len;
     int rc;
 
     buf_init(&b, 0);
     rc = http_srv_metrics(a->http, &b);
-    json_object_foreach(ex, k, v)
-    {
-        if (rc == 0)
-            rc = buf_printf(&b, "sandpit_executions{kind=\"%s\"} %lld\n", k,
-                            (long long)json_integer_value(v));
-    }
     if (rc == 0)
-        rc = buf_printf(&b, "sandpit_zygote_restarts_total %lld\nsandpit_zygote_ready %d\n",
-                        (long long)json_integer_value(json_object_get(z, "restarts")),
-                        zyg_client_is_ready(a->zc));
-    json_decref(ex);
-    json_decref(z);
-    ex = sess_mgr_health(a->sess.sm);
-    json_object_foreach(ex, k, v)
-    {
-        if (rc == 0 && strcmp(k, "max") != 0)
-            rc = buf_printf(&b, "sandpit_sessions{kind=\"%s\"} %lld\n", k,
-                            (long long)json_integer_value(v));
-    }
-    json_decref(ex);
+        rc = exec_mgr_metrics(a->mgr, &b);
+    if (rc == 0)
+        rc = api_metrics_sandbox(a, &b);
     data = buf_steal(&b, &len);
     if (rc < 0) {
         free(data);

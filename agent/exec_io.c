@@ -133,34 +133,49 @@ size_t exec_io_streams_keep_output(struct exec_io_streams *s)
     return kept;
 }
 
-/* A copy of b's bytes: new (free), NULL when empty or out of memory (-ENOMEM in *r). */
-static char *exec_io_copy(const struct buf *b, int *r)
+/* A copy of b's bytes past off: new (free), NULL when none or out of memory (-ENOMEM in *r).
+ * *len gets the bytes copied. */
+static char *exec_io_copy(const struct buf *b, size_t off, size_t *len, int *r)
 {
-    char *p = b->len ? malloc(b->len) : NULL;
+    size_t n = b->len > off ? b->len - off : 0;
+    char *p = n ? malloc(n) : NULL;
 
-    if (b->len && !p)
+    *len = 0;
+    if (n && !p)
         *r = -ENOMEM;
-    else if (p)
-        memcpy(p, b->data, b->len);
+    else if (p) {
+        memcpy(p, b->data + off, n);
+        *len = n;
+    }
     return p;
 }
 
 int exec_io_streams_snapshot(struct exec_io_streams *s, struct exec_io_snapshot *snap)
 {
+    size_t out_off = 0, err_off = 0;
+
+    return exec_io_streams_since(s, &out_off, &err_off, snap);
+}
+
+int exec_io_streams_since(struct exec_io_streams *s, size_t *out_off, size_t *err_off,
+                          struct exec_io_snapshot *snap)
+{
     int r = 0;
 
     memset(snap, 0, sizeof(*snap));
     pthread_mutex_lock(&s->lock);
-    snap->out = exec_io_copy(&s->out, &r);
-    snap->err = exec_io_copy(&s->err, &r);
-    snap->out_len = snap->out ? s->out.len : 0;
-    snap->err_len = snap->err ? s->err.len : 0;
+    snap->out = exec_io_copy(&s->out, *out_off, &snap->out_len, &r);
+    snap->err = exec_io_copy(&s->err, *err_off, &snap->err_len, &r);
     snap->out_cut = s->out_cut;
     snap->err_cut = s->err_cut;
     pthread_mutex_unlock(&s->lock);
-    if (r < 0)
+    if (r < 0) {
         exec_io_snapshot_done(snap);
-    return r;
+        return r;
+    }
+    *out_off += snap->out_len;
+    *err_off += snap->err_len;
+    return 0;
 }
 
 void exec_io_snapshot_done(struct exec_io_snapshot *snap)
@@ -215,8 +230,8 @@ static void exec_io_keep(struct exec_io_fd *f, const char *chunk, size_t n)
     }
 }
 
-/* Reads what is available on one stream; returns true at EOF. */
-static bool exec_io_drain(struct exec_io_fd *f)
+/* Reads what is available on one stream; returns true at EOF. *got is set when bytes came. */
+static bool exec_io_drain(struct exec_io_fd *f, bool *got)
 {
     char chunk[EXEC_IO_READ_CHUNK];
 
@@ -230,6 +245,7 @@ static bool exec_io_drain(struct exec_io_fd *f)
         }
         if (n == 0)
             return true;
+        *got = true;
         exec_io_keep(f, chunk, (size_t)n);
     }
 }
@@ -246,6 +262,7 @@ static void exec_io_close_stream(struct exec_io *io, struct exec_io_fd *f)
 static bool exec_io_event(struct exec_io *io, struct exec_io_fd *f)
 {
     struct exec_io_streams *s;
+    bool got = false;
 
     if (!f) {
         uint64_t v;
@@ -256,8 +273,10 @@ static bool exec_io_event(struct exec_io *io, struct exec_io_fd *f)
     s = f->s;
     if (f->fd < 0)
         return false;
-    if (exec_io_drain(f))
+    if (exec_io_drain(f, &got))
         exec_io_close_stream(io, f);
+    if (got && (f->which == EXEC_IO_OUT || f->which == EXEC_IO_ERR))
+        io->ops->progress(s, io->arg);
     if (s->open_fds > 0)
         return false;
     io->ops->done(s, io->arg);

@@ -49,6 +49,8 @@ struct exec_io_snapshot {
 struct exec_io_ops {
     /* Before each wait: handles what is due, returns the wait's timeout in ms. */
     int (*tick)(void *arg);
+    /* New stdout or stderr bytes were read for s (live output): wake its readers. */
+    void (*progress)(struct exec_io_streams *s, void *arg);
     /* Every stream of s is closed: the execution is over. */
     void (*done)(struct exec_io_streams *s, void *arg);
     /* After each round: true ends the thread. */
@@ -74,6 +76,11 @@ int exec_io_child_fds(struct exec_io_streams *s, const char *spec, size_t spec_l
 /* Copies stdout and stderr as captured so far into snap (bounded by the cap). 0 or -ENOMEM
  * (snap then empty). Any thread, while s is alive. */
 int exec_io_streams_snapshot(struct exec_io_streams *s, struct exec_io_snapshot *snap);
+/* Copies the bytes of stdout and stderr past *out_off and *err_off into snap and advances
+ * both offsets (live output: a reader's cursor). 0 or -ENOMEM (snap then empty, offsets kept).
+ * Any thread, while s is alive. */
+int exec_io_streams_since(struct exec_io_streams *s, size_t *out_off, size_t *err_off,
+                          struct exec_io_snapshot *snap);
 /* Frees a snapshot's copies. */
 void exec_io_snapshot_done(struct exec_io_snapshot *snap);
 /* Frees the buffers; the fds stay. */

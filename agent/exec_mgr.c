@@ -56,6 +56,7 @@ void exec_ref(struct exec *ex)
 static void exec_free(struct exec *ex)
 {
     exec_waiters_clear(&ex->waiters, false);
+    exec_waiters_clear(&ex->watchers, false);
     exec_io_streams_done(&ex->io);
     exec_req_done(&ex->req);
     json_decref(ex->result);
@@ -139,6 +140,7 @@ static void exec_publish(struct exec_mgr *m, struct exec *ex, json_t *res)
     m->done_listed++;
     m->done_bytes += ex->kept_bytes;
     exec_waiters_clear(&ex->waiters, true);
+    exec_waiters_clear(&ex->watchers, true);
     m->keep = ex;
     (void)store_evict_if(&m->store, exec_mgr_pick, m);
     m->keep = NULL;
@@ -220,6 +222,7 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
     if (res && ex->req.workspace[0])
         json_object_set_new(res, "workspace", json_string(ex->req.workspace));
     ex->lost_zygote = oc.lost_zygote;
+    exec_metrics_observe(m, ex, oc.status);
     exec_keep(ex, res);
     pthread_mutex_lock(&m->lock);
     /* Before the client hears of it: its next call may delete the workspace. */
@@ -663,6 +666,11 @@ static int exec_mgr_io_tick(void *arg)
     return exec_mgr_expire_waiters(arg);
 }
 
+static void exec_mgr_io_progress(struct exec_io_streams *s, void *arg)
+{
+    exec_live_progress(arg, STORE_ENTRY(s, struct exec, io));
+}
+
 static void exec_mgr_io_done(struct exec_io_streams *s, void *arg)
 {
     struct exec *ex = STORE_ENTRY(s, struct exec, io);
@@ -682,8 +690,8 @@ static bool exec_mgr_io_should_exit(void *arg)
     return idle;
 }
 
-static const struct exec_io_ops exec_mgr_io_ops = {exec_mgr_io_tick, exec_mgr_io_done,
-                                                   exec_mgr_io_should_exit};
+static const struct exec_io_ops exec_mgr_io_ops = {exec_mgr_io_tick, exec_mgr_io_progress,
+                                                   exec_mgr_io_done, exec_mgr_io_should_exit};
 
 struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc,
                               struct runtimes *rts, struct err *e)
@@ -699,6 +707,7 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
     m->rts = rts;
     pthread_mutex_init(&m->lock, NULL);
     store_init(&m->store, &exec_store_ops);
+    exec_metrics_init(m);
     /* Without it (out of memory) evicted ids are only "not found". */
     (void)exec_gone_init(&m->gone, EXEC_GONE_MAX);
     m->proxy = proxy_new(*cfg->egress_proxy ? cfg->egress_proxy : NULL, cfg->protect_hosts, e);
@@ -712,6 +721,7 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
 fail:
     proxy_free(m->proxy);
     pthread_mutex_destroy(&m->lock);
+    exec_metrics_done(m);
     exec_gone_done(&m->gone);
     free(m);
     return NULL;
@@ -757,6 +767,7 @@ void exec_mgr_free(struct exec_mgr *m)
     exec_io_free(m->io);
     proxy_free(m->proxy);
     pthread_mutex_destroy(&m->lock);
+    exec_metrics_done(m);
     exec_gone_done(&m->gone);
     free(m);
 }

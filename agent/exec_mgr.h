@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "agent_cfg.h"
+#include "buf.h"
 #include "err.h"
 #include "exec_req.h"
 #include "exec_waiters.h"
@@ -70,6 +71,38 @@ size_t exec_mgr_page(struct exec_mgr *m, size_t limit, size_t offset, const char
 bool exec_mgr_evicted(struct exec_mgr *m, const char *id);
 /* Counters for /health: new reference. */
 json_t *exec_mgr_health(struct exec_mgr *m);
+/* The executions' /metrics families in Prometheus text (exec_metrics.c). 0 or -ENOMEM. */
+int exec_mgr_metrics(struct exec_mgr *m, struct buf *b);
+
+/* Live output. A watcher's fn(arg) runs whenever ex has new stdout or stderr bytes, and a last
+ * time when ex finishes (then it is removed). It runs with the manager's lock held (on the I/O
+ * thread, or the thread that finished ex): it must not block nor call into exec_mgr; it only
+ * wakes its reader. */
+typedef void (*exec_watch_fn)(void *arg);
+/* Registers a watcher keyed by arg. Returns false when ex had already finished (or memory ran
+ * out): nothing registered, read what is there, then the result. */
+bool exec_mgr_watch(struct exec_mgr *m, struct exec *ex, exec_watch_fn fn, void *arg);
+/* Removes the watcher registered with arg, if still there. Call before freeing arg. */
+void exec_mgr_unwatch(struct exec_mgr *m, struct exec *ex, void *arg);
+
+/* What a reader has already taken of an execution's output (zero it to start). */
+struct exec_cursor {
+    size_t out, err; /* bytes of stdout, stderr taken */
+};
+/* New output since a cursor. stdout and stderr are each in order; between the two the order is
+ * the agent's reading order at the granularity of one read (stdout's new bytes come first). */
+struct exec_live {
+    char *out, *err;         /* new bytes (owned), NULL when none */
+    size_t out_len, err_len; /* their lengths */
+    bool out_cut, err_cut;   /* the stream reached --max-output: later bytes are dropped */
+    bool done;               /* ex had finished before the read: this is the last of it */
+};
+/* Copies what came since cur into out and advances cur. Any thread, during or after the run,
+ * while the caller holds a reference. 0 or -ENOMEM (out empty, cur kept). */
+int exec_mgr_live_read(struct exec_mgr *m, struct exec *ex, struct exec_cursor *cur,
+                       struct exec_live *out);
+/* Frees what exec_mgr_live_read copied. */
+void exec_live_done(struct exec_live *l);
 
 /* The execution's id (borrowed, valid while referenced). */
 const char *exec_id(const struct exec *ex);

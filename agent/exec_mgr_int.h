@@ -13,6 +13,7 @@
 #include "exec_mgr.h"
 #include "exec_waiters.h"
 #include "ids.h"
+#include "prom.h"
 #include "store.h"
 #include "ws_mgr.h"
 
@@ -42,16 +43,17 @@ struct exec {
     long memory_mb;            /* the scenario's memory limit as applied, 0 = the agent's */
     int64_t created_real_ns, start_real_ns, end_real_ns;
     int64_t start_mono_ns;
-    uint64_t proxy_sid;          /* the proxy session when the scenario has network, else 0 */
-    json_t *warnings;            /* the scenario's parts not applied as asked, or NULL */
-    json_t *network;             /* the proxy's counters once the session is closed */
-    json_t *result;              /* DONE: the ExecutionResult's fields but the big ones */
-    char *extras;                /* DONE: the frame's result and debug_info, JSON text, or NULL */
-    size_t extras_len;           /* bytes of extras */
-    size_t kept_bytes;           /* DONE: what keeping it costs (--history-bytes counts it) */
-    struct exec_waiter *waiters; /* under m->lock: every client waiting for this exec */
-    struct store_node node;      /* in m->store: id table and history */
-    struct exec *qnext;          /* queue */
+    uint64_t proxy_sid;           /* the proxy session when the scenario has network, else 0 */
+    json_t *warnings;             /* the scenario's parts not applied as asked, or NULL */
+    json_t *network;              /* the proxy's counters once the session is closed */
+    json_t *result;               /* DONE: the ExecutionResult's fields but the big ones */
+    char *extras;                 /* DONE: the frame's result and debug_info, JSON text, or NULL */
+    size_t extras_len;            /* bytes of extras */
+    size_t kept_bytes;            /* DONE: what keeping it costs (--history-bytes counts it) */
+    struct exec_waiter *waiters;  /* under m->lock: every client waiting for this exec */
+    struct exec_waiter *watchers; /* under m->lock: live-output readers (exec_live.c) */
+    struct store_node node;       /* in m->store: id table and history */
+    struct exec *qnext;           /* queue */
 };
 
 struct exec_mgr {
@@ -76,9 +78,19 @@ struct exec_mgr {
     int64_t next_waiter_deadline_ns; /* earliest waiter deadline, 0 = none */
     struct ws_mgr *ws;               /* named workspaces (borrowed), or NULL */
     exec_cell_end_fn cell_end;       /* sessions: a cell has finished */
+    struct prom_hist_vec run_hist;   /* run time by language and outcome (exec_metrics.c) */
+    struct prom_hist_vec wait_hist;  /* queue wait by language */
     void *cell_end_arg;
 };
 
 #define EXEC_OF(n) STORE_ENTRY(n, struct exec, node)
+
+/* exec_metrics.c: the histograms' life, and one finished execution counted in them. */
+void exec_metrics_init(struct exec_mgr *m);
+void exec_metrics_done(struct exec_mgr *m);
+void exec_metrics_observe(struct exec_mgr *m, const struct exec *ex, const char *outcome);
+
+/* exec_live.c: the I/O thread read new stdout/stderr bytes of ex: tells its watchers. */
+void exec_live_progress(struct exec_mgr *m, struct exec *ex);
 
 #endif

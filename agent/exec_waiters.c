@@ -51,6 +51,12 @@ int64_t exec_waiters_expire(struct exec_waiter **list, int64_t now, int64_t earl
     return earliest;
 }
 
+void exec_waiters_notify(struct exec_waiter *list)
+{
+    for (; list; list = list->next)
+        list->fn(list->arg);
+}
+
 void exec_waiters_clear(struct exec_waiter **list, bool call)
 {
     while (*list) {

@@ -25,6 +25,8 @@ void exec_waiters_remove(struct exec_waiter **list, void *arg);
 /* Calls and removes the waiters whose deadline is at or before now; returns the earliest
  * deadline left, or earliest when that is sooner (0 = none). */
 int64_t exec_waiters_expire(struct exec_waiter **list, int64_t now, int64_t earliest);
+/* Calls every waiter and keeps them all (live-output watchers: new bytes came). */
+void exec_waiters_notify(struct exec_waiter *list);
 /* Removes every waiter, calling each when call is true (the execution finished). */
 void exec_waiters_clear(struct exec_waiter **list, bool call);
 

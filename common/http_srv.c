@@ -23,6 +23,7 @@
 #include "json_out.h"
 #include "json_util.h"
 #include "log.h"
+#include "prom.h"
 #include "token.h"
 
 struct http_srv {
@@ -625,14 +626,25 @@ unsigned long http_srv_requests(const struct http_srv *s)
 
 int http_srv_metrics(const struct http_srv *s, struct buf *b)
 {
-    const char *ns = s->o.metrics_ns;
-    int r = buf_printf(b, "# TYPE %s_requests_total counter\n%s_requests_total %lu\n", ns, ns,
-                       atomic_load(&s->requests));
+    static const char *const code_label[] = {"code"};
+    char name[96];
+    int r;
 
+    snprintf(name, sizeof(name), "%s_requests_total", s->o.metrics_ns);
+    r = prom_single(b, name, "counter", "HTTP requests received.",
+                    (double)atomic_load(&s->requests));
+    snprintf(name, sizeof(name), "%s_http_errors_total", s->o.metrics_ns);
     if (r == 0)
-        r = buf_printf(b, "# TYPE %s_http_errors_total counter\n", ns);
-    for (int i = 0; r == 0 && i < ERR_COUNT; i++)
-        r = buf_printf(b, "%s_http_errors_total{code=\"%s\"} %lu\n", ns, err_name(ERR_INVALID + i),
-                       atomic_load(&s->err_counts[i]));
+        r = prom_family(b, name, "counter", "HTTP error replies, by the error body's code.");
+    for (int i = 0; r == 0 && i < ERR_COUNT; i++) {
+        const char *code = err_name(ERR_INVALID + i);
+
+        r = prom_sample(b, name, 1, code_label, &code, (double)atomic_load(&s->err_counts[i]));
+    }
+    if (r == 0) {
+        snprintf(name, sizeof(name), "%s_uptime_seconds", s->o.metrics_ns);
+        r = prom_single(b, name, "gauge", "Seconds since the server started.",
+                        http_srv_uptime_s(s));
+    }
     return r;
 }

@@ -65,12 +65,15 @@ bool api_lang_known(struct api *a, struct http_req *r, const char *lang, const c
     return false;
 }
 
-void api_count_status(struct api *a, const char *ps)
+static const char *const api_run_labels[] = {"language", "process_status"};
+static const double api_run_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                   1,     2.5,  5,     10,   30,  60,   300};
+
+void api_count_run(struct api *a, const char *lang, const char *ps, double seconds)
 {
-    atomic_fetch_add(&a->exec_status[!strcmp(ps, "completed") ? 0
-                                     : !strcmp(ps, "error")   ? 1
-                                                              : 2],
-                     1);
+    const char *values[2] = {lang, ps};
+
+    (void)prom_hist_vec_observe(&a->run_hist, values, seconds);
 }
 
 /* A synchronous run is over (upstream loop thread). */
@@ -89,7 +92,10 @@ static void api_run_done(struct dcall *dc)
             const char *ps =
                 toolcall_process_status(json_string_value(json_object_get(res, "status")));
 
-            api_count_status(run->a, ps);
+            json_t *et = json_object_get(res, "execution_time");
+
+            api_count_run(run->a, dc->lang, ps,
+                          json_is_number(et) ? json_number_value(et) : ms / 1000);
             log_msg(LOG_DEBUG, http_req_id(r), "execute on %s: %s in %.1f ms", dc->agent_url, ps,
                     ms);
         } else {
@@ -218,44 +224,71 @@ static enum MHD_Result api_root(struct http_req *r)
             "PUT|GET|DELETE /api/v1/sessions/{id}/files/{path}, GET .../files?path=dir", "GET /"));
 }
 
-/* The agents' and the jobs' lines of /metrics. */
+/* The agents' families of /metrics. */
 static int api_metrics_agents(struct api *a, struct buf *b)
 {
-    json_t *agents = registry_agents_json(a->reg, clock_mono_ns()),
-           *jobs = jobs_stats_json(a->jobs);
-    const char *k;
+    static const char *const labels[] = {"agent", "url"};
+    static const char *const names[] = {"sandpit_orch_agent_up", "sandpit_orch_agent_in_flight",
+                                        "sandpit_orch_agent_failures_total"};
+    static const char *const types[] = {"gauge", "gauge", "counter"};
+    static const char *const helps[] = {"1 when the agent passed its last health check, else 0.",
+                                        "Calls the orchestrator has in flight on the agent.",
+                                        "Failed calls and health checks of the agent."};
+    json_t *agents = registry_agents_json(a->reg, clock_mono_ns());
+    int rc = agents ? 0 : -ENOMEM;
     size_t i;
     json_t *v;
-    int rc = 0;
 
-    json_array_foreach(agents, i, v)
-    {
-        const char *url = json_string_value(json_object_get(v, "url"));
-        const char *st = json_string_value(json_object_get(v, "state"));
+    for (int f = 0; rc == 0 && f < 3; f++) {
+        rc = prom_family(b, names[f], types[f], helps[f]);
+        json_array_foreach(agents, i, v)
+        {
+            const char *st = json_string_value(json_object_get(v, "state"));
+            char idx[24];
+            const char *values[2] = {idx, json_string_value(json_object_get(v, "url"))};
+            double val = f == 0   ? (st && !strcmp(st, "up"))
+                         : f == 1 ? (double)json_integer_value(json_object_get(v, "in_flight"))
+                                  : (double)json_integer_value(json_object_get(v, "failures"));
 
-        if (rc == 0)
-            rc = buf_printf(b,
-                            "sandpit_orch_agent_up{agent=\"%zu\",url=\"%s\"} %d\n"
-                            "sandpit_orch_agent_in_flight{agent=\"%zu\"} %lld\n"
-                            "sandpit_orch_agent_failures_total{agent=\"%zu\"} %lld\n",
-                            i, url ? url : "", st && !strcmp(st, "up"), i,
-                            (long long)json_integer_value(json_object_get(v, "in_flight")), i,
-                            (long long)json_integer_value(json_object_get(v, "failures")));
-    }
-    json_object_foreach(jobs, k, v)
-    {
-        if (rc == 0)
-            rc = buf_printf(b, "sandpit_orch_jobs{kind=\"%s\"} %lld\n", k,
-                            (long long)json_integer_value(v));
+            snprintf(idx, sizeof(idx), "%zu", i);
+            if (rc == 0)
+                rc = prom_sample(b, names[f], 2, labels, values, val);
+        }
     }
     json_decref(agents);
+    return rc;
+}
+
+static const struct prom_field api_job_fields[] = {
+    {"kept", "sandpit_orch_jobs_kept", "gauge", "Jobs in the store (--max-jobs)."},
+    {"evicted", "sandpit_orch_jobs_evicted_total", "counter",
+     "Finished jobs dropped from the store."},
+};
+
+/* The job API's families of /metrics. */
+static int api_metrics_jobs(struct api *a, struct buf *b)
+{
+    static const char *const states[] = {"queued", "running"};
+    static const char *const outcomes[] = {"completed", "failed", "cancelled", "rejected"};
+    json_t *jobs = jobs_stats_json(a->jobs);
+    int rc = jobs ? 0 : -ENOMEM;
+
+    if (rc == 0)
+        rc = prom_by_key(b, "sandpit_orch_jobs_active", "gauge", "Jobs queued or running now.",
+                         "state", jobs, states, 2);
+    if (rc == 0)
+        rc = prom_by_key(b, "sandpit_orch_jobs_total", "counter",
+                         "Jobs finished, or refused for a full queue, by outcome.", "outcome", jobs,
+                         outcomes, 4);
+    if (rc == 0)
+        rc = prom_fields(b, jobs, api_job_fields, 2);
     json_decref(jobs);
     return rc;
 }
 
+/* GET /metrics: Prometheus text (docs/operations.md "Metrics"). */
 static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
 {
-    static const char *const ps[3] = {"completed", "error", "timeout"};
     struct buf b;
     size_t len;
     char *data;
@@ -263,11 +296,16 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
 
     buf_init(&b, 0);
     rc = http_srv_metrics(a->http, &b);
-    for (int n = 0; rc == 0 && n < 3; n++)
-        rc = buf_printf(&b, "sandpit_orch_executions_total{process_status=\"%s\"} %lu\n", ps[n],
-                        atomic_load(&a->exec_status[n]));
+    if (rc == 0)
+        rc = prom_hist_vec_write(&a->run_hist, &b, "sandpit_orch_execution_duration_seconds",
+                                 "Synchronous runs (NVIDIA /execute, /api/v1/execute): the "
+                                 "agent's execution_time, by language and process_status.");
+    if (rc == 0)
+        rc = dispatch_metrics(a->d, &b);
     if (rc == 0)
         rc = api_metrics_agents(a, &b);
+    if (rc == 0)
+        rc = api_metrics_jobs(a, &b);
     data = buf_steal(&b, &len);
     if (rc < 0) {
         free(data);
@@ -391,19 +429,22 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
     a->d = d;
     a->jobs = jobs;
     a->keys = keys;
+    prom_hist_vec_init(&a->run_hist, 2, api_run_labels, sizeof(api_run_s) / sizeof(double),
+                       api_run_s);
     a->sessions = sessions_new();
     if (!a->sessions) {
         err_set(e, ERR_BUSY, "", "out of memory");
-        free(a);
-        return NULL;
+        goto fail;
     }
     a->http = http_srv_start(&o, e);
-    if (!a->http) {
-        sessions_free(a->sessions);
-        free(a);
-        return NULL;
-    }
+    if (!a->http)
+        goto fail;
     return a;
+fail:
+    sessions_free(a->sessions);
+    prom_hist_vec_done(&a->run_hist);
+    free(a);
+    return NULL;
 }
 
 struct http_srv *api_http(const struct api *a)
@@ -417,5 +458,6 @@ void api_free(struct api *a)
         return;
     http_srv_free(a->http);
     sessions_free(a->sessions);
+    prom_hist_vec_done(&a->run_hist);
     free(a);
 }

@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "http_srv.h"
+#include "prom.h"
 #include "sessions.h"
 
 #define API_MAX_BODY (10u << 20)
@@ -23,7 +24,7 @@ struct api {
     const struct nadoo_keys *keys; /* X-API-Key for /api/v1 (n == 0: none) */
     struct http_srv *http;
     atomic_ulong executions;
-    atomic_ulong exec_status[3]; /* completed, error, timeout (NVIDIA process_status) */
+    struct prom_hist_vec run_hist; /* synchronous runs' time by language and process_status */
 };
 
 /* Builds a dialect's reply from an agent's ExecutionResult (borrowed): new reference, or NULL
@@ -41,8 +42,8 @@ bool api_lang_known(struct api *a, struct http_req *r, const char *lang, const c
 enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang, json_t *body,
                              double timeout, double delay_s, const char *sticky,
                              api_run_reply_fn reply, void *ctx, void (*ctx_free)(void *ctx));
-/* Counts one execution's NVIDIA process_status for /metrics. */
-void api_count_status(struct api *a, const char *process_status);
+/* Counts one synchronous run for /metrics: its language, NVIDIA process_status and seconds. */
+void api_count_run(struct api *a, const char *lang, const char *process_status, double seconds);
 
 /* The owner jobs made by r get and that r may see (jobs.h "Owners"): 0 when no API keys are
  * configured, else 1 + the index of r's X-API-Key (0 when r has none: matches no keyed job). */

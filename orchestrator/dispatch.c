@@ -12,6 +12,7 @@
 #include "agent_client.h"
 #include "clock.h"
 #include "log.h"
+#include "prom.h"
 #include "strx.h"
 
 #define DISPATCH_TICK_MS      50  /* health scheduling and parked-call resolution */
@@ -23,8 +24,16 @@ struct dispatch {
     struct registry *reg;
     struct upstream *up;
     const struct orch_cfg *cfg;
-    struct dcall *parked; /* loop thread only: calls waiting for an agent, oldest first */
+    struct dcall *parked;           /* loop thread only: calls waiting for an agent, oldest first */
+    struct prom_hist_vec call_hist; /* call time by endpoint and outcome */
+    struct prom_hist_vec wait_hist; /* time until a call went to an agent, by language */
 };
+
+static const char *const dispatch_call_labels[] = {"endpoint", "outcome"};
+static const char *const dispatch_wait_labels[] = {"language"};
+static const double dispatch_call_s[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                         1,     2.5,  5,     10,   30,  60,   300};
+static const double dispatch_wait_s[] = {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
 
 /* One health check in flight. */
 struct dispatch_probe {
@@ -74,12 +83,49 @@ struct dispatch *dispatch_new(struct registry *reg, struct upstream *up, const s
     d->reg = reg;
     d->up = up;
     d->cfg = cfg;
+    prom_hist_vec_init(&d->call_hist, 2, dispatch_call_labels,
+                       sizeof(dispatch_call_s) / sizeof(double), dispatch_call_s);
+    prom_hist_vec_init(&d->wait_hist, 1, dispatch_wait_labels,
+                       sizeof(dispatch_wait_s) / sizeof(double), dispatch_wait_s);
     return d;
 }
 
 void dispatch_free(struct dispatch *d)
 {
+    if (!d)
+        return;
+    prom_hist_vec_done(&d->call_hist);
+    prom_hist_vec_done(&d->wait_hist);
     free(d);
+}
+
+/* The endpoint a call's path names, for the metrics: its first segment ("execute",
+ * "execution", "sessions", ...), or "other". */
+static void dispatch_endpoint(const char *path, char *out, size_t size)
+{
+    size_t n = 0;
+
+    if (*path == '/')
+        path++;
+    while (path[n] && path[n] != '/' && path[n] != '?' && n + 1 < size)
+        n++;
+    if (n == 0 || !strchr("abcdefghijklmnopqrstuvwxyz", path[0]))
+        n = (size_t)snprintf(out, size, "other");
+    else
+        memcpy(out, path, n);
+    out[n] = 0;
+}
+
+int dispatch_metrics(struct dispatch *d, struct buf *b)
+{
+    int r = prom_hist_vec_write(&d->call_hist, b, "sandpit_orch_agent_call_duration_seconds",
+                                "Time from taking a call to its answer (failover and waiting for "
+                                "an agent included), by the agent endpoint and the outcome.");
+
+    return r ? r
+             : prom_hist_vec_write(&d->wait_hist, b, "sandpit_orch_dispatch_wait_seconds",
+                                   "Time a call waited before it went to an agent (parked while "
+                                   "none was up), by language.");
 }
 
 static void dispatch_finish(struct dcall *c, enum dcall_outcome o, const char *fmt, ...)
@@ -88,8 +134,13 @@ static void dispatch_finish(struct dcall *c, enum dcall_outcome o, const char *f
 /* Ends c with outcome o; fmt (or NULL to keep c->err) says why. */
 static void dispatch_finish(struct dcall *c, enum dcall_outcome o, const char *fmt, ...)
 {
+    char endpoint[32];
+    const char *values[2] = {endpoint, dcall_outcome_name(o)};
     va_list ap;
 
+    dispatch_endpoint(c->path, endpoint, sizeof(endpoint));
+    (void)prom_hist_vec_observe(&c->d->call_hist, values,
+                                (double)(clock_mono_ns() - c->submit_ns) / 1e9);
     c->outcome = o;
     if (fmt) {
         va_start(ap, fmt);
@@ -149,6 +200,13 @@ static void dispatch_start_on(struct dcall *c, int idx, unsigned gen, const char
     char full[REGISTRY_URL_MAX + sizeof(c->path)];
     int r;
 
+    if (!c->sent) {
+        const char *lang = c->lang[0] ? c->lang : "pinned";
+
+        c->sent = true;
+        (void)prom_hist_vec_observe(&d->wait_hist, &lang,
+                                    (double)(clock_mono_ns() - c->submit_ns) / 1e9);
+    }
     c->answered_by = idx;
     c->answered_gen = gen;
     c->slot = slot;
@@ -264,6 +322,8 @@ static void dispatch_task(void *arg)
 int dispatch_submit(struct dispatch *d, struct dcall *c)
 {
     c->d = d;
+    c->submit_ns = clock_mono_ns();
+    c->sent = false;
     c->attempts = 0;
     c->answered_by = -1;
     c->wait_until_ns = 0;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "lang.h"
 #include "orch_cfg.h"
 #include "registry.h"
@@ -72,6 +73,8 @@ struct dcall {
     /* private to dispatch.c */
     struct dispatch *d;
     int64_t wait_until_ns; /* parked: give up at this monotonic time; 0 = not parked yet */
+    int64_t submit_ns;     /* monotonic: dispatch_submit (the metrics' start) */
+    bool sent;             /* went to an agent at least once (its wait was counted) */
     bool slot;             /* holds an in-flight slot on answered_by */
     struct dcall *next;    /* in the parked list */
 };
@@ -94,6 +97,9 @@ void dispatch_free(struct dispatch *d);
 int dispatch_submit(struct dispatch *d, struct dcall *c);
 /* Gives back an in-flight slot kept with keep_slot. Any thread. */
 void dispatch_release(struct dispatch *d, int agent, unsigned gen);
+/* The dispatcher's /metrics families (agent calls by endpoint and outcome, the wait for an
+ * agent by language) in Prometheus text. 0 or -ENOMEM. Any thread. */
+int dispatch_metrics(struct dispatch *d, struct buf *b);
 /* Static HTTP-ish name of an outcome for logs ("agent_failed", ...). */
 const char *dcall_outcome_name(enum dcall_outcome o);
 

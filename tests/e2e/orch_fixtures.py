@@ -252,6 +252,43 @@ class Orchestrator(Proc):
         return res["jobId"]
 
 
+def orch_maker(tmp_path, args_of=None, check_exit=True, **orch_kw):
+    """The body of a make_orch fixture (`yield from orch_maker(tmp_path)`): yields make(*args),
+    which starts an Orchestrator in its own directory under tmp_path (args_of maps make's
+    arguments to the command line; orch_kw go to Orchestrator), then prints every log for a
+    failing test and stops each one, asserting a clean exit unless check_exit is False."""
+    if not ORCH_BIN.exists():
+        raise AssertionError(f"{ORCH_BIN} not found: run `make`")
+    made = []
+
+    def make(*args):
+        o = Orchestrator(tmp_path / f"orch{len(made)}", *(args_of(*args) if args_of else args),
+                         **orch_kw)
+        made.append(o)
+        return o
+
+    yield make
+    log_on_failure(*made)
+    for o in made:
+        rc = o.stop()
+        if check_exit:
+            assert rc == 0, f"orchestrator exited with {rc}:\n{o.log_text()}"
+
+
+def agents_started(base, names=("a", "b"), *args):
+    """Agents without preloads (fast to start) in base/<name>; all stopped if one fails. The
+    caller stops them."""
+    started = []
+    try:
+        for name in names:
+            started.append(Agent(base / name, "--preload=", *args))
+    except BaseException:
+        for ag in started:
+            ag.stop()
+        raise
+    return started
+
+
 def log_on_failure(*procs):
     """Prints each process's log; called from a fixture teardown, pytest shows it only when
     the test failed."""

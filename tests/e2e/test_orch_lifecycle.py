@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from orch_fixtures import (ORCH_BIN, Orchestrator, descendants, log_on_failure, pid_alive,
+from orch_fixtures import (Orchestrator, descendants, log_on_failure, orch_maker, pid_alive,
                            wait_until)
 
 # Local agents without preloads start in ~0.1 s instead of ~0.5 s.
@@ -15,19 +15,7 @@ FAST_AGENT = "--spawn-arg=--preload="
 
 @pytest.fixture
 def make_orch(tmp_path):
-    if not ORCH_BIN.exists():
-        pytest.fail(f"{ORCH_BIN} not found: run `make`")
-    made = []
-
-    def make(*args):
-        o = Orchestrator(tmp_path / f"orch{len(made)}", *args)
-        made.append(o)
-        return o
-
-    yield make
-    log_on_failure(*made)
-    for o in made:
-        o.stop()
+    yield from orch_maker(tmp_path, check_exit=False)
 
 
 def test_agent_killed_mid_run_is_restarted(make_orch):

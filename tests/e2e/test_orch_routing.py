@@ -6,38 +6,22 @@ import time
 
 import pytest
 
-from orch_fixtures import AGENT_BIN, ORCH_BIN, Agent, Orchestrator, log_on_failure, wait_until
+from orch_fixtures import AGENT_BIN, ORCH_BIN, Agent, agents_started, orch_maker, wait_until
 
 
 @pytest.fixture(scope="module")
 def agents(tmp_path_factory):
     if not (ORCH_BIN.exists() and AGENT_BIN.exists()):
         pytest.fail("build/sandpit-orchestrator or build/sandpit-agent missing: run `make`")
-    base = tmp_path_factory.mktemp("orch_agents")
-    started = []
-    try:
-        for name in ("a", "b"):
-            started.append(Agent(base / name, "--preload="))
-        yield started
-    finally:
-        for ag in started:
-            ag.stop()
+    started = agents_started(tmp_path_factory.mktemp("orch_agents"))
+    yield started
+    for ag in started:
+        ag.stop()
 
 
 @pytest.fixture
 def make_orch(tmp_path):
-    made = []
-
-    def make(*args):
-        o = Orchestrator(tmp_path / f"orch{len(made)}", *args)
-        made.append(o)
-        return o
-
-    yield make
-    log_on_failure(*made)
-    for o in made:
-        rc = o.stop()
-        assert rc == 0, f"orchestrator exited with {rc}:\n{o.log_text()}"
+    yield from orch_maker(tmp_path)
 
 
 def test_explicit_agent(agents, make_orch):

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from orch_fixtures import AGENT_BIN, ORCH_BIN, Agent, Orchestrator, log_on_failure, wait_until
+from orch_fixtures import AGENT_BIN, ORCH_BIN, Agent, agents_started, orch_maker, wait_until
 
 KEYS = ("k-one", "k-two")
 H1 = {"X-API-Key": KEYS[0]}
@@ -21,15 +21,7 @@ BASE = "/api/v1/sessions"
 
 
 def start_agents(base, n=2):
-    started = []
-    try:
-        for name in ("a", "b")[:n]:
-            started.append(Agent(base / name, "--preload="))
-    except BaseException:
-        for ag in started:
-            ag.stop()
-        raise
-    return started
+    return agents_started(base, ("a", "b")[:n])
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +36,13 @@ def agents(tmp_path_factory):
 
 @pytest.fixture
 def make_orch(tmp_path):
-    made = []
-
-    def make(agent_list, *extra):
+    def args_of(agent_list, *extra):
         args = []
         for ag in agent_list:
             args += ["--agent", f"python={ag.url}"]
-        o = Orchestrator(tmp_path / f"orch{len(made)}", *args, "--health-interval", "0.5", *extra,
-                         env_extra={"SANDPIT_API_KEYS": ",".join(KEYS)})
-        made.append(o)
-        return o
+        return [*args, "--health-interval", "0.5", *extra]
 
-    yield make
-    log_on_failure(*made)
-    for o in made:
-        rc = o.stop()
-        assert rc == 0, f"orchestrator exited with {rc}:\n{o.log_text()}"
+    yield from orch_maker(tmp_path, args_of, env_extra={"SANDPIT_API_KEYS": ",".join(KEYS)})
 
 
 @pytest.fixture

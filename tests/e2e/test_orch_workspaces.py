@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from orch_fixtures import AGENT_BIN, ORCH_BIN, Agent, Orchestrator, log_on_failure
+from orch_fixtures import AGENT_BIN, agents_started, orch_maker
 
 FAST_AGENT = "--spawn-arg=--preload="
 WRITE = "open('shared.txt', 'w').write('from call one')\nprint('written')"
@@ -14,19 +14,9 @@ READ = "print(open('shared.txt').read())"
 
 @pytest.fixture
 def make_orch(tmp_path):
-    if not (ORCH_BIN.exists() and AGENT_BIN.exists()):
-        pytest.fail("build/sandpit-orchestrator or build/sandpit-agent missing: run `make`")
-    made = []
-
-    def make(*args):
-        o = Orchestrator(tmp_path / f"orch{len(made)}", *args)
-        made.append(o)
-        return o
-
-    yield make
-    log_on_failure(*made)
-    for o in made:
-        assert o.stop() == 0, o.log_text()
+    if not AGENT_BIN.exists():
+        pytest.fail("build/sandpit-agent missing: run `make`")
+    yield from orch_maker(tmp_path)
 
 
 def test_calls_share_the_default_workspace(make_orch):
@@ -69,14 +59,10 @@ def test_a_named_default(make_orch):
 
 @pytest.fixture
 def two_agents(tmp_path):
-    started = []
-    try:
-        for name in ("a", "b"):
-            started.append(Agent(tmp_path / name, "--preload="))
-        yield started
-    finally:
-        for ag in started:
-            ag.stop()
+    started = agents_started(tmp_path)
+    yield started
+    for ag in started:
+        ag.stop()
 
 
 def test_a_workspace_sticks_to_one_agent(two_agents, make_orch):

@@ -55,11 +55,33 @@ static void test_waiters_clear_without_calling(void **state)
     assert_null(list);
 }
 
+/* Live-output watchers: told of every new chunk and kept, until the end calls them once more. */
+static void test_waiters_notify_keeps(void **state)
+{
+    struct exec_waiter *list = NULL;
+    int a = 0, b = 0;
+
+    (void)state;
+    assert_int_equal(exec_waiters_add(&list, test_waiters_count, &a, 0), 0);
+    assert_int_equal(exec_waiters_add(&list, test_waiters_count, &b, 0), 0);
+    exec_waiters_notify(list);
+    exec_waiters_notify(list);
+    assert_int_equal(a, 2);
+    assert_int_equal(b, 2);
+    exec_waiters_remove(&list, &b);
+    exec_waiters_notify(list);
+    exec_waiters_clear(&list, true);
+    assert_int_equal(a, 4);
+    assert_int_equal(b, 2);
+    assert_null(list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_waiters_expire_and_clear),
         cmocka_unit_test(test_waiters_clear_without_calling),
+        cmocka_unit_test(test_waiters_notify_keeps),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
