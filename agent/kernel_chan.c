@@ -224,6 +224,61 @@ static void kernel_side_read(void *arg, uint32_t events)
 
 static void kernel_cell_done_task(void *arg);
 
+/* Sends n bytes of a stream as it comes, a cut UTF-8 character kept for the next chunk. */
+static void kernel_stream(struct kernel *k, int i, const char *p, size_t n, bool last)
+{
+    static const char *const names[] = {"stdout", "stderr"};
+    size_t have = k->carry_len[i], whole;
+    char *all = malloc(have + n + 1);
+
+    if (!all)
+        return;
+    memcpy(all, k->carry[i], have);
+    if (n)
+        memcpy(all + have, p, n);
+    whole = last ? have + n : kmsg_utf8_whole(all, have + n);
+    k->carry_len[i] = have + n - whole;
+    memcpy(k->carry[i], all + whole, k->carry_len[i]);
+    if (whole)
+        kernel_iopub(k, "stream", k->cell ? k->cell->m.header : NULL,
+                     kmsg_stream(names[i], all, whole));
+    free(all);
+}
+
+/* Streams the cell's new output (hub thread); last: the cell is over. */
+static void kernel_live_flush(struct kernel *k, bool last)
+{
+    struct exec_live l = {0};
+
+    if (!k->ex || exec_mgr_live_read(k->km->mgr, k->ex, &k->cursor, &l) < 0)
+        return;
+    if (l.out_len || (last && k->carry_len[0]))
+        kernel_stream(k, 0, l.out, l.out_len, last);
+    if (l.err_len || (last && k->carry_len[1]))
+        kernel_stream(k, 1, l.err, l.err_len, last);
+    exec_live_done(&l);
+}
+
+static void kernel_live_task(void *arg)
+{
+    struct kernel *k = arg;
+
+    atomic_store(&k->live_posted, false);
+    if (k->ex)
+        kernel_live_flush(k, false);
+    else
+        kernel_maybe_free(k);
+}
+
+/* The execution manager's watcher (its thread, its lock held): one task at a time queued. */
+static void kernel_live_cb(void *arg)
+{
+    struct kernel *k = arg;
+
+    if (!atomic_exchange(&k->live_posted, true) && ws_hub_post(k->km->hub, kernel_live_task, k) < 0)
+        atomic_store(&k->live_posted, false);
+}
+
 /* The execution manager's callback (its thread, its lock held): on to the hub. */
 static void kernel_exec_cb(void *arg)
 {
@@ -320,6 +375,9 @@ static bool kernel_cell_start(struct kernel *k, struct kqueued *q)
         return false;
     }
     sess_mgr_cell_started(k->km->sm, k->sess, exec_seq(k->ex));
+    memset(&k->cursor, 0, sizeof(k->cursor));
+    k->carry_len[0] = k->carry_len[1] = 0;
+    (void)exec_mgr_watch(k->km->mgr, k->ex, kernel_live_cb, k); /* false: all comes at the end */
     k->pending++;
     if (exec_mgr_set_waiter(k->km->mgr, k->ex, kernel_exec_cb, k, 0)) {
         k->pending--;
@@ -359,6 +417,8 @@ static void kernel_cell_done_task(void *arg)
     if (!k->ex)
         return;
     kernel_side_read(k, EPOLLIN); /* the error record came before the cell's end */
+    exec_mgr_unwatch(k->km->mgr, k->ex, k);
+    kernel_live_flush(k, true);
     text = exec_result_text(k->km->mgr, k->ex, true, &len);
     if (text)
         result = json_loadb(text, len, 0, NULL);
@@ -366,7 +426,7 @@ static void kernel_cell_done_task(void *arg)
     if (!result)
         result = json_pack("{s:s, s:s}", "status", "failed", "error",
                            "KernelError: the cell's result could not be read");
-    msgs = kmsg_result_iopub(result, k->count, k->err_rec, false);
+    msgs = kmsg_result_iopub(result, k->count, k->err_rec, true);
     json_array_foreach(msgs, i, pair) kernel_iopub(k, json_string_value(json_array_get(pair, 0)),
                                                    parent, json_incref(json_array_get(pair, 1)));
     json_decref(msgs);

@@ -74,12 +74,16 @@ struct kernel {
     struct exec *ex;      /* a reference, NULL when none */
     struct kqueued *cell; /* its request */
     struct kmsg_exec ef;
-    long count;           /* its execution_count */
-    int sock, child_sock; /* the side channel: ours (watched) and the cell's stdin; -1 */
-    struct buf rec;       /* what the cell sent and we did not handle yet */
-    json_t *err_rec;      /* the harness's error record, owned */
-    bool input_wait;      /* an input_request is out */
-    struct kernel *next;  /* the manager's table */
+    long count;                /* its execution_count */
+    int sock, child_sock;      /* the side channel: ours (watched) and the cell's stdin; -1 */
+    struct buf rec;            /* what the cell sent and we did not handle yet */
+    json_t *err_rec;           /* the harness's error record, owned */
+    bool input_wait;           /* an input_request is out */
+    struct exec_cursor cursor; /* the cell's output streamed so far */
+    char carry[2][4];          /* stdout's, stderr's cut UTF-8 character */
+    size_t carry_len[2];
+    atomic_bool live_posted; /* a live-output task is queued (keeps k alive) */
+    struct kernel *next;     /* the manager's table */
 };
 
 /* kernel_mgr.c */

@@ -71,7 +71,7 @@ static void kernel_call_fail(struct kcall *c, int code, const char *what, const 
 
 void kernel_maybe_free(struct kernel *k)
 {
-    if (!k->deleted || k->pending > 0 || k->ex)
+    if (!k->deleted || k->pending > 0 || k->ex || atomic_load(&k->live_posted))
         return;
     kernel_chan_done(k);
     free(k);

@@ -172,6 +172,31 @@ static int kmsg_push(json_t *arr, const char *type, json_t *content)
     return 0;
 }
 
+size_t kmsg_utf8_whole(const char *p, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        unsigned char c = (unsigned char)p[n - back];
+        size_t need;
+
+        if ((c & 0xc0) == 0x80)
+            continue; /* a continuation byte: look further back for its lead */
+        need = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+        return need > back ? n - back : n;
+    }
+    return n;
+}
+
+json_t *kmsg_stream(const char *name, const char *p, size_t n)
+{
+    json_t *o = json_pack("{s:s}", "name", name);
+
+    if (o && json_util_set_text(o, "text", p, n) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
 /* The stream messages of a finished cell's stdout and stderr. */
 static int kmsg_streams(json_t *arr, const json_t *result)
 {
@@ -181,7 +206,7 @@ static int kmsg_streams(json_t *arr, const json_t *result)
         const char *text = json_string_value(json_object_get(result, names[i]));
 
         if (text && *text &&
-            kmsg_push(arr, "stream", json_pack("{s:s, s:s}", "name", names[i], "text", text)) < 0)
+            kmsg_push(arr, "stream", kmsg_stream(names[i], text, strlen(text))) < 0)
             return -ENOMEM;
     }
     return 0;

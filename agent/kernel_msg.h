@@ -58,6 +58,11 @@ json_t *kmsg_aborted(long count);
 /* The error record of a failed cell (new reference) from its result, when the harness sent
  * none: ename from error_type, evalue the rest of "error", traceback the error line. */
 json_t *kmsg_error_of(const json_t *result);
+/* How many of p's n bytes end on a whole UTF-8 character: the rest (at most 3 bytes of a
+ * character cut by a read) waits for the next chunk. Invalid bytes count as whole. */
+size_t kmsg_utf8_whole(const char *p, size_t n);
+/* A stream message's content {"name", "text"} from n bytes of output: new reference. */
+json_t *kmsg_stream(const char *name, const char *p, size_t n);
 /* An input request record from a cell (data, len bytes: JSON {"prompt", "password"}) checked
  * and cut: input_request's content (new reference) or NULL when it is not one. */
 json_t *kmsg_input_request(const char *data, size_t len);
