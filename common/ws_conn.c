@@ -47,6 +47,7 @@ struct ws_conn {
     int64_t close_by;     /* monotonic ns: past it a started close drops the socket; 0 none */
     uint32_t events;      /* registered with epoll */
     bool dead, dirty;     /* on_close ran (freed at the loop's end); has messages to write */
+    bool draining;        /* our close is out: what still comes is read and dropped */
     struct ws_conn *next; /* the hub's list */
     struct ws_conn *next_dirty;
 };
@@ -169,7 +170,16 @@ static void ws_conn_update(struct ws_conn *c)
     }
     want_r = wslay_event_want_read(c->ctx);
     want_w = wslay_event_want_write(c->ctx);
-    if (!want_r && !want_w) {
+    if (!want_r && !want_w && !wslay_event_get_close_received(c->ctx) && !c->draining) {
+        /* We closed (a message past the cap, a protocol error) while the client may still be
+         * sending: closing the socket now would reset it before it reads our close frame. */
+        c->draining = true;
+        if (!c->close_by)
+            c->close_by = clock_mono_ns() + (int64_t)WS_CONN_CLOSE_GRACE_S * 1000000000;
+    }
+    if (c->draining)
+        want_r = 1;
+    else if (!want_r && !want_w) {
         ws_conn_drop(c, (uint16_t)wslay_event_get_status_code_received(c->ctx));
         return;
     }
@@ -178,8 +188,24 @@ static void ws_conn_update(struct ws_conn *c)
         c->events = ev.events;
 }
 
+/* Reads and drops what a client sends after our close, until it closes too. */
+static void ws_conn_drain(struct ws_conn *c)
+{
+    char sink[65536];
+    ssize_t n;
+
+    while ((n = recv(c->fd, sink, sizeof(sink), 0)) > 0)
+        ;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        ws_conn_drop(c, (uint16_t)wslay_event_get_status_code_sent(c->ctx));
+}
+
 static void ws_conn_io(struct ws_conn *c, uint32_t events)
 {
+    if (c->draining) {
+        ws_conn_drain(c);
+        return;
+    }
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && wslay_event_want_read(c->ctx) &&
         wslay_event_recv(c->ctx) != 0) {
         ws_conn_drop(c, WSLAY_CODE_ABNORMAL_CLOSURE);
