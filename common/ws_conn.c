@@ -542,6 +542,18 @@ int ws_hub_watch(struct ws_hub *h, int fd, uint32_t events, ws_watch_fn fn, void
     return 0;
 }
 
+int ws_hub_rewatch(struct ws_hub *h, int fd, uint32_t events)
+{
+    for (struct ws_watch *w = h->watches; w; w = w->next) {
+        if (w->fd == fd && w->fn) {
+            struct epoll_event ev = {.events = events, .data.ptr = w};
+
+            return epoll_ctl(h->ep, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+        }
+    }
+    return -ENOENT;
+}
+
 void ws_hub_unwatch(struct ws_hub *h, int fd)
 {
     for (struct ws_watch **pp = &h->watches; *pp; pp = &(*pp)->next) {

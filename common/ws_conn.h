@@ -50,6 +50,8 @@ void ws_hub_attach(struct ws_hub *h, struct http_upgraded *u, int fd, const char
                    size_t extra_len, const struct ws_conn_ops *ops, void *arg);
 /* Calls fn(arg, epoll events) when fd is ready for events (EPOLLIN...). 0 or -errno. */
 int ws_hub_watch(struct ws_hub *h, int fd, uint32_t events, ws_watch_fn fn, void *arg);
+/* Changes what fd is watched for. 0 or -errno. */
+int ws_hub_rewatch(struct ws_hub *h, int fd, uint32_t events);
 /* Stops watching fd (before closing it). */
 void ws_hub_unwatch(struct ws_hub *h, int fd);
 /* Live connections. */

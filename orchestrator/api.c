@@ -4,11 +4,13 @@
  * No handler ever blocks: a request that needs an agent hands a call to the dispatcher (the
  * upstream loop thread) and suspends; the call's completion stores the reply and wakes it. */
 #include "api_int.h"
+#include "kernel_route.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent_client.h"
 #include "buf.h"
@@ -318,9 +320,23 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
  * wants a key when keys are configured; unknown /api paths too, so they reveal nothing. Jobs
  * remember the key they were made under (api_owner). Answers 401 and returns false when the
  * key is missing or wrong. */
+/* The request's API key: X-API-Key, or on the kernel routes as Kernel Gateway clients send a
+ * token ("Authorization: token K", "?token=K"). Borrowed, or NULL. */
+static const char *api_key_of(struct http_req *r)
+{
+    const char *key = http_req_header(r, "X-API-Key"), *url = http_req_url(r), *auth;
+
+    if (key || !kernel_route_is(url, strlen(url)))
+        return key;
+    auth = http_req_header(r, "Authorization");
+    if (auth && !strncasecmp(auth, "token ", 6))
+        return auth + 6;
+    return http_req_query(r, "token");
+}
+
 static bool api_key_ok(struct api *a, struct http_req *r, int route, enum MHD_Result *res)
 {
-    const char *url = http_req_url(r), *key = http_req_header(r, "X-API-Key");
+    const char *url = http_req_url(r), *key = api_key_of(r);
 
     if (!route_table_under(url, strlen(url), "/api") || route == ROUTE_V1_HEALTH ||
         nadoo_keys_check(a->keys, key))
@@ -337,7 +353,7 @@ int api_owner(struct api *a, struct http_req *r)
 {
     if (a->keys->n == 0)
         return 0;
-    return nadoo_keys_which(a->keys, http_req_header(r, "X-API-Key")) + 1;
+    return nadoo_keys_which(a->keys, api_key_of(r)) + 1;
 }
 
 /* A path whose {id} or {name} segment cannot be one: 404 naming the field. */
@@ -363,6 +379,8 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
         return res;
     if (route_table_under(url, strlen(url), SESSIONS_ROUTE_PREFIX))
         return api_sessions(a, r);
+    if (kernel_route_is(url, strlen(url)))
+        return api_kernels(a, r);
     if (rc == -EINVAL)
         return api_bad_segment(r, &m);
     if (rc < 0)
@@ -432,15 +450,20 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
     prom_hist_vec_init(&a->run_hist, 2, api_run_labels, sizeof(api_run_s) / sizeof(double),
                        api_run_s);
     a->sessions = sessions_new();
-    if (!a->sessions) {
+    a->kernels = kernels_new();
+    if (!a->sessions || !a->kernels) {
         err_set(e, ERR_BUSY, "", "out of memory");
         goto fail;
     }
+    if (!(a->wsp = ws_proxy_new(e)))
+        goto fail;
     a->http = http_srv_start(&o, e);
     if (!a->http)
         goto fail;
     return a;
 fail:
+    ws_proxy_free(a->wsp);
+    kernels_free(a->kernels);
     sessions_free(a->sessions);
     prom_hist_vec_done(&a->run_hist);
     free(a);
@@ -456,7 +479,9 @@ void api_free(struct api *a)
 {
     if (!a)
         return;
+    ws_proxy_free(a->wsp); /* its WebSockets closed before the server that upgraded them */
     http_srv_free(a->http);
+    kernels_free(a->kernels);
     sessions_free(a->sessions);
     prom_hist_vec_done(&a->run_hist);
     free(a);

@@ -10,7 +10,9 @@
 #include "api.h"
 #include "http_srv.h"
 #include "prom.h"
+#include "kernels.h"
 #include "sessions.h"
+#include "ws_proxy.h"
 
 #define API_MAX_BODY (10u << 20)
 #define API_VERSION  "0.1.0"
@@ -22,6 +24,8 @@ struct api {
     struct jobs *jobs;
     struct sessions *sessions;     /* /api/v1/sessions: our ids -> agents (owned) */
     const struct nadoo_keys *keys; /* X-API-Key for /api/v1 (n == 0: none) */
+    struct kernels *kernels;       /* /api/kernels: kernel ids -> agents (owned) */
+    struct ws_proxy *wsp;          /* the kernels' WebSockets to their agents (owned) */
     struct http_srv *http;
     atomic_ulong executions;
     struct prom_hist_vec run_hist; /* synchronous runs' time by language and process_status */
@@ -67,6 +71,9 @@ enum MHD_Result api_nadoo_batch(struct api *a, struct http_req *r);
 enum MHD_Result api_nadoo_languages(struct api *a, struct http_req *r);
 enum MHD_Result api_nadoo_language(struct api *a, struct http_req *r, const char *name);
 enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r);
+
+/* Everything under /api/kernels and /api/kernelspecs (api_kernels.c), the key checked. */
+enum MHD_Result api_kernels(struct api *a, struct http_req *r);
 
 /* Everything under /api/v1/sessions (api_sessions.c), the key already checked. */
 enum MHD_Result api_sessions(struct api *a, struct http_req *r);
