@@ -112,7 +112,7 @@ $(B)/tests/replay_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/libc
 	@mkdir -p $(dir $@)
 	@echo "  REPLAY  $@"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(AGENT_INC) -Iorchestrator $(LDFLAGS) -o $@ \
-	    tests/fuzz/replay_main.c $< $(B)/libcommon.a -ljansson -lpthread -lm
+	    tests/fuzz/replay_main.c $< $(B)/libcommon.a -ljansson -lnettle -lpthread -lm
 
 # Every suite; tests/run.sh prints the closing "N passed, N failed" line.
 test: deps

@@ -63,8 +63,8 @@ static void api_kern_done(struct dcall *dc)
         http_req_wake(s->r);
 }
 
-static struct dcall *api_kern_dcall(struct api_kern *s, int agent, unsigned gen,
-                                    const char *method, const char *path)
+static struct dcall *api_kern_dcall(struct api_kern *s, int agent, unsigned gen, const char *method,
+                                    const char *path)
 {
     struct dcall *dc = dcall_new();
 
@@ -129,8 +129,8 @@ static enum MHD_Result api_kern_list_reply(struct http_req *r)
 
     for (int c = 0; out && c < s->n_calls; c++) {
         arr = s->calls[c]->outcome == DCALL_OK && s->calls[c]->status == 200
-                  ? json_loadb(s->calls[c]->resp ? s->calls[c]->resp : "",
-                               s->calls[c]->resp_len, 0, NULL)
+                  ? json_loadb(s->calls[c]->resp ? s->calls[c]->resp : "", s->calls[c]->resp_len, 0,
+                               NULL)
                   : NULL;
         json_array_foreach(arr, i, k)
         {
@@ -184,8 +184,8 @@ static enum MHD_Result api_kern_call(struct api_kern *s, const char *method)
     if (!body)
         return http_req_too_large(s->r);
     s->dc = api_kern_dcall(s, s->e.id[0] ? s->e.agent : -1, s->e.gen, method, http_req_url(s->r));
-    if (!s->dc || (!strcmp(method, "POST") && !(s->dc->body = strndup(len ? body : "{}",
-                                                                       len ? len : 2))))
+    if (!s->dc ||
+        (!strcmp(method, "POST") && !(s->dc->body = strndup(len ? body : "{}", len ? len : 2))))
         return http_req_json_take(s->r, 0, NULL);
     s->dc->body_len = s->dc->body ? strlen(s->dc->body) : 0;
     atomic_store(&s->pending, 1);
@@ -213,8 +213,8 @@ static enum MHD_Result api_kern_ws_reply(struct http_req *r)
 {
     struct api_kern *s = http_req_data(r);
     char accept[WS_HANDSHAKE_ACCEPT_LEN + 1];
-    const char *headers[] = {"Upgrade", "websocket", "Connection", "Upgrade",
-                             "Sec-WebSocket-Accept", accept, NULL};
+    const char *headers[] = {
+        "Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Accept", accept, NULL};
 
     if (s->dial.status == 404)
         return http_req_error(r, ERR_NOT_FOUND, "kernel_id", "no kernel %s", s->id);

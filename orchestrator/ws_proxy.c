@@ -190,8 +190,8 @@ static bool wsp_flush(struct wsp_pair *w, int s)
     size_t off = 0;
 
     while (off < w->out[s].len) {
-        ssize_t n = send(w->fd[s], w->out[s].data + off, w->out[s].len - off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(w->fd[s], w->out[s].data + off, w->out[s].len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (n < 0 && errno == EINTR)
             continue;
@@ -214,8 +214,8 @@ static int wsp_fill(struct wsp_pair *w, int s)
 
     while (b->len < WS_PROXY_BUF) {
         size_t room = WS_PROXY_BUF - b->len;
-        ssize_t n = recv(w->fd[s], chunk, room < sizeof(chunk) ? room : sizeof(chunk),
-                         MSG_DONTWAIT);
+        ssize_t n =
+            recv(w->fd[s], chunk, room < sizeof(chunk) ? room : sizeof(chunk), MSG_DONTWAIT);
 
         if (n < 0 && errno == EINTR)
             continue;
