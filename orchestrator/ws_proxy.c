@@ -201,8 +201,10 @@ static bool wsp_flush(struct wsp_pair *w, int s)
             return false;
         off += (size_t)n;
     }
-    memmove(w->out[s].data, w->out[s].data + off, w->out[s].len - off);
-    w->out[s].len -= off;
+    if (off) {
+        memmove(w->out[s].data, w->out[s].data + off, w->out[s].len - off);
+        w->out[s].len -= off;
+    }
     return true;
 }
 
