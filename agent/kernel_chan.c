@@ -317,8 +317,9 @@ static int kernel_cell_req(struct kernel *k, const char *code, struct exec_req *
     return rc;
 }
 
-/* Starts q (an execute_request) as the session's next cell. False when it could not start
- * (answered already). */
+/* Starts q (an execute_request) as the session's next cell. True when q is the cell's now (or
+ * queued again behind a fresh session); false when it could not start (answered, q the
+ * caller's to free). */
 static bool kernel_cell_start(struct kernel *k, struct kqueued *q)
 {
     struct exec_req req;
@@ -333,6 +334,17 @@ static bool kernel_cell_start(struct kernel *k, struct kqueued *q)
     }
     if (sess_mgr_begin_cell(k->km->sm, k->sess, &c, &e) < 0) {
         exec_req_done(&req);
+        if ((e.code == ERR_GONE || e.code == ERR_NOT_FOUND) && kernel_start_session(k, &e) == 0) {
+            /* Its session ended while idle (the reaper, --session-idle-s): a fresh one, as a
+             * Kernel Gateway restarts a dead kernel; q runs once it is up. */
+            kernel_iopub(k, "status", NULL, kmsg_status("restarting"));
+            q->next = k->queue;
+            k->queue = q;
+            if (!k->tail)
+                k->tail = q;
+            k->queued++;
+            return true;
+        }
         kernel_cell_refused(k, q, "KernelError", e.msg);
         return false;
     }
@@ -400,6 +412,8 @@ static void kernel_after_cell(struct kernel *k)
         kernel_iopub(k, "status", NULL, kmsg_status("restarting"));
         if (kernel_start_session(k, &e) < 0)
             k->state = KS_DEAD;
+    } else if (state && !strcmp(state, "starting")) {
+        k->state = KS_STARTING; /* restarted while the cell ran: its up task pumps */
     }
     json_decref(o);
 }

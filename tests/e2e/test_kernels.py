@@ -409,3 +409,33 @@ def test_shutdown_request(kernels):
     assert rep["content"] == {"status": "ok", "restart": True}
     iopub, reply = kc.execute("print(2)")
     assert stdout_of(iopub) == "2\n"
+
+
+def test_a_reaped_session_is_replaced_on_the_next_request(make_agent):
+    """The session behind an idle kernel ends at --session-idle-s; the kernel's next request
+    gets a fresh one (status restarting, then the cell runs), as a Gateway restarts a dead
+    kernel."""
+    ag = make_agent(**{"session-idle-s": 1})
+    ks = Kernels(ag)
+    try:
+        k = ks.create()
+        kc = ks.connect(k["id"])
+        kc.execute("gone_soon = 1")
+        assert wait_until(lambda: not [s for s in ag.get("/sessions")[1]["sessions"]
+                                       if s["state"] != "dead"], 30)
+        req = kc.send("execute_request", {"code": "print('gone_soon' in dir())"})
+        states, out, reply = [], "", None
+        end = time.time() + 90
+        while reply is None and time.time() < end:
+            m = kc.recv(90)
+            if m["msg_type"] == "status":
+                states.append(m["content"]["execution_state"])
+            elif m["msg_type"] == "stream":
+                out += m["content"]["text"]
+            elif m["msg_type"] == "execute_reply" and \
+                    m["parent_header"]["msg_id"] == req["header"]["msg_id"]:
+                reply = m
+        assert "restarting" in states, states
+        assert reply["content"]["status"] == "ok" and out == "False\n", (reply, out)
+    finally:
+        ks.close()
