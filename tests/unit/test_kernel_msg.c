@@ -42,15 +42,16 @@ static void test_parse(void **state)
     assert_int_equal(kmsg_parse(TXT("[1]"), &m, &e), -ERR_INVALID);
     assert_int_equal(kmsg_parse(TXT("{\"header\":{}}"), &m, &e), -ERR_INVALID);
     assert_string_equal(e.field, "header");
-    assert_int_equal(kmsg_parse(TXT("{\"header\":{\"msg_type\":\"x\"},\"channel\":\"iopub\"}"), &m,
-                                &e),
-                     -ERR_INVALID);
+    assert_int_equal(
+        kmsg_parse(TXT("{\"header\":{\"msg_type\":\"x\"},\"channel\":\"iopub\"}"), &m, &e),
+        -ERR_INVALID);
     assert_string_equal(e.field, "channel");
     assert_int_equal(kmsg_parse(TXT("{\"header\":{\"msg_type\":\"x\"},\"content\":3}"), &m, &e),
                      -ERR_INVALID);
     /* an execute_request without code, a silent one (not in history) and a wrong flag type */
     assert_int_equal(kmsg_parse(TXT("{\"header\":{\"msg_type\":\"execute_request\"},\"content\":"
-                                "{\"silent\":true,\"code\":\"\"}}"), &m, &e),
+                                    "{\"silent\":true,\"code\":\"\"}}"),
+                                &m, &e),
                      0);
     assert_int_equal(kmsg_execute_fields(&m, &ef, &e), 0);
     assert_true(ef.silent && !ef.store_history);
@@ -77,9 +78,9 @@ static void test_new(void **state)
     assert_true(json_object_get(m, "parent_header") == parent);
     assert_string_equal(json_string_value(json_object_get(m, "channel")), "iopub");
     assert_true(json_is_array(json_object_get(m, "buffers")));
-    assert_string_equal(json_string_value(
-                            json_object_get(json_object_get(m, "content"), "execution_state")),
-                        "busy");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(m, "content"), "execution_state")),
+        "busy");
     json_decref(m);
     m = kmsg_new("status", "iopub", NULL, NULL, "s");
     assert_int_equal(json_object_size(json_object_get(m, "parent_header")), 0);
@@ -113,10 +114,9 @@ static void test_result_ok(void **state)
     assert_string_equal(type_at(arr, 0), "stream");
     assert_string_equal(type_at(arr, 1), "display_data");
     assert_string_equal(type_at(arr, 2), "execute_result");
-    assert_int_equal(
-        json_integer_value(json_object_get(json_array_get(json_array_get(arr, 2), 1),
-                                           "execution_count")),
-        7);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_array_get(arr, 2), 1),
+                                                        "execution_count")),
+                     7);
     json_decref(arr);
     arr = kmsg_result_iopub(res, 7, NULL, true); /* streamed live: no stream messages */
     assert_int_equal(json_array_size(arr), 2);
@@ -196,8 +196,8 @@ static void test_utf8_and_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),        cmocka_unit_test(test_new),
-        cmocka_unit_test(test_result_ok),    cmocka_unit_test(test_result_error),
+        cmocka_unit_test(test_parse),          cmocka_unit_test(test_new),
+        cmocka_unit_test(test_result_ok),      cmocka_unit_test(test_result_error),
         cmocka_unit_test(test_utf8_and_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

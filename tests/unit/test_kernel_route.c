@@ -74,20 +74,20 @@ static void test_handshake(void **state)
     assert_int_equal(ws_handshake_check("GET", "websocket", "keep-alive, Upgrade", "13",
                                         "dGhlIHNhbXBsZSBub25jZQ==", &why),
                      0);
-    assert_int_equal(ws_handshake_check("POST", "websocket", "Upgrade", "13",
-                                        "dGhlIHNhbXBsZSBub25jZQ==", &why),
-                     -EINVAL);
-    assert_int_equal(ws_handshake_check("GET", NULL, "Upgrade", "13", "dGhlIHNhbXBsZSBub25jZQ==",
-                                        &why),
-                     -EINVAL);
-    assert_int_equal(ws_handshake_check("GET", "WebSocket", "upgrade", "8",
-                                        "dGhlIHNhbXBsZSBub25jZQ==", &why),
-                     -EPROTONOSUPPORT);
+    assert_int_equal(
+        ws_handshake_check("POST", "websocket", "Upgrade", "13", "dGhlIHNhbXBsZSBub25jZQ==", &why),
+        -EINVAL);
+    assert_int_equal(
+        ws_handshake_check("GET", NULL, "Upgrade", "13", "dGhlIHNhbXBsZSBub25jZQ==", &why),
+        -EINVAL);
+    assert_int_equal(
+        ws_handshake_check("GET", "WebSocket", "upgrade", "8", "dGhlIHNhbXBsZSBub25jZQ==", &why),
+        -EPROTONOSUPPORT);
     assert_int_equal(ws_handshake_check("GET", "websocket", "Upgrade", "13", "c2hvcnQ=", &why),
                      -EINVAL);
-    assert_int_equal(ws_handshake_check("GET", "websocket", "Upgrade", "13",
-                                        "!!!!!!!!!!!!!!!!!!!!!!==", &why),
-                     -EINVAL);
+    assert_int_equal(
+        ws_handshake_check("GET", "websocket", "Upgrade", "13", "!!!!!!!!!!!!!!!!!!!!!!==", &why),
+        -EINVAL);
     assert_int_equal(ws_handshake_accept("short", out, sizeof(out)), -EINVAL);
     assert_true(ws_handshake_has_token(" a , Upgrade ", "upgrade"));
     assert_false(ws_handshake_has_token("upgrades", "upgrade"));
