@@ -80,7 +80,7 @@ $(B)/libcommon.a: $(COMMON_OBJ)
 $(B)/sandpit-agent: $(AGENT_OBJ) $(B)/libcommon.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lseccomp -lcurl \
-	    $(PY_LIBS) -lpthread -lm
+	    -lwslay -lnettle $(PY_LIBS) -lpthread -lm
 
 # pid 1 of each execution's PID namespace: static, tiny, spawned with vfork+exec (cheap).
 $(B)/sandpit-init: sandbox/nsinit.c $(B)/.flags
@@ -90,7 +90,7 @@ $(B)/sandpit-init: sandbox/nsinit.c $(B)/.flags
 $(B)/sandpit-orchestrator: $(ORCH_OBJ) $(B)/libcommon.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $(ORCH_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lcurl \
-	    -lpthread -lm
+	    -lwslay -lnettle -lpthread -lm
 
 # The shaping proxy on its own (tests, bench, egress service; docs/proxy.md): the agent's
 # netshape/ objects behind a small main.
@@ -113,14 +113,14 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libcommon.a $(B)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) $(PY_CFLAGS) $(AGENT_INC) -Iorchestrator $(LDFLAGS) -o $@ $< $(B)/libcommon.a \
-	    -lcmocka -lmicrohttpd -ljansson -lpthread -lm
+	    -lcmocka -lmicrohttpd -ljansson -lwslay -lnettle -lpthread -lm
 
 # Fuzz targets replayed over their seed corpus under gcc in `make test` (STYLE §10).
 $(B)/tests/replay_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/libcommon.a $(B)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  REPLAY  $@"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(AGENT_INC) -Iorchestrator $(LDFLAGS) -o $@ \
-	    tests/fuzz/replay_main.c $< $(B)/libcommon.a -ljansson -lpthread -lm
+	    tests/fuzz/replay_main.c $< $(B)/libcommon.a -ljansson -lnettle -lpthread -lm
 
 # Every suite; tests/run.sh prints the closing "N passed, N failed" line.
 test: deps

@@ -13,6 +13,8 @@
 
 #include "api_route.h"
 #include "api_sessions.h"
+#include "kernel_mgr.h"
+#include "kernel_route.h"
 #include "sess_route.h"
 #include "buf.h"
 #include "clock.h"
@@ -42,6 +44,7 @@ struct api {
     struct exec_limits lim; /* how /execute and a session's cell read a request */
     struct api_sess sess;   /* /sessions */
     struct ws_mgr *ws;      /* /workspaces (borrowed) */
+    struct kernel_mgr *km;  /* /api/kernels (docs/kernels.md) */
 };
 
 /* What a request that waits keeps (http_req_set_data). */
@@ -519,6 +522,7 @@ static enum MHD_Result api_health(struct api *a, struct http_req *r)
         json_object_set_new(o, "executions", exec_mgr_health(a->mgr));
         json_object_set_new(o, "adjustments", outbox_health(a->ob));
         json_object_set_new(o, "sessions", sess_mgr_health(a->sess.sm));
+        json_object_set_new(o, "kernels", kernel_mgr_health(a->km));
         json_object_set_new(o, "workspaces", ws_mgr_health(a->ws));
         json_object_set_new(
             o, "limits",
@@ -551,6 +555,8 @@ static enum MHD_Result api_root(struct http_req *r)
         }
     }
     for (size_t i = 0; list && sess_route_endpoint(i, ep, sizeof(ep)); i++)
+        json_array_append_new(list, json_string(ep));
+    for (size_t i = 0; list && kernel_route_endpoint(i, ep, sizeof(ep)); i++)
         json_array_append_new(list, json_string(ep));
     o = list ? json_pack("{s:s, s:s, s:o}", "service", "sandpit-agent", "version", API_VERSION,
                          "endpoints", list)
@@ -646,6 +652,8 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
 
     if (sess_route_is(url, strlen(url)))
         return api_sess_route(&a->sess, r);
+    if (kernel_route_is(url, strlen(url)))
+        return kernel_mgr_route(a->km, r);
     rc = api_route_parse(http_req_method(r), url, strlen(url), &m);
 
     /* A wrong method is a 405 before a bad id is a 404, as the agent always answered. */
@@ -705,7 +713,8 @@ struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct se
                               .route = api_route,
                               .app = a,
                               .token = cfg->agent_token,
-                              .token_open = "/health"};
+                              .token_open = "/health",
+                              .token_kg = KERNEL_ROUTE_PREFIX};
 
     if (!a) {
         err_set(e, ERR_BUSY, "", "out of memory");
@@ -731,8 +740,10 @@ struct api *api_new(const struct agent_cfg *cfg, struct exec_mgr *mgr, struct se
                                   .language_ctx = rts,
                                   .available = a->available};
     a->sess = (struct api_sess){.cfg = cfg, .mgr = mgr, .sm = sm, .lim = &a->lim};
-    a->http = http_srv_start(&o, e);
+    a->km = kernel_mgr_new(cfg, mgr, sm, &a->lim, e);
+    a->http = a->km ? http_srv_start(&o, e) : NULL;
     if (!a->http) {
+        kernel_mgr_free(a->km);
         free(a);
         return NULL;
     }
@@ -748,6 +759,7 @@ void api_free(struct api *a)
 {
     if (!a)
         return;
+    kernel_mgr_free(a->km); /* its WebSockets closed before the server that upgraded them */
     http_srv_free(a->http);
     free(a);
 }

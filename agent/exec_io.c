@@ -75,7 +75,8 @@ static int exec_io_memfd(const char *name, const char *data, size_t len)
 }
 
 int exec_io_child_fds(struct exec_io_streams *s, const char *spec, size_t spec_len,
-                      const char *stdin_data, size_t stdin_len, int child[ZYG_JOB_NFDS])
+                      const char *stdin_data, size_t stdin_len, int stdin_sock,
+                      int child[ZYG_JOB_NFDS])
 {
     static const int map[EXEC_IO_NSTREAMS] = {ZYG_FD_STDOUT, ZYG_FD_STDERR, ZYG_FD_RESULT,
                                               ZYG_FD_STATUS};
@@ -83,7 +84,9 @@ int exec_io_child_fds(struct exec_io_streams *s, const char *spec, size_t spec_l
 
     if ((child[ZYG_FD_SPEC] = exec_io_memfd("spec", spec, spec_len)) < 0)
         return child[ZYG_FD_SPEC];
-    if (stdin_data)
+    if (stdin_sock > 0)
+        child[ZYG_FD_STDIN] = fcntl(stdin_sock, F_DUPFD_CLOEXEC, 3);
+    else if (stdin_data)
         child[ZYG_FD_STDIN] = exec_io_memfd("stdin", stdin_data, stdin_len);
     else
         child[ZYG_FD_STDIN] = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -66,11 +66,13 @@ void exec_io_streams_init(struct exec_io_streams *s, size_t max_output, size_t m
  * -errno; on failure the fds created so far stay in s and child for the caller to close. */
 int exec_io_streams_pipes(struct exec_io_streams *s, int child[EXEC_IO_NSTREAMS]);
 /* Every fd the child gets (zyg_proto.h's ZYG_FD_*) but the network one, as new fds into child
- * (the caller closes them): the spec and stdin (NULL: /dev/null) in memfds, and the write ends
- * of the four pipes, whose read ends go into s. 0 or -errno; on failure what was created stays
- * in child and s for the caller to close. */
+ * (the caller closes them): the spec and stdin (NULL: /dev/null) in memfds, or as stdin a copy
+ * of stdin_sock when > 0 (a kernel cell's side channel), and the write ends of the four pipes,
+ * whose read ends go into s. 0 or -errno; on failure what was created stays in child and s for
+ * the caller to close. */
 int exec_io_child_fds(struct exec_io_streams *s, const char *spec, size_t spec_len,
-                      const char *stdin_data, size_t stdin_len, int child[ZYG_JOB_NFDS]);
+                      const char *stdin_data, size_t stdin_len, int stdin_sock,
+                      int child[ZYG_JOB_NFDS]);
 /* Copies stdout and stderr as captured so far into snap (bounded by the cap). 0 or -ENOMEM
  * (snap then empty). Any thread, while s is alive. */
 int exec_io_streams_snapshot(struct exec_io_streams *s, struct exec_io_snapshot *snap);

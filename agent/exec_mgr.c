@@ -346,7 +346,7 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
         goto out;
     }
     if ((r = exec_io_child_fds(&ex->io, spec, spec_len, ex->req.stdin_data, ex->req.stdin_len,
-                               child)) < 0)
+                               ex->req.kernel_sock, child)) < 0)
         goto out;
     r = exec_send(m, ex, &job, child);
 out:

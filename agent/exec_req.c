@@ -233,6 +233,8 @@ char *exec_req_spec(const struct exec_req *r, const char *exec_id, const char *w
         json_object_set_new(spec, "figure_dpi", json_integer(r->figure_dpi));
     if (spec && r->session_no) /* a session's cell: the harness names its code <cell N> */
         json_object_set_new(spec, "execution_count", json_integer(r->execution_count));
+    if (spec && r->kernel_sock > 0) /* a kernel's cell: IPython's syntax, input() by request */
+        json_object_set_new(spec, "kernel", json_true());
     if (spec && r->network) {
         /* The child listens on these ports of its own loopback (ZYG_PROXY_PORT and
          * ZYG_UPSTREAM_PORT); the proxy behind them applies the scenario. */

@@ -58,6 +58,10 @@ struct exec_req {
     char session_id[32]; /* also the name of its workspace under --work-dir */
     long execution_count;
     long session_memory_mb; /* its memory limit (for the result's words), 0 = the agent's */
+    /* A Jupyter kernel's cell (agent/kernel_mgr.c): the cell's end of its side channel, given
+     * as its stdin (borrowed: the kernel closes it after the cell; the manager sends a copy);
+     * the spec says "kernel": true. 0 = none (the agent's own fd 0 is never one). */
+    int kernel_sock;
 };
 
 /* Parses body (len bytes, not necessarily NUL-terminated) into out; the program, timeout and

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ struct http_req {
     http_req_data_free_fn data_free; /* frees data */
     http_req_decorate_fn decorate;   /* a dialect's error fields, or NULL */
     http_req_resume_fn resume;       /* builds the reply after a wake */
+    http_upgrade_fn upgrade;         /* takes the connection over after a 101 */
     bool waiting;                    /* suspended once: the next call is a resume */
     pthread_mutex_t lock;            /* orders suspend against wake/complete */
     bool suspended;                  /* guarded by lock */
@@ -437,6 +439,22 @@ static bool http_srv_open_path(const struct http_srv *s, const char *url)
     return n && !strncmp(url, s->o.token_open, n) && (url[n] == 0 || url[n] == '/');
 }
 
+/* The request carries the token: in TOKEN_HEADER, or under token_kg as Jupyter Kernel Gateway
+ * clients send it ("Authorization: token T", "?token=T"). */
+static bool http_srv_token_ok(const struct http_srv *s, struct http_req *r)
+{
+    const char *auth;
+
+    if (token_equal(http_req_header(r, TOKEN_HEADER), s->o.token))
+        return true;
+    if (!s->o.token_kg || strncmp(r->url, s->o.token_kg, strlen(s->o.token_kg)) != 0)
+        return false;
+    auth = http_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && !strncasecmp(auth, "token ", 6) && token_equal(auth + 6, s->o.token))
+        return true;
+    return token_equal(http_req_query(r, "token"), s->o.token);
+}
+
 static enum MHD_Result http_srv_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                         const char *method, const char *version,
                                         const char *upload_data, size_t *upload_data_size,
@@ -466,8 +484,7 @@ static enum MHD_Result http_srv_handler(void *cls, struct MHD_Connection *conn, 
     if (strlen(url) > HTTP_SRV_MAX_URL)
         return http_req_error(r, ERR_URI_TOO_LONG, "url", "the URL exceeds %d bytes",
                               HTTP_SRV_MAX_URL);
-    if (s->o.token && *s->o.token && !http_srv_open_path(s, url) &&
-        !token_equal(http_req_header(r, TOKEN_HEADER), s->o.token))
+    if (s->o.token && *s->o.token && !http_srv_open_path(s, url) && !http_srv_token_ok(s, r))
         return http_req_error(r, ERR_UNAUTHORIZED, TOKEN_HEADER,
                               "this server requires the shared secret in the %s header",
                               TOKEN_HEADER);
@@ -536,7 +553,7 @@ struct http_srv *http_srv_start(const struct http_srv_opts *o, struct err *e)
      * is ours (JSON); only a request line past ~60 KiB gets MHD's own HTML 414. */
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
+            MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG,
         (uint16_t)o->port, NULL, NULL, http_srv_handler, s, MHD_OPTION_EXTERNAL_LOGGER,
         http_srv_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE, o->threads,
         MHD_OPTION_NOTIFY_COMPLETED, http_srv_on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK,
@@ -554,6 +571,39 @@ struct http_srv *http_srv_start(const struct http_srv_opts *o, struct err *e)
     if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
         s->port = ntohs(bound.sin_port);
     return s;
+}
+
+/* MHD's upgrade handler: con_cls is our request, still attached. */
+static void http_srv_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
+                              const char *extra, size_t extra_len, MHD_socket sock,
+                              struct MHD_UpgradeResponseHandle *urh)
+{
+    struct http_req *r = con_cls;
+
+    (void)cls;
+    (void)conn;
+    r->upgrade(r, (struct http_upgraded *)urh, sock, extra, extra_len);
+}
+
+enum MHD_Result http_req_upgrade(struct http_req *r, const char *const *headers, http_upgrade_fn fn)
+{
+    struct MHD_Response *resp = MHD_create_response_for_upgrade(http_srv_upgraded, NULL);
+    enum MHD_Result res;
+
+    if (!resp)
+        return http_req_queue(r, 0, NULL, 0, NULL, NULL); /* 503 */
+    r->upgrade = fn;
+    for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    res = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+    MHD_destroy_response(resp);
+    return res;
+}
+
+void http_upgraded_close(struct http_upgraded *u)
+{
+    (void)MHD_upgrade_action((struct MHD_UpgradeResponseHandle *)u, MHD_UPGRADE_ACTION_CLOSE);
 }
 
 uint16_t http_srv_port(const struct http_srv *s)

@@ -48,6 +48,8 @@ struct http_srv_opts {
                               * in TOKEN_HEADER (token.h) or gets 401 (borrowed) */
     const char *token_open;  /* the path served without the token, with those under it
                               * ("/health": also "/health/live", "/health/ready") */
+    const char *token_kg;    /* paths under it also take the token as Jupyter Kernel Gateway
+                              * clients send it: "Authorization: token T" or "?token=T" */
 };
 
 /* Starts listening. NULL with e naming "host" or "port" when the address cannot be used. */
@@ -140,5 +142,19 @@ void http_req_complete_take(struct http_req *r, unsigned status, json_t *body);
 struct http_stream_hub;
 struct MHD_Connection *http_req_conn(const struct http_req *r);
 struct http_stream_hub *http_req_stream_hub(const struct http_req *r);
+/* WebSocket and other protocol upgrades (MHD_ALLOW_UPGRADE). An upgraded connection's socket
+ * is its owner's until http_upgraded_close; the server must not be freed before every one is
+ * closed. */
+struct http_upgraded;
+/* Takes over an upgraded connection (MHD thread): fd, the bytes the client sent past the
+ * request (extra, borrowed for the call), and r's data (http_req_data) still attached. */
+typedef void (*http_upgrade_fn)(struct http_req *r, struct http_upgraded *u, int fd,
+                                const char *extra, size_t extra_len);
+/* Answers 101 Switching Protocols with headers (name, value pairs, NULL-terminated; borrowed
+ * for the call) and hands the connection to fn once the reply is out. */
+enum MHD_Result http_req_upgrade(struct http_req *r, const char *const *headers,
+                                 http_upgrade_fn fn);
+/* Closes an upgraded connection (any thread, once). */
+void http_upgraded_close(struct http_upgraded *u);
 
 #endif

@@ -81,6 +81,7 @@ class Outputs:
         self.cut = False  # an item lost a value
         self.catch = Exception  # what a failing user call may raise and be caught
         self.rendered = {}  # id -> figure captured (and not changed since, while not stale)
+        self.plain_results = False  # a kernel's cell: a text/plain-only value is Out[n] too
 
     def add(self, kind, data, metadata, truncated=False):
         if self.full:
@@ -137,7 +138,7 @@ def finish(outputs, value, has_value):
         with describe.CallGuard(per_call=REPR_S, budget=BUDGET_S) as guard:
             if has_value and value is not None:
                 data, metadata, cut = bundle(value, guard, outputs)
-                if len(data) > 1 or "text/plain" not in data:
+                if len(data) > 1 or "text/plain" not in data or outputs.plain_results:
                     outputs.add("execute_result", data, metadata, cut)
             _capture_open_figures(outputs, guard)
     except BaseException:

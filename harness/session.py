@@ -26,7 +26,7 @@ import os
 import random
 import types
 
-from . import deadline, program, runner
+from . import deadline, kernel, policy, program, runner
 
 _CATCH_ALL = BaseException
 _SIGNAL_ERRORS = (ValueError, OSError)
@@ -94,7 +94,10 @@ def run_cell(spec, result_fd, control_fd=None):
         _say_started(control_fd)
         if isinstance(spec, str):
             spec = spec.encode("utf-8")
-        code = runner.run_execution(lambda: Cell(runner.Spec.parse(spec), _session), result_fd)
+        # The agent's compact JSON: this text cannot occur inside the code's string.
+        in_kernel = b'"kernel":true' in spec
+        code = runner.run_execution(lambda: Cell(runner.Spec.parse(spec), _session, in_kernel),
+                                    result_fd)
         written = True
     except _CATCH_ALL:  # a stray handler of the code's raising in the harness, say
         if not written:
@@ -167,7 +170,7 @@ def _on_early_interrupt(signum, frame):
 class Cell(runner.Execution):
     """One cell of the session: an Execution in the session's namespace."""
 
-    def __init__(self, spec, session):
+    def __init__(self, spec, session, in_kernel=False):
         if session.restricted is None:
             session.restricted, session.restricted_imports = (spec.restricted,
                                                               spec.restricted_imports)
@@ -178,6 +181,11 @@ class Cell(runner.Execution):
         self.session = session
         self.filename = program.cell_filename(spec.execution_count or session.cells)
         self.timeout = None  # where the code was when its deadline came
+        self.kernel = in_kernel  # a Jupyter kernel's cell (harness/kernel.py)
+        self.outputs.plain_results = in_kernel
+        self.shell_lines = kernel.shell_lines(spec.code) if in_kernel else []
+        if self.shell_lines and not spec.restricted:
+            spec.code = kernel.transform(spec.code)
 
     def _register_source(self):
         """This cell's source; every earlier one's again when the code cleared linecache
@@ -201,6 +209,23 @@ class Cell(runner.Execution):
         if session.restricted and session.restriction is None:
             session.restriction = super()._restriction()
         return session.restriction
+
+    # -- a Jupyter kernel's cell (harness/kernel.py)
+
+    def _compile(self):
+        if self.shell_lines and self.spec.restricted:
+            line = self.shell_lines[0]
+            raise runner._Refused([policy.PolicyViolation(
+                "a shell escape (`!command`) starts a program, which the restricted policy "
+                "refuses", "builtin", line, 1)])
+        return super()._compile()
+
+    def _main_namespace(self):
+        namespace = super()._main_namespace()
+        if self.kernel:
+            kernel.begin(self.restriction.builtins if self.restriction else runner._BUILTINS,
+                         namespace)
+        return namespace
 
     def _main_module(self):
         if self.session.module is None:
@@ -227,8 +252,13 @@ class Cell(runner.Execution):
         return super()._status(exc)
 
     def _print_uncaught(self, exc):
-        if self.timeout is None:  # a timeout printed its own line
-            super()._print_uncaught(exc)
+        if self.timeout is not None:  # a timeout printed its own line
+            return
+        if (self.kernel and exc is not None and not isinstance(exc, SystemExit)
+                and kernel.send_error(exc, runner._traceback_text(exc))):
+            self.traceback_written = True  # the error message carries it, as IPython's does
+            return
+        super()._print_uncaught(exc)
 
     def _capture_outputs(self, value):
         """Not after a timeout: the zygote's kill is a grace away."""

@@ -4,11 +4,13 @@
  * No handler ever blocks: a request that needs an agent hands a call to the dispatcher (the
  * upstream loop thread) and suspends; the call's completion stores the reply and wakes it. */
 #include "api_int.h"
+#include "kernel_route.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent_client.h"
 #include "api_sse.h"
@@ -370,17 +372,23 @@ static enum MHD_Result api_metrics(struct api *a, struct http_req *r)
     return http_req_bytes_take(r, MHD_HTTP_OK, data, len, "text/plain; version=0.0.4");
 }
 
-/* The key a request carries: X-API-Key, or Authorization: Bearer <key> (NULL: none). */
+/* The key a request carries: X-API-Key, or Authorization: Bearer <key>, or on the kernel routes
+ * as Kernel Gateway clients send a token ("Authorization: token K", "?token=K"). Borrowed, or
+ * NULL. */
 static const char *api_key_given(struct http_req *r)
 {
-    const char *key = http_req_header(r, "X-API-Key"), *auth;
+    const char *key = http_req_header(r, "X-API-Key"), *url = http_req_url(r), *auth;
 
     if (key)
         return key;
     auth = http_req_header(r, "Authorization");
     if (auth && !strncasecmp(auth, "Bearer ", 7))
         return auth + 7;
-    return NULL;
+    if (!kernel_route_is(url, strlen(url)))
+        return NULL;
+    if (auth && !strncasecmp(auth, "token ", 6))
+        return auth + 6;
+    return http_req_query(r, "token");
 }
 
 /* Paths served without a key: the probes, the endpoint list, and /metrics unless
@@ -514,6 +522,8 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
                               "another instance)");
     if (route_table_under(url, strlen(url), SESSIONS_ROUTE_PREFIX))
         return api_sessions(a, r);
+    if (kernel_route_is(url, strlen(url)))
+        return api_kernels(a, r);
     if (rc == -EINVAL)
         return api_bad_segment(r, &m);
     if (rc < 0)
@@ -587,15 +597,20 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
     prom_hist_vec_init(&a->run_hist, 2, api_run_labels, sizeof(api_run_s) / sizeof(double),
                        api_run_s);
     a->sessions = sessions_new();
-    if (!a->sessions) {
+    a->kernels = kernels_new();
+    if (!a->sessions || !a->kernels) {
         err_set(e, ERR_BUSY, "", "out of memory");
         goto fail;
     }
+    if (!(a->wsp = ws_proxy_new(e)))
+        goto fail;
     a->http = http_srv_start(&o, e);
     if (!a->http)
         goto fail;
     return a;
 fail:
+    ws_proxy_free(a->wsp);
+    kernels_free(a->kernels);
     sessions_free(a->sessions);
     prom_hist_vec_done(&a->run_hist);
     free(a);
@@ -611,7 +626,9 @@ void api_free(struct api *a)
 {
     if (!a)
         return;
+    ws_proxy_free(a->wsp); /* its WebSockets closed before the server that upgraded them */
     http_srv_free(a->http);
+    kernels_free(a->kernels);
     sessions_free(a->sessions);
     prom_hist_vec_done(&a->run_hist);
     free(a);

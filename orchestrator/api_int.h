@@ -12,7 +12,9 @@
 #include "job_req.h"
 #include "keys.h"
 #include "prom.h"
+#include "kernels.h"
 #include "sessions.h"
+#include "ws_proxy.h"
 
 #define API_MAX_BODY (10u << 20)
 #define API_VERSION  "0.1.0"
@@ -24,6 +26,8 @@ struct api {
     struct jobs *jobs;
     struct sessions *sessions; /* /api/v1/sessions: our ids -> agents (owned) */
     struct keys *keys;         /* API keys and their limits (n == 0: none), borrowed */
+    struct kernels *kernels;   /* /api/kernels: kernel ids -> agents (owned) */
+    struct ws_proxy *wsp;      /* the kernels' WebSockets to their agents (owned) */
     struct http_srv *http;
     atomic_ulong executions;
     struct prom_hist_vec run_hist; /* synchronous runs' time by language and process_status */
@@ -76,6 +80,9 @@ enum MHD_Result api_nadoo_batch(struct api *a, struct http_req *r);
 enum MHD_Result api_nadoo_languages(struct api *a, struct http_req *r);
 enum MHD_Result api_nadoo_language(struct api *a, struct http_req *r, const char *name);
 enum MHD_Result api_nadoo_health(struct api *a, struct http_req *r);
+
+/* Everything under /api/kernels and /api/kernelspecs (api_kernels.c), the key checked. */
+enum MHD_Result api_kernels(struct api *a, struct http_req *r);
 
 /* Everything under /api/v1/sessions (api_sessions.c), the key already checked. */
 enum MHD_Result api_sessions(struct api *a, struct http_req *r);

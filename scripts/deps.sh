@@ -7,7 +7,7 @@ pkgs=(
   # build
   build-essential pkg-config clang clang-format libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libseccomp-dev libcmocka-dev
-  libpython3.11-dev libpython3-dev python3.11 libwslay-dev libsqlite3-dev
+  libpython3.11-dev libpython3-dev python3.11 libwslay-dev libsqlite3-dev nettle-dev
   # what the sandbox offers its users, and the test runner
   python3-pytest python3-numpy python3-pandas python3-matplotlib python3-scipy python3-plotly
   # the other runtimes the agent offers (issue 5); a missing one is a missing language
@@ -15,7 +15,7 @@ pkgs=(
   mono-mcs mono-runtime r-base-core
   # tools the tests use
   curl iproute2 procps python3-yaml libcap2-bin
-  python3-websocket python3-jupyter-client python3-prometheus-client
+  python3-websocket python3-jupyter-client python3-prometheus-client python3-pip
 )
 
 missing=()

@@ -76,7 +76,8 @@ if [ -d tests/e2e ] && [ -x build/san/sandpit-agent ]; then
     run_pytest "end-to-end under ASan+UBSan (agent, orchestrator, sessions)" tests/e2e/test_agent_basic.py \
     tests/e2e/test_agent_api.py tests/e2e/test_adjust.py tests/e2e/test_orch_api.py \
     tests/e2e/test_orch_routing.py tests/e2e/test_orch_scenario.py tests/e2e/test_orch_nadoo.py \
-    tests/e2e/test_sessions.py tests/e2e/test_sessions_files.py
+    tests/e2e/test_sessions.py tests/e2e/test_sessions_files.py tests/e2e/test_kernels.py \
+    tests/e2e/test_kernels_ws.py tests/e2e/test_orch_kernels.py
   # The exec runtimes, the scenarios and the proxy inside the agent, under the sanitizers too
   # (functional checks only: timing is not asserted against a sanitized build).
   SANDPIT_BUILD_DIR="$PWD/build/san" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \

@@ -15,7 +15,7 @@ for src in tests/fuzz/fuzz_*.c; do
   bin=build/fuzz/fuzz_$t
   $CC -std=gnu11 -g -O1 -D_GNU_SOURCE -Icommon -Iagent -Isandbox -Inetshape -Iorchestrator \
       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-      "$src" common/*.c -o "$bin" -ljansson -lmicrohttpd -lpthread -lm
+      "$src" common/*.c -o "$bin" -ljansson -lmicrohttpd -lwslay -lnettle -lpthread -lm
   mkdir -p "build/fuzz/corpus/$t"
   dict=(); [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
   echo "== fuzz $t for ${secs}s"
