@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_files.h"
 #include "api_route.h"
 #include "api_sessions.h"
 #include "sess_route.h"
@@ -562,10 +563,13 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
     struct api *a = app;
     const char *url = http_req_url(r);
     struct route_match m;
+    enum MHD_Result res;
     int rc;
 
     if (sess_route_is(url, strlen(url)))
         return api_sess_route(&a->sess, r);
+    if (api_files_route(a->mgr, r, &res))
+        return res;
     rc = api_route_parse(http_req_method(r), url, strlen(url), &m);
 
     /* A wrong method is a 405 before a bad id is a 404, as the agent always answered. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "files_spec.h"
 #include "scenario.h"
 #include "ws_name.h"
 
@@ -57,7 +58,8 @@ struct exec_req {
     uint64_t session_no;
     char session_id[32]; /* also the name of its workspace under --work-dir */
     long execution_count;
-    long session_memory_mb; /* its memory limit (for the result's words), 0 = the agent's */
+    long session_memory_mb;  /* its memory limit (for the result's words), 0 = the agent's */
+    struct files_spec files; /* "files" and "collect" (files_spec.h): borrowed from root */
 };
 
 /* Parses body (len bytes, not necessarily NUL-terminated) into out; the program, timeout and

@@ -1,11 +1,13 @@
 /* files_spec.c - "files" and "collect" of an execution request (files_spec.h). */
 #include "files_spec.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "b64.h"
+#include "ids.h"
 
 int files_spec_check_path(const char *path, size_t len, const char *field, struct err *e)
 {
@@ -47,8 +49,7 @@ int files_spec_check_path(const char *path, size_t len, const char *field, struc
 }
 
 /* The content of entry i as bytes into ent: "utf-8" borrows the string, "base64" decodes it. */
-static int files_spec_content(json_t *item, size_t i, struct files_spec_entry *ent,
-                              struct err *e)
+static int files_spec_content(json_t *item, size_t i, struct files_spec_entry *ent, struct err *e)
 {
     json_t *c = json_object_get(item, "content"), *enc = json_object_get(item, "encoding");
     const char *how = "utf-8";
@@ -167,8 +168,7 @@ static int files_spec_collect(json_t *arr, struct files_spec *s, struct err *e)
         snprintf(field, sizeof(field), "collect[%zu]", i);
         if (!json_is_string(p))
             return err_set(e, ERR_INVALID, field, "%s must be a string (a glob pattern)", field);
-        if ((r = files_spec_check_path(json_string_value(p), json_string_length(p), field, e)) <
-            0)
+        if ((r = files_spec_check_path(json_string_value(p), json_string_length(p), field, e)) < 0)
             return r;
         s->collect[s->n_collect++] = json_string_value(p);
     }
@@ -278,4 +278,27 @@ bool files_spec_glob(const char *pattern, const char *path)
     while (pi < np && pl[pi] == 2 && !memcmp(pattern + po[pi], "**", 2))
         pi++;
     return pi == np;
+}
+
+int files_spec_route(const char *url, size_t len, const char *prefix, char *id, char *path,
+                     struct err *e)
+{
+    size_t pn = strlen(prefix);
+
+    /* prefix, 36 characters of id, "/files/", at least one byte of path */
+    if (len < pn + 36 + 8 || memcmp(url, prefix, pn) != 0 || memcmp(url + pn + 36, "/files/", 7))
+        return -ENOENT;
+    if (!ids_is_uuid(url + pn, 36)) {
+        err_set(e, ERR_INVALID, "execution_id", "not an execution id");
+        return -EINVAL;
+    }
+    url += pn + 36 + 7;
+    len -= pn + 36 + 7;
+    if (files_spec_check_path(url, len, "path", e) < 0)
+        return -EINVAL;
+    memcpy(id, url - 43, 36);
+    id[36] = '\0';
+    memcpy(path, url, len);
+    path[len] = '\0';
+    return 0;
 }

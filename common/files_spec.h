@@ -19,19 +19,19 @@
 #define FILES_SPEC_MAX_PATTERNS 32         /* entries of "collect" */
 
 struct files_spec_entry {
-    const char *path;    /* borrowed from the request's JSON, NUL-free, checked */
-    const void *data;    /* the bytes: borrowed (utf-8) or owned (base64: data_owned) */
-    size_t len;          /* bytes of data */
+    const char *path;          /* borrowed from the request's JSON, NUL-free, checked */
+    const void *data;          /* the bytes: borrowed (utf-8) or owned (base64: data_owned) */
+    size_t len;                /* bytes of data */
     unsigned char *data_owned; /* malloc'd decoding, or NULL */
 };
 
 struct files_spec {
     struct files_spec_entry *files; /* owned array of n_files */
     size_t n_files;
-    size_t total;                 /* decoded bytes of all files */
-    const char **collect;         /* owned array of borrowed patterns */
+    size_t total;         /* decoded bytes of all files */
+    const char **collect; /* owned array of borrowed patterns */
     size_t n_collect;
-    bool present;                 /* "files" or "collect" was given */
+    bool present; /* "files" or "collect" was given */
 };
 
 /* Reads "files" and "collect" of root (borrowed: the spec points into it, keep it alive).
@@ -52,5 +52,12 @@ int files_spec_check_path(const char *path, size_t len, const char *field, struc
  * below out, STARSTAR/STAR.csv every .csv at any depth). No brackets or escapes. Greedy with one
  * backtrack point per level, no recursion: quadratic at worst, never exponential. */
 bool files_spec_glob(const char *pattern, const char *path);
+
+/* Matches a download URL prefix + "<uuid>/files/<path>" (len bytes, query removed, already
+ * percent-decoded). 0 with id (37 bytes) and path (FILES_SPEC_PATH_MAX + 1 bytes) filled;
+ * -ENOENT when url is not such a URL; -EINVAL when it is one with a bad id or path (e says
+ * which). */
+int files_spec_route(const char *url, size_t len, const char *prefix, char *id, char *path,
+                     struct err *e);
 
 #endif

@@ -34,8 +34,8 @@ static void sha256_block(struct sha256 *s, const unsigned char *p)
     for (int i = 0; i < 64; i++) {
         uint32_t t1 = h + (SHA256_ROR(e, 6) ^ SHA256_ROR(e, 11) ^ SHA256_ROR(e, 25)) +
                       ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
-        uint32_t t2 =
-            (SHA256_ROR(a, 2) ^ SHA256_ROR(a, 13) ^ SHA256_ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        uint32_t t2 = (SHA256_ROR(a, 2) ^ SHA256_ROR(a, 13) ^ SHA256_ROR(a, 22)) +
+                      ((a & b) ^ (a & c) ^ (b & c));
 
         h = g, g = f, f = e, e = d + t1;
         d = c, c = b, b = a, a = t1 + t2;

@@ -121,8 +121,7 @@ static void test_refused(void **state)
     assert_non_null(many);
     n += (size_t)sprintf(many, "{\"files\": [");
     for (int i = 0; i <= FILES_SPEC_MAX_ENTRIES; i++)
-        n += (size_t)sprintf(many + n, "%s{\"path\": \"f%d\", \"content\": \"\"}", i ? "," : "",
-                             i);
+        n += (size_t)sprintf(many + n, "%s{\"path\": \"f%d\", \"content\": \"\"}", i ? "," : "", i);
     sprintf(many + n, "]}");
     refused(many, "files");
     free(many);
@@ -151,8 +150,8 @@ static void test_refused(void **state)
 static void test_b64(void **state)
 {
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                      "Zm9vYmFy"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     char out[32];
     unsigned char dec[32];
 
@@ -192,7 +191,8 @@ static void test_sha256(void **state)
     memset(million, 'a', sizeof(million));
     sha256_init(&s);
     for (size_t off = 0, step = 1; off < sizeof(million); off += step, step = step * 3 % 1000 + 1)
-        sha256_update(&s, million + off, off + step > sizeof(million) ? sizeof(million) - off : step);
+        sha256_update(&s, million + off,
+                      off + step > sizeof(million) ? sizeof(million) - off : step);
     sha256_hex(&s, hex);
     assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
@@ -203,32 +203,19 @@ static void test_glob(void **state)
         const char *pat, *path;
         bool match;
     } cases[] = {
-        {"*.csv", "a.csv", true},
-        {"*.csv", "d/a.csv", false},
-        {"*.csv", ".csv", true},
-        {"*.csv", "a.csvx", false},
-        {"out/**", "out/a", true},
-        {"out/**", "out/a/b/c.txt", true},
-        {"out/**", "outx/a", false},
-        {"out/**", "a/out/b", false},
-        {"**/*.csv", "a.csv", true},
-        {"**/*.csv", "x/y/z.csv", true},
-        {"**/*.csv", "x/y/z.txt", false},
-        {"**", "anything/at/all", true},
-        {"a/**/b", "a/b", true},
-        {"a/**/b", "a/x/y/b", true},
-        {"a/**/b", "a/x/y/c", false},
-        {"a/**/b/*.txt", "a/b/b/q.txt", true},
-        {"?.txt", "a.txt", true},
-        {"?.txt", "ab.txt", false},
-        {"d?r/*", "dir/f", true},
-        {"a*b*c", "aXbYc", true},
-        {"a*b*c", "aXbY", false},
-        {"*", "a/b", false},
-        {"a**b", "aXXb", true},
-        {"a**b", "a/b", false},
-        {"exact.txt", "exact.txt", true},
-        {"exact.txt", "exact.tx", false},
+        {"*.csv", "a.csv", true},         {"*.csv", "d/a.csv", false},
+        {"*.csv", ".csv", true},          {"*.csv", "a.csvx", false},
+        {"out/**", "out/a", true},        {"out/**", "out/a/b/c.txt", true},
+        {"out/**", "outx/a", false},      {"out/**", "a/out/b", false},
+        {"**/*.csv", "a.csv", true},      {"**/*.csv", "x/y/z.csv", true},
+        {"**/*.csv", "x/y/z.txt", false}, {"**", "anything/at/all", true},
+        {"a/**/b", "a/b", true},          {"a/**/b", "a/x/y/b", true},
+        {"a/**/b", "a/x/y/c", false},     {"a/**/b/*.txt", "a/b/b/q.txt", true},
+        {"?.txt", "a.txt", true},         {"?.txt", "ab.txt", false},
+        {"d?r/*", "dir/f", true},         {"a*b*c", "aXbYc", true},
+        {"a*b*c", "aXbY", false},         {"*", "a/b", false},
+        {"a**b", "aXXb", true},           {"a**b", "a/b", false},
+        {"exact.txt", "exact.txt", true}, {"exact.txt", "exact.tx", false},
     };
 
     (void)state;
@@ -241,11 +228,8 @@ static void test_glob(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ok),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_b64),
-        cmocka_unit_test(test_sha256),
-        cmocka_unit_test(test_glob),
+        cmocka_unit_test(test_ok),     cmocka_unit_test(test_refused), cmocka_unit_test(test_b64),
+        cmocka_unit_test(test_sha256), cmocka_unit_test(test_glob),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
