@@ -116,8 +116,7 @@ void exec_files_free(struct exec_files *f)
     free(f);
 }
 
-int exec_files_write(const struct files_spec *spec, int root, uid_t uid, gid_t gid,
-                     struct err *e)
+int exec_files_write(const struct files_spec *spec, int root, uid_t uid, gid_t gid, struct err *e)
 {
     for (size_t i = 0; i < spec->n_files; i++) {
         const struct files_spec_entry *ent = &spec->files[i];
@@ -271,8 +270,7 @@ static bool exec_files_unchanged(const struct exec_files *f, const char *path,
 {
     struct exec_files_snap key = {.path = (char *)path}, *s;
 
-    s = f->n_snap ? bsearch(&key, f->snap, f->n_snap, sizeof(*f->snap), exec_files_snap_cmp)
-                  : NULL;
+    s = f->n_snap ? bsearch(&key, f->snap, f->n_snap, sizeof(*f->snap), exec_files_snap_cmp) : NULL;
     return s && s->ino == st->st_ino && s->size == st->st_size &&
            s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
@@ -290,20 +288,7 @@ static int exec_files_skip(struct exec_files_walk *w, const char *reason)
 
 void exec_files_url(const char *exec_id, const char *path, char *out, size_t size)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = (size_t)snprintf(out, size, "/execution/%s/files/", exec_id);
-
-    for (const unsigned char *p = (const unsigned char *)path; *p && o + 4 < size; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("/-._~", *p)) {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
-        }
-    }
-    out[o < size ? o : size - 1] = '\0';
+    files_spec_url("/execution/", exec_id, path, out, size);
 }
 
 /* A file in the store for the next collected one: its fd, or -1 when the store is full (the
@@ -390,8 +375,8 @@ static int exec_files_copy(int fd, const struct stat *st, struct sha256 *h, int 
 }
 
 /* The result's entry of the file just read. NULL on out of memory. */
-static json_t *exec_files_entry(struct exec_files_walk *w, const struct stat *st,
-                                const char *hex, const unsigned char *mem, bool stored)
+static json_t *exec_files_entry(struct exec_files_walk *w, const struct stat *st, const char *hex,
+                                const unsigned char *mem, bool stored)
 {
     json_t *o = json_pack("{s:s, s:I, s:s}", "path", w->path, "size", (json_int_t)st->st_size,
                           "sha256", hex);

@@ -32,8 +32,8 @@
 /* The agent's file store: <state-dir>/files. */
 struct exec_files_store {
     char dir[512];
-    long long cap;         /* bytes for every kept execution together (--files-mb) */
-    atomic_llong used;     /* bytes held now */
+    long long cap;     /* bytes for every kept execution together (--files-mb) */
+    atomic_llong used; /* bytes held now */
 };
 
 struct exec_files_snap; /* exec_files.c */
@@ -63,8 +63,7 @@ void exec_files_free(struct exec_files *f);
 
 /* Writes spec's files beneath root as uid:gid (ws_files_put). e names the entry
  * ("files[2].path"). 0 or -ERR_*. */
-int exec_files_write(const struct files_spec *spec, int root, uid_t uid, gid_t gid,
-                     struct err *e);
+int exec_files_write(const struct files_spec *spec, int root, uid_t uid, gid_t gid, struct err *e);
 /* Notes every regular file beneath root that matches a pattern (path, inode, size, mtime),
  * to tell later what the run created or changed. 0 or -ENOMEM. */
 int exec_files_snapshot(struct exec_files *f, int root);

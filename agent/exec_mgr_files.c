@@ -71,8 +71,7 @@ int exec_mgr_files_start(struct exec_mgr *m, struct exec *ex, struct zyg_job *jo
 
     if (!ex->req.files.present)
         return 0;
-    if (ex->req.files.n_collect &&
-        !(ex->files = exec_files_new(&m->files, ex->id, &ex->req.files)))
+    if (ex->req.files.n_collect && !(ex->files = exec_files_new(&m->files, ex->id, &ex->req.files)))
         return err_set(&ex->start_err, ERR_BUSY, "files", "out of memory");
     if (ex->req.session_no) {
         r = exec_mgr_files_sess_root(m, ex, &root, &uid);
@@ -115,8 +114,8 @@ json_t *exec_mgr_files_end(struct exec_mgr *m, struct exec *ex)
     }
     exec_mgr_files_release(m, ex);
     if (ex->start_err.code) {
-        json_t *err = json_pack("{s:s, s:s}", "field", ex->start_err.field, "message",
-                                ex->start_err.msg);
+        json_t *err =
+            json_pack("{s:s, s:s}", "field", ex->start_err.field, "message", ex->start_err.msg);
 
         if (!o)
             o = json_object();

@@ -302,3 +302,75 @@ int files_spec_route(const char *url, size_t len, const char *prefix, char *id, 
     path[len] = '\0';
     return 0;
 }
+
+void files_spec_url(const char *prefix, const char *id, const char *path, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int n = snprintf(out, size, "%s%s/files/", prefix, id);
+    size_t o = n < 0 ? 0 : (size_t)n;
+
+    for (const unsigned char *p = (const unsigned char *)path; *p && o + 4 < size; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p)) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    if (size)
+        out[o < size ? o : size - 1] = '\0';
+}
+
+/* A copy of one file entry with its url under prefix. */
+static json_t *files_spec_entry_copy(json_t *f, const char *prefix, int *urls)
+{
+    json_t *c = json_deep_copy(f);
+    const char *url = json_string_value(json_object_get(f, "url"));
+    static const char agent_prefix[] = "/execution/";
+    char *ours;
+    size_t n;
+
+    if (!c || !url || strncmp(url, agent_prefix, sizeof(agent_prefix) - 1) != 0)
+        return c;
+    n = strlen(prefix) + strlen(url);
+    if (!(ours = malloc(n + 1))) {
+        json_decref(c);
+        return NULL;
+    }
+    strcpy(ours, prefix);
+    strcat(ours, url + sizeof(agent_prefix) - 1);
+    json_object_set_new(c, "url", json_string(ours));
+    free(ours);
+    (*urls)++;
+    return c;
+}
+
+int files_spec_copy(json_t *src, json_t *dst, const char *prefix)
+{
+    json_t *files = json_object_get(src, "files"), *list, *f;
+    int urls = 0;
+    size_t i;
+
+    if (json_object_get(src, "files_skipped") &&
+        json_object_set(dst, "files_skipped", json_object_get(src, "files_skipped")) < 0)
+        return -1;
+    if (json_object_get(src, "files_error") &&
+        json_object_set(dst, "files_error", json_object_get(src, "files_error")) < 0)
+        return -1;
+    if (!json_is_array(files))
+        return 0;
+    if (!(list = json_array()))
+        return -1;
+    json_array_foreach(files, i, f)
+    {
+        if (json_array_append_new(list, files_spec_entry_copy(f, prefix, &urls)) < 0) {
+            json_decref(list);
+            return -1;
+        }
+    }
+    if (json_object_set_new(dst, "files", list) < 0)
+        return -1;
+    return urls > 0;
+}

@@ -53,6 +53,16 @@ int files_spec_check_path(const char *path, size_t len, const char *field, struc
  * backtrack point per level, no recursion: quadratic at worst, never exponential. */
 bool files_spec_glob(const char *pattern, const char *path);
 
+/* The download URL prefix + id + "/files/" + path into out, path percent-encoded but for its
+ * '/' and unreserved characters (cut at size, NUL-terminated). */
+void files_spec_url(const char *prefix, const char *id, const char *path, char *out, size_t size);
+
+/* Copies the files fields of an agent's result src ("files", "files_skipped", "files_error")
+ * into dst (a dialect's reply), each file's "url" rewritten from the agent's "/execution/..." to
+ * prefix + "..." (the orchestrator's route). Returns 1 when some file has such a url (the agent
+ * holds files to download), 0 when none, -1 on out of memory. */
+int files_spec_copy(json_t *src, json_t *dst, const char *prefix);
+
 /* Matches a download URL prefix + "<uuid>/files/<path>" (len bytes, query removed, already
  * percent-decoded). 0 with id (37 bytes) and path (FILES_SPEC_PATH_MAX + 1 bytes) filled;
  * -ENOENT when url is not such a URL; -EINVAL when it is one with a bad id or path (e says

@@ -17,6 +17,7 @@
 #include "route.h"
 #include "sessions_route.h"
 #include "strx.h"
+#include "files_map.h"
 #include "toolcall.h"
 
 /* One synchronous run in flight (attached to its request). */
@@ -85,6 +86,7 @@ static void api_run_done(struct dcall *dc)
 
     if (agent_client_result(dc, &res, &e) == 0) {
         reply = run->reply(dc, res, run->ctx);
+        api_files_note(run->a, dc, res, reply);
         if (reply) {
             const char *ps =
                 toolcall_process_status(json_string_value(json_object_get(res, "status")));
@@ -325,6 +327,8 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
         return res;
     if (route_table_under(url, strlen(url), SESSIONS_ROUTE_PREFIX))
         return api_sessions(a, r);
+    if (api_files_route(a, r, &res))
+        return res;
     if (rc == -EINVAL)
         return api_bad_segment(r, &m);
     if (rc < 0)
@@ -392,14 +396,19 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
     a->jobs = jobs;
     a->keys = keys;
     a->sessions = sessions_new();
-    if (!a->sessions) {
+    a->files = files_map_new();
+    if (!a->sessions || !a->files) {
         err_set(e, ERR_BUSY, "", "out of memory");
+        sessions_free(a->sessions);
+        files_map_free(a->files);
         free(a);
         return NULL;
     }
+    jobs_set_files_map(jobs, a->files);
     a->http = http_srv_start(&o, e);
     if (!a->http) {
         sessions_free(a->sessions);
+        files_map_free(a->files);
         free(a);
         return NULL;
     }
@@ -417,5 +426,6 @@ void api_free(struct api *a)
         return;
     http_srv_free(a->http);
     sessions_free(a->sessions);
+    files_map_free(a->files);
     free(a);
 }
