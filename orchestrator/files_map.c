@@ -68,4 +68,3 @@ int files_map_get(struct files_map *m, const char *id, int *agent, unsigned *gen
     pthread_mutex_unlock(&m->lock);
     return r;
 }
-
