@@ -512,6 +512,8 @@ static enum MHD_Result api_root(struct http_req *r)
     }
     for (size_t i = 0; list && sess_route_endpoint(i, ep, sizeof(ep)); i++)
         json_array_append_new(list, json_string(ep));
+    if (list)
+        json_array_append_new(list, json_string(API_FILES_ENDPOINT));
     o = list ? json_pack("{s:s, s:s, s:o}", "service", "sandpit-agent", "version", API_VERSION,
                          "endpoints", list)
              : NULL;

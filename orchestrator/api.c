@@ -203,7 +203,7 @@ static enum MHD_Result api_root(struct http_req *r)
     return http_req_json_take(
         r, MHD_HTTP_OK,
         json_pack(
-            "{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service",
+            "{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service",
             "sandpit-orchestrator", "version", API_VERSION, "endpoints",
             "POST /execute {generated_code, timeout, language, scenario}", "GET /health",
             "GET /languages", "GET /metrics", "POST /api/run {language, code, scenario}",
@@ -211,6 +211,7 @@ static enum MHD_Result api_root(struct http_req *r)
             "GET /api/jobs?status=&limit=", "POST /api/cancel/{jobId}",
             "POST /api/v1/execute {code, language, timeout, stdin, env, scenario}",
             "POST /api/v1/execute/async", "GET /api/v1/status/{execution_id}",
+            "GET /api/v1/executions/{execution_id}/files/{path}",
             "POST /api/v1/batch {executions: [...]}", "GET /api/v1/languages",
             "GET /api/v1/language/{name}/info", "GET /api/v1/health",
             "POST /api/v1/sessions {idle_timeout_s, memory_mb, pids, env, policy, checkpoint}",
