@@ -39,6 +39,7 @@ struct agent_cfg {
     long session_idle_s;            /* default idle timeout of a session */
     long max_workspaces;            /* named workspaces at once (POST /execute "workspace") */
     long workspace_mb;              /* size of each workspace's tmpfs */
+    long files_mb;                  /* bytes of collected files kept for download (state dir) */
     const char *languages;          /* comma-separated runtimes to offer; "" = all installed */
     const char *tools_dir;          /* extra tool directory (TypeScript's tsc); "" = default */
     const char *egress_proxy;       /* host:port the proxy connects through; "" = direct */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_files.h"
 #include "api_route.h"
 #include "api_sessions.h"
 #include "kernel_mgr.h"
@@ -558,6 +559,8 @@ static enum MHD_Result api_root(struct http_req *r)
         json_array_append_new(list, json_string(ep));
     for (size_t i = 0; list && kernel_route_endpoint(i, ep, sizeof(ep)); i++)
         json_array_append_new(list, json_string(ep));
+    if (list)
+        json_array_append_new(list, json_string(API_FILES_ENDPOINT));
     o = list ? json_pack("{s:s, s:s, s:o}", "service", "sandpit-agent", "version", API_VERSION,
                          "endpoints", list)
              : NULL;
@@ -648,12 +651,15 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
     struct api *a = app;
     const char *url = http_req_url(r);
     struct route_match m;
+    enum MHD_Result res;
     int rc;
 
     if (sess_route_is(url, strlen(url)))
         return api_sess_route(&a->sess, r);
     if (kernel_route_is(url, strlen(url)))
         return kernel_mgr_route(a->km, r);
+    if (api_files_route(a->mgr, r, &res))
+        return res;
     rc = api_route_parse(http_req_method(r), url, strlen(url), &m);
 
     /* A wrong method is a 405 before a bad id is a 404, as the agent always answered. */

@@ -59,6 +59,8 @@ static void exec_free(struct exec *ex)
     exec_waiters_clear(&ex->watchers, false);
     exec_io_streams_done(&ex->io);
     exec_req_done(&ex->req);
+    exec_files_free(ex->files);
+    fdio_close(&ex->files_root);
     json_decref(ex->result);
     free(ex->extras);
     json_decref(ex->warnings);
@@ -207,13 +209,16 @@ static void exec_finish(struct exec_mgr *m, struct exec *ex)
         .streams_apart = true,
     };
     bool released = false;
-    json_t *res;
+    json_t *res, *files = exec_mgr_files_end(m, ex); /* before a cell's session is idle again */
 
     ex->end_real_ns = in.end_real_ns = clock_real_ns();
     exec_proxy_close(m, ex);
     in.warnings = ex->warnings;
     in.network = ex->network;
     res = exec_result_build(&in, &oc);
+    if (res && files)
+        json_object_update(res, files);
+    json_decref(files);
     if (res && ex->req.session_no) {
         json_object_set_new(res, "session_id", json_string(ex->req.session_id));
         json_object_set_new(res, "execution_count", json_integer(ex->req.execution_count));
@@ -345,6 +350,8 @@ static int exec_start(struct exec_mgr *m, struct exec *ex)
         r = -errno;
         goto out;
     }
+    if ((r = exec_mgr_files_start(m, ex, &job, child)) < 0)
+        goto out;
     if ((r = exec_io_child_fds(&ex->io, spec, spec_len, ex->req.stdin_data, ex->req.stdin_len,
                                ex->req.kernel_sock, child)) < 0)
         goto out;
@@ -355,6 +362,7 @@ out:
     if (r < 0) {
         exec_io_streams_done(&ex->io); /* nothing was read: only our ends to close */
         exec_proxy_close(m, ex);
+        exec_mgr_files_release(m, ex);
     }
     json_decref(runtime);
     free(spec);
@@ -445,13 +453,14 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
 {
     struct exec *ex = calloc(1, sizeof(*ex));
     bool run_now = false;
-    int r;
+    int r, code;
 
     if (!ex) {
         exec_req_done(req);
         return err_set(e, ENOMEM, "", "out of memory");
     }
     atomic_init(&ex->refs, 1);
+    ex->files_root = ex->anon_uid = -1;
     ex->req = *req;
     memset(req, 0, sizeof(*req));
     exec_io_streams_init(&ex->io, (size_t)ex->req.max_output_bytes, EXEC_RESULT_MAX);
@@ -530,8 +539,13 @@ int exec_mgr_submit_take(struct exec_mgr *m, struct exec_req *req, struct exec *
             exec_unref(ex); /* the store's */
             pthread_mutex_unlock(&m->lock);
             exec_mgr_ws_unuse(m, ex);
+            code = ex->start_err.code;
+            if (code && e)
+                *e = ex->start_err; /* files in refused: the client's error */
             exec_unref(ex);
             exec_mgr_start_queued(m);
+            if (code)
+                return -code;
             if (r == -ERR_UNAVAILABLE)
                 return err_set(e, ERR_UNAVAILABLE, "",
                                "the Python zygote is restarting; retry in a moment");
@@ -709,6 +723,10 @@ struct exec_mgr *exec_mgr_new(const struct agent_cfg *cfg, struct zyg_client *zc
     m->zc = zc;
     m->rts = rts;
     pthread_mutex_init(&m->lock, NULL);
+    if (exec_files_store_init(&m->files, cfg->state_dir, (long long)cfg->files_mb << 20) < 0) {
+        log_warn("%s/files: cannot be made: collected files are only inlined", cfg->state_dir);
+        m->files.cap = 0;
+    }
     store_init(&m->store, &exec_store_ops);
     exec_metrics_init(m);
     /* Without it (out of memory) evicted ids are only "not found". */

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "agent_cfg.h"
 #include "buf.h"
@@ -42,6 +43,11 @@ struct ws_mgr;
 /* Sets the named workspaces (borrowed; they outlive m); call before any submission. Without,
  * a request naming one is refused. */
 void exec_mgr_set_workspaces(struct exec_mgr *m, struct ws_mgr *ws);
+
+struct sess_mgr;
+/* Sets the sessions (borrowed; they outlive m), whose workspaces a cell's files go to and come
+ * from; call before any submission. */
+void exec_mgr_set_sessions(struct exec_mgr *m, struct sess_mgr *sm);
 
 /* Takes req (even on failure), starts or queues it. A session's cell (req.session_no) starts at
  * once and holds no execution slot: it runs in its session's process. On success *out is a new
@@ -125,6 +131,10 @@ json_t *exec_result(struct exec_mgr *m, struct exec *ex);
 char *exec_result_text(struct exec_mgr *m, struct exec *ex, bool full, size_t *len);
 /* debug_info of a finished execution, or NULL: new reference. */
 json_t *exec_debug_info(struct exec_mgr *m, struct exec *ex);
+/* Opens the kept copy of a file a finished execution collected (docs/agent.md "Files in and
+ * out"): 0 with *fd (close it) and *st, -ERR_CONFLICT (still running), -ERR_NOT_FOUND. */
+int exec_mgr_file_open(struct exec_mgr *m, struct exec *ex, const char *path, int *fd,
+                       struct stat *st, struct err *e);
 void exec_ref(struct exec *ex);
 void exec_unref(struct exec *ex);
 

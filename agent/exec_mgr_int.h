@@ -1,5 +1,5 @@
-/* exec_mgr_int.h - what exec_mgr.c (the lifecycle) and exec_view.c (results and listings as
- * clients see them) share; nothing else includes it. */
+/* exec_mgr_int.h - what exec_mgr.c (the lifecycle), exec_view.c (results and listings as
+ * clients see them) and exec_mgr_files.c (files in and out) share; nothing else includes it. */
 #ifndef SANDPIT_EXEC_MGR_INT_H
 #define SANDPIT_EXEC_MGR_INT_H
 
@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "exec_files.h"
 #include "exec_gone.h"
 #include "exec_io.h"
 #include "exec_mgr.h"
@@ -54,6 +55,10 @@ struct exec {
     struct exec_waiter *watchers; /* under m->lock: live-output readers (exec_live.c) */
     struct store_node node;       /* in m->store: id table and history */
     struct exec *qnext;           /* queue */
+    struct exec_files *files;     /* files out (exec_mgr_files.c), or NULL */
+    int files_root;               /* running: the working directory's fd for collect, or -1 */
+    int anon_uid;                 /* the anonymous workspace's uid index held, or -1 */
+    struct err start_err;         /* why files in failed (code 0: they did not) */
 };
 
 struct exec_mgr {
@@ -82,7 +87,19 @@ struct exec_mgr {
     struct prom_hist_vec run_hist;   /* run time by language and outcome (exec_metrics.c) */
     struct prom_hist_vec wait_hist;  /* queue wait by language */
     void *cell_end_arg;
+    struct sess_mgr *sm;           /* sessions (borrowed): a cell's files, or NULL */
+    struct exec_files_store files; /* collected files kept for download */
 };
+
+/* exec_mgr_files.c: files in before the start (job and child fds get the anonymous workspace
+ * when ex needs one); -ERR_* with ex->start_err set. */
+int exec_mgr_files_start(struct exec_mgr *m, struct exec *ex, struct zyg_job *job,
+                         int child[ZYG_JOB_NFDS]);
+/* The run is over (or never started): files out as the result's fields ({"files", ...} new
+ * reference, or NULL when none were asked), and what the start held is given back. */
+json_t *exec_mgr_files_end(struct exec_mgr *m, struct exec *ex);
+/* Gives back what exec_mgr_files_start holds (the fd, the anonymous uid); idempotent. */
+void exec_mgr_files_release(struct exec_mgr *m, struct exec *ex);
 
 #define EXEC_OF(n) STORE_ENTRY(n, struct exec, node)
 

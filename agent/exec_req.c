@@ -157,6 +157,8 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     if (exec_req_workspace(r.root, r.workspace, e) < 0 ||
         json_util_get_bool(r.root, "workspace_optional", &r.workspace_optional, e) < 0)
         goto fail;
+    if (files_spec_parse(r.root, &r.files, e) < 0)
+        goto fail;
     if (r.scenario.leak && r.scenario.leak_mb_per_sec == 0)
         r.scenario.leak_mb_per_sec = 100; /* documented default */
     /* The restricted policy is AST checks on Python: it cannot confine another language, which
@@ -174,6 +176,7 @@ int exec_req_parse(const char *body, size_t len, const struct exec_limits *lim,
     *out = r;
     return 0;
 fail:
+    files_spec_done(&r.files);
     json_decref(r.root);
     return -ERR_INVALID;
 }
@@ -194,6 +197,7 @@ void exec_req_shed(struct exec_req *r)
             return;
         }
     }
+    files_spec_done(&r->files); /* it borrows from the old root; written and copied by now */
     json_decref(r->root);
     r->root = small;
     r->code = NULL;
@@ -205,6 +209,7 @@ void exec_req_shed(struct exec_req *r)
 
 void exec_req_done(struct exec_req *r)
 {
+    files_spec_done(&r->files);
     json_decref(r->root);
     memset(r, 0, sizeof(*r));
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "files_spec.h"
 #include "scenario.h"
 #include "ws_name.h"
 
@@ -62,6 +63,7 @@ struct exec_req {
      * as its stdin (borrowed: the kernel closes it after the cell; the manager sends a copy);
      * the spec says "kernel": true. 0 = none (the agent's own fd 0 is never one). */
     int kernel_sock;
+    struct files_spec files; /* "files" and "collect" (files_spec.h): borrowed from root */
 };
 
 /* Parses body (len bytes, not necessarily NUL-terminated) into out; the program, timeout and

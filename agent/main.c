@@ -110,6 +110,8 @@ static const struct cfg_opt agent_opts[] = {
         "named workspaces at once (\"workspace\" on POST /execute; 0 = workspaces off)"),
     OPT("workspace-mb", CFG_INT, 1, 1 << 20, "256", workspace_mb,
         "size of each workspace (a tmpfs: a program that fills it gets ENOSPC), MiB"),
+    OPT("files-mb", CFG_INT, 0, 1 << 24, "2048", files_mb,
+        "collected files (\"collect\") kept for download in --state-dir/files, MiB"),
     OPT("seccomp", CFG_BOOL, 0, 0, "1", seccomp, "load the seccomp filter in each execution"),
     OPT("warm-pool", CFG_INT, 0, 64, "4", warm_pool,
         "children forked and isolated ahead of need (0 = fork per request)"),
@@ -314,9 +316,11 @@ static int main_check_cfg(struct agent_cfg *cfg, char *harness, size_t hsize, ch
         return -1;
     }
     /* Each agent has 8192 uids (isolate_cred.c): a slot's from the bottom, a workspace's from
-     * the top; a session and its copies hold up to three slots (isolate.c). */
-    if (cfg->max_concurrent + cfg->warm_pool + 3 * cfg->max_sessions + cfg->max_workspaces > 8192) {
-        fprintf(stderr, "sandpit-agent: --max-concurrent + --warm-pool + 3 x --max-sessions + "
+     * the top; a session and its copies hold up to three slots (isolate.c); an execution with
+     * files in or out may hold an anonymous workspace's uid too (ws_mgr_anon). */
+    if (2 * cfg->max_concurrent + cfg->warm_pool + 3 * cfg->max_sessions + cfg->max_workspaces >
+        8192) {
+        fprintf(stderr, "sandpit-agent: 2 x --max-concurrent + --warm-pool + 3 x --max-sessions + "
                         "--max-workspaces must not exceed 8192 (the uids of one agent)\n");
         return -1;
     }
@@ -431,6 +435,7 @@ int main(int argc, char **argv)
         goto out;
     }
     exec_mgr_on_cell_end(mgr, sess_mgr_cell_end, sm);
+    exec_mgr_set_sessions(mgr, sm);
     if (!(ws = ws_mgr_new(&cfg))) {
         log_error("out of memory (workspaces)");
         goto out;

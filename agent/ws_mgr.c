@@ -45,6 +45,8 @@ struct ws_mgr {
     char reason[200];    /* why workspaces are off */
     struct ws_entry *ws; /* cfg->max_workspaces entries, [0, n) in use */
     size_t n;
+    bool tmpfs; /* a detached tmpfs can be made (anonymous workspaces need no name) */
+    bool *anon; /* cfg->max_concurrent: anonymous uid index max_workspaces + k taken */
 };
 
 static double ws_now(void)
@@ -89,19 +91,22 @@ struct ws_mgr *ws_mgr_new(const struct agent_cfg *cfg)
         return NULL;
     w->cfg = cfg;
     pthread_mutex_init(&w->lock, NULL);
-    if (cfg->max_workspaces > 0 && !(w->ws = calloc((size_t)cfg->max_workspaces, sizeof(*w->ws)))) {
+    if ((cfg->max_workspaces > 0 &&
+         !(w->ws = calloc((size_t)cfg->max_workspaces, sizeof(*w->ws)))) ||
+        !(w->anon = calloc((size_t)cfg->max_concurrent, sizeof(*w->anon)))) {
         ws_mgr_free(w);
         return NULL;
     }
-    if (cfg->max_workspaces == 0) {
-        snprintf(w->reason, sizeof(w->reason), "--max-workspaces is 0");
-    } else if ((fd = ws_tmpfs(1, 16)) < 0) {
+    if ((fd = ws_tmpfs(1, 16)) < 0) {
         snprintf(w->reason, sizeof(w->reason), "cannot create a tmpfs (fsopen/fsmount): %s%s",
                  strerror(-fd), geteuid() != 0 ? " (the agent does not run as root)" : "");
         log_warn("workspaces are off: %s", w->reason);
     } else {
         close(fd);
-        w->on = true;
+        w->tmpfs = true;
+        w->on = cfg->max_workspaces > 0;
+        if (!w->on)
+            snprintf(w->reason, sizeof(w->reason), "--max-workspaces is 0");
     }
     return w;
 }
@@ -114,6 +119,7 @@ void ws_mgr_free(struct ws_mgr *w)
         fdio_close(&w->ws[i].fd);
     pthread_mutex_destroy(&w->lock);
     free(w->ws);
+    free(w->anon);
     free(w);
 }
 
@@ -236,6 +242,43 @@ void ws_mgr_done(struct ws_mgr *w, const char *name, bool ran)
             ws->users--;
         ws->last_used = ws_now();
     }
+    pthread_mutex_unlock(&w->lock);
+}
+
+int ws_mgr_anon(struct ws_mgr *w, int *fd, struct err *e)
+{
+    long files = w->cfg->workspace_mb * WS_FILES_PER_MB;
+    long k;
+
+    if (!w->tmpfs)
+        return err_set(e, ERR_UNAVAILABLE, "files",
+                       "files in and out need a tmpfs of their own, which this agent cannot make: "
+                       "%s",
+                       w->reason);
+    pthread_mutex_lock(&w->lock);
+    for (k = 0; k < w->cfg->max_concurrent && w->anon[k]; k++)
+        ;
+    if (k < w->cfg->max_concurrent)
+        w->anon[k] = true;
+    pthread_mutex_unlock(&w->lock);
+    if (k == w->cfg->max_concurrent)
+        return err_set(e, ERR_BUSY, "files", "every anonymous workspace is taken; retry later");
+    *fd = ws_tmpfs(w->cfg->workspace_mb, files < WS_FILES_MIN ? WS_FILES_MIN : files);
+    if (*fd < 0) {
+        ws_mgr_anon_done(w, (int)(w->cfg->max_workspaces + k));
+        return err_set(e, ERR_UNAVAILABLE, "files", "cannot create the execution's tmpfs: %s",
+                       strerror(-*fd));
+    }
+    return (int)(w->cfg->max_workspaces + k);
+}
+
+void ws_mgr_anon_done(struct ws_mgr *w, int uid_index)
+{
+    long k = uid_index - w->cfg->max_workspaces;
+
+    pthread_mutex_lock(&w->lock);
+    if (k >= 0 && k < w->cfg->max_concurrent)
+        w->anon[k] = false;
     pthread_mutex_unlock(&w->lock);
 }
 

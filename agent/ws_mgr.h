@@ -43,6 +43,14 @@ json_t *ws_mgr_list(struct ws_mgr *w);
 /* Deletes workspace name with its files. 0, -ERR_NOT_FOUND, -ERR_CONFLICT (an execution uses
  * it or waits for it). */
 int ws_mgr_delete(struct ws_mgr *w, const char *name, struct err *e);
+/* An anonymous workspace for one stateless execution with files in or out (exec_mgr_files.c):
+ * a new detached tmpfs of --workspace-mb into *fd (the caller closes it) and its uid index, one
+ * of --max-concurrent kept apart from the named workspaces' (so executions running at once
+ * never share a uid). The index, or -ERR_BUSY (all taken) / -ERR_UNAVAILABLE (no tmpfs here,
+ * e says why). */
+int ws_mgr_anon(struct ws_mgr *w, int *fd, struct err *e);
+/* Gives back the uid index ws_mgr_anon returned. */
+void ws_mgr_anon_done(struct ws_mgr *w, int uid_index);
 /* {"enabled", "count", "max", "size_mb"} (and "reason" when off) for /health: new reference. */
 json_t *ws_mgr_health(struct ws_mgr *w);
 

@@ -21,6 +21,7 @@
 #include "route.h"
 #include "sessions_route.h"
 #include "strx.h"
+#include "files_map.h"
 #include "toolcall.h"
 
 /* One synchronous run in flight (attached to its request). */
@@ -94,6 +95,7 @@ static void api_run_done(struct dcall *dc)
 
     if (agent_client_result(dc, &res, &e) == 0) {
         reply = run->reply(dc, res, run->ctx);
+        api_files_note(run->a, dc, res, reply);
         if (reply) {
             const char *ps =
                 toolcall_process_status(json_string_value(json_object_get(res, "status")));
@@ -263,7 +265,7 @@ static enum MHD_Result api_root(struct http_req *r)
     return http_req_json_take(
         r, MHD_HTTP_OK,
         json_pack(
-            "{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service",
+            "{s:s, s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]}", "service",
             "sandpit-orchestrator", "version", API_VERSION, "endpoints",
             "POST /execute {generated_code, timeout, language, scenario}", "GET /health",
             "GET /languages", "GET /metrics", "POST /api/run {language, code, scenario}",
@@ -271,6 +273,7 @@ static enum MHD_Result api_root(struct http_req *r)
             "GET /api/jobs?status=&limit=", "POST /api/cancel/{jobId}",
             "POST /api/v1/execute {code, language, timeout, stdin, env, scenario}",
             "POST /api/v1/execute/async", "GET /api/v1/status/{execution_id}",
+            "GET /api/v1/executions/{execution_id}/files/{path}",
             "POST /api/v1/batch {executions: [...]}", "GET /api/v1/languages",
             "GET /api/v1/language/{name}/info", "GET /api/v1/health",
             "POST /api/v1/sessions {idle_timeout_s, memory_mb, pids, env, policy, checkpoint}",
@@ -524,6 +527,8 @@ static enum MHD_Result api_route(void *app, struct http_req *r)
         return api_sessions(a, r);
     if (kernel_route_is(url, strlen(url)))
         return api_kernels(a, r);
+    if (api_files_route(a, r, &res))
+        return res;
     if (rc == -EINVAL)
         return api_bad_segment(r, &m);
     if (rc < 0)
@@ -598,10 +603,12 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
                        api_run_s);
     a->sessions = sessions_new();
     a->kernels = kernels_new();
-    if (!a->sessions || !a->kernels) {
+    a->files = files_map_new();
+    if (!a->sessions || !a->kernels || !a->files) {
         err_set(e, ERR_BUSY, "", "out of memory");
         goto fail;
     }
+    jobs_set_files_map(jobs, a->files);
     if (!(a->wsp = ws_proxy_new(e)))
         goto fail;
     a->http = http_srv_start(&o, e);
@@ -611,6 +618,7 @@ struct api *api_new(const struct orch_cfg *cfg, struct registry *reg, struct dis
 fail:
     ws_proxy_free(a->wsp);
     kernels_free(a->kernels);
+    files_map_free(a->files);
     sessions_free(a->sessions);
     prom_hist_vec_done(&a->run_hist);
     free(a);
@@ -631,5 +639,6 @@ void api_free(struct api *a)
     kernels_free(a->kernels);
     sessions_free(a->sessions);
     prom_hist_vec_done(&a->run_hist);
+    files_map_free(a->files);
     free(a);
 }

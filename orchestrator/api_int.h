@@ -31,6 +31,7 @@ struct api {
     struct http_srv *http;
     atomic_ulong executions;
     struct prom_hist_vec run_hist; /* synchronous runs' time by language and process_status */
+    struct files_map *files;       /* which agent holds an execution's collected files (owned) */
 };
 
 /* Builds a dialect's reply from an agent's ExecutionResult (borrowed): new reference, or NULL
@@ -61,6 +62,12 @@ enum MHD_Result api_job_refused(struct api *a, struct http_req *r, int owner, co
 /* The owner jobs made by r get and that r may see (jobs.h "Owners"): 0 when no API keys are
  * configured, else 1 + the index of r's X-API-Key (0 when r has none: matches no keyed job). */
 int api_owner(struct api *a, struct http_req *r);
+
+/* api_files.c: copies the files fields of an agent's result res into the dialect's reply (our
+ * download URLs) and notes which agent (dc's) holds them. Either NULL: nothing. */
+void api_files_note(struct api *a, const struct dcall *dc, json_t *res, json_t *reply);
+/* Answers GET /api/v1/executions/{id}/files/{path} (true, *res set), false for other URLs. */
+bool api_files_route(struct api *a, struct http_req *r, enum MHD_Result *res);
 
 /* POST /execute (NVIDIA tool-call contract). */
 enum MHD_Result api_toolcall_execute(struct api *a, struct http_req *r);

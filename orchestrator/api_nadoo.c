@@ -164,6 +164,7 @@ struct api_nadoo_item {
 };
 
 struct api_nadoo_batch {
+    struct api *a;
     struct http_req *r;
     pthread_mutex_t lock; /* guards results and left */
     json_t *results;      /* array of n replies (null until each is in) */
@@ -205,9 +206,10 @@ static void api_nadoo_batch_done(struct dcall *dc)
     struct err e = {0};
     json_t *res = NULL, *reply;
 
-    if (agent_client_result(dc, &res, &e) == 0)
+    if (agent_client_result(dc, &res, &e) == 0) {
         reply = nadoo_reply(res);
-    else
+        api_files_note(b->a, dc, res, reply);
+    } else
         reply = nadoo_failure(b->langs[it->i], e.msg);
     json_decref(res);
     dcall_free(dc);
@@ -227,6 +229,7 @@ static struct api_nadoo_batch *api_nadoo_batch_new(struct api *a, struct http_re
     if (!b || !(b->results = json_array()))
         goto fail;
     pthread_mutex_init(&b->lock, NULL);
+    b->a = a;
     b->r = r;
     b->left = n;
     for (i = 0; i < n; i++) {

@@ -328,6 +328,9 @@ static enum MHD_Result api_sess_object_reply(struct api_sess *s, json_t *obj)
     }
     if (made)
         return http_req_json_take(s->r, (unsigned)dc->status, obj);
+    /* A cell's collected files: our download URLs, and who holds them. */
+    if (s->rt.op == SESSIONS_OP_EXECUTE)
+        api_files_note(s->a, dc, obj, obj);
     /* An object about this session (not the new one a fork made): ids are ours. */
     if (sessions_rewrite(obj, &s->e, dc->status < 300 ? dc->agent_url : NULL) < 0) {
         json_decref(obj);

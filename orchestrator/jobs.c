@@ -2,6 +2,7 @@
 #include "jobs.h"
 
 #include "agent_client.h"
+#include "files_map.h"
 #include "jobs_result.h"
 
 #include <errno.h>
@@ -79,7 +80,8 @@ struct jobs {
     struct store store;        /* every job kept, newest first */
     struct job *qhead, *qtail; /* queued jobs, oldest first */
     size_t queued, running;
-    bool pumping; /* jobs_pump_locked is on the stack */
+    bool pumping;            /* jobs_pump_locked is on the stack */
+    struct files_map *files; /* notes who holds a result's collected files (borrowed) */
     unsigned long completed, failed, cancelled, evicted, rejected;
 };
 
@@ -170,6 +172,11 @@ struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct ups
     pthread_mutex_init(&j->lock, NULL);
     store_init(&j->store, &jobs_store_ops);
     return j;
+}
+
+void jobs_set_files_map(struct jobs *j, struct files_map *fm)
+{
+    j->files = fm;
 }
 
 void jobs_free(struct jobs *j)
@@ -353,6 +360,8 @@ static void jobs_finish_locked(struct job *job, enum job_status st, const char *
     job->result =
         jobs_result_new(res, st == JOB_COMPLETED ? NULL : error, job->exec_id, job->agent_url,
                         job->run_mono_ns ? (double)(clock_mono_ns() - job->run_mono_ns) / 1e6 : 0);
+    if (res && json_object_get(res, "files"))
+        files_map_put(j->files, job->exec_id, job->agent, job->agent_gen);
     if (job->slot) {
         dispatch_release(j->d, job->agent, job->agent_gen);
         job->slot = false;

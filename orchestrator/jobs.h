@@ -39,6 +39,10 @@ typedef void (*jobs_cancel_fn)(void *arg, unsigned status, json_t *reply);
 /* New store (free with jobs_free); all pointers borrowed for its life. NULL on OOM. */
 struct jobs *jobs_new(const struct orch_cfg *cfg, struct dispatch *d, struct upstream *up);
 /* Frees every job; the upstream loop must have stopped. NULL is fine. */
+struct files_map;
+/* Sets where a finished job notes the agent holding its collected files (files_map.h;
+ * borrowed, outlives j). */
+void jobs_set_files_map(struct jobs *j, struct files_map *fm);
 void jobs_free(struct jobs *j);
 
 /* Creates a job owned by req->owner from req (taken, even on failure) running code (taken:

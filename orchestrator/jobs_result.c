@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "files_map.h"
+#include "files_spec.h"
 #include "json_util.h"
 
 /* A borrowed string member of o, or "" when absent: new reference. */
@@ -45,6 +47,11 @@ json_t *jobs_result_new(json_t *res, const char *error, const char *exec_id, con
         json_object_set_new(o, "executionId", *exec_id ? json_string(exec_id) : json_null()) < 0 ||
         json_object_set_new(o, "exitReason", reason ? json_string(reason) : json_null()) < 0 ||
         json_object_set_new(o, "agent", *agent_url ? json_string(agent_url) : json_null()) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    /* The files it collected, downloadable through us (files_map.h). */
+    if (files_spec_copy(res, o, FILES_MAP_PREFIX) < 0) {
         json_decref(o);
         return NULL;
     }

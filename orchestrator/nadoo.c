@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "files_map.h"
+#include "files_spec.h"
 #include "json_util.h"
 #include "reqfields.h"
 #include "strx.h"
@@ -153,6 +155,9 @@ static int nadoo_copy_scenario(json_t *o, json_t *src)
         json_object_set(o, "debug_info", json_object_get(src, "debug_info")) < 0)
         return -ENOMEM;
 
+    /* The files it collected, downloadable through us (files_map.h). */
+    if (files_spec_copy(src, o, FILES_MAP_PREFIX) < 0)
+        return -ENOMEM;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(src, keys[i]);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "files_spec.h"
 #include "json_util.h"
 #include "reqbody.h"
 #include "scenario.h"
@@ -66,6 +67,7 @@ static const char *const reqfields_exec_names[] = {REQFIELDS_EXEC_NAMES};
  * refuses with a 400 that reaches the client. */
 static int reqfields_exec(json_t *root, struct err *e)
 {
+    struct files_spec files;
     const char *s;
     long long n;
     bool b;
@@ -87,6 +89,10 @@ static int reqfields_exec(json_t *root, struct err *e)
         (r = json_util_get_int(root, "repr_limit", 10, 100000, &n, e)) < 0 ||
         (r = json_util_get_int(root, "max_output_bytes", 1, 1LL << 40, &n, e)) < 0)
         return r;
+    /* Files in and out: every entry checked as the agent checks it, named when refused. */
+    if ((r = files_spec_parse(root, &files, e)) < 0)
+        return r;
+    files_spec_done(&files);
     return 0;
 }
 

@@ -25,7 +25,7 @@ enum reqfields_opt {
  * after checking their types here so a mistake is a 400 before any job is queued. */
 #define REQFIELDS_EXEC_NAMES                                                                       \
     "policy", "debug_mode", "trace", "trace_limit", "repr_limit", "max_output_bytes",              \
-        "input_data", "processor_id"
+        "input_data", "processor_id", "files", "collect"
 #define REQFIELDS_MAX_ID      128 /* bytes of processor_id, as the agent (EXEC_REQ_MAX_ID) */
 #define REQFIELDS_MAX_UNKNOWN 8   /* unknown fields listed; more are counted in n_unknown only */
 

@@ -322,6 +322,7 @@ static void test_agent_body_exec_fields(void **state)
         "{\"code\":\"1\",\"timeout\":1,\"policy\":\"restricted\",\"debug_mode\":true,"
         "\"trace\":true,\"trace_limit\":5,\"repr_limit\":20,\"max_output_bytes\":9,"
         "\"max_output_characters\":100,\"input_data\":{\"k\":[1]},\"processor_id\":\"p1\","
+        "\"files\":[{\"path\":\"a.txt\",\"content\":\"x\"}],\"collect\":[\"*.csv\"],"
         "\"lang\":\"js\",\"execution_id\":\"x\"}";
     static const char *const pass[] = {REQFIELDS_EXEC_NAMES};
     struct toolcall_req req;
