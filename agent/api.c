@@ -581,7 +581,7 @@ static const struct prom_field api_session_fields[] = {
 static int api_metrics_cpu(struct buf *b, json_t *cpu)
 {
     static const char *const parts[] = {"zygote", "children"}, *const fields[] = {"zygote_s",
-                                                                                   "children_s"};
+                                                                                  "children_s"};
     static const char *const part_label[] = {"part"};
     int r = prom_family(b, "sandpit_zygote_cpu_seconds_total", "counter",
                         "CPU seconds of the zygote and of its children (executions, sessions) "

@@ -64,7 +64,7 @@ static void kernel_call_done(struct kcall *c)
 
 static void kernel_call_fail(struct kcall *c, int code, const char *what, const char *arg)
 {
-    err_set(&c->err, code, NULL, "%s%s", what, arg);
+    err_set(&c->err, code, code == ERR_NOT_FOUND ? "kernel_id" : NULL, "%s%s", what, arg);
     c->status = 0;
     kernel_call_done(c);
 }
@@ -366,8 +366,8 @@ static enum MHD_Result kernel_specs(struct http_req *r, int op, const char *name
 
     if (op == KR_SPEC && strcmp(name, KERNEL_NAME) != 0) {
         json_decref(spec);
-        return http_req_error(r, ERR_NOT_FOUND, NULL, "no kernel spec '%s' (there is python3)",
-                              name);
+        return http_req_error(r, ERR_NOT_FOUND, "kernel_name",
+                              "no kernel spec '%s' (there is python3)", name);
     }
     if (op == KR_SPEC)
         return http_req_json_take(r, 200, spec);
@@ -389,7 +389,10 @@ enum MHD_Result kernel_mgr_route(struct kernel_mgr *km, struct http_req *r)
     bool ok;
 
     if (rc == -EINVAL && m.method_ok)
-        return http_req_error(r, ERR_NOT_FOUND, "kernel_id", "no kernel %s", m.arg);
+        return m.id == KR_SPEC
+                   ? http_req_error(r, ERR_NOT_FOUND, "kernel_name",
+                                    "no kernel spec '%s' (there is python3)", m.arg)
+                   : http_req_error(r, ERR_NOT_FOUND, "kernel_id", "no kernel %s", m.arg);
     if (rc < 0)
         return http_req_unrouted(r, rc == -EINVAL ? -EPERM : rc, &m);
     if (m.id == KR_SPECS || m.id == KR_SPEC)

@@ -137,8 +137,8 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
 
     if (!ctx_free)
         ctx_free = free;
-    if (sse == 0 ? keys_begin(a->keys, key) < 0 : key >= 0 && a->keys->e[key].lim.concurrent > 0 &&
-                                                       keys_room(a->keys, key) <= 0) {
+    if (sse == 0 ? keys_begin(a->keys, key) < 0
+                 : key >= 0 && a->keys->e[key].lim.concurrent > 0 && keys_room(a->keys, key) <= 0) {
         ctx_free(ctx);
         return http_req_rate_limited(r, "X-API-Key", "concurrent", 1,
                                      "this API key has %ld executions running (its limit): wait "

@@ -86,13 +86,14 @@ def test_root_lists_every_endpoint_it_serves(agent):
         method, path = ep.split(" ", 1)
         sid = path.startswith("/sessions/")
         path = path.replace("{id}", "s-00000000-000000000000" if sid else UUID)
-        path = path.replace("{path}", "a.txt").replace("{dir}", ".")
-        # Each one is served: anything but "no such endpoint" / "method not allowed". An id
-        # of no object is a 404 naming it (an execution's, or a session's session_id).
+        path = path.replace("{path}", "a.txt").replace("{dir}", ".").replace("{name}", "python3")
+        # Each one is served: anything but "no such endpoint" / "method not allowed".
         st, rbody, _ = agent.request(method, path, {} if method == "POST" else None)
         assert st not in (405,), (ep, st, rbody)
+        # A 404 of a served route names the id it could not find; "no such endpoint" names none.
+        found = ("session_id", "kernel_id", "kernel_name", "execution_id", "workspace")
         assert st != 404 or "Execution not found" in str(rbody) or (
-            sid and rbody["error"].get("field") == "session_id"), (ep, st, rbody)
+            rbody["error"].get("field") in found), (ep, st, rbody)
 
 
 # -- 10: simulateMemoryLeak ----------------------------------------------------------------------
