@@ -110,6 +110,12 @@ def test_logs_follow_streams_until_the_end(orch):
     assert final["result"]["stdout"] == "job out\ndone\n"
     # The stream lasted as long as the job: its first line came well before the end.
     assert evs[-2].t - evs[0].t > 0.8
+    # The output came live, read from the agent while the job ran: 'job out' well before the
+    # end, and the stdout events add up to the job's stdout.
+    outs = [e for e in evs if e.type == "stdout"]
+    assert outs and outs[0].json()["text"].startswith("job out"), kinds
+    assert evs[-2].t - outs[0].t > 0.8, [(e.type, e.t) for e in evs]
+    assert "".join(e.json()["text"] for e in outs) in ("job out\n", "job out\ndone\n")
     # A finished job's follow ends at once with the same result; an unknown one is a 404.
     evs = SseStream(orch.port, f"/api/logs/{jid}?follow=1", method="GET").events()
     assert [e.type for e in evs][-2:] == ["result", "end"]
