@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +42,6 @@ struct exec_files_walk {
     bool truncated_walk;     /* the tree was too big to walk whole */
 };
 
-static int exec_files_rm(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    (void)remove(p);
-    return 0;
-}
-
 int exec_files_store_init(struct exec_files_store *s, const char *state_dir, long long cap)
 {
     memset(s, 0, sizeof(*s));
@@ -62,7 +52,7 @@ int exec_files_store_init(struct exec_files_store *s, const char *state_dir, lon
     if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
         return -errno;
     /* What an earlier agent kept: its results are gone with it. */
-    (void)nftw(s->dir, exec_files_rm, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    fdio_rm_tree(s->dir);
     if (mkdir(s->dir, 0700) < 0)
         return -errno;
     return 0;

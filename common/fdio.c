@@ -2,6 +2,8 @@
 #include "fdio.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -89,4 +91,19 @@ void fdio_close(int *fd)
         close(*fd);
     *fd = -1;
     errno = saved;
+}
+
+/* nftw's callback for fdio_rm_tree: each entry after what it holds (FTW_DEPTH). */
+static int fdio_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    (void)remove(path);
+    return 0;
+}
+
+void fdio_rm_tree(const char *path)
+{
+    (void)nftw(path, fdio_rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }

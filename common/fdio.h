@@ -13,5 +13,8 @@ int fdio_read_all(int fd, size_t max, char **out, size_t *out_len);
 int fdio_set_nonblock(int fd, int on);
 /* Closes *fd when >= 0 and sets it to -1, keeping errno. */
 void fdio_close(int *fd);
+/* Removes path and everything beneath it, best effort: no symlink is followed and no other
+ * file system entered (nftw FTW_PHYS | FTW_MOUNT). */
+void fdio_rm_tree(const char *path);
 
 #endif

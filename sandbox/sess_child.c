@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,15 +90,6 @@ static void sess_child_scratch(pid_t pid, char *out, size_t size)
     snprintf(out, size, "/tmp/.sandpit-cell-%d", (int)pid);
 }
 
-static int sess_child_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    (void)remove(path);
-    return 0;
-}
-
 /* In the cell's process: source and build in the scratch directory, then the program runs with
  * the workspace as its cwd (arguments naming a file of the build made absolute). Never returns. */
 static __attribute__((noreturn)) void sess_child_exec_run(const char *spec, size_t spec_len)
@@ -150,7 +140,7 @@ static int sess_child_exec_cell(const char *spec, size_t spec_len)
         }
     }
     sess_child_scratch(pid, scratch, sizeof(scratch));
-    (void)nftw(scratch, sess_child_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    fdio_rm_tree(scratch);
     return st;
 }
 

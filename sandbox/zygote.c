@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -45,15 +44,6 @@
 #include "zygote_int.h"
 #include "zygote_pidns.h"
 #include "zygote_warm.h"
-
-static int zygote_rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    (void)remove(path);
-    return 0;
-}
 
 /* Starts the clock of the phase beginning at t0 with limit_ms (and the crash timer). */
 static void zygote_run_clock(struct zjob *j, int64_t t0, uint32_t limit_ms)
@@ -92,7 +82,7 @@ static void zygote_job_finish(struct zygote *z, size_t i)
     }
     /* The working dir goes first: when the client reads the result it is gone. */
     if (j->workdir[0])
-        (void)nftw(j->workdir, zygote_rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+        fdio_rm_tree(j->workdir);
     zygote_write_status(j->status_fd, &st, j->id);
     timeline_mark(j->tl, TL_DONE);
     timeline_write(&z->tl, j->tl, &j->ru);
