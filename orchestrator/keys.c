@@ -67,8 +67,11 @@ static struct keys_entry *keys_new_entry(struct keys *k, struct err *e, const ch
 /* Makes a key's bucket full and fills the default burst; counts the entry. */
 static void keys_commit(struct keys *k, struct keys_entry *x)
 {
+    /* A bucket holds at least one request, or the key could never send one. */
     if (x->lim.rps > 0 && x->lim.burst <= 0)
         x->lim.burst = x->lim.rps < 1 ? 1 : x->lim.rps;
+    else if (x->lim.rps > 0 && x->lim.burst < 1)
+        x->lim.burst = 1;
     x->tokens = x->lim.burst;
     k->n++;
 }

@@ -1,12 +1,14 @@
 /* fuzz_nadoo.c - libFuzzer target for the Nadoo dialect (STYLE §10): the input is parsed as an
  * execution request and as a batch, and, when it is a JSON object, read as an agent
- * ExecutionResult and as a job view and mapped to replies, checking the dialect's invariants. */
+ * ExecutionResult and as a job view and mapped to replies, checking the dialect's invariants;
+ * it is also read as the API keys (orchestrator/keys.c): a key list and a keys file. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../orchestrator/reqfields.c"
 #include "../../orchestrator/job_req.c"
+#include "../../orchestrator/keys.c"
 #include "../../orchestrator/nadoo.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -36,7 +38,7 @@ static void fuzz_check_reply(json_t *o)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct job_req req, reqs[NADOO_BATCH_MAX];
-    struct nadoo_keys keys;
+    static struct keys keys;
     struct err e;
     size_t n = 0;
     char *copy = malloc(size + 1);
@@ -72,12 +74,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_reply(nadoo_job_view(res));
     }
     json_decref(res);
-    /* The key list: parse it, then a key always matches itself. */
-    if (size < 4096 && !memchr(copy, '\0', size) && nadoo_keys_parse(copy, &keys, &e) == 0) {
+    /* The key list: parse it, then every key in it is found; a keys file: parsed or refused
+     * naming its field, limits never negative, a bucket never smaller than one request. */
+    if (size < 4096 && !memchr(copy, '\0', size)) {
+        keys_init(&keys);
+        if (keys_add_list(&keys, copy, &e) == 0 && keys.n > 0 && !strchr(copy, ',') &&
+            !strpbrk(copy, " \t") && keys_which(&keys, copy) != 0)
+            abort();
+        keys_done(&keys);
+        keys_init(&keys);
+        if (keys_add_text(&keys, copy, &e) < 0 && strcmp(e.field, "api-keys-file") != 0)
+            abort();
         for (int i = 0; i < keys.n; i++) {
-            if (!nadoo_keys_check(&keys, keys.keys[i]))
+            const struct keys_limits *l = &keys.e[i].lim;
+
+            if (l->rps < 0 || l->concurrent < 0 || l->sessions < 0 || l->max_timeout < 0 ||
+                (l->rps > 0 && l->burst < 1))
                 abort();
         }
+        keys_done(&keys);
     }
     free(copy);
     return 0;

@@ -123,7 +123,11 @@ static void test_keys_bucket_and_concurrency(void **state)
 
     (void)state;
     keys_init(&k);
-    assert_int_equal(keys_add_text(&k, "a rps=2 burst=2 concurrent=2\nfree\n", &e), 0);
+    assert_int_equal(
+        keys_add_text(&k, "a rps=2 burst=2 concurrent=2\nfree\ntiny rps=5 burst=0.2\n", &e), 0);
+    /* A bucket smaller than one request is raised to one: the key can still send. */
+    assert_true(k.e[2].lim.burst == 1);
+    assert_int_equal(keys_take_token(&k, 2, t, &retry), 0);
     /* A full bucket of 2, then refused with the time to the next token. */
     assert_int_equal(keys_take_token(&k, 0, t, &retry), 0);
     assert_int_equal(keys_take_token(&k, 0, t, &retry), 0);
