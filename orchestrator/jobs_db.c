@@ -20,8 +20,8 @@ static const char *const jobs_db_statuses[] = {"queued", "running", "completed",
 static const char *const jobs_db_migrations[] = {
     "CREATE TABLE jobs ("
     " id TEXT PRIMARY KEY,"
-    " owner TEXT NOT NULL,"      /* "" or "sha256:HEX" of the API key */
-    " status TEXT NOT NULL,"     /* queued running completed failed cancelled */
+    " owner TEXT NOT NULL,"  /* "" or "sha256:HEX" of the API key */
+    " status TEXT NOT NULL," /* queued running completed failed cancelled */
     " language TEXT NOT NULL,"
     " req_id TEXT NOT NULL,"
     " execution_id TEXT NOT NULL,"
@@ -30,8 +30,8 @@ static const char *const jobs_db_migrations[] = {
     " started_ns INTEGER NOT NULL,"
     " finished_ns INTEGER NOT NULL,"
     " error TEXT,"
-    " logs TEXT NOT NULL,"       /* JSON array */
-    " result TEXT"               /* JSON object */
+    " logs TEXT NOT NULL," /* JSON array */
+    " result TEXT"         /* JSON object */
     ");"
     "CREATE INDEX jobs_by_created ON jobs(created_ns);",
 };
@@ -92,8 +92,7 @@ int jobs_db_row_from_json(const json_t *rec, struct jobs_db_row *row, struct err
     memset(row, 0, sizeof(*row));
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (!(*dst[i] = jobs_db_str(rec, keys[i])))
-            return err_set(e, ERR_INVALID, keys[i], "a job record needs the string '%s'",
-                           keys[i]);
+            return err_set(e, ERR_INVALID, keys[i], "a job record needs the string '%s'", keys[i]);
     }
     if (!jobs_db_is_status(row->status))
         return err_set(e, ERR_INVALID, "status", "unknown job status '%.40s'", row->status);
@@ -139,14 +138,13 @@ json_t *jobs_db_row_to_json(const struct jobs_db_row *row, struct err *e)
         return NULL;
     }
     /* 's' fails on text that is not UTF-8: such a row was not written by us. */
-    rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "id",
-                    row->id ? row->id : "", "owner", row->owner ? row->owner : "", "status",
-                    row->status, "language", row->language ? row->language : "", "req_id",
-                    row->req_id ? row->req_id : "", "execution_id",
-                    row->exec_id ? row->exec_id : "", "agent", row->agent ? row->agent : "",
-                    "created_ns", (json_int_t)row->created_ns, "started_ns",
-                    (json_int_t)row->started_ns, "finished_ns", (json_int_t)row->finished_ns,
-                    "logs", logs, "result", res);
+    rec = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "id",
+        row->id ? row->id : "", "owner", row->owner ? row->owner : "", "status", row->status,
+        "language", row->language ? row->language : "", "req_id", row->req_id ? row->req_id : "",
+        "execution_id", row->exec_id ? row->exec_id : "", "agent", row->agent ? row->agent : "",
+        "created_ns", (json_int_t)row->created_ns, "started_ns", (json_int_t)row->started_ns,
+        "finished_ns", (json_int_t)row->finished_ns, "logs", logs, "result", res);
     if (rec && row->error && json_util_set_text(rec, "error", row->error, strlen(row->error)) < 0)
         json_decref(rec), rec = NULL;
     if (!rec)
@@ -243,8 +241,9 @@ struct jobs_db *jobs_db_open(const char *path, struct err *e)
         }
         close(fd);
     }
-    if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                           SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_EXRESCODE,
+    if (sqlite3_open_v2(path, &db->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX |
+                            SQLITE_OPEN_EXRESCODE,
                         NULL) != SQLITE_OK) {
         err_set(e, ERR_INTERNAL, "db", "cannot open '%s': %s", path,
                 db->db ? sqlite3_errmsg(db->db) : "out of memory");

@@ -23,10 +23,11 @@
 
 #include "err.h"
 
-#define JOBS_DB_SCHEMA     1    /* the schema this build writes */
-#define JOBS_DB_QUEUE_MAX  8192 /* writes waiting for the writer thread; past it they are dropped */
-#define JOBS_DB_BUSY_MS    5000 /* how long a write waits for another connection's lock */
-#define JOBS_DB_MEMORY     ":memory:"
+#define JOBS_DB_SCHEMA    1      /* the schema this build writes */
+#define JOBS_DB_QUEUE_MAX 8192   /* writes waiting for the writer thread; past it they are dropped \
+                                  */
+#define JOBS_DB_BUSY_MS     5000 /* how long a write waits for another connection's lock */
+#define JOBS_DB_MEMORY      ":memory:"
 #define JOBS_DB_INTERRUPTED "interrupted by a restart"
 
 /* One row's columns. The strings are borrowed (from a record or a statement); logs and result

@@ -69,9 +69,9 @@ struct jobs {
     bool pumping;            /* jobs_pump_locked is on the stack */
     struct files_map *files; /* notes who holds a result's collected files (borrowed) */
     unsigned long completed, failed, cancelled, evicted, rejected;
-    struct jobs_db *db;       /* owned, NULL = nothing persisted */
-    const struct keys *keys;  /* owners' digests (borrowed, set with db) */
-    bool closing;             /* jobs_free: releases are not deletes */
+    struct jobs_db *db;      /* owned, NULL = nothing persisted */
+    const struct keys *keys; /* owners' digests (borrowed, set with db) */
+    bool closing;            /* jobs_free: releases are not deletes */
     unsigned long restored, interrupted;
 };
 

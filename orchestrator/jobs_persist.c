@@ -58,9 +58,9 @@ uint64_t jobs_persist_save_locked(struct job *job)
                   job->id, "owner", owner, "status", job_status_names[job->status], "language",
                   job->language, "req_id", job->req_id, "execution_id", job->exec_id, "agent",
                   job->agent_url, "created_ns", (json_int_t)job->created_ns, "started_ns",
-                  (json_int_t)job->started_ns, "finished_ns", (json_int_t)job->finished_ns,
-                  "error", json_is_string(err) ? err : NULL, "logs",
-                  json_deep_copy(job->logs), "result", job->result));
+                  (json_int_t)job->started_ns, "finished_ns", (json_int_t)job->finished_ns, "error",
+                  json_is_string(err) ? err : NULL, "logs", json_deep_copy(job->logs), "result",
+                  job->result));
 }
 
 bool jobs_persist_shown_done(const struct job *job)
@@ -110,7 +110,8 @@ static void jobs_persist_restore(void *arg, json_t *rec)
     job->j = j;
     strx_copy(job->id, sizeof(job->id), id);
     strx_copy(job->req_id, sizeof(job->req_id), json_string_value(json_object_get(rec, "req_id")));
-    job->status = (enum job_status)jobs_status_of(json_string_value(json_object_get(rec, "status")));
+    job->status =
+        (enum job_status)jobs_status_of(json_string_value(json_object_get(rec, "status")));
     job->phase = JOB_PHASE_DONE;
     strx_copy(job->language, sizeof(job->language),
               json_string_value(json_object_get(rec, "language")));
