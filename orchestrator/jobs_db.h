@@ -23,8 +23,9 @@
 
 #include "err.h"
 
-#define JOBS_DB_SCHEMA    1      /* the schema this build writes */
-#define JOBS_DB_QUEUE_MAX 8192   /* writes waiting for the writer thread; past it they are dropped \
+#define JOBS_DB_SCHEMA 1 /* the schema this build writes */
+#define JOBS_DB_QUEUE_MAX                                                                          \
+    8192                         /* writes waiting for the writer thread; past it they are dropped \
                                   */
 #define JOBS_DB_BUSY_MS     5000 /* how long a write waits for another connection's lock */
 #define JOBS_DB_MEMORY      ":memory:"
