@@ -606,6 +606,8 @@ static enum job_status jobs_shown(const struct job *job, json_t **result)
         return job->status;
     }
     *result = NULL;
+    if (job->cancel_requested)
+        return JOB_CANCELLED;
     return job->started_ns ? JOB_RUNNING : JOB_QUEUED;
 }
 

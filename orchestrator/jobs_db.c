@@ -292,19 +292,20 @@ int jobs_db_load(struct jobs_db *db, jobs_db_load_fn fn, void *arg)
 
         for (int i = 0; i < 13; i++)
             c[i] = (const char *)sqlite3_column_text(st, i);
-        row = (struct jobs_db_row){c[0],
-                                   c[1],
-                                   c[2],
-                                   c[3],
-                                   c[4],
-                                   c[5],
-                                   c[6],
-                                   sqlite3_column_int64(st, 7),
-                                   sqlite3_column_int64(st, 8),
-                                   sqlite3_column_int64(st, 9),
-                                   c[10],
-                                   (char *)c[11],
-                                   (char *)c[12]};
+        /* The statement owns the text: the row only borrows it (logs and result too). */
+        row = (struct jobs_db_row){.id = c[0],
+                                   .owner = c[1],
+                                   .status = c[2],
+                                   .language = c[3],
+                                   .req_id = c[4],
+                                   .exec_id = c[5],
+                                   .agent = c[6],
+                                   .error = c[10],
+                                   .logs = (char *)c[11],
+                                   .result = (char *)c[12]};
+        row.created_ns = sqlite3_column_int64(st, 7);
+        row.started_ns = sqlite3_column_int64(st, 8);
+        row.finished_ns = sqlite3_column_int64(st, 9);
         rec = jobs_db_row_to_json(&row, &e);
         if (!rec) {
             log_warn("jobs db: row '%.64s' skipped: %s %s", c[0] ? c[0] : "", e.field, e.msg);
@@ -487,6 +488,11 @@ void jobs_db_delete(struct jobs_db *db, const char *id)
 uint64_t jobs_db_done_seq(struct jobs_db *db)
 {
     return db ? __atomic_load_n(&db->done_seq, __ATOMIC_ACQUIRE) : 0;
+}
+
+bool jobs_db_is_memory(const struct jobs_db *db)
+{
+    return !strcmp(db->path, JOBS_DB_MEMORY);
 }
 
 void jobs_db_flush(struct jobs_db *db)

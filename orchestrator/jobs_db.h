@@ -74,6 +74,8 @@ void jobs_db_delete(struct jobs_db *db, const char *id);
 /* The highest sequence number the writer has finished with (committed, or failed and counted):
  * a write seq <= this is on disk or will never be. */
 uint64_t jobs_db_done_seq(struct jobs_db *db);
+/* True when db keeps nothing across a restart (":memory:"). */
+bool jobs_db_is_memory(const struct jobs_db *db);
 /* Waits until every queued write is done (tests; the writer must be started). */
 void jobs_db_flush(struct jobs_db *db);
 /* {path, schema, written, dropped, errors}: new reference (NULL db: null). */

@@ -72,6 +72,7 @@ struct jobs {
     struct jobs_db *db;      /* owned, NULL = nothing persisted */
     const struct keys *keys; /* owners' digests (borrowed, set with db) */
     bool closing;            /* jobs_free: releases are not deletes */
+    bool durable;            /* db is a file: an end is shown once written */
     unsigned long restored, interrupted;
 };
 

@@ -65,7 +65,8 @@ uint64_t jobs_persist_save_locked(struct job *job)
 
 bool jobs_persist_shown_done(const struct job *job)
 {
-    return job->phase != JOB_PHASE_DONE || job->saved_seq <= jobs_db_done_seq(job->j->db);
+    return !job->j->durable || job->phase != JOB_PHASE_DONE ||
+           job->saved_seq <= jobs_db_done_seq(job->j->db);
 }
 
 /* store_evict_if's choice: history is in creation order and a job ends after it is created,
@@ -148,6 +149,8 @@ int jobs_open_db(struct jobs *j, const char *path, const struct keys *keys, stru
     if (!j->db)
         return -1;
     j->keys = keys;
+    /* Nothing of ":memory:" outlives a crash: no end to hold back. */
+    j->durable = !jobs_db_is_memory(j->db);
     pthread_mutex_lock(&j->lock);
     n = jobs_db_load(j->db, jobs_persist_restore, j);
     /* Retention applies to what was kept as to what is new: deletes go to the queue. */
