@@ -19,9 +19,9 @@ static json_t *test_record(const char *id, const char *status)
                      "s:i}}",
                      "id", id, "owner", "sha256:abcd", "status", status, "language", "python",
                      "req_id", "req-1", "execution_id", "exec-1", "agent", "http://127.0.0.1:1",
-                     "created_ns", (json_int_t)1000, "started_ns", (json_int_t)2000,
-                     "finished_ns", (json_int_t)3000, "error", "exit code 3", "logs",
-                     "[t] queued", "[t] caf\xc3\xa9", "result", "stdout", "hi\n", "exitCode", 3);
+                     "created_ns", (json_int_t)1000, "started_ns", (json_int_t)2000, "finished_ns",
+                     (json_int_t)3000, "error", "exit code 3", "logs", "[t] queued",
+                     "[t] caf\xc3\xa9", "result", "stdout", "hi\n", "exitCode", 3);
 }
 
 static void test_jobs_db_row_round_trip(void **state)
@@ -91,8 +91,8 @@ static void test_jobs_db_row_refuses_bad_records(void **state)
 
 static void test_jobs_db_row_read_back_checks_columns(void **state)
 {
-    struct jobs_db_row row = {ID1, "", "completed", "python", "", "", "", 1, 2, 3, NULL,
-                              "[\"ok\"]", "{\"stdout\": \"x\"}"};
+    struct jobs_db_row row = {ID1,  "",         "completed",          "python", "", "", "", 1, 2, 3,
+                              NULL, "[\"ok\"]", "{\"stdout\": \"x\"}"};
     struct err e = {0};
     json_t *rec;
 
