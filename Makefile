@@ -90,7 +90,7 @@ $(B)/sandpit-init: sandbox/nsinit.c $(B)/.flags
 $(B)/sandpit-orchestrator: $(ORCH_OBJ) $(B)/libcommon.a
 	@echo "  LD      $@"
 	@$(CC) $(LDFLAGS) -o $@ $(ORCH_OBJ) $(B)/libcommon.a -lmicrohttpd -ljansson -lcurl \
-	    -lwslay -lnettle -lpthread -lm
+	    -lwslay -lnettle -lsqlite3 -lpthread -lm
 
 # The shaping proxy on its own (tests, bench, egress service; docs/proxy.md): the agent's
 # netshape/ objects behind a small main.
@@ -113,7 +113,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libcommon.a $(B)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) $(PY_CFLAGS) $(AGENT_INC) -Iorchestrator $(LDFLAGS) -o $@ $< $(B)/libcommon.a \
-	    -lcmocka -lmicrohttpd -ljansson -lwslay -lnettle -lpthread -lm
+	    -lcmocka -lmicrohttpd -ljansson -lwslay -lnettle -lsqlite3 -lpthread -lm
 
 # Fuzz targets replayed over their seed corpus under gcc in `make test` (STYLE §10).
 $(B)/tests/replay_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(B)/libcommon.a $(B)/.flags

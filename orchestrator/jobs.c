@@ -1,8 +1,9 @@
 /* jobs.c - job store and job runs (see jobs.h). */
-#include "jobs.h"
+#include "jobs_int.h"
 
 #include "agent_client.h"
 #include "files_map.h"
+#include "jobs_db.h"
 #include "jobs_result.h"
 
 #include <errno.h>
@@ -26,70 +27,11 @@
 #define JOBS_POLL_MIN_MS    100   /* an agent that ignores ?wait= is polled this often */
 #define JOBS_POLL_MARGIN_MS 15000 /* transfer timeout beyond the long-poll's wait */
 
-enum job_status { JOB_QUEUED, JOB_RUNNING, JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED };
-static const char *const job_status_names[] = {"queued", "running", "completed", "failed",
-                                               "cancelled"};
-
-enum job_phase {
-    JOB_PHASE_QUEUED, /* waiting for a worker */
-    JOB_PHASE_SUBMIT, /* POST /execute (async) in flight */
-    JOB_PHASE_POLL,   /* running on an agent, long-polled */
-    JOB_PHASE_DONE,   /* finished: result fixed */
-};
-
-struct job_waiter {
-    jobs_cancel_fn fn;
-    void *arg;
-    struct job_waiter *next;
-};
-
-struct job {
-    struct jobs *j;                   /* the store (for callbacks) */
-    char id[IDS_UUID_LEN + 1];        /* jobId */
-    char req_id[IDS_UUID_LEN + 1];    /* the request that created it */
-    enum job_status status;           /* what clients see */
-    enum job_phase phase;             /* where the run is */
-    char language[LANG_NAME_MAX];     /* canonical */
-    char *body;                       /* owned: the agent's POST /execute body (async) */
-    size_t code_len;                  /* bytes of the normalised code */
-    json_t *logs;                     /* owned array of "[ISO] message" */
-    json_t *result;                   /* owned, NULL until finished */
-    int64_t created_ns, started_ns;   /* CLOCK_REALTIME */
-    int64_t finished_ns;              /* CLOCK_REALTIME, 0 until finished */
-    int64_t run_mono_ns;              /* CLOCK_MONOTONIC when the run started */
-    int64_t poll_sent_ns;             /* CLOCK_MONOTONIC of the last long-poll */
-    char exec_id[64];                 /* the agent's execution_id, "" until known */
-    int owner;                        /* the creator's key (jobs.h "Owners") */
-    int agent;                        /* registry index of the agent, -1 */
-    unsigned agent_gen;               /* its generation */
-    bool slot;                        /* holds an in-flight slot on that agent */
-    char agent_url[REGISTRY_URL_MAX]; /* its URL */
-    bool cancel_requested;            /* a client cancelled it while it ran */
-    bool delete_sent;                 /* DELETE went to the agent */
-    int pending;                      /* dispatch calls and timers pointing at this job */
-    struct job_waiter *waiters;       /* cancels waiting for the end of the run */
-    struct store_node node;           /* in the store: id table and history */
-    struct job *qnext;                /* the queue */
-};
-
-struct jobs {
-    const struct orch_cfg *cfg;
-    struct dispatch *d;
-    struct upstream *up;
-    pthread_mutex_t lock;      /* guards everything below and every job */
-    struct store store;        /* every job kept, newest first */
-    struct job *qhead, *qtail; /* queued jobs, oldest first */
-    size_t queued, running;
-    bool pumping;            /* jobs_pump_locked is on the stack */
-    struct files_map *files; /* notes who holds a result's collected files (borrowed) */
-    unsigned long completed, failed, cancelled, evicted, rejected;
-};
+const char *const job_status_names[5] = {"queued", "running", "completed", "failed", "cancelled"};
 
 static void jobs_poll_locked(struct job *job, long delay_ms);
 static void jobs_poll_now_locked(struct job *job, int wait_s);
 static void jobs_finish_locked(struct job *job, enum job_status st, const char *error, json_t *res);
-
-#define JOB_OF(n) STORE_ENTRY(n, struct job, node)
 
 /* owner's job id, or NULL (another owner's job is not there for this caller). */
 static struct job *jobs_find_locked(struct jobs *j, const char *id, int owner)
@@ -107,10 +49,7 @@ static void jobs_iso(int64_t ns, char *out, size_t size)
         out[0] = '\0';
 }
 
-static void jobs_log(struct job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Appends "[ISO time] message" to the job's log (bounded). */
-static void jobs_log(struct job *job, const char *fmt, ...)
+void jobs_log(struct job *job, const char *fmt, ...)
 {
     char line[640], ts[48];
     va_list ap;
@@ -133,7 +72,7 @@ static void jobs_log(struct job *job, const char *fmt, ...)
     }
 }
 
-static void jobs_free_job(struct job *job)
+void jobs_free_job(struct job *job)
 {
     free(job->body);
     json_decref(job->logs);
@@ -153,9 +92,14 @@ static bool jobs_may_evict(const struct store_node *n)
     return JOB_OF(n)->phase == JOB_PHASE_DONE && JOB_OF(n)->pending == 0;
 }
 
+/* Evicted from memory is deleted from the db too; at jobs_free, only from memory. */
 static void jobs_release(struct store_node *n)
 {
-    jobs_free_job(JOB_OF(n));
+    struct job *job = JOB_OF(n);
+
+    if (!job->j->closing)
+        jobs_db_delete(job->j->db, job->id);
+    jobs_free_job(job);
 }
 
 static const struct store_ops jobs_store_ops = {jobs_may_evict, jobs_release};
@@ -183,15 +127,29 @@ void jobs_free(struct jobs *j)
 {
     if (!j)
         return;
+    /* What the runs' ends queued is written before the writer stops. */
+    j->closing = true;
+    jobs_db_close(j->db);
+    j->db = NULL;
     store_done(&j->store);
     pthread_mutex_destroy(&j->lock);
     free(j);
 }
 
-/* Drops the oldest finished jobs while more than --max-jobs are kept. */
+int jobs_status_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof(job_status_names) / sizeof(job_status_names[0]); i++) {
+        if (!strcmp(name, job_status_names[i]))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Drops the oldest finished jobs while more than --max-jobs are kept, and those too old. */
 static void jobs_evict_locked(struct jobs *j)
 {
     j->evicted += store_evict(&j->store, j->store.count, (size_t)j->cfg->max_jobs);
+    jobs_persist_evict_old_locked(j);
 }
 
 static void jobs_on_submitted(struct dcall *c);
@@ -209,6 +167,7 @@ static void jobs_start_locked(struct job *job)
     job->run_mono_ns = clock_mono_ns();
     j->running++;
     jobs_log(job, "Job started");
+    (void)jobs_persist_save_locked(job);
     if (!c)
         goto fail;
     /* The body goes with the call: a job is submitted once. */
@@ -326,6 +285,7 @@ int jobs_submit_take(struct jobs *j, struct job_req *req, char *code, size_t cod
     jobs_log(job, "Job queued (language %s, code format %s, %zu bytes%s)", job->language, fmt,
              code_len, has_scenario ? ", with a scenario" : "");
     store_insert(&j->store, &job->node, job->id);
+    (void)jobs_persist_save_locked(job);
     if (j->qtail)
         j->qtail->qnext = job;
     else
@@ -376,6 +336,7 @@ static void jobs_finish_locked(struct job *job, enum job_status st, const char *
         j->failed++;
         jobs_log(job, "Job failed: %s", error ? error : "unknown error");
     }
+    job->saved_seq = jobs_persist_save_locked(job);
     log_msg(LOG_INFO, job->req_id[0] ? job->req_id : NULL, "job %s %s%s%s", job->id,
             job_status_names[st], error && st != JOB_COMPLETED ? ": " : "",
             error && st != JOB_COMPLETED ? error : "");
@@ -636,10 +597,24 @@ static void jobs_poll_locked(struct job *job, long delay_ms)
     job->pending++;
 }
 
-/* The agent's scenario warnings of a finished job, else []: new reference. */
-static json_t *jobs_warnings(struct job *job)
+/* What a client is shown, with *result (borrowed, NULL while unfinished): a job's end only
+ * once it is written (jobs_persist_shown_done), so that an end seen is an end kept. */
+static enum job_status jobs_shown(const struct job *job, json_t **result)
 {
-    json_t *w = job->result ? json_object_get(job->result, "warnings") : NULL;
+    if (jobs_persist_shown_done(job)) {
+        *result = job->result;
+        return job->status;
+    }
+    *result = NULL;
+    if (job->cancel_requested)
+        return JOB_CANCELLED;
+    return job->started_ns ? JOB_RUNNING : JOB_QUEUED;
+}
+
+/* The agent's scenario warnings of a finished job's result, else []: new reference. */
+static json_t *jobs_warnings(json_t *result)
+{
+    json_t *w = result ? json_object_get(result, "warnings") : NULL;
 
     return json_is_array(w) ? json_incref(w) : json_array();
 }
@@ -648,23 +623,25 @@ static json_t *jobs_warnings(struct job *job)
 static json_t *jobs_status_view(struct job *job, bool with_result)
 {
     char created[48], started[48], finished[48];
-    json_t *err = job->result ? json_object_get(job->result, "error") : NULL;
+    json_t *result;
+    enum job_status st = jobs_shown(job, &result);
+    json_t *err = result ? json_object_get(result, "error") : NULL;
     json_t *o;
 
     jobs_iso(job->created_ns, created, sizeof(created));
     jobs_iso(job->started_ns, started, sizeof(started));
-    jobs_iso(job->finished_ns, finished, sizeof(finished));
+    jobs_iso(result ? job->finished_ns : 0, finished, sizeof(finished));
     o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:O?}", "jobId", job->id, "status",
-        job_status_names[job->status], "language", job->language, "createdAt", created, "startedAt",
+        job_status_names[st], "language", job->language, "createdAt", created, "startedAt",
         started[0] ? started : NULL, "finishedAt", finished[0] ? finished : NULL, "executionId",
         job->exec_id[0] ? job->exec_id : NULL, "agent", job->agent_url[0] ? job->agent_url : NULL,
         "error", err && json_is_string(err) ? err : NULL);
-    if (o && job->result)
-        json_object_set(o, "durationMs", json_object_get(job->result, "durationMs"));
+    if (o && result)
+        json_object_set(o, "durationMs", json_object_get(result, "durationMs"));
     if (o && with_result &&
-        (json_object_set_new(o, "warnings", jobs_warnings(job)) < 0 ||
-         json_object_set(o, "result", job->result ? job->result : json_null()) < 0)) {
+        (json_object_set_new(o, "warnings", jobs_warnings(result)) < 0 ||
+         json_object_set(o, "result", result ? result : json_null()) < 0)) {
         json_decref(o);
         return NULL;
     }
@@ -674,21 +651,23 @@ static json_t *jobs_status_view(struct job *job, bool with_result)
 int jobs_get_json(struct jobs *j, const char *id, int owner, enum jobs_view view, json_t **out)
 {
     struct job *job;
-    json_t *o = NULL;
+    json_t *o = NULL, *result;
+    enum job_status st;
 
     pthread_mutex_lock(&j->lock);
+    jobs_persist_evict_old_locked(j);
     job = jobs_find_locked(j, id, owner);
     if (!job) {
         pthread_mutex_unlock(&j->lock);
         return -ENOENT;
     }
+    st = jobs_shown(job, &result);
     if (view == JOBS_VIEW_STATUS)
         o = jobs_status_view(job, true);
     else
         o = json_pack("{s:s, s:s, s:s, s:O, s:o, s:O}", "jobId", job->id, "status",
-                      job_status_names[job->status], "language", job->language, "logs", job->logs,
-                      "warnings", jobs_warnings(job), "result",
-                      job->result ? job->result : json_null());
+                      job_status_names[st], "language", job->language, "logs", job->logs,
+                      "warnings", jobs_warnings(result), "result", result ? result : json_null());
     pthread_mutex_unlock(&j->lock);
     if (!o)
         return -ENOMEM;
@@ -705,8 +684,10 @@ struct jobs_list {
 static bool jobs_list_match(const struct store_node *n, void *arg)
 {
     const struct jobs_list *l = arg;
+    json_t *result;
 
-    return JOB_OF(n)->owner == l->owner && (l->want < 0 || (int)JOB_OF(n)->status == l->want);
+    return JOB_OF(n)->owner == l->owner &&
+           (l->want < 0 || (int)jobs_shown(JOB_OF(n), &result) == l->want);
 }
 
 static void jobs_list_visit(struct store_node *n, void *arg)
@@ -722,10 +703,7 @@ int jobs_list_json(struct jobs *j, const char *status, int owner, long limit, js
     json_t *arr;
 
     if (status && *status) {
-        for (size_t i = 0; i < sizeof(job_status_names) / sizeof(job_status_names[0]); i++) {
-            if (!strcmp(status, job_status_names[i]))
-                want = (int)i;
-        }
+        want = jobs_status_of(status);
         if (want < 0)
             return err_set(e, ERR_INVALID, "status",
                            "query 'status' must be queued, running, completed, failed or "
@@ -735,6 +713,7 @@ int jobs_list_json(struct jobs *j, const char *status, int owner, long limit, js
     if (!arr)
         return -ENOMEM;
     pthread_mutex_lock(&j->lock);
+    jobs_persist_evict_old_locked(j);
     total = store_page(&j->store, 0, limit > 0 ? (size_t)limit : 0, jobs_list_match,
                        jobs_list_visit, &(struct jobs_list){want, owner, arr});
     pthread_mutex_unlock(&j->lock);
@@ -816,20 +795,4 @@ int jobs_cancel(struct jobs *j, const char *id, int owner, jobs_cancel_fn cb, vo
     }
     pthread_mutex_unlock(&j->lock);
     return *reply ? 0 : -ENOMEM;
-}
-
-json_t *jobs_stats_json(struct jobs *j)
-{
-    json_t *o;
-
-    pthread_mutex_lock(&j->lock);
-    o = json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "queued",
-                  (json_int_t)j->queued, "running", (json_int_t)j->running, "kept",
-                  (json_int_t)j->store.count, "workers", (int)j->cfg->job_workers, "max_queue",
-                  (int)j->cfg->job_queue, "max_jobs", (int)j->cfg->max_jobs, "completed",
-                  (json_int_t)j->completed, "failed", (json_int_t)j->failed, "cancelled",
-                  (json_int_t)j->cancelled, "evicted", (json_int_t)j->evicted, "rejected",
-                  (json_int_t)j->rejected);
-    pthread_mutex_unlock(&j->lock);
-    return o;
 }

@@ -4,7 +4,9 @@
  *
  * Status: queued -> running -> completed | failed | cancelled. A job whose code fails or times
  * out is failed, with the reason. Finished jobs are kept until more than --max-jobs exist; then
- * the oldest finished ones are evicted (queued and running jobs never are).
+ * the oldest finished ones are evicted (queued and running jobs never are), and once they
+ * finished more than --job-retention-s ago. With a database (jobs_open_db) an end is shown
+ * only once it is written, so an end a client saw survives a crash.
  *
  * Owners: each job records the API key it was created under (1 + its index in --api-keys; 0
  * when no keys are configured, never the key itself). Reads, cancels and listings pass the
@@ -71,7 +73,16 @@ int jobs_list_json(struct jobs *j, const char *status, int owner, long limit, js
  * 1 when cb(arg, ...) will answer once the agent has stopped the run, -ENOENT, -ENOMEM. */
 int jobs_cancel(struct jobs *j, const char *id, int owner, jobs_cancel_fn cb, void *arg,
                 unsigned *status, json_t **reply);
-/* Counters for /health and /metrics: new reference. */
+/* Counters for /health and /metrics (with the db's under "db"): new reference. */
 json_t *jobs_stats_json(struct jobs *j);
+
+struct keys;
+/* Persistence (jobs_persist.c, docs/operations.md "Persistence"): opens the database at path
+ * (":memory:" allowed), loads the jobs kept there (those that were queued or running become
+ * failed, "interrupted by a restart": they are not run again), and from then on writes every
+ * job's submit, start and end there off the calling thread, and deletes what is evicted. keys
+ * (borrowed, outlives j) map owners to their key's digest, which is what is stored. Before the
+ * HTTP threads start. 0, or -1 with e set. */
+int jobs_open_db(struct jobs *j, const char *path, const struct keys *keys, struct err *e);
 
 #endif

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -29,6 +30,7 @@
 #include "dispatch.h"
 #include "fdio.h"
 #include "jobs.h"
+#include "keys.h"
 #include "log.h"
 #include "nadoo.h"
 #include "orch_cfg.h"
@@ -75,7 +77,12 @@ static const struct cfg_opt orch_opts[] = {
     OPT("max-timeout", CFG_DOUBLE, 0.001, 86400, "300", max_timeout,
         "seconds: the largest code timeout a request may ask for"),
     OPT("max-jobs", CFG_INT, 1, 10000000, "1000", max_jobs,
-        "jobs kept in memory; past it the oldest finished ones are evicted"),
+        "jobs kept (in memory and in --db); past it the oldest finished ones are evicted"),
+    OPT("job-retention-s", CFG_INT, 0, 315360000, "0", job_retention_s,
+        "seconds a finished job is kept (in memory and in --db); 0 = no age limit"),
+    OPT("db", CFG_STR, 0, 0, "", db,
+        "SQLite database keeping the jobs across restarts (default: "
+        "<spawn-state-dir>/orchestrator.db; :memory: = none kept)"),
     OPT("job-workers", CFG_INT, 1, 4096, "16", job_workers, "jobs running at once"),
     OPT("job-queue", CFG_INT, 0, 1000000, "1000", job_queue,
         "jobs waiting for a worker before POST /api/run answers 503"),
@@ -233,6 +240,34 @@ static int main_add_agents(const struct orch_cfg *cfg, struct registry *reg, boo
     return 0;
 }
 
+/* Opens the jobs' database: --db, else orchestrator.db in --spawn-state-dir (made when
+ * missing). 0, or -1 with the reason logged. */
+static int main_open_db(const struct orch_cfg *cfg, struct jobs *jobs, const struct keys *keys)
+{
+    char path[PATH_MAX];
+    struct err e = {0};
+
+    if (*cfg->db) {
+        strx_copy(path, sizeof(path), cfg->db);
+    } else {
+        if (mkdir(cfg->spawn_state_dir, 0700) < 0 && errno != EEXIST) {
+            log_errno(errno, NULL, "cannot make --spawn-state-dir '%s' for the jobs db",
+                      cfg->spawn_state_dir);
+            return -1;
+        }
+        if (snprintf(path, sizeof(path), "%s/orchestrator.db", cfg->spawn_state_dir) >=
+            (int)sizeof(path)) {
+            log_error("--spawn-state-dir '%s' is too long", cfg->spawn_state_dir);
+            return -1;
+        }
+    }
+    if (jobs_open_db(jobs, path, keys, &e) < 0) {
+        log_error("jobs db '%s': %s", path, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* What the drain waits for: jobs queued or running, and requests being answered. */
 struct orch_busy {
     struct api *api;
@@ -335,6 +370,8 @@ int main(int argc, char **argv)
         log_error("out of memory");
         goto out;
     }
+    if (main_open_db(&cfg, jobs, &keys) < 0)
+        goto out;
     if ((r = upstream_start(up)) < 0 || (r = dispatch_start(d)) < 0) {
         log_errno(-r, NULL, "cannot start the upstream thread");
         goto out;

@@ -22,6 +22,8 @@ struct orch_cfg {
     double start_timeout;           /* seconds to wait for the agents before writing port-file */
     double max_timeout;             /* seconds: the largest `timeout` a request may ask for */
     long max_jobs;                  /* jobs kept in memory; oldest finished evicted */
+    long job_retention_s;           /* finished jobs older than this are evicted; 0 = no age */
+    const char *db;                 /* the jobs' SQLite database; "" = in spawn_state_dir */
     long job_workers;               /* jobs running at once */
     long job_queue;                 /* jobs waiting for a worker before 503 */
     long http_threads;              /* libmicrohttpd threads */

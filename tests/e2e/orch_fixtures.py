@@ -184,8 +184,12 @@ class Orchestrator(Proc):
 
     name = "orchestrator"
 
-    def __init__(self, tmp_dir, *args, env_extra=None):
+    def __init__(self, tmp_dir, *args, env_extra=None, db=":memory:"):
         tmp_dir = Path(tmp_dir)
+        # Jobs kept in memory only unless the test asks for a file (db=PATH) or the default
+        # (db=None: <spawn-state-dir>/orchestrator.db); an explicit --db in args wins.
+        if db is not None and not any(str(a).startswith("--db") for a in args):
+            args = (*args, "--db", str(db))
         # Port files and local agents' state inside the test's own directory.
         env = {"TMPDIR": str(tmp_dir)}
         env.update(env_extra or {})

@@ -550,7 +550,7 @@ def test_orchestrator_reads_the_agents_as_compose_means(tmp_path):
     orch = ORCHS[0]
     flags = daemon_help(ORCH)[0]
     keep = [(k, v) for k, v in orch.pairs()
-            if k not in ("--host", "--port", "--port-file", "--start-timeout")]
+            if k not in ("--host", "--port", "--port-file", "--start-timeout", "--db")]
     args = []
     for k, v in keep:
         args += [k] if v is None else [f"{k}={v}"]
@@ -559,6 +559,9 @@ def test_orchestrator_reads_the_agents_as_compose_means(tmp_path):
             f"--port-file={port_file}", "--start-timeout=0"]
     if "--health-interval" in flags:
         argv.append("--health-interval=3600")
+    # The container's volume path does not exist here.
+    if "--db" in flags:
+        argv.append("--db=:memory:")
     log = open(tmp_path / "orch.log", "w+")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=clean_env())
     try:
