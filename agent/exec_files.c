@@ -39,6 +39,7 @@ struct exec_files_walk {
     int (*visit)(struct exec_files_walk *w, int dfd, const char *name, const struct stat *st);
     json_t *files, *skipped; /* collect's lists */
     size_t inlined;          /* bytes inlined so far */
+    unsigned long long read; /* bytes read so far (EXEC_FILES_READ_MAX) */
     bool truncated_walk;     /* the tree was too big to walk whole */
 };
 
@@ -446,6 +447,11 @@ static int exec_files_collect_visit(struct exec_files_walk *w, int dfd, const ch
         fdio_close(&fd);
         return exec_files_skip(w, "has more than one hard link (not read)");
     }
+    if ((unsigned long long)st.st_size > EXEC_FILES_READ_MAX - w->read) {
+        fdio_close(&fd);
+        return exec_files_skip(w, "over the 512 MiB one execution's collection reads (not read)");
+    }
+    w->read += (unsigned long long)st.st_size;
     if (st.st_size <= (off_t)EXEC_FILES_INLINE_FILE &&
         w->inlined + (size_t)st.st_size <= EXEC_FILES_INLINE_TOTAL &&
         !(mem = malloc((size_t)st.st_size + 1))) {

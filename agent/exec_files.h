@@ -28,6 +28,9 @@
 #define EXEC_FILES_INLINE_FILE  (1u << 20) /* bytes of one file inlined as base64 */
 #define EXEC_FILES_INLINE_TOTAL (4u << 20) /* bytes inlined per execution */
 #define EXEC_FILES_MAX_COLLECT  1000       /* files one execution collects */
+/* Bytes one execution's collection reads: the read and hash run on the agent's I/O thread, and
+ * a sparse file costs its program nothing to make (1000 of 1 GiB stalled every execution). */
+#define EXEC_FILES_READ_MAX (512ull << 20)
 
 /* The agent's file store: <state-dir>/files. */
 struct exec_files_store {

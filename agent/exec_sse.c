@@ -132,7 +132,7 @@ static void exec_sse_finish(struct exec_sse *q)
         goto end;
     }
     text = exec_result_text(q->m, q->ex, true, &len);
-    root = text ? json_loadb(text, len, 0, NULL) : NULL;
+    root = text ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL; /* stdout may hold NUL */
     if (!root) {
         exec_sse_error(q, ERR_BUSY, "out of memory building the result, retry");
         goto end;

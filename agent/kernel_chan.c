@@ -135,7 +135,7 @@ static void kernel_side_answer(struct kernel *k, const char *line, size_t len)
 /* The harness's error record, kept when it has the right shape. */
 static void kernel_side_error(struct kernel *k, const char *data, size_t len)
 {
-    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL), *tb, *line;
+    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL), *tb, *line;
     size_t i;
     bool ok = json_is_object(o) && json_is_string(json_object_get(o, "ename")) &&
               json_is_string(json_object_get(o, "evalue")) &&
@@ -435,7 +435,7 @@ static void kernel_cell_done_task(void *arg)
     kernel_live_flush(k, true);
     text = exec_result_text(k->km->mgr, k->ex, true, &len);
     if (text)
-        result = json_loadb(text, len, 0, NULL);
+        result = json_loadb(text, len, JSON_ALLOW_NUL, NULL); /* stdout may hold NUL */
     free(text);
     if (!result)
         result = json_pack("{s:s, s:s}", "status", "failed", "error",

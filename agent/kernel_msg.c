@@ -270,7 +270,7 @@ json_t *kmsg_aborted(long count)
 
 json_t *kmsg_input_request(const char *data, size_t len)
 {
-    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL), *res = NULL;
+    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL), *res = NULL;
     const char *prompt = json_string_value(json_object_get(o, "prompt"));
     json_t *pw = json_object_get(o, "password");
 

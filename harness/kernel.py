@@ -148,7 +148,10 @@ def kernel_input(prompt=""):
             stream.flush()
         except (AttributeError, ValueError, OSError):
             pass
-    _send(b"I", {"prompt": str(prompt)[:_PROMPT_MAX], "password": False})
+    try:
+        _send(b"I", {"prompt": str(prompt)[:_PROMPT_MAX], "password": False})
+    except (BrokenPipeError, ConnectionResetError):
+        raise EOFError("the input channel closed") from None  # the agent ended it
     n = int.from_bytes(_recv_exact(4), "big")
     if n == _REFUSED:
         raise StdinNotImplementedError(

@@ -137,8 +137,8 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
 
     if (!ctx_free)
         ctx_free = free;
-    if (sse == 0 ? keys_begin(a->keys, key) < 0
-                 : key >= 0 && a->keys->e[key].lim.concurrent > 0 && keys_room(a->keys, key) <= 0) {
+    /* A streamed run counts as one in flight too, until the agent's stream ends. */
+    if (sse >= 0 && keys_begin(a->keys, key) < 0) {
         ctx_free(ctx);
         return http_req_rate_limited(r, "X-API-Key", "concurrent", 1,
                                      "this API key has %ld executions running (its limit): wait "
@@ -148,7 +148,8 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
     if (sse != 0) {
         ctx_free(ctx); /* the stream carries the agent's own result */
         return sse < 0 ? http_req_err(r, &e)
-                       : api_sse_run_take(a, r, lang, body, timeout, delay_s, sticky, keepalive_ms);
+                       : api_sse_run_take(a, r, lang, body, timeout, delay_s, sticky, keepalive_ms,
+                                          key);
     }
     run = calloc(1, sizeof(*run));
     if (run) {
@@ -162,6 +163,8 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
         http_req_set_data(r, run, api_run_free);
         dc = agent_client_execute(a->cfg, lang, body, timeout, delay_s, http_req_id(r),
                                   api_run_done, run);
+        if (dc)
+            dc->owner = key + 1;
     }
     ctx_free(ctx);
     if (!run)
@@ -408,19 +411,30 @@ static bool api_key_timeout_ok(struct api *a, struct http_req *r, int key, enum 
 {
     double max = a->keys->e[key].lim.max_timeout, t;
     const char *body;
-    json_t *o, *v;
-    size_t len;
+    char field[48];
+    json_t *o, *v, *e;
+    size_t len, i;
 
     if (max <= 0 || strcmp(http_req_method(r), "POST") != 0 || !(body = http_req_body(r, &len)))
         return true;
-    o = json_loadb(body, len, 0, NULL);
+    o = json_loadb(body, len, JSON_ALLOW_NUL, NULL); /* as the body is parsed later */
     v = json_object_get(o, "timeout");
     t = json_is_number(v) ? json_number_value(v) : 0;
+    snprintf(field, sizeof(field), "timeout");
+    /* A batch's entries each ask for their own. */
+    json_array_foreach(json_object_get(o, "executions"), i, e)
+    {
+        v = json_object_get(e, "timeout");
+        if (json_is_number(v) && json_number_value(v) > t) {
+            t = json_number_value(v);
+            snprintf(field, sizeof(field), "executions[%zu].timeout", i);
+        }
+    }
     json_decref(o);
     if (t <= max)
         return true;
     keys_count_rejected(a->keys, key);
-    *res = http_req_error(r, ERR_INVALID, "timeout",
+    *res = http_req_error(r, ERR_INVALID, field,
                           "this API key allows timeouts up to %g s (asked: %g s)", max, t);
     return false;
 }
@@ -458,18 +472,22 @@ bool api_key_session_ok(struct api *a, struct http_req *r, int owner, enum MHD_R
 {
     struct sessions_entry *list;
     long max = owner > 0 ? a->keys->e[owner - 1].lim.sessions : 0;
-    size_t n = 0;
+    size_t n = 0, nk = 0;
     bool oom;
 
     if (max <= 0)
         return true;
     list = sessions_list(a->sessions, owner, &n, &oom);
     free(list);
-    if ((long)n < max)
+    /* A kernel is a session on its agent: it counts against the same limit. */
+    free(kernels_list(a->kernels, owner, &nk));
+    if ((long)(n + nk) < max)
         return true;
     keys_count_rejected(a->keys, owner - 1);
     *res = http_req_rate_limited(r, "X-API-Key", "sessions", 1,
-                                 "this API key has %zu live sessions (its limit): delete one", n);
+                                 "this API key has %zu live sessions and kernels (its limit): "
+                                 "delete one",
+                                 n + nk);
     return false;
 }
 

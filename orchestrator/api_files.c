@@ -36,7 +36,7 @@ void api_files_note(struct api *a, const struct dcall *dc, json_t *res, json_t *
     if (r < 0)
         log_msg(LOG_WARN, dc->req_id, "out of memory: the result's files list is left out");
     if (r == 1 && id)
-        files_map_put(a->files, id, dc->answered_by, dc->answered_gen);
+        files_map_put(a->files, id, dc->answered_by, dc->answered_gen, dc->owner);
 }
 
 static void api_files_dl_free(struct http_req *r, void *data)
@@ -121,7 +121,7 @@ bool api_files_route(struct api *a, struct http_req *r, enum MHD_Result *res)
         *res = http_req_err(r, &e);
         return true;
     }
-    if (files_map_get(a->files, id, &agent, &gen) < 0) {
+    if (files_map_get(a->files, id, api_owner(a, r), &agent, &gen) < 0) {
         *res = http_req_error(r, ERR_NOT_FOUND, "execution_id",
                               "no collected files of execution '%s' are known here (only the "
                               "last %d executions with files are remembered)",

@@ -276,6 +276,7 @@ enum MHD_Result api_kernels(struct api *a, struct http_req *r)
     const char *url = http_req_url(r);
     struct route_match m;
     struct api_kern *s;
+    enum MHD_Result rc2;
     int rc = kernel_route_parse(http_req_method(r), url, strlen(url), &m);
 
     if (rc == -EINVAL && m.method_ok)
@@ -296,7 +297,7 @@ enum MHD_Result api_kernels(struct api *a, struct http_req *r)
     case KR_LIST:
         return api_kern_list(s);
     case KR_CREATE:
-        return api_kern_call(s, "POST");
+        return api_key_session_ok(a, r, s->owner, &rc2) ? api_kern_call(s, "POST") : rc2;
     default:
         break;
     }

@@ -244,6 +244,7 @@ static struct api_nadoo_batch *api_nadoo_batch_new(struct api *a, struct http_re
         json_decref(body);
         if (!calls[i] || json_array_append_new(b->results, json_null()) < 0)
             goto fail_calls;
+        calls[i]->owner = api_owner(a, r);
     }
     return b;
 fail_calls:

@@ -165,6 +165,7 @@ static struct dcall *api_sess_dcall(struct api_sess *s, int agent, unsigned gen,
     dc->method = method;
     dc->timeout_ms = timeout_ms;
     strx_copy(dc->req_id, sizeof(dc->req_id), http_req_id(s->r));
+    dc->owner = s->owner;
     dc->done = done;
     dc->arg = s;
     return dc;

@@ -42,6 +42,8 @@ struct api_sse {
     char err[320];         /* guarded by lock: why it ended early, "" when it did not */
     bool paused_once;      /* guarded by lock: the first pause was logged */
     char req_id[IDS_UUID_LEN + 1];
+    struct keys *keys; /* borrowed: key's keys_begin is given back when the call ends */
+    int key;
 };
 
 static void api_sse_unref(struct api_sse *q)
@@ -200,6 +202,7 @@ static void api_sse_done(struct dcall *dc)
     }
     if (q->err[0])
         log_msg(LOG_WARN, dc->req_id, "%s", q->err);
+    keys_end(q->keys, q->key);
     dcall_free(dc);
     api_sse_unref(q);
 }
@@ -212,12 +215,14 @@ static void api_sse_req_free(struct http_req *r, void *data)
 
 enum MHD_Result api_sse_run_take(struct api *a, struct http_req *r, const char *lang, json_t *body,
                                  double timeout, double delay_s, const char *sticky,
-                                 long keepalive_ms)
+                                 long keepalive_ms, int key)
 {
     struct api_sse *q = calloc(1, sizeof(*q));
     struct dcall *dc = NULL;
 
     if (q) {
+        q->keys = a->keys;
+        q->key = key;
         pthread_mutex_init(&q->lock, NULL);
         q->refs = 2; /* the request's and the call's */
         q->up = dispatch_upstream(a->d);
@@ -229,6 +234,7 @@ enum MHD_Result api_sse_run_take(struct api *a, struct http_req *r, const char *
                                   api_sse_done, q);
     }
     if (!dc) {
+        keys_end(a->keys, key);
         if (q)
             api_sse_unref(q); /* the call's */
         return http_req_error(r, ERR_BUSY, NULL, "out of memory, retry");
@@ -242,6 +248,7 @@ enum MHD_Result api_sse_run_take(struct api *a, struct http_req *r, const char *
         snprintf(dc->sticky, sizeof(dc->sticky), "%s", sticky);
     atomic_fetch_add(&a->executions, 1);
     if (dispatch_submit(a->d, dc) < 0) {
+        keys_end(a->keys, key);
         dcall_free(dc);
         api_sse_unref(q);
         return http_req_error(r, ERR_SHUTTING_DOWN, NULL, "the orchestrator is shutting down");

@@ -54,6 +54,7 @@ struct dcall {
     bool keep_slot;                /* on success keep the in-flight slot (dispatch_release later) */
     char sticky[64];               /* "" or a key (a workspace): same key, same agent while up */
     char req_id[IDS_UUID_LEN + 1]; /* X-Request-Id for logs on both sides */
+    int owner;                     /* the API key (api_owner) whose request made the call */
     dcall_done_fn done;            /* completion callback */
     void *arg;                     /* for the callback */
     upstream_data_fn on_data;      /* NULL, or the body streamed (upstream_req.on_data) */

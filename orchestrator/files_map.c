@@ -11,6 +11,7 @@ struct files_map_entry {
     char id[IDS_UUID_LEN + 1];
     int agent;
     unsigned gen;
+    int owner;
 };
 
 struct files_map {
@@ -36,7 +37,7 @@ void files_map_free(struct files_map *m)
     free(m);
 }
 
-void files_map_put(struct files_map *m, const char *id, int agent, unsigned gen)
+void files_map_put(struct files_map *m, const char *id, int agent, unsigned gen, int owner)
 {
     if (!m || !id || strlen(id) != IDS_UUID_LEN)
         return;
@@ -44,11 +45,12 @@ void files_map_put(struct files_map *m, const char *id, int agent, unsigned gen)
     memcpy(m->e[m->next].id, id, IDS_UUID_LEN + 1);
     m->e[m->next].agent = agent;
     m->e[m->next].gen = gen;
+    m->e[m->next].owner = owner;
     m->next = (m->next + 1) % FILES_MAP_MAX;
     pthread_mutex_unlock(&m->lock);
 }
 
-int files_map_get(struct files_map *m, const char *id, int *agent, unsigned *gen)
+int files_map_get(struct files_map *m, const char *id, int owner, int *agent, unsigned *gen)
 {
     int r = -1;
 
@@ -62,9 +64,9 @@ int files_map_get(struct files_map *m, const char *id, int *agent, unsigned *gen
         if (en->id[0] && !strcmp(en->id, id)) {
             *agent = en->agent;
             *gen = en->gen;
-            r = 0;
+            r = en->owner == owner ? 0 : -2; /* the newest note decides */
         }
     }
     pthread_mutex_unlock(&m->lock);
-    return r;
+    return r < 0 ? -1 : 0;
 }

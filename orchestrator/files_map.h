@@ -15,9 +15,11 @@ struct files_map;
 /* New table; NULL on out of memory. */
 struct files_map *files_map_new(void);
 void files_map_free(struct files_map *m);
-/* Notes that agent (index, generation) holds execution id's files. */
-void files_map_put(struct files_map *m, const char *id, int agent, unsigned gen);
-/* The agent holding id's files: 0 with *agent and *gen, or -1 when not known. */
-int files_map_get(struct files_map *m, const char *id, int *agent, unsigned *gen);
+/* Notes that agent (index, generation) holds execution id's files, made for owner (the API
+ * key's api_owner). */
+void files_map_put(struct files_map *m, const char *id, int agent, unsigned gen, int owner);
+/* The agent holding id's files when owner made it: 0 with *agent and *gen, or -1 when not
+ * known (or another owner's: the same answer, so ids reveal nothing across keys). */
+int files_map_get(struct files_map *m, const char *id, int owner, int *agent, unsigned *gen);
 
 #endif

@@ -321,7 +321,7 @@ static void jobs_finish_locked(struct job *job, enum job_status st, const char *
         jobs_result_new(res, st == JOB_COMPLETED ? NULL : error, job->exec_id, job->agent_url,
                         job->run_mono_ns ? (double)(clock_mono_ns() - job->run_mono_ns) / 1e6 : 0);
     if (res && json_object_get(res, "files"))
-        files_map_put(j->files, job->exec_id, job->agent, job->agent_gen);
+        files_map_put(j->files, job->exec_id, job->agent, job->agent_gen, job->owner);
     if (job->slot) {
         dispatch_release(j->d, job->agent, job->agent_gen);
         job->slot = false;

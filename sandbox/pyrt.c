@@ -49,13 +49,18 @@ struct pyrt *pyrt_new(const char *harness_root, struct err *e)
     PyConfig config;
     PyObject *path = NULL, *dir = NULL;
 
-#ifdef __SANITIZE_ADDRESS__
     {
-        /* Isolated mode ignores PYTHONMALLOC: ask for malloc so ASan sees every allocation. */
         PyPreConfig pre;
 
         PyPreConfig_InitIsolatedConfig(&pre);
+        /* UTF-8 mode, as python3 itself chooses in the C locale (PEP 540) and isolated mode
+         * does not: else open() and file names are ASCII, and a UTF-8 file sent in `files`
+         * (or a non-ASCII name) cannot be read. */
+        pre.utf8_mode = 1;
+#ifdef __SANITIZE_ADDRESS__
+        /* Isolated mode ignores PYTHONMALLOC: ask for malloc so ASan sees every allocation. */
         pre.allocator = PYMEM_ALLOCATOR_MALLOC;
+#endif
         status = Py_PreInitialize(&pre);
         if (PyStatus_Exception(status)) {
             err_set(e, ERR_UNAVAILABLE, "", "Py_PreInitialize: %s",
@@ -63,7 +68,6 @@ struct pyrt *pyrt_new(const char *harness_root, struct err *e)
             return NULL;
         }
     }
-#endif
     PyConfig_InitIsolatedConfig(&config);
     /* The program name makes CPython find Debian's stdlib and dist-packages under /usr. */
     status = PyConfig_SetBytesString(&config, &config.program_name, "/usr/bin/python3.11");
