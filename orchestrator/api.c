@@ -137,6 +137,7 @@ enum MHD_Result api_run_take(struct api *a, struct http_req *r, const char *lang
 
     if (!ctx_free)
         ctx_free = free;
+    timeout = api_key_cap_timeout(a, key, body, timeout);
     /* A streamed run counts as one in flight too, until the agent's stream ends. */
     if (sse >= 0 && keys_begin(a->keys, key) < 0) {
         ctx_free(ctx);
@@ -496,11 +497,26 @@ int api_owner(struct api *a, struct http_req *r)
     return keys_which(a->keys, api_key_given(r)) + 1;
 }
 
+double api_key_cap_timeout(struct api *a, int key, json_t *body, double timeout)
+{
+    double max = key >= 0 ? a->keys->e[key].lim.max_timeout : 0;
+    json_t *t = body ? json_object_get(body, "timeout") : NULL;
+    double given = timeout > 0 ? timeout : json_is_number(t) ? json_number_value(t) : 0;
+
+    /* A larger one was refused by api_key_ok; one left out would get the server's default. */
+    if (max <= 0 || (given > 0 && given <= max))
+        return timeout;
+    if (body)
+        json_object_set_new(body, "timeout", json_real(max));
+    return max;
+}
+
 void api_job_owner(struct api *a, struct http_req *r, struct job_req *req)
 {
     long room;
 
     req->owner = api_owner(a, r);
+    req->timeout = api_key_cap_timeout(a, req->owner - 1, NULL, req->timeout);
     req->max_active = 0;
     if (req->owner > 0 && a->keys->e[req->owner - 1].lim.concurrent > 0) {
         room = keys_room(a->keys, req->owner - 1);

@@ -55,7 +55,11 @@ void api_count_run(struct api *a, const char *lang, const char *process_status, 
 /* With a sessions limit on r's key (owner, api_owner): answers 429 and returns false when the
  * key has that many live sessions. */
 bool api_key_session_ok(struct api *a, struct http_req *r, int owner, enum MHD_Result *res);
-/* Sets req's owner (api_owner) and its key's limit on jobs at once. */
+/* The timeout a run of key (api_owner - 1, or -1) gets: timeout itself, or the key's
+ * max_timeout when the request left it to the server's default (also written into body, the
+ * agent's request, when not NULL). */
+double api_key_cap_timeout(struct api *a, int key, json_t *body, double timeout);
+/* Sets req's owner (api_owner), its key's limit on jobs at once and its timeout's cap. */
 void api_job_owner(struct api *a, struct http_req *r, struct job_req *req);
 /* Answers a refused job submission (e from jobs_submit_take): 429 naming "concurrent", or 503. */
 enum MHD_Result api_job_refused(struct api *a, struct http_req *r, int owner, const struct err *e);

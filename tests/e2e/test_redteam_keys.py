@@ -5,6 +5,7 @@ import hashlib
 import http.client
 import json
 import threading
+import time
 
 import pytest
 from kernel_client import KernelClient
@@ -146,13 +147,24 @@ def test_max_timeout_holds_for_batch_entries_and_nul_bodies(orch):
     assert st == 400 and res["error"]["field"] == "timeout", (st, res)
 
 
-@pytest.mark.xfail(strict=True, reason="limit: a key's max_timeout caps only a timeout the "
-                   "request asks for; without one the server's default (30 s) applies")
 def test_max_timeout_caps_a_run_without_timeout(orch):
+    # Left out, the timeout is the key's max_timeout, not the server's default: synchronous and
+    # as a job.
     st, res, _ = orch.post("/api/v1/execute", {"language": "python",
                                                "code": "import time\ntime.sleep(7)\nprint('past')"},
                            headers=hdr(A))
     assert st == 400 or "past" not in res.get("stdout", ""), res
+    st, job, _ = orch.post("/api/run", {"language": "python",
+                                        "code": "import time\ntime.sleep(7)\nprint('past')"},
+                           headers=hdr(A))
+    assert st == 202, job
+    for _ in range(300):
+        st, view, _ = orch.get(f"/api/status/{job['jobId']}", headers=hdr(A))
+        assert st == 200, view
+        if view["status"] in ("completed", "failed", "cancelled"):
+            break
+        time.sleep(0.1)
+    assert view["status"] == "failed" and "past" not in str(view), view
 
 
 @pytest.mark.xfail(strict=True, reason="limit: a kernel cell runs up to the agent's "
