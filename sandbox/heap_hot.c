@@ -17,10 +17,10 @@
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-#define HEAP_HOT_PAGE 4096u
+#define HEAP_HOT_PAGE       4096u
 #define HEAP_HOT_MAX_RANGES 65536 /* a report larger than this is cut (the rest faults) */
-#define PM_PRESENT (1ULL << 63)
-#define PM_EXCLUSIVE (1ULL << 56)
+#define PM_PRESENT          (1ULL << 63)
+#define PM_EXCLUSIVE        (1ULL << 56)
 
 static int heap_hot_add(struct heap_hot *h, uintptr_t start, size_t len)
 {
@@ -56,8 +56,8 @@ int heap_hot_mappings(struct heap_hot *h)
         unsigned long a, b;
         char perms[8] = "";
 
-        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 && perms[0] == 'r' &&
-            perms[1] == 'w' && perms[3] == 'p' && b > a)
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 && perms[0] == 'r' && perms[1] == 'w' &&
+            perms[3] == 'p' && b > a)
             r = heap_hot_add(h, a, b - a);
     }
     fclose(f);
@@ -67,8 +67,8 @@ int heap_hot_mappings(struct heap_hot *h)
 }
 
 /* Appends the run [start, end) to the report buffer, flushing it to fd when full. */
-static int heap_hot_emit(int fd, struct heap_hot_range *buf, size_t *n, size_t cap,
-                         uintptr_t start, uintptr_t end)
+static int heap_hot_emit(int fd, struct heap_hot_range *buf, size_t *n, size_t cap, uintptr_t start,
+                         uintptr_t end)
 {
     if (start < end) {
         buf[*n].start = start;
@@ -187,6 +187,20 @@ int heap_hot_collect(struct heap_hot *h, int fd)
     return r;
 }
 
+/* The probe's work: what every warm child runs (the pre-warm), then what a job's run adds to it
+ * (its spec's parse, its at-exit callbacks), on /dev/null. */
+static void heap_hot_probe_runs(struct pyrt *rt)
+{
+    static const char spec[] = "{\"code\": \"print(1+1)\", \"base_env\": {\"PATH\": \"/bin\", "
+                               "\"HOME\": \"/tmp\", \"LANG\": \"C.UTF-8\"}}";
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+    pyrt_prewarm(rt);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+        return;
+    (void)pyrt_run(rt, spec, sizeof(spec) - 1, null);
+}
+
 int heap_hot_learn(struct heap_hot *h, struct pyrt *rt, const char *dir)
 {
     struct heap_hot cand;
@@ -204,7 +218,7 @@ int heap_hot_learn(struct heap_hot *h, struct pyrt *rt, const char *dir)
     if (pid == 0) {
         close(fds[0]);
         if (chdir(dir) == 0) /* as a warm child runs it */
-            pyrt_prewarm(rt);
+            heap_hot_probe_runs(rt);
         _exit(heap_hot_report(&cand, fds[1]) == 0 ? 0 : 1);
     }
     r = pid < 0 ? -errno : 0;
