@@ -101,7 +101,7 @@ $(B)/sandpit-proxy: $(B)/netshape/proxy_cli.o $(NETSHAPE_OBJ) $(B)/libcommon.a
 -include $(B)/netshape/proxy_cli.d
 
 # The bench's floors (bench/floor.c): the agent's interpreter started as the zygote starts it.
-FLOOR_OBJ := $(B)/sandbox/pyrt.o $(B)/sandbox/heap_thp.o
+FLOOR_OBJ := $(B)/sandbox/pyrt.o $(B)/sandbox/heap_thp.o $(B)/sandbox/heap_hot.o
 $(B)/bench-floor: bench/floor.c $(FLOOR_OBJ) $(B)/libcommon.a $(B)/.flags
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) $(PY_CFLAGS) $(AGENT_INC) $(LDFLAGS) -o $@ $< $(FLOOR_OBJ) $(B)/libcommon.a \

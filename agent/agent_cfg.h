@@ -33,6 +33,7 @@ struct agent_cfg {
     long sandbox_uid_base;          /* first uid of the per-slot range; 0 = sandbox_user for all */
     int seccomp;                    /* load the seccomp filter */
     long warm_pool;                 /* children forked and isolated ahead of need */
+    int prefault;                   /* copy the pages every child copies at once (heap_hot.h) */
     const char *timeline;           /* bench: one JSON line of timestamps per execution here */
     long max_sessions;              /* live sessions at once */
     long drain_s;                   /* SIGTERM: grace for what runs before it is cancelled */

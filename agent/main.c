@@ -115,6 +115,9 @@ static const struct cfg_opt agent_opts[] = {
     OPT("seccomp", CFG_BOOL, 0, 0, "1", seccomp, "load the seccomp filter in each execution"),
     OPT("warm-pool", CFG_INT, 0, 64, "4", warm_pool,
         "children forked and isolated ahead of need (0 = fork per request)"),
+    OPT("prefault", CFG_BOOL, 0, 0, "1", prefault,
+        "copy the zygote's pages every child writes in one pass after each fork (learned at "
+        "start)"),
     OPT("timeline", CFG_STR, 0, 0, "", timeline,
         "append where each execution's time went, one JSON line each, to this file (bench)"),
     OPT("zygote-fd", CFG_INT, 0, 1024, "0", zygote_fd, "internal: run as the zygote on this fd"),

@@ -412,7 +412,8 @@ def speed_section():
     rounds = max(REPEATS, 3)
     rows, med, bd, bd_bare = bench_floor.figure_speed(QUICK, rounds)
     head5 = ("figure", "sandpit", "floor", "ratio", "goal")
-    bhead = ("phase (median over the executions of the run)", "where", "wall", "CPU")
+    bhead = ("phase (median over the executions of the run)", "where", "wall", "CPU",
+             "page faults")
     brows = bench_floor.breakdown_rows(bd, "preloaded") + bench_floor.breakdown_rows(
         bd_bare, "bare")
     print_rows(rows, head5)
@@ -428,8 +429,9 @@ def speed_section():
            "'bare' = an agent with `--preload none` against the floor of the bare interpreter. "
            "See docs/performance.md for what each ratio means.", ""] + md_table(head5, rows)
     out += ["", "Where one `print(1+1)` execution's time goes, from the zygote's and the child's "
-            "timestamps (`--timeline`), over every execution of the run above (CPU: of the "
-            "process that took the step; '-' where the step spans two processes):", ""]
+            "timestamps (`--timeline`), over every execution of the run above (CPU and minor page "
+            "faults: of the process that took the step; '-' where the step spans two "
+            "processes):", ""]
     out += md_table(bhead, brows)
     return "\n".join(out) + "\n"
 

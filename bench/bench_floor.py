@@ -129,26 +129,42 @@ def throughput(port, code, clients, secs):
 
 
 def breakdown(path):
-    """[(phase, on path, wall p50 ms, cpu p50 ms)] from the --timeline file, plus the child's
-    whole CPU (rusage, exit included) p50 ms."""
+    """[(phase, on path, wall p50 ms, cpu p50 ms, faults p50)] from the --timeline file, plus the
+    child's whole CPU (rusage, exit included) p50 ms and its minor faults p50."""
     recs = [json.loads(x) for x in open(path)]
     rows = []
     for name, a, b, on_path in PHASES:
         w = [(r[b][0] - r[a][0]) / 1e6 for r in recs if r[a][0] and r[b][0]]
-        # CPU between two marks of the same process only; exit's is rusage - the last mark.
+        # CPU and faults between two marks of the same process only; exit's is rusage - the
+        # last mark.
+        f = []
         if a == "exit":
             c = [r["child_cpu_us"] / 1e3 - r["exit"][1] / 1e6 for r in recs if r["exit"][0]]
+            f = [r["child_minflt"] - r["exit"][2] for r in recs if r["exit"][0]]
         elif a in ("init", "handed", "ran"):
             same = {"init": "forked", "handed": None, "ran": "exit"}[a]
             c = ([(r[same][1] - r[a][1]) / 1e6 for r in recs if r[same][0]] if same else [])
+            if a == "ran":
+                f = [r["exit"][2] - r["ran"][2] for r in recs if r["exit"][0]]
         else:
             c = [(r[b][1] - r[a][1]) / 1e6 for r in recs if r[a][0] and r[b][0]]
+            if b not in ("done", "reaped"):
+                f = [r[b][2] - r[a][2] for r in recs if r[a][0] and r[b][0]]
         if w:
             rows.append((name, on_path, statistics.median(w),
-                         statistics.median(c) if c else None))
+                         statistics.median(c) if c else None,
+                         statistics.median(f) if f else None))
+        if b == "child":
+            # The child's own share of the fork: from fork's return to its first mark (its
+            # CPU clock starts at the fork): the hot pages' copy (--prefault) and the
+            # interpreter's fork hooks.
+            rows.append(("child: hot pages copied + fork hooks (fork -> first mark)", False,
+                         None, statistics.median(r["child"][1] / 1e6 for r in recs),
+                         statistics.median(r["child"][2] for r in recs)))
     child_cpu = statistics.median(r["child_cpu_us"] for r in recs) / 1e3
+    child_flt = statistics.median(r["child_minflt"] for r in recs)
     on_path = statistics.median((r["done"][0] - r["handed"][0]) / 1e6 for r in recs)
-    return rows, child_cpu, on_path, len(recs)
+    return rows, child_cpu, on_path, len(recs), child_flt
 
 
 def _agent(args, timeline):
@@ -163,14 +179,17 @@ def figure_speed(quick, rounds):
     floor, bare = Floor(PRELOAD), Floor("none")
     agent, port = _agent([], tl)
     bagent, bport = _agent(["--preload", "none"], tl_bare)
+    # Each copied page taken by its own fault, as before heap_hot.c: what --prefault saves.
+    nagent, nport = _agent(["--prefault=0"], os.path.join(tmp, "timeline-noprefault.jsonl"))
     n = 60 if quick else 200
     m = {k: [] for k in ("fork", "fork_cpu", "fork_bare", "fork_bare_cpu", "warm_reply",
                          "warm_exit", "warm_cpu", "fresh", "fresh_pandas", "paced", "b2b",
                          "b2b_bare", "rate4", "cpu4", "rate4_bare", "cpu4_bare", "pandas",
-                         "paced_bare")}
+                         "paced_bare", "rate4_nopf", "cpu4_nopf")}
     try:
         from_bench["http_loop"](port, "/execute", {"code": PRINT}, 30)
         from_bench["http_loop"](bport, "/execute", {"code": PRINT}, 30)
+        from_bench["http_loop"](nport, "/execute", {"code": PRINT}, 30)
         for _ in range(rounds):
             f = floor.ask("fork", 30)
             m["fork"].append(p50_ms(f["wall_us"]))
@@ -195,11 +214,14 @@ def figure_speed(quick, rounds):
             r, c = throughput(bport, PRINT, 4, 3 if quick else 8)
             m["rate4_bare"].append(r)
             m["cpu4_bare"].append(c)
+            r, c = throughput(nport, PRINT, 4, 3 if quick else 8)
+            m["rate4_nopf"].append(r)
+            m["cpu4_nopf"].append(c)
             m["pandas"].append(from_bench["pct"](from_bench["http_loop"](
                 port, "/execute", {"code": from_bench["PANDAS"]}, n // 5), 50) * 1000)
             m["fresh_pandas"].append(fresh_ms(from_bench["PANDAS"], 3 if quick else 8))
     finally:
-        for a in (agent, bagent):
+        for a in (agent, bagent, nagent):
             a.terminate()
             a.wait(30)
         floor.close()
@@ -235,6 +257,9 @@ def _goal_rows(med, cores):
         ("... CPU per execution (zygote + children, /health) against F_fork's CPU",
          f"{med['cpu4']:.1f} ms", f"{med['fork_cpu']:.1f} ms",
          f"{med['cpu4'] / med['fork_cpu']:.1f}x F_fork", "-"),
+        ("... same with --prefault=0 (each copied page taken by its own fault): CPU per "
+         "execution, rate", f"{med['cpu4_nopf']:.1f} ms, {med['rate4_nopf']:.0f}/s",
+         f"{med['fork_cpu']:.1f} ms", f"{med['cpu4_nopf'] / med['fork_cpu']:.1f}x F_fork", "-"),
         ("... same on the bare agent (--preload none) against the bare F_fork",
          f"{med['rate4_bare']:.0f}/s", f"{cap_bare:.0f}/s",
          f"{med['rate4_bare'] / cap_bare * 100:.0f}%", _verdict(med["rate4_bare"] >= 0.6 * cap_bare)),
@@ -260,11 +285,12 @@ def _goal_rows(med, cores):
 
 
 def breakdown_rows(bd, label):
-    rows, child_cpu, on_path, n = bd
+    rows, child_cpu, on_path, n, child_flt = bd
     out = [(f"{label}: {name}", "request path" if path else "warm (ahead of the request)",
-            f"{wall:.2f} ms", "-" if cpu is None else f"{cpu:.2f} ms") for name, path, wall, cpu in rows]
+            "-" if wall is None else f"{wall:.2f} ms", "-" if cpu is None else f"{cpu:.2f} ms",
+            "-" if flt is None else f"{flt:.0f}") for name, path, wall, cpu, flt in rows]
     out.append((f"{label}: handed -> status written (the zygote's share of the latency)",
-                "request path", f"{on_path:.2f} ms", "-"))
+                "request path", f"{on_path:.2f} ms", "-", "-"))
     out.append((f"{label}: the child's whole CPU (rusage, exit included; {n} executions)", "-",
-                "-", f"{child_cpu:.2f} ms"))
+                "-", f"{child_cpu:.2f} ms", f"{child_flt:.0f}"))
     return out

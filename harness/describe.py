@@ -6,6 +6,7 @@ goes through a CallGuard: exceptions become markers, and SIGALRM bounds the
 time one object (and all of them together) may take.
 """
 
+import _signal
 import json
 import reprlib
 import signal
@@ -55,7 +56,11 @@ _JSON_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 FRAME_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 _json_loads = json.JSONDecoder(parse_int=_parse_int).decode
 _setitimer = signal.setitimer
-_set_handler = signal.signal
+# The C function: signal.signal converts to and from enums, which copies enum's pages in a child.
+_set_handler = _signal.signal
+_SIGALRM = _signal.SIGALRM
+_SIG_DFL = _signal.SIG_DFL
+_ITIMER_REAL = signal.ITIMER_REAL
 _monotonic = time.monotonic
 
 
@@ -122,8 +127,8 @@ class CallGuard:
     def __enter__(self):
         self._deadline = _monotonic() + self.budget
         try:
-            _setitimer(signal.ITIMER_REAL, 0)  # a user's pending alarm must not fire here
-            self._previous = _set_handler(signal.SIGALRM, self._on_alarm)
+            _setitimer(_ITIMER_REAL, 0)  # a user's pending alarm must not fire here
+            self._previous = _set_handler(_SIGALRM, self._on_alarm)
             self._armed = True
         except (ValueError, OSError):
             self._armed = False
@@ -131,8 +136,8 @@ class CallGuard:
 
     def __exit__(self, *exc_info):
         if self._armed:
-            _setitimer(signal.ITIMER_REAL, 0)
-            _set_handler(signal.SIGALRM, self._previous or signal.SIG_DFL)
+            _setitimer(_ITIMER_REAL, 0)
+            _set_handler(_SIGALRM, self._previous or _SIG_DFL)
             self._armed = False
         return False
 
@@ -148,12 +153,12 @@ class CallGuard:
         if not self._armed:
             return fn(*args)
         self._inside = True
-        _setitimer(signal.ITIMER_REAL, min(self.per_call, remaining))
+        _setitimer(_ITIMER_REAL, min(self.per_call, remaining))
         try:
             return fn(*args)
         finally:
             self._inside = False
-            _setitimer(signal.ITIMER_REAL, 0)
+            _setitimer(_ITIMER_REAL, 0)
 
 
 def cut(text, limit):

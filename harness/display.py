@@ -35,6 +35,8 @@ import io
 import signal
 import sys
 import time
+from collections import OrderedDict as _OrderedDict
+from types import ModuleType as _ModuleType
 
 from . import describe
 
@@ -134,6 +136,8 @@ def finish(outputs, value, has_value):
     global _current
     _current = None
     outputs.catch = BaseException
+    if (not has_value or value is None) and _surely_no_figures():
+        return  # nothing to show: no guard, no pages of the machinery below touched
     try:
         with describe.CallGuard(per_call=REPR_S, budget=BUDGET_S) as guard:
             if has_value and value is not None:
@@ -384,6 +388,21 @@ def _open_figures():
         return []
     managers = sorted(helpers.Gcf.get_all_fig_managers(), key=lambda m: m.num)
     return [m.canvas.figure for m in managers]
+
+
+def _surely_no_figures():
+    """True when pyplot is not loaded, or its figure registry is the plain empty dict it
+    starts as; False when unsure (anything replaced), without running user code."""
+    if sys.modules.get("matplotlib.pyplot") is None:
+        return True
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    if type(helpers) is not _ModuleType:
+        return False
+    gcf = helpers.__dict__.get("Gcf")
+    if type(gcf) is not type:
+        return False
+    figs = gcf.__dict__.get("figs")
+    return type(figs) in (dict, _OrderedDict) and not figs
 
 
 def _capture_open_figures(outputs, guard):

@@ -51,6 +51,7 @@ _eval = eval
 _os_write = os.write
 _os_getpid = os.getpid
 _os_exit = os._exit
+_unsetenv = os.unsetenv
 _urandom = os.urandom
 _getcwd = os.getcwd
 _JSON_ENCODER = describe.FRAME_ENCODER
@@ -363,13 +364,25 @@ def _install_streams(retire=True):
 def _reset_environment(base_env, env):
     """os.environ = base_env + env, through putenv so subprocesses see it.
     Entries the OS cannot hold (NUL bytes, '=' in a name) are dropped."""
-    os.environ.clear()
+    _clear_environ()
     for source in (base_env, env):
         for key, value in source.items():
             try:
                 os.environ[key] = value
             except ValueError:
                 pass
+
+
+def _clear_environ():
+    """os.environ.clear() without its per-name decode/encode round trip: each of those calls
+    touches (and so copies) pages of the zygote's heap. Its own steps on the encoded names."""
+    data = getattr(os.environ, "_data", None)
+    if type(data) is not dict:
+        os.environ.clear()
+        return
+    for key in list(data):
+        _unsetenv(key)
+    data.clear()
 
 
 def _reseed_numpy():

@@ -15,11 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "heap_hot.h"
+
 struct pyrt {
     PyObject *runner;  /* harness.runner module, new reference */
     PyObject *run_fn;  /* harness.runner.run, new reference */
     PyObject *session; /* harness.session (imported here: executions cannot read harness/) */
     PyObject *gc;      /* gc module, new reference */
+    const struct heap_hot *hot; /* pages a child copies at once (borrowed), NULL = none */
 };
 
 /* Formats the pending Python exception into e and clears it. */
@@ -175,7 +178,6 @@ static int pyrt_fork_as(struct pyrt *rt, bool sibling)
     PyObject *r;
     int pid, saved;
 
-    (void)rt;
     /* Anything buffered here would be written twice, once by each side. */
     r = PyObject_CallMethod(PySys_GetObject("stdout"), "flush", NULL);
     Py_XDECREF(r);
@@ -186,12 +188,19 @@ static int pyrt_fork_as(struct pyrt *rt, bool sibling)
     PyOS_BeforeFork();
     pid = sibling ? (int)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0) : fork();
     saved = errno;
+    if (pid == 0 && !sibling && rt->hot)
+        heap_hot_populate(rt->hot); /* before the fork hooks: their pages are in the set */
     if (pid == 0)
         PyOS_AfterFork_Child();
     else
         PyOS_AfterFork_Parent();
     errno = saved;
     return pid;
+}
+
+void pyrt_set_prefault(struct pyrt *rt, const struct heap_hot *hot)
+{
+    rt->hot = hot;
 }
 
 int pyrt_fork(struct pyrt *rt)

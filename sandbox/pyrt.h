@@ -8,6 +8,7 @@
 #include "err.h"
 
 struct pyrt;
+struct heap_hot;
 
 /* Initialises CPython in isolated mode (no environment, no signal handlers), puts harness_root
  * (the directory holding the harness/ package) first on sys.path and imports harness.runner.
@@ -19,6 +20,9 @@ char *pyrt_preload(struct pyrt *rt, const char *modules);
 /* Wraps fork(): flushes stdio and runs CPython's before/after-fork hooks on both sides.
  * Returns like fork(). */
 int pyrt_fork(struct pyrt *rt);
+/* From now on, pyrt_fork's child copies hot's pages at once before anything runs in it
+ * (heap_hot.h); hot is borrowed and must outlive rt's forks; NULL turns it off. */
+void pyrt_set_prefault(struct pyrt *rt, const struct heap_hot *hot);
 /* Like pyrt_fork, but the new process is a sibling: its parent is our parent (CLONE_PARENT), so
  * the zygote reaps it and it outlives us. Used to fork a session. */
 int pyrt_fork_sibling(struct pyrt *rt);

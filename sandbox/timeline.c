@@ -58,6 +58,7 @@ struct timeline_rec *timeline_take(struct timeline *tl)
 void timeline_mark(struct timeline_rec *r, enum timeline_mark m)
 {
     struct timespec w, c;
+    struct rusage ru;
 
     if (!r)
         return;
@@ -65,6 +66,8 @@ void timeline_mark(struct timeline_rec *r, enum timeline_mark m)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
     r->wall_ns[m] = (int64_t)w.tv_sec * 1000000000 + w.tv_nsec;
     r->cpu_ns[m] = (int64_t)c.tv_sec * 1000000000 + c.tv_nsec;
+    /* Faults are the load-independent measure of a step's copy-on-write work. */
+    r->minflt[m] = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt : -1;
 }
 
 void timeline_write(const struct timeline *tl, const struct timeline_rec *r,
@@ -72,17 +75,22 @@ void timeline_write(const struct timeline *tl, const struct timeline_rec *r,
 {
     char line[2048];
     size_t n = 0;
-    int64_t cpu_us = 0;
+    int64_t cpu_us = 0, minflt = 0;
 
     if (!r || tl->fd < 0)
         return;
     if (child)
         cpu_us = (int64_t)(child->ru_utime.tv_sec + child->ru_stime.tv_sec) * 1000000 +
                  child->ru_utime.tv_usec + child->ru_stime.tv_usec;
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "{\"child_cpu_us\": %lld", (long long)cpu_us);
+    if (child)
+        minflt = child->ru_minflt;
+    n += (size_t)snprintf(line + n, sizeof(line) - n,
+                          "{\"child_cpu_us\": %lld, \"child_minflt\": %lld", (long long)cpu_us,
+                          (long long)minflt);
     for (int m = 0; m < TL_N && n < sizeof(line); m++)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, ", \"%s\": [%lld, %lld]",
-                              timeline_names[m], (long long)r->wall_ns[m], (long long)r->cpu_ns[m]);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, ", \"%s\": [%lld, %lld, %lld]",
+                              timeline_names[m], (long long)r->wall_ns[m], (long long)r->cpu_ns[m],
+                              (long long)r->minflt[m]);
     if (n + 2 >= sizeof(line))
         return;
     line[n++] = '}';

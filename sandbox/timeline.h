@@ -39,6 +39,7 @@ enum timeline_mark {
 struct timeline_rec {
     int64_t wall_ns[TL_N]; /* CLOCK_MONOTONIC */
     int64_t cpu_ns[TL_N];  /* CLOCK_THREAD_CPUTIME_ID of the process that marked it */
+    int64_t minflt[TL_N];  /* minor page faults of that process so far (copy-on-write...) */
 };
 
 struct timeline {
@@ -54,8 +55,8 @@ void timeline_done(struct timeline *tl);
 struct timeline_rec *timeline_take(struct timeline *tl);
 /* Stamps mark m now; r NULL does nothing. Async-signal-safe. */
 void timeline_mark(struct timeline_rec *r, enum timeline_mark m);
-/* Appends r as a JSON line with the child's rusage (its CPU including exit); r NULL does
- * nothing. */
+/* Appends r as a JSON line ("mark": [wall_ns, cpu_ns, minflt]) with the child's rusage (its CPU
+ * and minor faults including exit); r NULL does nothing. */
 void timeline_write(const struct timeline *tl, const struct timeline_rec *r,
                     const struct rusage *child);
 

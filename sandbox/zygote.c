@@ -533,12 +533,12 @@ static int zygote_send_ready(struct zygote *z, const char *preload_json, int64_t
     int m = -ENOMEM;
 
     pre = preload_json ? json_loads(preload_json, 0, NULL) : NULL;
-    o = json_pack("{s:i, s:s, s:f, s:i, s:b, s:s, s:o, s:o, s:i}", "pid", (int)getpid(), "python",
-                  Py_GetVersion(), "init_ms", (double)init_us / 1000.0, "threads",
+    o = json_pack("{s:i, s:s, s:f, s:i, s:b, s:s, s:o, s:o, s:i, s:i}", "pid", (int)getpid(),
+                  "python", Py_GetVersion(), "init_ms", (double)init_us / 1000.0, "threads",
                   zygote_count_threads(), "pid_namespace", z->pidns.on, "pid_namespace_reason",
                   z->pidns.reason, "preload", pre ? pre : json_null(), "isolation",
                   isolate_state_json(isolate_layers(z->iso)), "heap_huge_pages_mib",
-                  (int)z->thp_mib);
+                  (int)z->thp_mib, "prefault_pages", (int)z->hot.pages);
     if (o)
         (void)json_object_set_new(o, "sandbox_uids", isolate_uids_json(z->iso));
     if (o)
@@ -727,6 +727,9 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     preload = pyrt_preload(z.rt, cfg->preload);
     isolate_selftest_run(z.iso, z.rt);
     z.thp_mib = heap_thp_collapse();
+    if (cfg->prefault && (r = heap_hot_learn(&z.hot, z.rt, cfg->work_dir)) < 0)
+        log_errno(-r, NULL, "zygote: learning the pages children copy (they fault as before)");
+    pyrt_set_prefault(z.rt, z.hot.n ? &z.hot : NULL);
     threads = zygote_count_threads();
     if (threads != 1) {
         log_error("zygote has %d threads after preload; refusing to fork (set the preloads' "
@@ -743,6 +746,7 @@ int zygote_main(const struct agent_cfg *cfg, int sock_fd, const char *harness_ro
     zygote_stop_all(&z);
 out:
     isolate_free(z.iso);
+    heap_hot_done(&z.hot);
     timeline_done(&z.tl);
     zygote_pidns_done(&z.pidns);
     zygote_warm_done(&z.warm);

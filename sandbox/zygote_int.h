@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "agent_cfg.h"
+#include "heap_hot.h"
 #include "isolate.h"
 #include "pyrt.h"
 #include "zyg_proto.h"
@@ -66,6 +67,7 @@ struct zygote {
     struct zygote_sess *sess; /* sessions (zygote_sess.c), owned */
     int64_t stats_sent_ns;    /* when the last STATS went out */
     long thp_mib;             /* heap collapsed into huge pages at start, MiB */
+    struct heap_hot hot;      /* pages every child copies, copied at once (--prefault) */
     bool stats_dirty;         /* the pool changed since */
     struct timeline tl;       /* --timeline: where each execution's time goes */
     struct zygote_cpu cpu;    /* CPU per execution, for /health */
