@@ -18,7 +18,8 @@
 #endif
 
 #define HEAP_HOT_PAGE       4096u
-#define HEAP_HOT_MAX_RANGES 65536 /* a report larger than this is cut (the rest faults) */
+#define HEAP_HOT_MAP_MAX    (4ULL << 30) /* bytes of a mapping scanned for copied pages */
+#define HEAP_HOT_MAX_RANGES 65536        /* a report larger than this is cut (the rest faults) */
 #define PM_PRESENT          (1ULL << 63)
 #define PM_EXCLUSIVE        (1ULL << 56)
 
@@ -56,8 +57,10 @@ int heap_hot_mappings(struct heap_hot *h)
         unsigned long a, b;
         char perms[8] = "";
 
+        /* Past HEAP_HOT_MAP_MAX a mapping is a reservation (ASan's shadow is terabytes), not a
+         * heap: reading its pagemap would take seconds to find next to nothing. */
         if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 && perms[0] == 'r' && perms[1] == 'w' &&
-            perms[3] == 'p' && b > a)
+            perms[3] == 'p' && b > a && b - a <= HEAP_HOT_MAP_MAX)
             r = heap_hot_add(h, a, b - a);
     }
     fclose(f);
