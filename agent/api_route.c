@@ -30,15 +30,6 @@ int api_route_parse(const char *method, const char *path, size_t len, struct rou
 
 int api_route_endpoint(size_t i, char *out, size_t size)
 {
-    const struct route_row *row;
-
-    if (i >= sizeof(api_route_rows) / sizeof(api_route_rows[0]))
-        return 0;
-    row = &api_route_rows[i];
-    snprintf(out, size, "%s %s%s%s", row->method, row->prefix,
-             row->arg == ROUTE_ARG_NONE   ? ""
-             : row->arg == ROUTE_ARG_UUID ? "{id}"
-                                          : "{name}",
-             row->suffix);
-    return 1;
+    return route_table_endpoint(api_route_rows, sizeof(api_route_rows) / sizeof(api_route_rows[0]),
+                                i, out, size);
 }

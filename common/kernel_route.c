@@ -30,15 +30,5 @@ int kernel_route_parse(const char *method, const char *path, size_t len, struct 
 
 int kernel_route_endpoint(size_t i, char *out, size_t size)
 {
-    const struct route_row *row;
-
-    if (i >= KERNEL_ROUTE_N)
-        return 0;
-    row = &kernel_route_rows[i];
-    snprintf(out, size, "%s %s%s%s", row->method, row->prefix,
-             row->arg == ROUTE_ARG_NONE   ? ""
-             : row->arg == ROUTE_ARG_UUID ? "{id}"
-                                          : "{name}",
-             row->suffix);
-    return 1;
+    return route_table_endpoint(kernel_route_rows, KERNEL_ROUTE_N, i, out, size);
 }

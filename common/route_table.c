@@ -96,3 +96,18 @@ int route_table_match(const struct route_row *rows, size_t n, const char *method
     }
     return hit ? 0 : -EPERM;
 }
+
+int route_table_endpoint(const struct route_row *rows, size_t n, size_t i, char *out, size_t size)
+{
+    const struct route_row *row;
+
+    if (i >= n)
+        return 0;
+    row = &rows[i];
+    snprintf(out, size, "%s %s%s%s", row->method, row->prefix,
+             row->arg == ROUTE_ARG_NONE   ? ""
+             : row->arg == ROUTE_ARG_UUID ? "{id}"
+                                          : "{name}",
+             row->suffix);
+    return 1;
+}

@@ -40,6 +40,9 @@ struct route_match {
  * the path exists but not for this method (m->allow lists the methods). HEAD counts as GET. */
 int route_table_match(const struct route_row *rows, size_t n, const char *method, const char *path,
                       size_t len, struct route_match *m);
+/* Writes row i of rows[0..n) as "METHOD /prefix{id}suffix" ({id} or {name} for its argument)
+ * into out (size bytes): 1, or 0 past the last row. For the endpoint lists of GET /. */
+int route_table_endpoint(const struct route_row *rows, size_t n, size_t i, char *out, size_t size);
 /* True when path (len bytes) is prefix itself or below it ("/api/v1", "/api/v1/x"). */
 bool route_table_under(const char *path, size_t len, const char *prefix);
 

@@ -259,6 +259,17 @@ class Orchestrator(Proc):
         return res["jobId"]
 
 
+def module_orch(tmp_path_factory, name, *args, **orch_kw):
+    """The body of a module-scoped orch fixture (`yield from module_orch(...)`): one
+    orchestrator with its spawned agent in a directory called name, stopped cleanly at the end."""
+    if not ORCH_BIN.exists():
+        raise AssertionError(f"{ORCH_BIN} not found: run `make`")
+    o = Orchestrator(tmp_path_factory.mktemp(name), *args, **orch_kw)
+    yield o
+    rc = o.stop()
+    assert rc == 0, f"orchestrator exited with {rc} after SIGTERM:\n{o.log_text()}"
+
+
 def orch_maker(tmp_path, args_of=None, check_exit=True, **orch_kw):
     """The body of a make_orch fixture (`yield from orch_maker(tmp_path)`): yields make(*args),
     which starts an Orchestrator in its own directory under tmp_path (args_of maps make's

@@ -6,17 +6,12 @@ import uuid
 
 import pytest
 
-from orch_fixtures import ISO_LOG_RE, ORCH_BIN, UUID_RE, Orchestrator, log_on_failure
+from orch_fixtures import ISO_LOG_RE, UUID_RE, log_on_failure, module_orch
 
 
 @pytest.fixture(scope="module")
 def orch(tmp_path_factory):
-    if not ORCH_BIN.exists():
-        pytest.fail(f"{ORCH_BIN} not found: run `make`")
-    o = Orchestrator(tmp_path_factory.mktemp("orch_api"), "--log-level", "debug")
-    yield o
-    rc = o.stop()
-    assert rc == 0, f"orchestrator exited with {rc} after SIGTERM:\n{o.log_text()}"
+    yield from module_orch(tmp_path_factory, "orch_api", "--log-level", "debug")
 
 
 @pytest.fixture(autouse=True)

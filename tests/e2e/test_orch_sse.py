@@ -5,18 +5,13 @@ client of sse_client.py."""
 
 import pytest
 
-from orch_fixtures import ORCH_BIN, Orchestrator, log_on_failure
+from orch_fixtures import log_on_failure, module_orch
 from sse_client import SseStream
 
 
 @pytest.fixture(scope="module")
 def orch(tmp_path_factory):
-    if not ORCH_BIN.exists():
-        pytest.fail(f"{ORCH_BIN} not found: run `make`")
-    o = Orchestrator(tmp_path_factory.mktemp("orch_sse"), "--log-level", "debug")
-    yield o
-    rc = o.stop()
-    assert rc == 0, f"orchestrator exited with {rc} after SIGTERM:\n{o.log_text()}"
+    yield from module_orch(tmp_path_factory, "orch_sse", "--log-level", "debug")
 
 
 @pytest.fixture(autouse=True)
