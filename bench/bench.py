@@ -406,6 +406,7 @@ SPEED_HEAD = "## Speed against the machine's floors"
 
 def speed_section():
     """Issue 18: floors, ratios and the breakdown, measured interleaved (bench_floor.py)."""
+    load0 = os.getloadavg()[0]
     bench_floor.from_bench.update(start=start, agent_ready=agent_ready, pct=pct,
                                   http_loop=http_loop, http_get=http_get, BUILD=BUILD, ROOT=ROOT,
                                   PY=PY, PANDAS=PANDAS)
@@ -421,8 +422,8 @@ def speed_section():
     print_rows(brows, bhead)
     out = [SPEED_HEAD, "",
            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
-           f"cores, load average {os.getloadavg()[0]:.1f} at the end (other builds shared the "
-           f"machine). Floors and figures interleaved in {rounds} rounds; each value is the "
+           f"cores, load average {load0:.1f} before the run and {os.getloadavg()[0]:.1f} at the "
+           f"end (its own clients included). Floors and figures interleaved in {rounds} rounds; each value is the "
            "median over rounds of a per-round p50. Floors: `build/bench-floor` (bench/floor.c), "
            "the agent's interpreter started as the zygote starts it (harness, preloads, "
            "gc.freeze(), huge pages), without isolation or HTTP; `python3.11 -c` for F_fresh. "
