@@ -1,6 +1,7 @@
-/* exec_metrics.c - the executions' part of the agent's /metrics (docs/operations.md
- * "Metrics"): time and queue wait as histograms by language and outcome, what runs and waits,
- * the kept results and the outcome counters, in Prometheus text through common/prom.c. */
+/* exec_metrics.c - the executions' counters: /health's (exec_mgr_health) and the agent's
+ * /metrics part (docs/operations.md "Metrics"): time and queue wait as histograms by language and
+ * outcome, what runs and waits, the kept results and the outcome counters, in Prometheus text
+ * through common/prom.c. */
 #include <errno.h>
 #include <string.h>
 
@@ -40,6 +41,24 @@ void exec_metrics_observe(struct exec_mgr *m, const struct exec *ex, const char 
         (void)prom_hist_vec_observe(&m->wait_hist, lo,
                                     (double)(ex->end_real_ns - ex->created_real_ns) / 1e9);
     }
+}
+
+json_t *exec_mgr_health(struct exec_mgr *m)
+{
+    json_t *o;
+
+    pthread_mutex_lock(&m->lock);
+    o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                  "running", (json_int_t)m->running, "queued", (json_int_t)m->queued,
+                  "max_concurrent", (json_int_t)m->cfg->max_concurrent, "max_queue",
+                  (json_int_t)m->cfg->max_queue, "kept", (json_int_t)m->store.count, "kept_bytes",
+                  (json_int_t)m->done_bytes, "history_bytes", (json_int_t)m->cfg->history_bytes,
+                  "evicted", (json_int_t)m->n_evicted, "completed", (json_int_t)m->n_completed,
+                  "failed", (json_int_t)m->n_failed, "timeout", (json_int_t)m->n_timeout,
+                  "cancelled", (json_int_t)m->n_cancelled, "rejected", (json_int_t)m->n_rejected,
+                  "lost_to_zygote_death", (json_int_t)m->n_lost);
+    pthread_mutex_unlock(&m->lock);
+    return o;
 }
 
 /* The single-series families, each a field of exec_mgr_health. */

@@ -659,24 +659,6 @@ bool exec_mgr_evicted(struct exec_mgr *m, const char *id)
     return gone;
 }
 
-json_t *exec_mgr_health(struct exec_mgr *m)
-{
-    json_t *o;
-
-    pthread_mutex_lock(&m->lock);
-    o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                  "running", (json_int_t)m->running, "queued", (json_int_t)m->queued,
-                  "max_concurrent", (json_int_t)m->cfg->max_concurrent, "max_queue",
-                  (json_int_t)m->cfg->max_queue, "kept", (json_int_t)m->store.count, "kept_bytes",
-                  (json_int_t)m->done_bytes, "history_bytes", (json_int_t)m->cfg->history_bytes,
-                  "evicted", (json_int_t)m->n_evicted, "completed", (json_int_t)m->n_completed,
-                  "failed", (json_int_t)m->n_failed, "timeout", (json_int_t)m->n_timeout,
-                  "cancelled", (json_int_t)m->n_cancelled, "rejected", (json_int_t)m->n_rejected,
-                  "lost_to_zygote_death", (json_int_t)m->n_lost);
-    pthread_mutex_unlock(&m->lock);
-    return o;
-}
-
 /* The I/O thread's callbacks (exec_io.h). */
 static int exec_mgr_io_tick(void *arg)
 {
