@@ -239,6 +239,8 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
                                                (long)job->pids, (long)job->cpu_millis) < 0)
             log_warn("job %llu: a cgroup refused the scenario's limits",
                      (unsigned long long)job->job_id);
+        /* Marked before the send: the child may stamp "job" before this process runs again. */
+        timeline_mark(w.tl, TL_HANDED);
         if ((r = fdpass_send(w.ctl, msg, (size_t)n, fds, CHILD_JOB_NFDS)) < 0) {
             /* That child died while waiting; its reaping cleans up. Try another. */
             zygote_warm_discard(&w);
@@ -258,7 +260,6 @@ static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fd
         j->slot = w.slot;
         j->oom_before = w.oom_before;
         j->tl = w.tl;
-        timeline_mark(j->tl, TL_HANDED);
         j->start_ns = clock_mono_ns();
         j->timeout_ms = job->timeout_ms;
         j->crash_ms = (job->flags & ZYG_JOB_CRASH) ? job->crash_after_ms : 0;
