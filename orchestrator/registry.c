@@ -365,7 +365,9 @@ bool registry_note_ident_locked(struct agent *a, const struct registry_health *h
     }
     if (!a->ident_known || changed || started < a->started_ns)
         a->started_ns = started;
-    if (h->zygote_pid > 0)
+    /* A new process forgets the old zygote's pid even while its own is not up yet (pid 0):
+     * its first zygote must not count as a second restart. */
+    if (h->zygote_pid > 0 || changed)
         a->zygote_pid = h->zygote_pid;
     a->zygote_restarts = h->zygote_restarts;
     a->ident_known = true;

@@ -282,11 +282,23 @@ static void test_ident(void **state)
     registry_parse_health(200, agent_new, sizeof(agent_new) - 1, &h);
     assert_true(registry_note_ident_locked(&a, &h, 211 * s));
     assert_int_equal(a.epoch, 2);
+    /* Another restart seen while its zygote is still starting (pid 0), then its zygote up: one
+     * restart, not two (a session made in between stays valid). */
+    h.has_ident = true;
+    h.uptime_s = 1;
+    h.zygote_pid = 0;
+    h.zygote_restarts = 0;
+    assert_true(registry_note_ident_locked(&a, &h, 300 * s));
+    assert_int_equal(a.epoch, 3);
+    h.uptime_s = 3;
+    h.zygote_pid = 777;
+    assert_false(registry_note_ident_locked(&a, &h, 302 * s));
+    assert_int_equal(a.epoch, 3);
     /* No identity in the answer (an older agent): nothing concluded. */
     registry_parse_health(200, "{\"status\":\"ok\"}", 15, &h);
     assert_false(h.has_ident);
     assert_false(registry_note_ident_locked(&a, &h, 400 * s));
-    assert_int_equal(a.epoch, 2);
+    assert_int_equal(a.epoch, 3);
 }
 
 static void test_json_views(void **state)
