@@ -273,7 +273,10 @@ static bool exec_io_event(struct exec_io *io, struct exec_io_fd *f)
     s = f->s;
     if (f->fd < 0)
         return false;
-    if (exec_io_drain(f, &got))
+    /* A whole status record ends its stream: the zygote writes it once, in one write, and a
+     * child it forked meanwhile may hold the pipe's write end until it drops inherited fds. */
+    if (exec_io_drain(f, &got) ||
+        (f->which == EXEC_IO_STATUS && s->status_len == sizeof(s->status_rec)))
         exec_io_close_stream(io, f);
     if (got && (f->which == EXEC_IO_OUT || f->which == EXEC_IO_ERR))
         io->ops->progress(s, io->arg);
