@@ -135,6 +135,12 @@ static void exec_result_classify(const struct exec_result_in *in, json_t *frame,
         else
             snprintf(c->error, sizeof(c->error),
                      "TimeoutError: execution exceeded the %g s timeout", in->timeout_s);
+    } else if (st->flags & ZYG_ST_PROTOCOL) {
+        c->reason = "signaled";
+        c->sig = SIGKILL;
+        snprintf(c->error, sizeof(c->error),
+                 "Signal: killed by signal 9 (SIGKILL): the program wrote on the sandbox's "
+                 "control socket (docs/security.md)");
     } else if (WIFSIGNALED(st->wait_status)) {
         c->sig = WTERMSIG(st->wait_status);
         /* RLIMIT_CPU, the backstop of the deadline, is a timeout too. */

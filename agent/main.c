@@ -319,11 +319,12 @@ static int main_check_cfg(struct agent_cfg *cfg, char *harness, size_t hsize, ch
         return -1;
     }
     /* Each agent has 8192 uids (isolate_cred.c): a slot's from the bottom, a workspace's from
-     * the top; a session and its copies hold up to three slots (isolate.c); an execution with
-     * files in or out may hold an anonymous workspace's uid too (ws_mgr_anon). */
-    if (2 * cfg->max_concurrent + cfg->warm_pool + 3 * cfg->max_sessions + cfg->max_workspaces >
+     * the top; a session and its copies hold up to three slots, an execution answered before
+     * its teardown its slot until reaped (isolate.c); an execution with files in or out may
+     * hold an anonymous workspace's uid too (ws_mgr_anon). */
+    if (3 * cfg->max_concurrent + cfg->warm_pool + 3 * cfg->max_sessions + cfg->max_workspaces >
         8192) {
-        fprintf(stderr, "sandpit-agent: 2 x --max-concurrent + --warm-pool + 3 x --max-sessions + "
+        fprintf(stderr, "sandpit-agent: 3 x --max-concurrent + --warm-pool + 3 x --max-sessions + "
                         "--max-workspaces must not exceed 8192 (the uids of one agent)\n");
         return -1;
     }

@@ -41,10 +41,12 @@ PHASES = [
     ("job handed -> child has it", "handed", "job", True),
     ("fds, workdir, limits", "job", "run", True),
     ("harness: run + result frame", "run", "ran", True),
-    ("close pipes -> _exit", "ran", "exit", True),
-    ("exit (address-space teardown) -> reaped", "exit", "reaped", True),
-    ("reap init, status record", "reaped", "done", True),
+    ("close pipes -> end message sent", "ran", "exit", True),
+    ("end message -> status written (answered before the teardown)", "exit", "answered", True),
+    ("exit (address-space teardown) -> reaped", "exit", "reaped", None),
+    ("reap init, status record (if not answered before)", "reaped", "done", None),
 ]
+# None: on the request path only for an execution not answered on its end message.
 
 
 class Floor:
@@ -133,12 +135,17 @@ def breakdown(path):
     child's whole CPU (rusage, exit included) p50 ms and its minor faults p50."""
     recs = [json.loads(x) for x in open(path)]
     rows = []
+    answered = sum(1 for r in recs if r.get("answered", [0])[0]) * 2 > len(recs)
     for name, a, b, on_path in PHASES:
-        w = [(r[b][0] - r[a][0]) / 1e6 for r in recs if r[a][0] and r[b][0]]
+        if on_path is None:
+            on_path = not answered
+        w = [(r[b][0] - r[a][0]) / 1e6 for r in recs if r.get(a, [0])[0] and r.get(b, [0])[0]]
         # CPU and faults between two marks of the same process only; exit's is rusage - the
         # last mark.
         f = []
-        if a == "exit":
+        if b == "answered":
+            c = []  # two processes: the child sent it, the zygote answered
+        elif a == "exit":
             c = [r["child_cpu_us"] / 1e3 - r["exit"][1] / 1e6 for r in recs if r["exit"][0]]
             f = [r["child_minflt"] - r["exit"][2] for r in recs if r["exit"][0]]
         elif a in ("init", "handed", "ran"):
@@ -148,7 +155,7 @@ def breakdown(path):
                 f = [r["exit"][2] - r["ran"][2] for r in recs if r["exit"][0]]
         else:
             c = [(r[b][1] - r[a][1]) / 1e6 for r in recs if r[a][0] and r[b][0]]
-            if b not in ("done", "reaped"):
+            if b not in ("done", "reaped", "answered"):
                 f = [r[b][2] - r[a][2] for r in recs if r[a][0] and r[b][0]]
         if w:
             rows.append((name, on_path, statistics.median(w),
@@ -163,7 +170,9 @@ def breakdown(path):
                          statistics.median(r["child"][2] for r in recs)))
     child_cpu = statistics.median(r["child_cpu_us"] for r in recs) / 1e3
     child_flt = statistics.median(r["child_minflt"] for r in recs)
-    on_path = statistics.median((r["done"][0] - r["handed"][0]) / 1e6 for r in recs)
+    on_path = statistics.median(
+        ((r["answered"][0] or r["done"][0]) if "answered" in r else r["done"][0]) / 1e6 -
+        r["handed"][0] / 1e6 for r in recs)
     return rows, child_cpu, on_path, len(recs), child_flt
 
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,6 +412,20 @@ child_exec(const struct child_ctx *c, const struct zyg_job *job, const char *spe
     _exit(127);
 }
 
+/* Tells the zygote the run ended with code ("E" + code), so it can answer before this
+ * process's teardown, and waits for it to kill us (or to close its end: it does not answer
+ * early, as after a deadline). Without a listening zygote, or after a second, just exits. */
+static __attribute__((noreturn)) void child_end(const struct child_ctx *c, int code)
+{
+    const char msg[2] = {'E', (char)code};
+    struct pollfd pf = {.fd = CHILD_CTL_FD, .events = POLLIN};
+
+    timeline_mark(c->tl, TL_EXIT);
+    if (send(CHILD_CTL_FD, msg, sizeof(msg), MSG_NOSIGNAL) == (ssize_t)sizeof(msg))
+        (void)poll(&pf, 1, 1000);
+    _exit(code);
+}
+
 void child_run(const struct child_ctx *c)
 {
     int fds[CHILD_JOB_NFDS], r, code;
@@ -454,7 +469,10 @@ void child_run(const struct child_ctx *c)
 
     if ((r = child_job_limits(c, &job, false)) < 0)
         child_die(2, "setting limits", -r);
-    close(CHILD_CTL_FD);
+    /* The control socket stays open through the run for the end message (child_end); a
+     * simulated crash ends by its signal instead. */
+    if (job.flags & ZYG_JOB_CRASH)
+        close(CHILD_CTL_FD);
     close(CHILD_NET_FD);
     child_companions(&job);
     timeline_mark(c->tl, TL_RUN);
@@ -466,6 +484,5 @@ void child_run(const struct child_ctx *c)
     close(2);
     if ((job.flags & ZYG_JOB_CRASH) && !job.crash_after_ms)
         child_crash();
-    timeline_mark(c->tl, TL_EXIT);
-    _exit(code);
+    child_end(c, code);
 }

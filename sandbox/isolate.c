@@ -57,7 +57,9 @@ struct isolate *isolate_new(const struct agent_cfg *cfg, const char *const hide[
     /* Warm children hold a slot while they wait. */
     /* A session holds a slot, a checkpoint cell a second one for its copy, and a family its uid
      * slot until its last fork is gone. */
-    iso->n_slots = (int)(cfg->max_concurrent + cfg->warm_pool + 3 * cfg->max_sessions);
+    /* An execution answered before its teardown holds its slot until it is reaped: up to
+     * max_concurrent of those (zygote.c) beside the running ones. */
+    iso->n_slots = (int)(2 * cfg->max_concurrent + cfg->warm_pool + 3 * cfg->max_sessions);
     iso->slot_used = calloc((size_t)iso->n_slots, 1);
     iso->slot_lim = calloc((size_t)iso->n_slots, sizeof(*iso->slot_lim));
     if (!iso->slot_used || !iso->slot_lim) {

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 static const char *const timeline_names[TL_N] = {
-    "fork_start", "init",   "forked", "child", "cgroup", "ns",   "mount",  "cred", "seccomp",
-    "prewarm",    "handed", "job",    "run",   "ran",    "exit", "reaped", "done"};
+    "fork_start", "init",   "forked", "child", "cgroup", "ns",   "mount",    "cred",   "seccomp",
+    "prewarm",    "handed", "job",    "run",   "ran",    "exit", "answered", "reaped", "done"};
 
 int timeline_init(struct timeline *tl, const char *path)
 {

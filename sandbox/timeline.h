@@ -30,9 +30,10 @@ enum timeline_mark {
     TL_JOB,        /* C: the job received */
     TL_RUN,        /* C: fds wired, workdir, limits: the harness starts */
     TL_RAN,        /* C: the harness returned (its result frame written) */
-    TL_EXIT,       /* C: about to _exit */
+    TL_EXIT,       /* C: its end message sent (or none), about to _exit */
+    TL_ANSWERED,   /* Z: the status record written on that message, before the teardown */
     TL_REAPED,     /* Z: the child reaped (its address space torn down) */
-    TL_DONE,       /* Z: init reaped, the status record written */
+    TL_DONE,       /* Z: init reaped; the status record written unless answered before */
     TL_N
 };
 

@@ -121,7 +121,12 @@ enum zyg_status_flag {
     ZYG_ST_OOM = 1u << 3,          /* the memory cgroup killed a process of the execution */
     ZYG_ST_COMPILING = 1u << 4,    /* with TIMED_OUT: the compile phase overran its limit */
     ZYG_ST_SETUP_FAILED = 1u << 5, /* the child died isolating itself: no user code ran */
-    ZYG_ST_PROTOCOL = 1u << 6,     /* a session claimed its cell's end yet held its streams */
+    ZYG_ST_PROTOCOL = 1u << 6,     /* a session claimed its cell's end yet held its streams, or a
+                                    * program wrote on its control socket something else than
+                                    * its end */
+    ZYG_ST_EARLY = 1u << 7,        /* answered on the child's end message ("E" + its exit code)
+                                    * and killed then, before its teardown: the exit status is
+                                    * the one it claimed (docs/performance.md) */
 };
 
 struct zyg_status {
@@ -130,7 +135,7 @@ struct zyg_status {
     int32_t err;         /* errno when ZYG_ST_SPAWN_FAILED */
     int64_t cpu_us;      /* user + system CPU of the execution's main process */
     int64_t max_rss_kb;  /* peak RSS of that process */
-    int64_t wall_us;     /* fork to reap */
+    int64_t wall_us;     /* job handed to reap, or to the early answer */
 };
 
 #define ZYG_STATUS_SIZE 40

@@ -6,8 +6,11 @@
  * The user process is our child, so wait4 gives its true status and rusage. When it exits, or
  * at the deadline, or on cancel, init is SIGKILLed and the kernel kills the whole namespace.
  * Only when both are reaped does the status record go out: at that point no process of the
- * execution exists any more. Without PID namespaces (an unprivileged host) the process group is
- * killed instead, which a setsid() escapes; /health says which is in force. */
+ * execution exists any more; except when a Python run's child says it ended, where the record
+ * goes out then and the namespace is killed (zygote_job.c, "answered before the teardown").
+ * Without PID namespaces (an unprivileged host) the process group is killed instead, which a
+ * setsid() escapes; /health says which is in force. This file: the loop, the pool, the forks;
+ * zygote_job.c: one execution; zygote_sess.c: sessions. */
 #include <Python.h>
 
 #include "zygote.h"
@@ -45,14 +48,6 @@
 #include "zygote_pidns.h"
 #include "zygote_warm.h"
 
-/* Starts the clock of the phase beginning at t0 with limit_ms (and the crash timer). */
-static void zygote_run_clock(struct zjob *j, int64_t t0, uint32_t limit_ms)
-{
-    j->deadline_ns = t0 + (int64_t)limit_ms * 1000000;
-    if (j->crash_ms && !(j->flags & ZYG_ST_COMPILING))
-        j->crash_ns = t0 + (int64_t)j->crash_ms * 1000000;
-}
-
 void zygote_write_status(int status_fd, const struct zyg_status *st, uint64_t job_id)
 {
     uint8_t rec[ZYG_STATUS_SIZE];
@@ -61,65 +56,6 @@ void zygote_write_status(int status_fd, const struct zyg_status *st, uint64_t jo
     /* The pipe is empty and the record is far below PIPE_BUF: this never blocks. */
     if (fdio_write_all(status_fd, rec, sizeof(rec)) < 0)
         log_warn("job %llu: status record not delivered, ignoring", (unsigned long long)job_id);
-}
-
-static void zygote_job_finish(struct zygote *z, size_t i)
-{
-    struct zjob *j = &z->jobs[i];
-    struct zyg_status st = {0};
-
-    st.wait_status = j->wait_status;
-    st.flags = j->flags;
-    st.cpu_us = (int64_t)j->ru.ru_utime.tv_sec * 1000000 + j->ru.ru_utime.tv_usec +
-                (int64_t)j->ru.ru_stime.tv_sec * 1000000 + j->ru.ru_stime.tv_usec;
-    st.max_rss_kb = j->ru.ru_maxrss;
-    st.wall_us = j->wall_us;
-    if (j->slot >= 0) {
-        if (isolate_slot_oom_kills(z->iso, j->slot) != j->oom_before)
-            st.flags |= ZYG_ST_OOM;
-        isolate_slot_give(z->iso, j->slot);
-        j->slot = -1;
-    }
-    /* The working dir goes first: when the client reads the result it is gone. */
-    if (j->workdir[0])
-        fdio_rm_tree(j->workdir);
-    zygote_write_status(j->status_fd, &st, j->id);
-    timeline_mark(j->tl, TL_DONE);
-    timeline_write(&z->tl, j->tl, &j->ru);
-    z->cpu.executions++;
-    z->stats_dirty = true;
-    fdio_close(&j->status_fd);
-    fdio_close(&j->ctl);
-    z->jobs[i] = z->jobs[--z->n_jobs];
-}
-
-/* Kills everything of job j: init takes the namespace with it; without one, the group. */
-static void zygote_job_kill(struct zygote *z, struct zjob *j, uint32_t why)
-{
-    j->flags |= why;
-    if (j->init_pid > 0)
-        (void)kill(j->init_pid, SIGKILL);
-    if (j->pid > 0)
-        (void)kill(z->pidns.on ? j->pid : -j->pid, SIGKILL);
-}
-
-static int zygote_add_job(struct zygote *z, struct zjob **out)
-{
-    if (z->n_jobs == z->cap_jobs) {
-        size_t cap = z->cap_jobs ? z->cap_jobs * 2 : 64;
-        struct zjob *p = realloc(z->jobs, cap * sizeof(*p));
-
-        if (!p)
-            return -ENOMEM;
-        z->jobs = p;
-        z->cap_jobs = cap;
-    }
-    *out = &z->jobs[z->n_jobs++];
-    memset(*out, 0, sizeof(**out));
-    (*out)->status_fd = -1;
-    (*out)->ctl = -1;
-    (*out)->slot = -1;
-    return 0;
 }
 
 /* Forks one child with cc's job-specific fields (disk_mb, session, memory_mb, workspace); the
@@ -183,8 +119,8 @@ int zygote_spawn_child(struct zygote *z, struct zygote_warm_child *w, long disk_
 
 /* A child for the job alone: its disk size or its workspace is fixed when it isolates itself
  * (the workspace's mount, fds[ZYG_FD_WS], is inherited and bound on its working directory). */
-static int zygote_spawn_for(struct zygote *z, struct zygote_warm_child *w,
-                            const struct zyg_job *job, const int fds[ZYG_JOB_NFDS])
+int zygote_spawn_for(struct zygote *z, struct zygote_warm_child *w, const struct zyg_job *job,
+                     const int fds[ZYG_JOB_NFDS])
 {
     bool ws = job->flags & ZYG_JOB_WORKSPACE;
 
@@ -196,130 +132,16 @@ static int zygote_spawn_for(struct zygote *z, struct zygote_warm_child *w,
                                                 .exec_id = job->exec_id});
 }
 
-/* Hands a job to a warm child (or one forked now when the pool is empty). */
-static void zygote_start_job(struct zygote *z, const struct zyg_job *job, int fds[ZYG_JOB_NFDS])
-{
-    uint8_t msg[128];
-    struct zjob *j = NULL;
-    int r, n;
-
-    if ((r = zygote_add_job(z, &j)) < 0)
-        goto fail;
-    j->id = job->job_id;
-    j->status_fd = fds[ZYG_FD_STATUS];
-    fds[ZYG_FD_STATUS] = -1;
-    /* With a mount namespace the child creates the working dir in its private /tmp; without,
-     * it lives on the host: create it here and remove it when the job ends. */
-    if (!isolate_has_mount_ns(z->iso)) {
-        r = zyg_proto_workdir(z->cfg->work_dir, job->exec_id, j->workdir, sizeof(j->workdir));
-        if (r < 0 || mkdir(j->workdir, 0700) < 0) {
-            r = r < 0 ? r : -errno;
-            j->workdir[0] = '\0';
-            goto fail;
-        }
-    }
-    n = zyg_proto_encode_job(job, msg, sizeof(msg));
-    for (int attempt = 0; attempt < 3; attempt++) {
-        struct zygote_warm_child w;
-
-        /* A scenario's disk size is a mount option of the child's private /tmp, and a
-         * workspace a mount in its namespace, both fixed when it isolates itself: such a job
-         * gets a child of its own. */
-        if (z->warm.n > 0 && !job->disk_mb && !(job->flags & ZYG_JOB_WORKSPACE)) {
-            w = zygote_warm_take(&z->warm);
-        } else {
-            z->warm.misses++;
-            if ((r = zygote_spawn_for(z, &w, job, fds)) < 0)
-                goto fail;
-        }
-        /* Given to the uid of the child's slot (the dir is on the host here). */
-        if (j->workdir[0])
-            isolate_chown_sandbox(z->iso, w.slot, j->workdir);
-        if (w.slot >= 0 && isolate_slot_limits(z->iso, w.slot, (long)job->memory_mb,
-                                               (long)job->pids, (long)job->cpu_millis) < 0)
-            log_warn("job %llu: a cgroup refused the scenario's limits",
-                     (unsigned long long)job->job_id);
-        /* Marked before the send: the child may stamp "job" before this process runs again. */
-        timeline_mark(w.tl, TL_HANDED);
-        if ((r = fdpass_send(w.ctl, msg, (size_t)n, fds, CHILD_JOB_NFDS)) < 0) {
-            /* That child died while waiting; its reaping cleans up. Try another. */
-            zygote_warm_discard(&w);
-            continue;
-        }
-        /* Read the child's "ready" byte before closing: closing with unread data makes the
-         * kernel report ECONNRESET to the child (it retries, see child.c). */
-        {
-            char b;
-
-            j->ready = w.ready;
-            while (recv(w.ctl, &b, 1, MSG_DONTWAIT) > 0)
-                j->ready = j->ready || b == 'R';
-        }
-        j->pid = w.pid;
-        j->init_pid = w.init_pid;
-        j->slot = w.slot;
-        j->oom_before = w.oom_before;
-        j->tl = w.tl;
-        j->start_ns = clock_mono_ns();
-        j->timeout_ms = job->timeout_ms;
-        j->crash_ms = (job->flags & ZYG_JOB_CRASH) ? job->crash_after_ms : 0;
-        j->python = !(job->flags & ZYG_JOB_EXEC);
-        /* A compile phase has its own limit; the child says "C" on ctl when it is over and the
-         * run's clock starts then. A child forked for this job may still be isolating itself:
-         * its "R" tells it got through; one that dies without saying it failed its set-up, not
-         * the program (zygote_on_ctl). */
-        if (job->compile_ms || !j->ready) {
-            j->ctl = w.ctl;
-            w.ctl = -1;
-        }
-        if (job->compile_ms)
-            j->flags |= ZYG_ST_COMPILING;
-        fdio_close(&w.ctl);
-        zygote_run_clock(j, j->start_ns + (int64_t)job->delay_ms * 1000000,
-                         job->compile_ms ? job->compile_ms : job->timeout_ms);
-        return;
-    }
-fail:
-    log_errno(-r, NULL, "job %llu: cannot start the execution", (unsigned long long)job->job_id);
-    if (j) {
-        j->flags |= ZYG_ST_SPAWN_FAILED;
-        zygote_job_finish(z, (size_t)(j - z->jobs));
-    }
-}
-
-/* The child's control socket spoke: "R" (its set-up is done), "C" (the compile phase is over:
- * the run's clock starts), or EOF (it exec'd or died). Closed once nothing more is expected. */
-static void zygote_on_ctl(struct zjob *j)
-{
-    char buf[8];
-    ssize_t n;
-
-    while ((n = recv(j->ctl, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == 'R') {
-                j->ready = true;
-            } else if (buf[i] == 'C' && (j->flags & ZYG_ST_COMPILING) &&
-                       !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED))) {
-                j->flags &= ~(uint32_t)ZYG_ST_COMPILING;
-                zygote_run_clock(j, clock_mono_ns(), j->timeout_ms);
-            }
-        }
-    }
-    if ((n < 0 && errno != EAGAIN && errno != EINTR) || n == 0 ||
-        (j->ready && !(j->flags & ZYG_ST_COMPILING)))
-        fdio_close(&j->ctl);
-}
-
-/* Tells the agent the warm pool's state (for /health), at most every 100 ms. */
+/* Tells the agent the warm pool's state (for /health), at most every ZYGOTE_STATS_EVERY_NS. */
 static void zygote_send_stats(struct zygote *z)
 {
     uint8_t msg[1024];
     char json[768];
     int n, m = -1;
 
-    if (!z->stats_dirty || clock_mono_ns() - z->stats_sent_ns < 100000000)
+    if (!z->stats_dirty || clock_mono_ns() - z->stats_sent_ns < ZYGOTE_STATS_EVERY_NS)
         return;
-    n = zygote_warm_stats(&z->warm, z->n_jobs, json, sizeof(json));
+    n = zygote_warm_stats(&z->warm, z->n_jobs - z->n_answered, json, sizeof(json));
     n = zygote_cpu_append_json(&z->cpu, json, n, sizeof(json));
     if (n > 0)
         m = zyg_proto_encode_text(ZYG_MSG_STATS, json, (size_t)n, msg, sizeof(msg));
@@ -329,14 +151,36 @@ static void zygote_send_stats(struct zygote *z)
     }
 }
 
-/* Tops the warm pool up by one child when it is short and no message is waiting. Returns
- * true when it forked one (the caller loops back to poll first). */
+/* Until when the pool's refill waits: a fork blocks this loop (~10 ms for the preloaded
+ * interpreter on a VM whose page-table work traps), and a job ending meanwhile waits that long
+ * for its answer. So while a job started in the last ZYGOTE_REFILL_DEFER_NS runs, and the pool
+ * is at least half full, the fork waits for its end (or for that time: a long job does not
+ * hold the pool back). 0 = no wait. */
+static int64_t zygote_refill_wait_until(const struct zygote *z)
+{
+    int64_t until = 0;
+
+    if (z->warm.n * 2 < z->warm.size)
+        return 0;
+    for (size_t i = 0; i < z->n_jobs; i++) {
+        const struct zjob *j = &z->jobs[i];
+
+        if (j->pid > 0 && !j->answered && j->start_ns + ZYGOTE_REFILL_DEFER_NS > until)
+            until = j->start_ns + ZYGOTE_REFILL_DEFER_NS;
+    }
+    return until;
+}
+
+/* Tops the warm pool up by one child when it is short, no message is waiting and no young job
+ * runs (zygote_refill_wait_until). Returns true when it forked one (the caller loops back to
+ * poll first). */
 static bool zygote_refill_one(struct zygote *z)
 {
     struct pollfd pf = {.fd = z->sock, .events = POLLIN};
     struct zygote_warm_child w;
+    int64_t now = clock_mono_ns();
 
-    if (!zygote_warm_is_short(&z->warm, clock_mono_ns()))
+    if (!zygote_warm_is_short(&z->warm, now) || zygote_refill_wait_until(z) > now)
         return false;
     if (poll(&pf, 1, 0) > 0)
         return false; /* a job is waiting: it goes first */
@@ -372,7 +216,7 @@ static int zygote_on_message(struct zygote *z)
             if (job.session_no)
                 zygote_sess_cell(z, &job, fds);
             else
-                zygote_start_job(z, &job, fds);
+                zygote_job_start(z, &job, fds);
             for (int i = 0; i < ZYG_JOB_NFDS; i++)
                 fdio_close(&fds[i]);
             return 0;
@@ -421,33 +265,7 @@ static void zygote_reap(struct zygote *z)
     while ((pid = wait4(-1, &st, WNOHANG, &ru)) > 0) {
         if (zygote_warm_reaped(&z->warm, z->iso, pid, st) || zygote_sess_reaped(z, pid, st, &ru))
             continue;
-        for (size_t i = 0; i < z->n_jobs; i++) {
-            struct zjob *j = &z->jobs[i];
-
-            if (j->pid == pid) {
-                /* Its last words first: a "R" still unread means it did get through set-up. */
-                if (j->ctl >= 0)
-                    zygote_on_ctl(j);
-                if (!j->ready)
-                    j->flags |= ZYG_ST_SETUP_FAILED;
-                timeline_mark(j->tl, TL_REAPED);
-                j->pid = 0;
-                j->wait_status = st;
-                j->ru = ru;
-                j->wall_us = (clock_mono_ns() - j->start_ns) / 1000;
-                if (j->init_pid > 0)
-                    (void)kill(j->init_pid, SIGKILL);
-                else if (!z->pidns.on)
-                    (void)kill(-pid, SIGKILL);
-            } else if (j->init_pid == pid) {
-                j->init_pid = 0;
-            } else {
-                continue;
-            }
-            if (j->pid == 0 && j->init_pid == 0)
-                zygote_job_finish(z, i);
-            break;
-        }
+        (void)zygote_job_reaped(z, pid, st, &ru);
     }
 }
 
@@ -455,17 +273,7 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
 {
     int64_t next = -1;
 
-    for (size_t i = 0; i < z->n_jobs; i++) {
-        const struct zjob *j = &z->jobs[i];
-
-        if (j->pid > 0 && !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED)) &&
-            (next < 0 || j->deadline_ns < next))
-            next = j->deadline_ns;
-        if (j->pid > 0 && j->crash_ns && (next < 0 || j->crash_ns < next))
-            next = j->crash_ns;
-        if (j->pid > 0 && j->kill_ns && (next < 0 || j->kill_ns < next))
-            next = j->kill_ns;
-    }
+    next = zygote_job_next_deadline(z);
     {
         int64_t s = zygote_sess_next_deadline(z);
 
@@ -473,42 +281,20 @@ static int zygote_poll_timeout(struct zygote *z, int64_t now)
             next = s;
     }
     /* Wake up to send a pending pool report. */
-    if (z->stats_dirty && (next < 0 || z->stats_sent_ns + 100000000 < next))
-        next = z->stats_sent_ns + 100000000;
-    /* Wake up to refill the warm pool once a set-up backoff is over. */
-    if (z->warm.n < z->warm.size && (next < 0 || z->warm.refill_after_ns < next))
-        next = z->warm.refill_after_ns > now ? z->warm.refill_after_ns : now;
+    if (z->stats_dirty && (next < 0 || z->stats_sent_ns + ZYGOTE_STATS_EVERY_NS < next))
+        next = z->stats_sent_ns + ZYGOTE_STATS_EVERY_NS;
+    /* Wake up to refill the warm pool once a set-up backoff, or a young job's grace, is over. */
+    if (z->warm.n < z->warm.size) {
+        int64_t at = z->warm.refill_after_ns, young = zygote_refill_wait_until(z);
+
+        at = young > at ? young : at;
+        at = at > now ? at : now;
+        if (next < 0 || at < next)
+            next = at;
+    }
     if (next < 0)
         return -1;
     return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
-}
-
-static void zygote_check_deadlines(struct zygote *z, int64_t now)
-{
-    zygote_sess_check(z, now);
-    for (size_t i = 0; i < z->n_jobs; i++) {
-        struct zjob *j = &z->jobs[i];
-
-        if (j->pid > 0 && !(j->flags & (ZYG_ST_TIMED_OUT | ZYG_ST_CANCELLED)) &&
-            now >= j->deadline_ns) {
-            if (j->python && !(j->flags & ZYG_ST_COMPILING)) {
-                j->flags |= ZYG_ST_TIMED_OUT;
-                j->kill_ns = now + ZYGOTE_REPORT_GRACE_NS;
-                (void)kill(j->pid, ZYGOTE_REPORT_SIGNAL);
-            } else {
-                zygote_job_kill(z, j, ZYG_ST_TIMED_OUT);
-            }
-        }
-        if (j->pid > 0 && j->kill_ns && now >= j->kill_ns) {
-            j->kill_ns = 0;
-            zygote_job_kill(z, j, ZYG_ST_TIMED_OUT);
-        }
-        if (j->pid > 0 && j->crash_ns && now >= j->crash_ns) {
-            /* simulateCrash at crashAfterMs: the program dies as a segfault would end it. */
-            j->crash_ns = 0;
-            (void)kill(j->pid, SIGSEGV);
-        }
-    }
 }
 
 static int zygote_count_threads(void)
@@ -659,12 +445,17 @@ static int zygote_serve(struct zygote *z)
                 continue;
             for (size_t i = 0; i < z->n_jobs; i++) {
                 if (z->jobs[i].ctl == z->pf[k].fd)
-                    zygote_on_ctl(&z->jobs[i]);
+                    zygote_job_on_ctl(z, &z->jobs[i]);
             }
         }
         if (n > 0 && (z->pf[1].revents & POLLIN))
             zygote_reap(z);
-        zygote_check_deadlines(z, clock_mono_ns());
+        {
+            int64_t now2 = clock_mono_ns();
+
+            zygote_sess_check(z, now2);
+            zygote_job_check(z, now2);
+        }
         if (n > 0 && (z->pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             if (zygote_on_message(z) < 0)
                 return 0;

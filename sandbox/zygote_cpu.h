@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct zygote_cpu {
     int64_t self_us0, kids_us0; /* at zygote_cpu_start */
@@ -18,5 +19,12 @@ void zygote_cpu_start(struct zygote_cpu *c);
 /* Appends ,"cpu":{...} before the closing brace of the JSON object in out (len bytes of size).
  * Returns the new length, or -1 when it does not fit. */
 int zygote_cpu_append_json(const struct zygote_cpu *c, char *out, int len, size_t size);
+
+/* CPU of process pid so far, ns: every thread of it (its process CPU clock, exact) and the
+ * children it reaped (clock ticks). 0 when unreadable. For an execution or a session's cell
+ * answered before its process is reaped (no rusage yet). */
+int64_t zygote_cpu_of(pid_t pid);
+/* Peak resident set of process pid so far (VmHWM), KiB; 0 when unreadable. */
+int64_t zygote_cpu_hwm_kb(pid_t pid);
 
 #endif

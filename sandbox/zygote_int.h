@@ -27,6 +27,14 @@ struct zygote_sess;
 #define ZYGOTE_REPORT_SIGNAL   SIGUSR2
 #define ZYGOTE_REPORT_GRACE_NS (500 * 1000000LL)
 
+/* The warm pool's refill waits at most this long for a job that just started to end
+ * (zygote.c, zygote_refill_wait_until). */
+#define ZYGOTE_REFILL_DEFER_NS (100 * 1000000LL)
+
+/* The pool's and CPU report (STATS, for /health) goes out at most this often: each one wakes
+ * the agent's monitor thread, which on this VM costs a request in flight ~0.5 ms. */
+#define ZYGOTE_STATS_EVERY_NS (1000 * 1000000LL)
+
 struct zjob {
     uint64_t id;         /* server's job id */
     pid_t pid;           /* user process; 0 once reaped */
@@ -39,8 +47,12 @@ struct zjob {
     bool python;         /* the embedded Python runs it (not an exec runtime) */
     uint32_t timeout_ms; /* the run's limit, from the end of the compile phase */
     uint32_t crash_ms;   /* crashAfterMs, counted from the start of the run */
-    int ctl;             /* the child's control socket while it compiles or is not ready */
+    int ctl;             /* the child's control socket while it compiles, is not ready, or
+                          * may end early */
     bool ready;          /* the child said "R": its set-up is done */
+    bool early_ok;       /* may be answered on its end message (zygote_job_answer) */
+    bool answered;       /* it was: status written, killed, waiting to be reaped */
+    int64_t cpu0_ns;     /* the child's CPU when the job was handed (its set-up is not the job's) */
     uint32_t flags;      /* enum zyg_status_flag */
     int wait_status;     /* of the user process */
     struct rusage ru;    /* of the user process */
@@ -59,8 +71,9 @@ struct zygote {
     int sigfd;                   /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
     struct zygote_pidns pidns;   /* a PID namespace and its init per execution, when on */
     struct isolate *iso;         /* the layers, probed at start */
-    struct zjob *jobs;           /* running jobs */
+    struct zjob *jobs;           /* running jobs, and answered ones until reaped */
     size_t n_jobs, cap_jobs;
+    size_t n_answered; /* of those, answered and not reaped yet */
     struct pollfd *pf; /* poll set: the agent, signals, compiling jobs' ctl */
     size_t cap_pf;
     struct zygote_warm warm;  /* children isolated ahead of need */
@@ -77,6 +90,26 @@ struct zygote {
  * session, a session's process (sess_child.c) named session, with memory_mb. 0 or -errno. */
 int zygote_spawn_child(struct zygote *z, struct zygote_warm_child *w, long disk_mb,
                        const char *session, long memory_mb);
+/* A child for one job alone (zygote_job_start): its disk size or workspace is fixed when it
+ * isolates itself. 0 or -errno. */
+int zygote_spawn_for(struct zygote *z, struct zygote_warm_child *w, const struct zyg_job *job,
+                     const int fds[ZYG_JOB_NFDS]);
+
+/* Jobs (zygote_job.c). */
+/* Hands a JOB to a warm child (or one forked now); its fds are the caller's to close after. */
+void zygote_job_start(struct zygote *z, const struct zyg_job *job, int fds[ZYG_JOB_NFDS]);
+/* Job j's control socket is readable (or j was reaped): "R", "C", its end message, EOF. */
+void zygote_job_on_ctl(struct zygote *z, struct zjob *j);
+/* Kills every process of job j, with why among its flags. */
+void zygote_job_kill(struct zygote *z, struct zjob *j, uint32_t why);
+/* A reaped process: true when it was a job's child or init (its record goes out once both
+ * are). */
+bool zygote_job_reaped(struct zygote *z, pid_t pid, int status, const struct rusage *ru);
+/* The earliest deadline, report or crash time of a running job (monotonic ns), or -1. */
+int64_t zygote_job_next_deadline(const struct zygote *z);
+/* Deadlines, the report grace and simulated crashes of running jobs at now. */
+void zygote_job_check(struct zygote *z, int64_t now);
+
 /* Writes the status record of a cell or job (and closes status_fd). */
 void zygote_write_status(int status_fd, const struct zyg_status *st, uint64_t job_id);
 

@@ -173,37 +173,6 @@ static struct zs_member *zs_find_copy(struct zygote *z, uint64_t no)
     return NULL;
 }
 
-/* CPU of the process and of its reaped children, ns (schedstat is exact; the children's comes in
- * clock ticks). 0 when unreadable. */
-static int64_t zs_cpu_ns(pid_t pid)
-{
-    char path[64], buf[1024], *p;
-    unsigned long long run = 0, cut = 0, cst = 0;
-    int fd;
-    ssize_t n;
-
-    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-        n = read(fd, buf, sizeof(buf) - 1);
-        if (n > 0) {
-            buf[n] = '\0';
-            run = strtoull(buf, NULL, 10);
-        }
-        close(fd);
-    }
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        /* After the ")" closing the command: state is field 3, cutime/cstime fields 16, 17. */
-        if (n > 0 && (buf[n] = '\0', p = strrchr(buf, ')')) &&
-            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %llu %llu", &cut,
-                   &cst) != 2)
-            cut = cst = 0;
-    }
-    return (int64_t)run + (int64_t)(cut + cst) * (1000000000LL / sysconf(_SC_CLK_TCK));
-}
-
 /* True when the process still holds one of the cell's pipes (its threads share the table). */
 static bool zs_holds_cell_fds(pid_t pid, const ino_t ino[3])
 {
@@ -278,7 +247,7 @@ static void zs_dispatch(struct zygote *z, struct zs_member *m, const struct zyg_
     c->kill_ns = 0;
     c->started = c->report_pending = false;
     c->int_pending = m->int_for_job == job->job_id; /* asked for before it came */
-    c->cpu_before_ns = zs_cpu_ns(m->pid);
+    c->cpu_before_ns = zygote_cpu_of(m->pid);
     c->oom_before = isolate_slot_oom_kills(z->iso, m->slot);
     c->start_ns = clock_mono_ns();
     c->deadline_ns = c->start_ns + limit_ms * 1000000;
@@ -482,7 +451,7 @@ static void zs_cell_end(struct zygote *z, struct zs_member *m, int ws, bool dead
             zs_kill(z, m, ZYG_ST_PROTOCOL);
             return; /* the cell ends when it is reaped */
         }
-        st.cpu_us = (zs_cpu_ns(m->pid) - c->cpu_before_ns) / 1000;
+        st.cpu_us = (zygote_cpu_of(m->pid) - c->cpu_before_ns) / 1000;
     } else if (ru) {
         st.cpu_us = ((int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec +
                      (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec) -

@@ -184,19 +184,25 @@ def test_timeline_records_each_execution(make_agent, tmp_path):
     ag = make_agent(timeline=str(path))
     for _ in range(2):
         assert ag.execute("print(1+1)")["status"] == "completed"
+    # A line is written when every process of the execution is reaped, which, for one answered
+    # on its end message, is after the answer.
+    deadline = time.time() + 10
+    while len(path.read_text().splitlines()) < 2 and time.time() < deadline:
+        time.sleep(0.05)
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert len(lines) == 2, lines
     # Each process's marks in order; across them, only what one waits for in the other (a
     # job may be handed to a child still warming up, "forked" runs beside the child's start).
     child = ["child", "cgroup", "ns", "mount", "cred", "seccomp", "prewarm", "job", "run",
              "ran", "exit"]
-    zygote = ["fork_start", "init", "forked", "handed", "reaped", "done"]
+    zygote = ["fork_start", "init", "forked", "handed", "answered", "reaped", "done"]
     for rec in lines:
         for order in (child, zygote):
             walls = [rec[m][0] for m in order]
             assert all(w > 0 for w in walls), rec
             assert walls == sorted(walls), rec
-        for before, after in (("init", "child"), ("handed", "job"), ("exit", "reaped")):
+        for before, after in (("init", "child"), ("handed", "job"), ("exit", "answered"),
+                              ("exit", "reaped")):
             assert rec[before][0] <= rec[after][0], (before, after, rec)
         assert rec["child_cpu_us"] > 0, rec
         # [wall, cpu, minor faults]: the child's faults only grow along its marks.

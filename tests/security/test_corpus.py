@@ -32,6 +32,14 @@ T_SLOW = 30.0  # ... and for those whose many forks a loaded 2-core machine make
 T_FLOOD = 5.0  # a flood must have started and filled its caps before its deadline (10 at once)
 
 
+def _nothing_after_claim(res, ctx):
+    assert res["stdout"] == "before the claim\n", res["stdout"]
+
+
+def _control_socket_error(res, ctx):
+    assert "control socket" in (res["error"] or ""), res
+
+
 def _memory_error(res, ctx):
     assert res["status"] == "failed", res
     assert res["exit_reason"] in ("exited", "oom", "signaled"), res
@@ -254,7 +262,8 @@ EXPECT = {
     "56_multiprocessing_burn": dict(status="timeout", exit_reason="timeout", stdout=["burning"],
                                     timeout=T_HANG),
     "57_tty_injection": dict(status="completed", stdout=["CONTAINED: open /dev/tty"]),
-    "58_inherited_fds": dict(status="completed", stdout=["CONTAINED: only fds 0-3 open"]),
+    "58_inherited_fds": dict(status="completed",
+                             stdout=["CONTAINED: only fds 0-3 and the control socket 4 open"]),
     "59_cross_execution": dict(status="completed", stdout=["probe done"]),
     "60_cgroup_limits": dict(status="completed", check=_limits),
     # issue 17 (wt-sandbox): terminals, host-wide resources, per-uid limits, disk sum, RNG
@@ -308,6 +317,13 @@ EXPECT = {
                                                         "networkLatencyMs": 60000,
                                                         "toxicDirection": "upstream"}},
                                    check=_agent_rss_within(5 * 4096)),
+    # issue 18: the end message a Python execution's child sends the zygote (answered before
+    # the teardown): claimed early, it ends the program there; anything else on the socket
+    # kills it.
+    "97_forge_end_message": dict(status="completed", exit_code=0, exit_reason="exited",
+                                 stdout=["before the claim"], check=_nothing_after_claim),
+    "98_control_socket_junk": dict(status="failed", exit_reason="signaled", signal=9,
+                                   stdout=["flooding"], check=_control_socket_error),
     # issue 14: programs run as cells of a session (test_session_corpus.py runs them: a
     # witness session and another session beside; `cells` are the cells of the attacking
     # session, each with its role (input_data), status and timeout; `after` is the attacking
