@@ -46,7 +46,8 @@ PHASES = [
     ("exit (address-space teardown) -> reaped", "exit", "reaped", None),
     ("reap init, status record (if not answered before)", "reaped", "done", None),
 ]
-# None: on the request path only for an execution not answered on its end message.
+# None: on the request path only for an execution not answered on its end message (after the
+# answer otherwise).
 
 
 class Floor:
@@ -138,7 +139,7 @@ def breakdown(path):
     answered = sum(1 for r in recs if r.get("answered", [0])[0]) * 2 > len(recs)
     for name, a, b, on_path in PHASES:
         if on_path is None:
-            on_path = not answered
+            on_path = "after the answer" if answered else True
         w = [(r[b][0] - r[a][0]) / 1e6 for r in recs if r.get(a, [0])[0] and r.get(b, [0])[0]]
         # CPU and faults between two marks of the same process only; exit's is rusage - the
         # last mark.
@@ -295,7 +296,9 @@ def _goal_rows(med, cores):
 
 def breakdown_rows(bd, label):
     rows, child_cpu, on_path, n, child_flt = bd
-    out = [(f"{label}: {name}", "request path" if path else "warm (ahead of the request)",
+    out = [(f"{label}: {name}",
+            path if isinstance(path, str) else
+            "request path" if path else "warm (ahead of the request)",
             "-" if wall is None else f"{wall:.2f} ms", "-" if cpu is None else f"{cpu:.2f} ms",
             "-" if flt is None else f"{flt:.0f}") for name, path, wall, cpu, flt in rows]
     out.append((f"{label}: handed -> status written (the zygote's share of the latency)",
