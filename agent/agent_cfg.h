@@ -34,6 +34,7 @@ struct agent_cfg {
     int seccomp;                    /* load the seccomp filter */
     long warm_pool;                 /* children forked and isolated ahead of need */
     int prefault;                   /* copy the pages every child copies at once (heap_hot.h) */
+    int prewarm;                    /* a throwaway run in each warm child before its job */
     const char *timeline;           /* bench: one JSON line of timestamps per execution here */
     long max_sessions;              /* live sessions at once */
     long drain_s;                   /* SIGTERM: grace for what runs before it is cancelled */

@@ -118,6 +118,8 @@ static const struct cfg_opt agent_opts[] = {
     OPT("prefault", CFG_BOOL, 0, 0, "1", prefault,
         "copy the zygote's pages every child writes in one pass after each fork (learned at "
         "start)"),
+    OPT("prewarm", CFG_BOOL, 0, 0, "1", prewarm,
+        "run a throwaway execution in each warm child before its job (docs/performance.md)"),
     OPT("timeline", CFG_STR, 0, 0, "", timeline,
         "append where each execution's time went, one JSON line each, to this file (bench)"),
     OPT("zygote-fd", CFG_INT, 0, 1024, "0", zygote_fd, "internal: run as the zygote on this fd"),

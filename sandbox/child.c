@@ -218,7 +218,7 @@ void child_prepare(const struct child_ctx *c)
         _exit(71);
     }
     /* From inside the work root, so the throwaway run's cwd on sys.path is ours. */
-    if (chdir(c->cfg->work_dir) == 0)
+    if (c->cfg->prewarm && chdir(c->cfg->work_dir) == 0)
         pyrt_prewarm(c->rt);
     timeline_mark(c->tl, TL_PREWARM);
 }

@@ -503,3 +503,19 @@ def test_long_poll_right_after_async_submit(make_agent):
         assert st == 200 and got["status"] == "completed", (i, st, got)
         assert got["stdout"] == f"{i}\n", got
         assert time.monotonic() - t0 < 2
+
+
+def test_without_prewarm_runs_the_same(make_agent, tmp_path):
+    """--prewarm=0 (docs/performance.md: the pre-warm run's CPU against the latency it saves):
+    a warm child runs no throwaway execution; the results are the same, and the timeline shows
+    no pre-warm work (its mark comes at once after seccomp, without the run's page faults)."""
+    path = tmp_path / "timeline.jsonl"
+    ag = make_agent(env_extra={"SANDPIT_PREWARM": "0"}, timeline=str(path))
+    for _ in range(2):
+        r = ag.execute("import sys\nprint(1+1)\nsys.exit(3)")
+        assert r["stdout"] == "2\n" and r["exit_code"] == 3 and r["status"] == "failed", r
+    deadline = time.time() + 10
+    while len(path.read_text().splitlines()) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    for rec in (json.loads(x) for x in path.read_text().splitlines()):
+        assert rec["prewarm"][2] - rec["seccomp"][2] < 5, rec  # page faults of the pre-warm
