@@ -9,14 +9,17 @@
 #include <time.h>
 #include <unistd.h>
 
+int64_t zygote_cpu_ru_us(const struct rusage *ru)
+{
+    return (int64_t)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000 + ru->ru_utime.tv_usec +
+           ru->ru_stime.tv_usec;
+}
+
 static int64_t zygote_cpu_us(int who)
 {
     struct rusage ru;
 
-    if (getrusage(who, &ru) < 0)
-        return 0;
-    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
-           ru.ru_stime.tv_usec;
+    return getrusage(who, &ru) < 0 ? 0 : zygote_cpu_ru_us(&ru);
 }
 
 void zygote_cpu_start(struct zygote_cpu *c)
@@ -60,16 +63,22 @@ static ssize_t zygote_cpu_proc(pid_t pid, const char *name, char *buf, size_t si
     return n;
 }
 
+int64_t zygote_cpu_clock_ns(pid_t pid)
+{
+    struct timespec ts;
+    clockid_t cid;
+
+    if (clock_getcpuclockid(pid, &cid) < 0 || clock_gettime(cid, &ts) < 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t zygote_cpu_of(pid_t pid)
 {
     char buf[1024], *p;
     unsigned long long cut = 0, cst = 0;
-    struct timespec ts;
-    clockid_t cid;
-    int64_t run = 0;
+    int64_t run = zygote_cpu_clock_ns(pid);
 
-    if (clock_getcpuclockid(pid, &cid) == 0 && clock_gettime(cid, &ts) == 0)
-        run = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     /* After the ")" closing the command: state is field 3, cutime/cstime fields 16, 17. */
     if (zygote_cpu_proc(pid, "stat", buf, sizeof(buf)) > 0 && (p = strrchr(buf, ')')) &&
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %llu %llu", &cut,

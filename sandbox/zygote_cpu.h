@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 struct zygote_cpu {
@@ -20,6 +21,10 @@ void zygote_cpu_start(struct zygote_cpu *c);
  * Returns the new length, or -1 when it does not fit. */
 int zygote_cpu_append_json(const struct zygote_cpu *c, char *out, int len, size_t size);
 
+/* user + system time of a rusage, us. */
+int64_t zygote_cpu_ru_us(const struct rusage *ru);
+/* CPU of process pid's threads so far (its process CPU clock), ns; 0 when unreadable. */
+int64_t zygote_cpu_clock_ns(pid_t pid);
 /* CPU of process pid so far, ns: every thread of it (its process CPU clock, exact) and the
  * children it reaped (clock ticks). 0 when unreadable. For an execution or a session's cell
  * answered before its process is reaped (no rusage yet). */

@@ -37,9 +37,7 @@ static void zygote_job_finish(struct zygote *z, size_t i)
 
     st.wait_status = j->wait_status;
     st.flags = j->flags;
-    st.cpu_us = (int64_t)j->ru.ru_utime.tv_sec * 1000000 + j->ru.ru_utime.tv_usec +
-                (int64_t)j->ru.ru_stime.tv_sec * 1000000 + j->ru.ru_stime.tv_usec -
-                j->cpu0_ns / 1000;
+    st.cpu_us = zygote_cpu_ru_us(&j->ru) - j->cpu0_ns / 1000;
     st.cpu_us = st.cpu_us > 0 ? st.cpu_us : 0;
     st.max_rss_kb = j->ru.ru_maxrss;
     st.wall_us = j->wall_us;
@@ -195,7 +193,8 @@ void zygote_job_start(struct zygote *z, const struct zyg_job *job, int fds[ZYG_J
         j->timeout_ms = job->timeout_ms;
         j->crash_ms = (job->flags & ZYG_JOB_CRASH) ? job->crash_after_ms : 0;
         j->python = !(job->flags & ZYG_JOB_EXEC);
-        j->cpu0_ns = zygote_cpu_of(w.pid);
+        /* The clock alone: a warm child has reaped no children, and /proc is not read here. */
+        j->cpu0_ns = zygote_cpu_clock_ns(w.pid);
         /* Answered on its end message when killing its namespace ends every process of it
          * and nothing outlives it that the next user of its state would see: no host working
          * dir, no workspace (its files are collected or kept), not a simulated crash (whose

@@ -453,9 +453,7 @@ static void zs_cell_end(struct zygote *z, struct zs_member *m, int ws, bool dead
         }
         st.cpu_us = (zygote_cpu_of(m->pid) - c->cpu_before_ns) / 1000;
     } else if (ru) {
-        st.cpu_us = ((int64_t)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec +
-                     (int64_t)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec) -
-                    c->cpu_before_ns / 1000;
+        st.cpu_us = zygote_cpu_ru_us(ru) - c->cpu_before_ns / 1000;
         st.max_rss_kb = ru->ru_maxrss;
     }
     if (st.cpu_us < 0)
